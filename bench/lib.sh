@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Helpers shared by bench/run.sh and bench/smoke.sh: a throwaway PostgreSQL tuned for the
+# benchmark (reusing scripts/lib/postgres.sh), free ports, and pid-tracked processes that
+# are killed on exit (by pid, never by name).
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_REPO=$(cd "$BENCH_DIR/.." && pwd)
+BENCH_PIDS=()
+
+bench_log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+
+# Starts a command in the background and remembers its pid for bench_cleanup.
+bench_spawn() {
+    "$@" &
+    BENCH_PIDS+=("$!")
+    LAST_PID=$!
+}
+
+bench_kill() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+bench_cleanup() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do bench_kill "$pid"; done
+    BENCH_PIDS=()
+    if declare -F stop_throwaway_postgres >/dev/null; then stop_throwaway_postgres || true; fi
+}
+
+# A TCP port nobody listens on (probed, then used at once).
+bench_free_port() {
+    local port=${1:-18000}
+    while ((port < 60000)); do
+        if [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]]; then
+            printf '%s' "$port"
+            return 0
+        fi
+        port=$((port + 1))
+    done
+    return 1
+}
+
+# Starts (or reuses) the benchmark's own throwaway cluster in $1 and exports DATABASE_URL
+# (database $2). Never the shared server on 5432: a benchmark must own its database.
+# $3 = fast (fsync off: smoke/CI only) or durable (default: the production setting).
+bench_start_postgres() {
+    local datadir=$1 db=$2 mode=${3:-durable}
+    export CHAT_PGDATA_DIR=$datadir
+    export CHAT_PG_PROBE_PORT=1 # nothing listens on port 1: skip step b of ensure_postgres
+    unset DATABASE_URL
+    if [[ $mode == fast ]]; then export CHAT_PG_FSYNC_OFF=1; else export CHAT_PG_FSYNC_OFF=0; fi
+    # shellcheck source=../scripts/lib/postgres.sh
+    source "$BENCH_REPO/scripts/lib/postgres.sh"
+    ensure_postgres "$db"
+    BENCH_PG_ADMIN_URL=$(chat_pg_url_with_db "$DATABASE_URL" postgres)
+    # Same settings for every contender: room for three pools and pgbench's 64 clients.
+    local want="max_connections=400 shared_buffers=2GB effective_cache_size=8GB wal_buffers=64MB max_wal_size=8GB checkpoint_timeout=30min"
+    local cur
+    cur=$(psql -X -qAt "$BENCH_PG_ADMIN_URL" -c "show max_connections")
+    if [[ $cur != 400 ]]; then
+        local kv
+        for kv in $want; do
+            psql -X -q "$BENCH_PG_ADMIN_URL" -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" >/dev/null
+        done
+        bench_log "restarting PostgreSQL with benchmark settings ($want)"
+        (cd / && runuser -u postgres -- "$_CHAT_PG_BINDIR/pg_ctl" -D "$datadir" -l "$datadir/server.log" -m fast -w -t 60 restart >/dev/null 9>&-)
+    fi
+}

@@ -1,0 +1,592 @@
+//! Direct-message, block, member, search and audit bodies.
+
+use chat_domain::direct_messages::{
+    AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DmCursor, DmKind, DmListQuery, DmParty, DmSummary,
+    DmTarget,
+};
+use chat_domain::group_members::GroupMember;
+use chat_domain::search::{HitKind, SearchHit, SearchQuery, SearchText};
+use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Violations;
+use super::messages::{AdminMessage, Message};
+use super::support::UserRef;
+use crate::problem::ApiError;
+
+/// Whom a DM is with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetType {
+    /// A real user.
+    RealUser,
+    /// A persona.
+    FakeUser,
+}
+
+/// The kind of a DM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DmKindDto {
+    /// Two real users.
+    UserDm,
+    /// A user and a persona.
+    PersonaDm,
+}
+
+impl From<DmKind> for DmKindDto {
+    fn from(k: DmKind) -> Self {
+        match k {
+            DmKind::UserDm => Self::UserDm,
+            DmKind::PersonaDm => Self::PersonaDm,
+        }
+    }
+}
+
+/// Starts (or reopens) a DM.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartDmRequest {
+    /// `real_user` or `fake_user` (a persona).
+    pub target_type: TargetType,
+    /// The user's or persona's id.
+    #[schema(example = 2)]
+    pub target_id: i32,
+}
+
+impl StartDmRequest {
+    /// The domain target.
+    pub const fn target(&self) -> DmTarget {
+        match self.target_type {
+            TargetType::RealUser => DmTarget::User(UserId(self.target_id)),
+            TargetType::FakeUser => DmTarget::Persona(PersonaId(self.target_id)),
+        }
+    }
+}
+
+/// One side of a DM, as shown in headers: the other user's profile photo, or the persona's avatar.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Party {
+    /// `real_user` or `fake_user`.
+    #[serde(rename = "type")]
+    pub party_type: TargetType,
+    /// The user's or persona's id.
+    #[schema(example = 2)]
+    pub id: i32,
+    /// The name to show.
+    #[schema(example = "Bob Nguyen")]
+    pub display_name: String,
+    /// The avatar for the header.
+    pub avatar_url: Option<String>,
+}
+
+impl From<DmParty> for Party {
+    fn from(p: DmParty) -> Self {
+        match p {
+            DmParty::User(u) => Self {
+                party_type: TargetType::RealUser,
+                id: u.id.get(),
+                display_name: u.display_name,
+                avatar_url: u.profile_photo_url,
+            },
+            DmParty::Persona(p) => Self {
+                party_type: TargetType::FakeUser,
+                id: p.id.get(),
+                display_name: p.name,
+                avatar_url: p.avatar_url,
+            },
+        }
+    }
+}
+
+/// A DM, as one of its users sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDm {
+    /// Its id.
+    #[schema(example = 42)]
+    pub id: i64,
+    /// `user_dm` or `persona_dm`.
+    pub kind: DmKindDto,
+    /// The other side, for the header (title and avatar).
+    pub other: Party,
+    /// Messages from the other side the caller has not read.
+    pub unread_count: i32,
+    /// The caller's read mark.
+    pub last_read_message_id: i64,
+    /// Whether the caller archived it.
+    pub archived: bool,
+    /// The newest message.
+    pub last_message: Option<Message>,
+    /// The newest activity.
+    pub last_activity_at: DateTime<Utc>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserDm {
+    /// `dm` as seen by `viewer` (a participant).
+    pub fn new(dm: DmSummary, viewer: UserId) -> Self {
+        let kind = dm.kind().into();
+        let mine = dm.is_side_one(viewer);
+        let (other, side, archived) = if mine {
+            (dm.other, dm.side_one, dm.archived_one)
+        } else {
+            (DmParty::User(dm.user_one), dm.side_two, dm.archived_two)
+        };
+        Self {
+            id: dm.id.get(),
+            kind,
+            other: other.into(),
+            unread_count: side.unread,
+            last_read_message_id: side.last_read.get(),
+            archived,
+            last_message: dm.last_message.map(Message::from),
+            last_activity_at: dm.last_message_at,
+            created_at: dm.created_at,
+        }
+    }
+}
+
+/// A DM, as admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDm {
+    /// Its id.
+    #[schema(example = 42)]
+    pub id: i64,
+    /// `user_dm` or `persona_dm`.
+    pub kind: DmKindDto,
+    /// The real user on side one.
+    pub user: UserRef,
+    /// The other side.
+    pub other: Party,
+    /// Unread for side one.
+    pub user_unread_count: i32,
+    /// Unread for side two (for persona DMs: the team's).
+    pub other_unread_count: i32,
+    /// For persona DMs: the user wrote last and no persona answered yet.
+    pub waiting_for_persona: bool,
+    /// The newest message.
+    pub last_message: Option<AdminMessage>,
+    /// The newest activity.
+    pub last_activity_at: DateTime<Utc>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<DmSummary> for AdminDm {
+    fn from(dm: DmSummary) -> Self {
+        let kind = dm.kind();
+        let waiting = kind == DmKind::PersonaDm && dm.last_message.as_ref().is_some_and(|m| !m.author.is_staff());
+        Self {
+            id: dm.id.get(),
+            kind: kind.into(),
+            user: dm.user_one.into(),
+            other: dm.other.into(),
+            user_unread_count: dm.side_one.unread,
+            other_unread_count: dm.side_two.unread,
+            waiting_for_persona: waiting,
+            last_message: dm.last_message.map(AdminMessage::from),
+            last_activity_at: dm.last_message_at,
+            created_at: dm.created_at,
+        }
+    }
+}
+
+/// A page of the caller's DMs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDmPage {
+    /// Most recent activity first.
+    pub items: Vec<UserDm>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of DMs, for admins.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDmPage {
+    /// Most recent activity first.
+    pub items: Vec<AdminDm>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Encodes a (time, id) keyset position.
+pub fn encode_dm_cursor(cursor: Option<DmCursor>) -> Option<String> {
+    cursor.map(|c| format!("{}_{}", c.0.timestamp_micros(), c.1.get()))
+}
+
+fn decode_dm_cursor(raw: Option<&str>, v: &mut Violations) -> Option<Option<DmCursor>> {
+    let Some(raw) = raw else { return Some(None) };
+    let parsed = raw.split_once('_').and_then(|(micros, id)| {
+        Some(DmCursor(DateTime::from_timestamp_micros(micros.parse().ok()?)?, ConversationId(id.parse().ok()?)))
+    });
+    if parsed.is_none() {
+        v.push("cursor", "invalid_cursor", "is not a cursor returned by this endpoint");
+    }
+    parsed.map(Some)
+}
+
+fn limit(raw: Option<u16>, v: &mut Violations) -> Option<u16> {
+    let limit = raw.unwrap_or(50);
+    if (1..=100).contains(&limit) {
+        Some(limit)
+    } else {
+        v.push("limit", "out_of_range", "must be between 1 and 100");
+        None
+    }
+}
+
+/// Paging through the caller's DMs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DmListParams {
+    /// `true`: archived DMs only; default: active ones.
+    #[serde(default)]
+    pub archived: bool,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1..=100 (default 50).
+    pub limit: Option<u16>,
+}
+
+impl DmListParams {
+    /// Validates the parameters.
+    pub fn try_into_domain(self) -> Result<DmListQuery, ApiError> {
+        let mut v = Violations::default();
+        let after = decode_dm_cursor(self.cursor.as_deref(), &mut v);
+        let limit = limit(self.limit, &mut v);
+        v.finish(|| Some(DmListQuery { archived: self.archived, after: after?, limit: limit? }))
+    }
+}
+
+/// Filters of the admin DM list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AdminDmParams {
+    /// Only DMs this user is in.
+    pub user_id: Option<i32>,
+    /// Only DMs with this persona.
+    pub persona_id: Option<i32>,
+    /// `user_dm` or `persona_dm`.
+    #[param(inline)]
+    pub kind: Option<DmKindDto>,
+    /// Only persona DMs waiting for a persona reply.
+    #[serde(default)]
+    pub waiting: bool,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1..=100 (default 50).
+    pub limit: Option<u16>,
+}
+
+impl AdminDmParams {
+    /// Validates the parameters.
+    pub fn try_into_domain(self) -> Result<AdminDmQuery, ApiError> {
+        let mut v = Violations::default();
+        let after = decode_dm_cursor(self.cursor.as_deref(), &mut v);
+        let limit = limit(self.limit, &mut v);
+        v.finish(|| {
+            Some(AdminDmQuery {
+                user: self.user_id.map(UserId),
+                persona: self.persona_id.map(PersonaId),
+                kind: self.kind.map(|k| match k {
+                    DmKindDto::UserDm => DmKind::UserDm,
+                    DmKindDto::PersonaDm => DmKind::PersonaDm,
+                }),
+                waiting: self.waiting,
+                after: after?,
+                limit: limit?,
+            })
+        })
+    }
+}
+
+/// A blocked user.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedUserDto {
+    /// The user.
+    pub user: UserRef,
+    /// Since when.
+    pub blocked_at: DateTime<Utc>,
+}
+
+impl From<BlockedUser> for BlockedUserDto {
+    fn from(b: BlockedUser) -> Self {
+        Self { user: b.user.into(), blocked_at: b.blocked_at }
+    }
+}
+
+/// The users the caller blocked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockList {
+    /// Most recent first.
+    pub items: Vec<BlockedUserDto>,
+}
+
+/// A group member, for the avatar click.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberDto {
+    /// The user's id (`targetId` for a DM).
+    #[schema(example = 2)]
+    pub id: i32,
+    /// Always `real_user`.
+    #[serde(rename = "type")]
+    pub member_type: TargetType,
+    /// Their display name.
+    #[schema(example = "Bob Nguyen")]
+    pub display_name: String,
+    /// Their profile photo.
+    pub avatar_url: Option<String>,
+    /// Whether the caller may start a DM with them from this group.
+    pub can_dm: bool,
+}
+
+impl From<GroupMember> for GroupMemberDto {
+    fn from(m: GroupMember) -> Self {
+        Self {
+            id: m.user.id.get(),
+            member_type: TargetType::RealUser,
+            display_name: m.user.display_name,
+            avatar_url: m.user.profile_photo_url,
+            can_dm: m.can_dm,
+        }
+    }
+}
+
+/// A page of group members, by id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberPage {
+    /// Members by id.
+    pub items: Vec<GroupMemberDto>,
+    /// Pass as `after` for the next page; `null` on the last.
+    pub next_cursor: Option<i32>,
+}
+
+/// Paging through members.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MemberParams {
+    /// Members with a larger id than this.
+    pub after: Option<i32>,
+    /// Page size, 1..=100 (default 50).
+    pub limit: Option<u16>,
+}
+
+impl MemberParams {
+    /// Validates the parameters.
+    pub fn try_into_domain(self) -> Result<(Option<UserId>, u16), ApiError> {
+        let mut v = Violations::default();
+        let limit = limit(self.limit, &mut v);
+        v.finish(|| Some((self.after.map(UserId), limit?)))
+    }
+}
+
+/// What kind of conversation a search hit is in.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKindDto {
+    /// The support conversation.
+    Support,
+    /// A DM between users.
+    UserDm,
+    /// A DM with a persona.
+    PersonaDm,
+}
+
+impl From<HitKind> for HitKindDto {
+    fn from(k: HitKind) -> Self {
+        match k {
+            HitKind::Support => Self::Support,
+            HitKind::UserDm => Self::UserDm,
+            HitKind::PersonaDm => Self::PersonaDm,
+        }
+    }
+}
+
+/// A search hit, as users see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHitDto {
+    /// The conversation it is in.
+    #[schema(example = 42)]
+    pub conversation_id: i64,
+    /// Its kind.
+    pub conversation_kind: HitKindDto,
+    /// A plain-text excerpt around the match (escape it when rendering).
+    #[schema(example = "about the refund for my last order")]
+    pub snippet: String,
+    /// The message.
+    pub message: Message,
+}
+
+impl From<SearchHit> for SearchHitDto {
+    fn from(h: SearchHit) -> Self {
+        Self {
+            conversation_id: h.message.conversation_id.get(),
+            conversation_kind: h.kind.into(),
+            snippet: h.snippet,
+            message: h.message.into(),
+        }
+    }
+}
+
+/// A search hit, as admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSearchHit {
+    /// The conversation it is in.
+    pub conversation_id: i64,
+    /// Its kind.
+    pub conversation_kind: HitKindDto,
+    /// A plain-text excerpt around the match.
+    pub snippet: String,
+    /// The message, with the acting admin.
+    pub message: AdminMessage,
+}
+
+impl From<SearchHit> for AdminSearchHit {
+    fn from(h: SearchHit) -> Self {
+        Self {
+            conversation_id: h.message.conversation_id.get(),
+            conversation_kind: h.kind.into(),
+            snippet: h.snippet,
+            message: h.message.into(),
+        }
+    }
+}
+
+/// A page of search hits, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    /// Hits, newest first.
+    pub items: Vec<SearchHitDto>,
+    /// Pass as `before` for the next page; `null` on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// A page of search hits, for admins.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSearchPage {
+    /// Hits, newest first.
+    pub items: Vec<AdminSearchHit>,
+    /// Pass as `before` for the next page; `null` on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// A search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The words (web-search syntax: `"exact phrase"`, `-excluded`), 1..=200 characters.
+    #[param(example = "refund")]
+    pub q: String,
+    /// Hits older than this message id (the previous page's `nextCursor`).
+    pub before: Option<i64>,
+    /// Page size, 1..=100 (default 20).
+    pub limit: Option<u16>,
+}
+
+impl SearchParams {
+    /// Validates the parameters.
+    pub fn try_into_domain(self) -> Result<SearchQuery, ApiError> {
+        let mut v = Violations::default();
+        let text = v.check("q", SearchText::parse(&self.q));
+        let limit = limit(Some(self.limit.unwrap_or(20)), &mut v);
+        v.finish(|| Some(SearchQuery { text: text?, before: self.before.map(MessageId), limit: limit? }))
+    }
+}
+
+/// Hides a message from users.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HideRequest {
+    /// Why (1..=500 characters), kept for audit.
+    #[schema(example = "Harassment")]
+    pub reason: String,
+}
+
+/// One recorded staff access to a DM.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLogEntryDto {
+    /// Its id.
+    pub id: i64,
+    /// The admin.
+    pub admin: UserRef,
+    /// The DM.
+    pub conversation_id: i64,
+    /// `read_messages` or `search`.
+    #[schema(example = "read_messages")]
+    pub action: String,
+    /// When.
+    pub accessed_at: DateTime<Utc>,
+}
+
+impl From<AccessLogEntry> for AccessLogEntryDto {
+    fn from(e: AccessLogEntry) -> Self {
+        Self {
+            id: e.id,
+            admin: e.admin.into(),
+            conversation_id: e.conversation_id.get(),
+            action: e.action,
+            accessed_at: e.accessed_at,
+        }
+    }
+}
+
+/// A page of the access log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLogPage {
+    /// Newest first.
+    pub items: Vec<AccessLogEntryDto>,
+    /// Pass as `before` for the next page; `null` on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// Filters of the access log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessLogParams {
+    /// Only this admin.
+    pub admin_id: Option<i32>,
+    /// Only this conversation.
+    pub conversation_id: Option<i64>,
+    /// Entries older than this id.
+    pub before: Option<i64>,
+    /// Page size, 1..=100 (default 50).
+    pub limit: Option<u16>,
+}
+
+impl AccessLogParams {
+    /// Validates the parameters.
+    pub fn try_into_domain(self) -> Result<AccessLogQuery, ApiError> {
+        let mut v = Violations::default();
+        let limit = limit(self.limit, &mut v);
+        v.finish(|| {
+            Some(AccessLogQuery {
+                admin: self.admin_id.map(UserId),
+                conversation: self.conversation_id.map(ConversationId),
+                before: self.before,
+                limit: limit?,
+            })
+        })
+    }
+}

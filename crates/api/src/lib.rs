@@ -1,0 +1,151 @@
+//! The REST API (actix-web), documented with utoipa.
+//!
+//! Handlers parse requests into validated domain values, run one use case through the
+//! [`Store`](chat_domain::store::Store) port, and map its outcome to a response. This
+//! crate depends on the domain, never on the database adapter: the composition root
+//! (`chat-server`) hands it a store.
+
+pub mod auth;
+pub mod dto;
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+pub mod realtime;
+mod routes;
+pub mod state;
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{Compat, from_fn};
+use actix_web::{App, HttpMessage, HttpRequest, web};
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
+use utoipa::OpenApi as _;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::openapi::{ApiDoc, RouteTable};
+use crate::problem::ApiError;
+pub use crate::state::{ApiSettings, AppState};
+
+fn documented_app() -> UtoipaApp<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse, Error = actix_web::Error, InitError = ()>,
+> {
+    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure)
+}
+
+/// The OpenAPI document of every route, as committed in `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_app().split_for_parts().1
+}
+
+/// The OpenAPI document as pretty JSON with a trailing newline (the committed form).
+pub fn openapi_json() -> String {
+    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// The whole application: routes, docs UI, error handling, CORS, request ids, tracing.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = documented_app().split_for_parts();
+    let routes = Arc::new(RouteTable::from_openapi(&api));
+    let cors = cors(&state.settings.cors_allowed_origins);
+    app.app_data(web::Data::new(state))
+        .configure(extract::configure_extractors)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                actix_web::HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+            }),
+        )
+        .default_service(web::to(move |req: HttpRequest| {
+            let routes = Arc::clone(&routes);
+            async move {
+                Err::<actix_web::HttpResponse, _>(match routes.allowed(req.path()) {
+                    Some(allow) => ApiError::MethodNotAllowed { allow },
+                    None => ApiError::NotFound,
+                })
+            }
+        }))
+        .wrap(Compat::new(cors))
+        .wrap(from_fn(request_id_header))
+        .wrap(TracingLogger::<RedactingRootSpan>::new())
+}
+
+/// The request span, without the query string's secrets: a browser's WebSocket token
+/// travels as `?access_token=`, and must never reach a log line.
+#[derive(Debug)]
+pub struct RedactingRootSpan;
+
+impl RootSpanBuilder for RedactingRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let target = redact_query(request.path(), request.query_string());
+        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.target = %target,
+            request_id = %request_id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: tracing::Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// `path?query` with the value of every `access_token` replaced.
+pub fn redact_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        return path.to_owned();
+    }
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key == "access_token" => format!("{key}=REDACTED"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", redacted.join("&"))
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(3600);
+    origins.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
+}
+
+/// Echoes the tracing request id in an `x-request-id` response header, so a user's
+/// report can be matched to the server's logs.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}

@@ -1,0 +1,234 @@
+//! Error policy: every failure leaves the API as RFC 9457 `application/problem+json`.
+//!
+//! * Each domain error is mapped to one [`ApiError`] variant, once, in the handler's
+//!   module; this module maps each variant to one status and one stable `code`.
+//! * A foreign id and a missing id are both [`ApiError::NotFound`], whose body carries
+//!   nothing variable: the two answers are byte-identical.
+//! * Validation failures name every bad field (`errors[].field`, a JSON path).
+//! * The cause of a 500 is logged with the request's span and never sent; a database
+//!   outage is a 503 with `Retry-After`.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use chat_domain::RepoError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "type": "urn:chat:problem:validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "One or more fields are invalid.",
+    "code": "validation_failed",
+    "errors": [{"field": "content", "code": "too_long", "message": "must be at most 4000 characters (got 4001)"}]
+}))]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:chat:problem:{code}`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: Cow<'static, str>,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human explanation, safe to show.
+    pub detail: Cow<'static, str>,
+    /// A stable machine code; clients branch on this, never on `detail`.
+    pub code: Cow<'static, str>,
+    /// For validation failures: each bad field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldViolation {
+    /// The field's path in the request, e.g. `content` or `userIds[3]`.
+    #[schema(example = "content")]
+    pub field: String,
+    /// A stable code for the rule broken, e.g. `too_long`, `required`, `invalid_type`.
+    #[schema(example = "too_long")]
+    pub code: Cow<'static, str>,
+    /// A human explanation.
+    #[schema(example = "must be at most 4000 characters (got 4001)")]
+    pub message: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// Every error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing, malformed, expired or otherwise unacceptable credentials (401).
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// Authenticated, but not allowed (403), with its own code.
+    #[error("forbidden: {detail}")]
+    Forbidden {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        detail: &'static str,
+    },
+    /// Nothing here for the caller: missing and foreign ids alike (404).
+    #[error("not found")]
+    NotFound,
+    /// The method is not defined for this path (405).
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the path does support, for the `Allow` header.
+        allow: String,
+    },
+    /// A well-formed request that breaks a rule of the current state (409).
+    #[error("conflict: {detail}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        detail: &'static str,
+    },
+    /// The body is not valid JSON, or a query string is malformed (400).
+    #[error("bad request: {detail}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation (parser messages name a line and column, never internal state).
+        detail: String,
+    },
+    /// The body exceeds the size limit (413).
+    #[error("payload too large")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body is not `application/json` (415).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// Fields that are present but invalid (422).
+    #[error("validation failed")]
+    Validation(Vec<FieldViolation>),
+    /// The database is unreachable: retry later (503).
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// A bug: logged, answered opaquely (500).
+    #[error("internal error")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl ApiError {
+    /// A single invalid field (422).
+    pub fn invalid(field: impl Into<String>, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldViolation::new(field, code, message)])
+    }
+
+    fn code(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { code, .. } | Self::Conflict { code, .. } | Self::BadRequest { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        })
+    }
+
+    fn detail(&self) -> Cow<'static, str> {
+        match self {
+            Self::Unauthorized(why) => Cow::Borrowed(why),
+            Self::Forbidden { detail, .. } | Self::Conflict { detail, .. } => Cow::Borrowed(detail),
+            Self::NotFound => Cow::Borrowed("The requested resource does not exist."),
+            Self::MethodNotAllowed { .. } => Cow::Borrowed("This method is not supported for this path."),
+            Self::BadRequest { detail, .. } => Cow::Owned(detail.clone()),
+            Self::PayloadTooLarge { limit } => Cow::Owned(format!("The request body exceeds {limit} bytes.")),
+            Self::UnsupportedMediaType => Cow::Borrowed("The request body must be application/json."),
+            Self::Validation(_) => Cow::Borrowed("One or more fields are invalid."),
+            Self::Unavailable(_) => Cow::Borrowed("The service is temporarily unavailable; retry shortly."),
+            Self::Internal(_) => Cow::Borrowed("An unexpected error occurred."),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let code = self.code();
+        Problem {
+            type_uri: format!("urn:chat:problem:{code}"),
+            title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            errors: match self {
+                Self::Validation(violations) => violations.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(cause) => Self::Unavailable(cause),
+            RepoError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = %cause, source = ?cause.source(), "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("2")));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        response.body(body)
+    }
+}

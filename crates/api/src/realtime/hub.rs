@@ -1,0 +1,291 @@
+//! The hub: one task owns the connection registry and the rooms; connections and
+//! publishers talk to it through a channel, so no lock is ever held across an await.
+//!
+//! Delivery never waits on a client: each connection has a bounded queue, and the hub
+//! only `try_send`s into it. A client whose queue is full is cut off (it will resume from
+//! PostgreSQL when it reconnects); typing events are dropped first, when a queue is half
+//! full. Every delivery is checked against the event's audience and the connection's
+//! principal, and each connection gets the frame rendered for its role.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytestring::ByteString;
+use chat_domain::{ConversationId, Principal, UserId};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use super::protocol::PresenceEvent;
+use super::render::{Envelope, Priority};
+
+/// Capacity of each connection's outbound queue.
+pub const QUEUE_CAPACITY: usize = 256;
+
+/// Identifies a connection within this process.
+pub type ConnId = u64;
+
+/// A frame on its way to one connection.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The JSON frame.
+    pub frame: ByteString,
+    /// For message events: where it belongs (dedupe and gap repair by the connection).
+    pub position: Option<(ConversationId, i64)>,
+}
+
+/// How a connection is reached and cut off.
+#[derive(Debug)]
+pub struct Registration {
+    /// Who is connected.
+    pub principal: Principal,
+    /// Its outbound queue.
+    pub queue: mpsc::Sender<Outbound>,
+    /// Notified when the hub cuts it off (slow consumer).
+    pub kill: Arc<Notify>,
+}
+
+enum Command {
+    Register(ConnId, Registration),
+    Unregister(ConnId),
+    JoinQueue(ConnId),
+    JoinConversation(ConnId, ConversationId),
+    Publish(Arc<Envelope>),
+    RemotePresence(String, usize),
+    SupportOnline(oneshot::Sender<bool>),
+    Stats(oneshot::Sender<HubStats>),
+}
+
+/// Counters, for tests and operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Connections registered now.
+    pub connections: usize,
+    /// Connections cut off because their queue was full, since start.
+    pub cut_off: u64,
+    /// Ephemeral events dropped under pressure, since start.
+    pub dropped_ephemeral: u64,
+}
+
+/// A handle to the hub (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Hub {
+    tx: mpsc::UnboundedSender<Command>,
+    next_id: Arc<AtomicU64>,
+    local_watchers: watch::Receiver<usize>,
+}
+
+impl Hub {
+    /// Starts the hub task on the current Tokio runtime.
+    pub fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (watchers_tx, local_watchers) = watch::channel(0);
+        tokio::spawn(run(rx, watchers_tx));
+        Self { tx, next_id: Arc::new(AtomicU64::new(1)), local_watchers }
+    }
+
+    /// How many admins watch the support queue on this instance (for other instances).
+    pub fn local_watchers(&self) -> watch::Receiver<usize> {
+        self.local_watchers.clone()
+    }
+
+    /// Registers a connection; events flow to its queue from now on.
+    pub fn register(&self, registration: Registration) -> ConnId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Command::Register(id, registration));
+        id
+    }
+
+    /// Removes a connection (idempotent).
+    pub fn unregister(&self, id: ConnId) {
+        let _ = self.tx.send(Command::Unregister(id));
+    }
+
+    /// An admin connection watches the support queue (and persona DMs).
+    pub fn join_queue(&self, id: ConnId) {
+        let _ = self.tx.send(Command::JoinQueue(id));
+    }
+
+    /// An admin connection watches one conversation.
+    pub fn join_conversation(&self, id: ConnId, conversation: ConversationId) {
+        let _ = self.tx.send(Command::JoinConversation(id, conversation));
+    }
+
+    /// Delivers an envelope to the connections of this process that may see it.
+    pub fn publish(&self, envelope: Arc<Envelope>) {
+        let _ = self.tx.send(Command::Publish(envelope));
+    }
+
+    /// Another instance reports how many admins watch the queue there.
+    pub fn remote_presence(&self, instance: String, watchers: usize) {
+        let _ = self.tx.send(Command::RemotePresence(instance, watchers));
+    }
+
+    /// Whether at least one admin watches the support queue (on any known instance).
+    pub async fn support_online(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::SupportOnline(tx));
+        rx.await.unwrap_or(false)
+    }
+
+    /// Current counters.
+    pub async fn stats(&self) -> HubStats {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Stats(tx));
+        rx.await.unwrap_or_default()
+    }
+}
+
+struct Conn {
+    principal: Principal,
+    queue: mpsc::Sender<Outbound>,
+    kill: Arc<Notify>,
+    joined: HashSet<ConversationId>,
+}
+
+#[derive(Default)]
+struct Registry {
+    conns: HashMap<ConnId, Conn>,
+    by_user: HashMap<UserId, Vec<ConnId>>,
+    queue_watchers: HashSet<ConnId>,
+    by_conversation: HashMap<ConversationId, HashSet<ConnId>>,
+    remote_watchers: HashMap<String, usize>,
+    stats: HubStats,
+}
+
+impl Registry {
+    fn online(&self) -> bool {
+        !self.queue_watchers.is_empty() || self.remote_watchers.values().any(|n| *n > 0)
+    }
+
+    fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
+        if let Some(ids) = self.by_user.get_mut(&conn.principal.user_id) {
+            ids.retain(|c| *c != id);
+            if ids.is_empty() {
+                self.by_user.remove(&conn.principal.user_id);
+            }
+        }
+        self.queue_watchers.remove(&id);
+        for conversation in &conn.joined {
+            if let Some(set) = self.by_conversation.get_mut(conversation) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_conversation.remove(conversation);
+                }
+            }
+        }
+        Some(conn)
+    }
+
+    /// Whether `conn` may receive an event for `envelope`'s audience.
+    fn may_receive(&self, id: ConnId, conn: &Conn, envelope: &Envelope) -> bool {
+        let audience = &envelope.audience;
+        audience.users.contains(&conn.principal.user_id)
+            || (audience.everyone && !conn.principal.is_admin())
+            || (conn.principal.is_admin()
+                && ((audience.staff_feed && self.queue_watchers.contains(&id))
+                    || audience.conversation.is_some_and(|c| conn.joined.contains(&c))))
+    }
+
+    fn deliver(&mut self, envelope: &Envelope) {
+        let mut candidates: Vec<ConnId> = Vec::new();
+        for user in &envelope.audience.users {
+            candidates.extend(self.by_user.get(user).into_iter().flatten());
+        }
+        if envelope.audience.staff_feed {
+            candidates.extend(self.queue_watchers.iter());
+        }
+        if let Some(conversation) = envelope.audience.conversation {
+            candidates.extend(self.by_conversation.get(&conversation).into_iter().flatten());
+        }
+        if envelope.audience.everyone {
+            candidates.extend(self.conns.iter().filter(|(_, c)| !c.principal.is_admin()).map(|(id, _)| *id));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut cut = Vec::new();
+        for id in candidates {
+            let Some(conn) = self.conns.get(&id) else { continue };
+            if !self.may_receive(id, conn, envelope) {
+                continue;
+            }
+            let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
+            if envelope.priority == Priority::Ephemeral && conn.queue.capacity() < QUEUE_CAPACITY / 2 {
+                self.stats.dropped_ephemeral += 1;
+                continue;
+            }
+            let outbound =
+                Outbound { frame: frame.clone(), position: envelope.audience.conversation.zip(envelope.seq) };
+            if conn.queue.try_send(outbound).is_err() {
+                cut.push(id);
+            }
+        }
+        for id in cut {
+            if let Some(conn) = self.remove(id) {
+                self.stats.cut_off += 1;
+                conn.kill.notify_one();
+            }
+        }
+    }
+
+    /// Tells every user connection whether support is online.
+    fn broadcast_presence(&mut self) {
+        let frame = presence_frame(self.online());
+        for conn in self.conns.values().filter(|c| !c.principal.is_admin()) {
+            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None });
+        }
+    }
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<usize>) {
+    let mut registry = Registry::default();
+    while let Some(command) = rx.recv().await {
+        let was_online = registry.online();
+        match command {
+            Command::Register(id, r) => {
+                registry.by_user.entry(r.principal.user_id).or_default().push(id);
+                registry
+                    .conns
+                    .insert(id, Conn { principal: r.principal, queue: r.queue, kill: r.kill, joined: HashSet::new() });
+            }
+            Command::Unregister(id) => {
+                registry.remove(id);
+            }
+            Command::JoinQueue(id) => {
+                if registry.conns.get(&id).is_some_and(|c| c.principal.is_admin()) {
+                    registry.queue_watchers.insert(id);
+                }
+            }
+            Command::JoinConversation(id, conversation) => {
+                if let Some(conn) = registry.conns.get_mut(&id).filter(|c| c.principal.is_admin()) {
+                    conn.joined.insert(conversation);
+                    registry.by_conversation.entry(conversation).or_default().insert(id);
+                }
+            }
+            Command::Publish(envelope) => registry.deliver(&envelope),
+            Command::RemotePresence(instance, watchers) => {
+                registry.remote_watchers.insert(instance, watchers);
+            }
+            Command::SupportOnline(reply) => {
+                let _ = reply.send(registry.online());
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(HubStats { connections: registry.conns.len(), ..registry.stats });
+            }
+        }
+        if registry.online() != was_online {
+            registry.broadcast_presence();
+        }
+        watchers.send_if_modified(|n| {
+            let changed = *n != registry.queue_watchers.len();
+            *n = registry.queue_watchers.len();
+            changed
+        });
+    }
+}
+
+/// The `presence` frame.
+pub fn presence_frame(support_online: bool) -> ByteString {
+    serde_json::to_string(&PresenceEvent { event_type: "presence", support_online }).unwrap_or_default().into()
+}

@@ -1,0 +1,225 @@
+//! Turning domain events into frames, once per view: every event is rendered for users
+//! (no acting admin anywhere) and for admins, and each connection gets the frame of its
+//! role. Rendering happens once per event, not once per recipient.
+
+use bytestring::ByteString;
+use chat_domain::access::{Author, Participants};
+use chat_domain::conversations::{Message as DomainMessage, Side};
+use chat_domain::events::{ChatEvent, Recipients};
+use chat_domain::{ConversationId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{
+    Actor, AdminMessageEvent, ConversationUpdatedEvent, MessageEvent, NotificationEvent, NotificationRetractedEvent,
+    ReadEvent, TypingEvent,
+};
+use crate::dto::messages::{AdminMessage, Message};
+use crate::dto::notifications::NotificationStyleView;
+
+/// Who may receive an event. Every delivery is checked against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    /// Participants: each of their connections gets the event without joining.
+    pub users: Vec<UserId>,
+    /// Every user connection gets it (a notice to all users).
+    #[serde(default)]
+    pub everyone: bool,
+    /// The conversation: admins who joined it get the event.
+    pub conversation: Option<ConversationId>,
+    /// Whether admins watching the support queue get it (support and persona DMs).
+    pub staff_feed: bool,
+}
+
+impl Audience {
+    /// The audience of a conversation with these participants.
+    pub fn of(participants: &Participants, conversation: ConversationId) -> Self {
+        let (users, staff_feed) = match *participants {
+            Participants::Support { user } | Participants::PersonaDm { user, .. } => (vec![user], true),
+            Participants::UserDm { a, b } => (vec![a, b], false),
+            Participants::PersonalGroup { owner } => (vec![owner], false),
+        };
+        Self { users, everyone: false, conversation: Some(conversation), staff_feed }
+    }
+
+    /// The audience of a notification event.
+    pub fn of_recipients(recipients: &Recipients) -> Self {
+        match recipients {
+            Recipients::Users(users) => {
+                Self { users: users.clone(), everyone: false, conversation: None, staff_feed: false }
+            }
+            Recipients::Everyone => Self { users: Vec::new(), everyone: true, conversation: None, staff_feed: false },
+        }
+    }
+}
+
+/// How an event may be treated under pressure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Priority {
+    /// Must be delivered (or the connection is cut, and the client resumes).
+    Normal,
+    /// Typing: dropped first when a client's queue is half full; never replayed.
+    Ephemeral,
+}
+
+/// An event ready for fan-out: its audience and its two rendered frames.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Who may receive it.
+    pub audience: Audience,
+    /// How to treat it under pressure.
+    pub priority: Priority,
+    /// For message events: the conversation position, for dedupe and gap repair.
+    pub seq: Option<i64>,
+    /// The frame users get (cheap to clone: shared bytes).
+    pub user_frame: ByteString,
+    /// The frame admins get.
+    pub admin_frame: ByteString,
+}
+
+fn json(value: &impl Serialize) -> ByteString {
+    serde_json::to_string(value).unwrap_or_default().into()
+}
+
+fn message_type(participants: &Participants) -> &'static str {
+    match participants {
+        Participants::Support { .. } => "support-message",
+        Participants::UserDm { .. } | Participants::PersonaDm { .. } => "dm-message",
+        Participants::PersonalGroup { .. } => "group-message",
+    }
+}
+
+/// The envelope of a stored message.
+pub fn message_envelope(participants: &Participants, message: &DomainMessage) -> Envelope {
+    let event_type = message_type(participants);
+    let conversation = message.conversation_id;
+    Envelope {
+        audience: Audience::of(participants, conversation),
+        priority: Priority::Normal,
+        seq: Some(message.seq),
+        user_frame: json(&MessageEvent {
+            event_type,
+            conversation_id: conversation.get(),
+            message: Message::from(message.clone()),
+        }),
+        admin_frame: json(&AdminMessageEvent {
+            event_type,
+            conversation_id: conversation.get(),
+            message: AdminMessage::from(message.clone()),
+        }),
+    }
+}
+
+fn actor(author: &Author, participants: &Participants, admin_view: bool) -> Actor {
+    let acting = |admin: &UserId| admin_view.then_some(admin.get());
+    match author {
+        Author::User(user) => Actor { actor_type: "real_user", id: Some(user.get()), acting_admin_id: None },
+        Author::Persona { persona, admin } => {
+            Actor { actor_type: "fake_user", id: Some(persona.get()), acting_admin_id: acting(admin) }
+        }
+        // History moved from the old support groups: no acting admin is known.
+        Author::Imported { persona: Some(persona) } => {
+            Actor { actor_type: "fake_user", id: Some(persona.get()), acting_admin_id: None }
+        }
+        Author::Imported { persona: None } => Actor { actor_type: "support", id: None, acting_admin_id: None },
+        Author::Team { admin } => match participants {
+            // In a persona DM the team is the persona.
+            Participants::PersonaDm { persona, .. } => {
+                Actor { actor_type: "fake_user", id: Some(persona.get()), acting_admin_id: acting(admin) }
+            }
+            _ => Actor { actor_type: "support", id: None, acting_admin_id: acting(admin) },
+        },
+    }
+}
+
+/// Renders any domain event.
+pub fn envelope(event: &ChatEvent) -> Envelope {
+    match event {
+        ChatEvent::MessageCreated { participants, message } => message_envelope(participants, message),
+        ChatEvent::ConversationUpdated { participants, conversation } => {
+            let frame = json(&ConversationUpdatedEvent {
+                event_type: "conversation-updated",
+                conversation_id: conversation.get(),
+            });
+            Envelope {
+                audience: Audience::of(participants, *conversation),
+                priority: Priority::Normal,
+                seq: None,
+                user_frame: frame.clone(),
+                admin_frame: frame,
+            }
+        }
+        ChatEvent::Typing { participants, conversation, author, is_typing } => {
+            let frame = |admin_view| {
+                json(&TypingEvent {
+                    event_type: "typing",
+                    conversation_id: conversation.get(),
+                    sender: actor(author, participants, admin_view),
+                    is_typing: *is_typing,
+                })
+            };
+            Envelope {
+                audience: Audience::of(participants, *conversation),
+                priority: Priority::Ephemeral,
+                seq: None,
+                user_frame: frame(false),
+                admin_frame: frame(true),
+            }
+        }
+        ChatEvent::NotificationCreated { recipients, notification, content, style, expires_at } => {
+            let frame = json(&NotificationEvent {
+                event_type: "admin-notification",
+                notification_id: notification.get(),
+                content: content.clone(),
+                align: "center",
+                style: NotificationStyleView::from(style.clone()),
+                expires_at: *expires_at,
+            });
+            Envelope {
+                audience: Audience::of_recipients(recipients),
+                priority: Priority::Normal,
+                seq: None,
+                user_frame: frame.clone(),
+                admin_frame: frame,
+            }
+        }
+        ChatEvent::NotificationRetracted { recipients, notification } => {
+            let frame = json(&NotificationRetractedEvent {
+                event_type: "notification-retracted",
+                notification_id: notification.get(),
+            });
+            Envelope {
+                audience: Audience::of_recipients(recipients),
+                priority: Priority::Normal,
+                seq: None,
+                user_frame: frame.clone(),
+                admin_frame: frame,
+            }
+        }
+        ChatEvent::Read { participants, conversation, side, state, reader } => {
+            let frame = |admin_view: bool| {
+                let reader = match (side, participants) {
+                    (Side::One, _) | (Side::Two, Participants::UserDm { .. }) => {
+                        Actor { actor_type: "real_user", id: Some(reader.get()), acting_admin_id: None }
+                    }
+                    (Side::Two, _) => {
+                        Actor { actor_type: "support", id: None, acting_admin_id: admin_view.then_some(reader.get()) }
+                    }
+                };
+                json(&ReadEvent {
+                    event_type: "read",
+                    conversation_id: conversation.get(),
+                    reader,
+                    last_read_message_id: state.last_read.get(),
+                    unread_count: state.unread,
+                })
+            };
+            Envelope {
+                audience: Audience::of(participants, *conversation),
+                priority: Priority::Normal,
+                seq: None,
+                user_frame: frame(false),
+                admin_frame: frame(true),
+            }
+        }
+    }
+}

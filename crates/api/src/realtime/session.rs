@@ -1,0 +1,630 @@
+//! One task per socket: a single `select!` loop over the outbound queue, the client's
+//! frames, the heartbeat, the token's expiry and the hub's kill signal. Every exit path
+//! deregisters (a drop guard makes that certain).
+//!
+//! Requests go through the same use cases as REST (one use-case path, two doors), and
+//! sends are acknowledged only after their transaction has committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use bytestring::ByteString;
+use chat_domain::access::{self, Author, Participants};
+use chat_domain::conversations::{self, Message as DomainMessage, ReadMark, Replay};
+use chat_domain::direct_messages::{self, DmTarget};
+use chat_domain::events::{ChatEvent, Recipients};
+use chat_domain::notifications;
+use chat_domain::support::{self, ReplyVoice};
+use chat_domain::{ConversationId, MessageId, PersonaId, Principal, RepoError, UserId};
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+
+use super::hub::{ConnId, Hub, Outbound, QUEUE_CAPACITY, Registration, presence_frame};
+use super::protocol::{AckFrame, AckMessage, ClientFrame, ControlFrame, ErrorFrame};
+use super::render::message_envelope;
+use crate::dto::Violations;
+use crate::dto::direct_messages::{TargetType, UserDm};
+use crate::dto::messages::{AdminMessage, Message, MessageType, ReadState, new_message};
+use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
+use crate::problem::ApiError;
+use crate::routes::notifications_admin::send_error;
+use crate::state::AppState;
+
+/// The largest frame a client may send.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// The most messages a resume replays; beyond it the client gets `resync-required`.
+pub const REPLAY_LIMIT: usize = 1000;
+const HEARTBEAT: Duration = Duration::from_secs(15);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Frames per second a client may send on average, and the burst it may use.
+const RATE_PER_SEC: f64 = 20.0;
+const BURST: f64 = 40.0;
+/// Rate-limit violations tolerated before the connection is closed.
+const MAX_STRIKES: u32 = 20;
+
+/// Close codes (4000-4999 are ours).
+pub mod close_codes {
+    /// The token expired while the socket was open: reconnect with a fresh one.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// The client did not read fast enough; its queue overflowed. Reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+}
+
+struct Deregister {
+    hub: Hub,
+    id: ConnId,
+}
+
+impl Drop for Deregister {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
+    }
+}
+
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The session ended; close with this reason (`None`: the client closed first).
+struct Stop(Option<CloseReason>);
+
+fn reason(code: CloseCode, description: &str) -> Stop {
+    Stop(Some(CloseReason { code, description: Some(description.to_owned()) }))
+}
+
+struct Connection {
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: ConnId,
+    session: actix_ws::Session,
+    kill: Arc<Notify>,
+    /// The last `seq` delivered per conversation: duplicates are skipped, gaps repaired.
+    positions: HashMap<ConversationId, i64>,
+    /// Participants of conversations this socket used, for typing checks.
+    participants: HashMap<ConversationId, Participants>,
+    bucket: TokenBucket,
+    strikes: u32,
+}
+
+/// Runs a socket until it closes.
+pub async fn run(
+    state: web::Data<AppState>,
+    principal: Principal,
+    expires_at: Option<Instant>,
+    session: actix_ws::Session,
+    stream: actix_ws::MessageStream,
+) {
+    let (queue, mut outbound) = mpsc::channel(QUEUE_CAPACITY);
+    let kill = Arc::new(Notify::new());
+    let id = state.hub.register(Registration { principal, queue, kill: Arc::clone(&kill) });
+    let _deregister = Deregister { hub: state.hub.clone(), id };
+    let mut conn = Connection {
+        state,
+        principal,
+        id,
+        session,
+        kill,
+        positions: HashMap::new(),
+        participants: HashMap::new(),
+        bucket: TokenBucket { tokens: BURST, last: Instant::now() },
+        strikes: 0,
+    };
+    let mut stream = stream.max_frame_size(MAX_FRAME).aggregate_continuations().max_continuation_size(MAX_FRAME);
+    let expiry = tokio::time::sleep_until(
+        expires_at.map_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365), Into::into),
+    );
+    tokio::pin!(expiry);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+
+    let online = conn.state.hub.support_online().await;
+    let mut stop = if conn.principal.is_admin() { Ok(()) } else { conn.send(presence_frame(online)).await };
+    while stop.is_ok() {
+        stop = tokio::select! {
+            biased;
+            () = conn.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
+            () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
+            out = outbound.recv() => match out {
+                Some(out) => conn.forward(out).await,
+                None => Err(reason(CloseCode::Away, "server shutting down")),
+            },
+            frame = stream.recv() => {
+                last_heard = Instant::now();
+                match frame {
+                    Some(Ok(AggregatedMessage::Text(text))) => conn.handle_text(&text).await,
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        conn.reply_error(None, "invalid_frame", "Only JSON text frames are accepted.", Vec::new()).await
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => conn.session.pong(&bytes).await.map_err(|_| Stop(None)),
+                    Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop(None)),
+                    Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > IDLE_TIMEOUT {
+                    Err(reason(CloseCode::Away, "idle timeout"))
+                } else {
+                    conn.session.ping(b"").await.map_err(|_| Stop(None))
+                }
+            }
+        };
+    }
+    if let Err(Stop(Some(close))) = stop {
+        let _ = conn.session.close(Some(close)).await;
+    }
+}
+
+fn text_json(value: &impl Serialize) -> ByteString {
+    serde_json::to_string(value).unwrap_or_default().into()
+}
+
+impl Connection {
+    /// Sends a frame, giving up if the hub cuts this connection off meanwhile.
+    async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
+        tokio::select! {
+            sent = self.session.text(frame) => sent.map_err(|_| Stop(None)),
+            () = self.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
+        }
+    }
+
+    /// Forwards a queued event, skipping what this socket already has and first
+    /// repairing any gap from PostgreSQL (an event lost between instances).
+    async fn forward(&mut self, out: Outbound) -> Result<(), Stop> {
+        if let Some((conversation, seq)) = out.position {
+            match self.positions.get(&conversation).copied() {
+                Some(last) if seq <= last => return Ok(()),
+                Some(last) if seq > last + 1 => self.repair(conversation, last, seq - 1).await?,
+                _ => {}
+            }
+            self.positions.insert(conversation, seq);
+        }
+        self.send(out.frame).await
+    }
+
+    async fn repair(&mut self, conversation: ConversationId, after: i64, upto: i64) -> Result<(), Stop> {
+        let fetched = self
+            .state
+            .store
+            .run(move |tx| -> Result<_, RepoError> {
+                let position = tx.conversation_position(conversation)?;
+                Ok(position
+                    .map(|(participants, _)| (participants, tx.messages_after(conversation, after, upto - after))))
+            })
+            .await;
+        match fetched {
+            Ok(Some((participants, Ok(missed)))) => self.deliver_messages(&participants, missed).await,
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "gap repair failed; the client will catch up on resume");
+                Ok(())
+            }
+        }
+    }
+
+    async fn deliver_messages(&mut self, participants: &Participants, missed: Vec<DomainMessage>) -> Result<(), Stop> {
+        for message in missed {
+            let envelope = message_envelope(participants, &message);
+            let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
+            self.positions.insert(message.conversation_id, message.seq);
+            self.send(frame).await?;
+        }
+        Ok(())
+    }
+
+    async fn reply_error(
+        &mut self,
+        id: Option<String>,
+        code: &str,
+        detail: &str,
+        errors: Vec<crate::problem::FieldViolation>,
+    ) -> Result<(), Stop> {
+        let frame = ErrorFrame { event_type: "error", id, code: code.to_owned(), detail: detail.to_owned(), errors };
+        self.send(text_json(&frame)).await
+    }
+
+    async fn reply(&mut self, id: Option<String>, result: Result<AckFrame, ApiError>) -> Result<(), Stop> {
+        match result {
+            Ok(mut ack) => {
+                ack.event_type = "ack";
+                ack.id = id;
+                self.send(text_json(&ack)).await
+            }
+            Err(error) => {
+                let problem = error.problem();
+                self.reply_error(id, &problem.code, &problem.detail, problem.errors).await
+            }
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+        if !self.bucket.take() {
+            self.strikes += 1;
+            if self.strikes > MAX_STRIKES {
+                return Err(reason(CloseCode::Policy, "rate limit exceeded repeatedly"));
+            }
+            return self.reply_error(None, "rate_limited", "Too many frames; slow down.", Vec::new()).await;
+        }
+        // `admin-notification` takes the body of `POST /api/admin/chat/notifications`.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+            && value["type"] == "admin-notification"
+        {
+            return self.admin_notification(value).await;
+        }
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
+                return self
+                    .reply_error(id, "invalid_frame", &format!("The frame is not a valid request: {e}"), Vec::new())
+                    .await;
+            }
+        };
+        self.dispatch(frame).await
+    }
+
+    async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Stop> {
+        let caller = self.principal;
+        match frame {
+            ClientFrame::Ping { id } => {
+                self.send(text_json(&ControlFrame { event_type: "pong", id, replayed: None })).await
+            }
+            ClientFrame::Resume { id, positions } => self.resume(id, positions).await,
+            ClientFrame::JoinSupportQueue { id } => {
+                let result = if caller.is_admin() {
+                    self.state.hub.join_queue(self.id);
+                    Ok(AckFrame::default())
+                } else {
+                    Err(ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." })
+                };
+                self.reply(id, result).await
+            }
+            ClientFrame::JoinSupportConversation { id, conversation_id } => {
+                let conversation = ConversationId(conversation_id);
+                let result = self.join(conversation, |p| matches!(p, Participants::Support { .. })).await;
+                self.reply(id, result).await
+            }
+            ClientFrame::JoinDmConversation { id, conversation_id } => {
+                let conversation = ConversationId(conversation_id);
+                let result = if caller.is_admin() {
+                    let store = Arc::clone(&self.state.store);
+                    match store.run(move |tx| direct_messages::watch_dm(tx, &caller, conversation)).await {
+                        Ok(dm) => {
+                            self.state.hub.join_conversation(self.id, conversation);
+                            self.participants.insert(conversation, participants_of_dm(&dm));
+                            Ok(AckFrame::default())
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                } else {
+                    self.join(conversation, |p| {
+                        matches!(p, Participants::UserDm { .. } | Participants::PersonaDm { .. })
+                    })
+                    .await
+                };
+                self.reply(id, result).await
+            }
+            ClientFrame::SupportMessage { id, content, message_type, client_message_id } => {
+                let result = self.support_message(&content, message_type, client_message_id).await;
+                self.reply(id, result).await
+            }
+            ClientFrame::SupportResponse {
+                id,
+                conversation_id,
+                content,
+                message_type,
+                persona_id,
+                as_team,
+                client_message_id,
+            } => {
+                let voice = match (persona_id, as_team) {
+                    (Some(_), true) => {
+                        let error =
+                            ApiError::invalid("asTeam", "exclusive", "give either `personaId` or `asTeam`, not both");
+                        return self.reply(id, Err(error)).await;
+                    }
+                    (Some(persona), false) => ReplyVoice::Persona(PersonaId(persona)),
+                    (None, true) => ReplyVoice::Team,
+                    (None, false) => ReplyVoice::Default,
+                };
+                let result = self
+                    .support_response(ConversationId(conversation_id), voice, &content, message_type, client_message_id)
+                    .await;
+                self.reply(id, result).await
+            }
+            ClientFrame::DmMessage { id, conversation_id, content, message_type, client_message_id } => {
+                let result =
+                    self.dm_message(ConversationId(conversation_id), &content, message_type, client_message_id).await;
+                self.reply(id, result).await
+            }
+            ClientFrame::StartDm { id, target_type, target_id } => {
+                let result = self.start_dm(target_type, target_id).await;
+                self.reply(id, result).await
+            }
+            ClientFrame::Typing { id, conversation_id, is_typing } => {
+                match self.typing(ConversationId(conversation_id), is_typing).await {
+                    Ok(()) => Ok(()),
+                    Err(error) => self.reply(id, Err(error)).await,
+                }
+            }
+            ClientFrame::Read { id, conversation_id, last_read_message_id } => {
+                let result = self.read(ConversationId(conversation_id), MessageId(last_read_message_id)).await;
+                self.reply(id, result).await
+            }
+        }
+    }
+
+    /// Sends an admin notice, exactly as the REST route does, and publishes it.
+    async fn admin_notification(&mut self, mut value: serde_json::Value) -> Result<(), Stop> {
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        if !self.principal.is_admin() {
+            let error = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
+            return self.reply(id, Err(error)).await;
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.remove("type");
+            object.remove("id");
+        }
+        let body = serde_json::to_vec(&value).unwrap_or_default();
+        let result = async {
+            let request: SendNotificationRequest = crate::extract::parse_json(&body)?;
+            let user_ids = request.user_ids.clone();
+            let new = request.try_into_domain(Utc::now())?;
+            let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
+            let caller = self.principal;
+            let store = Arc::clone(&self.state.store);
+            let sent = store
+                .run(move |tx| notifications::send_notification(tx, &caller, &new))
+                .await
+                .map_err(|e| send_error(e, user_ids.as_deref()))?;
+            if let Some(audience) = &sent.delivered_to {
+                self.publish(ChatEvent::NotificationCreated {
+                    recipients: Recipients::from(audience),
+                    notification: sent.id,
+                    content,
+                    style,
+                    expires_at,
+                });
+            }
+            Ok(AckFrame { notification: Some(NotificationSent::from(&sent)), ..AckFrame::default() })
+        }
+        .await;
+        self.reply(id, result).await
+    }
+
+    /// The participants of `conversation`, if the caller may read it (cached).
+    async fn readable(&mut self, conversation: ConversationId) -> Result<Participants, ApiError> {
+        if let Some(participants) = self.participants.get(&conversation) {
+            return Ok(*participants);
+        }
+        let store = Arc::clone(&self.state.store);
+        let position = store.run(move |tx| tx.conversation_position(conversation)).await?;
+        let participants = position
+            .map(|(participants, _)| participants)
+            .filter(|p| access::can_read(&self.principal, p))
+            .ok_or(ApiError::NotFound)?;
+        self.participants.insert(conversation, participants);
+        Ok(participants)
+    }
+
+    async fn join(
+        &mut self,
+        conversation: ConversationId,
+        kind: impl Fn(&Participants) -> bool,
+    ) -> Result<AckFrame, ApiError> {
+        let participants = self.readable(conversation).await?;
+        if !kind(&participants) {
+            return Err(ApiError::NotFound);
+        }
+        if self.principal.is_admin() && !access::is_participant(self.principal.user_id, &participants) {
+            self.state.hub.join_conversation(self.id, conversation);
+        }
+        Ok(AckFrame::default())
+    }
+
+    async fn resume(&mut self, id: Option<String>, positions: HashMap<String, i64>) -> Result<(), Stop> {
+        let mut parsed = HashMap::new();
+        for (key, seq) in positions {
+            match key.parse::<i64>() {
+                Ok(conversation) => {
+                    parsed.insert(ConversationId(conversation), seq.max(0));
+                }
+                Err(_) => {
+                    let error = ApiError::invalid(format!("positions.{key}"), "invalid_id", "is not a conversation id");
+                    return self.reply(id, Err(error)).await;
+                }
+            }
+        }
+        let caller = self.principal;
+        let store = Arc::clone(&self.state.store);
+        let known = parsed.clone();
+        let replay = store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
+        match replay {
+            Ok(Replay::Messages(missed)) => {
+                for (conversation, seq) in parsed {
+                    self.positions.entry(conversation).or_insert(seq);
+                }
+                let count = missed.len();
+                for (participants, message) in missed {
+                    if self.positions.get(&message.conversation_id).is_some_and(|last| message.seq <= *last) {
+                        continue;
+                    }
+                    self.deliver_messages(&participants, vec![message]).await?;
+                }
+                self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
+            }
+            Ok(Replay::ResyncRequired) => {
+                self.send(text_json(&ControlFrame { event_type: "resync-required", id, replayed: None })).await
+            }
+            Err(e) => self.reply(id, Err(e.into())).await,
+        }
+    }
+
+    fn publish(&self, event: ChatEvent) {
+        self.state.events.publish(event);
+    }
+
+    fn parse_message(
+        content: &str,
+        message_type: MessageType,
+        client_message_id: Option<uuid::Uuid>,
+    ) -> Result<conversations::NewMessage, ApiError> {
+        let mut v = Violations::default();
+        let new = new_message(content, message_type, client_message_id, &mut v);
+        v.finish(|| new)
+    }
+
+    fn ack_message(&self, message: DomainMessage) -> AckFrame {
+        let message = if self.principal.is_admin() {
+            AckMessage::Admin(AdminMessage::from(message))
+        } else {
+            AckMessage::User(Message::from(message))
+        };
+        AckFrame { message: Some(message), ..AckFrame::default() }
+    }
+
+    async fn support_message(
+        &mut self,
+        content: &str,
+        message_type: MessageType,
+        client_message_id: Option<uuid::Uuid>,
+    ) -> Result<AckFrame, ApiError> {
+        let new = Self::parse_message(content, message_type, client_message_id)?;
+        let caller = self.principal;
+        let settings = self.state.settings.support.clone();
+        let store = Arc::clone(&self.state.store);
+        let sent = store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+        if let Some(event) = ChatEvent::for_sent(&sent) {
+            self.publish(event);
+        }
+        Ok(self.ack_message(sent.message))
+    }
+
+    async fn support_response(
+        &mut self,
+        conversation: ConversationId,
+        voice: ReplyVoice,
+        content: &str,
+        message_type: MessageType,
+        client_message_id: Option<uuid::Uuid>,
+    ) -> Result<AckFrame, ApiError> {
+        let new = Self::parse_message(content, message_type, client_message_id)?;
+        let caller = self.principal;
+        let store = Arc::clone(&self.state.store);
+        let sent = store.run(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
+        if let Some(event) = ChatEvent::for_sent(&sent) {
+            self.publish(event);
+        }
+        Ok(self.ack_message(sent.message))
+    }
+
+    async fn dm_message(
+        &mut self,
+        conversation: ConversationId,
+        content: &str,
+        message_type: MessageType,
+        client_message_id: Option<uuid::Uuid>,
+    ) -> Result<AckFrame, ApiError> {
+        let new = Self::parse_message(content, message_type, client_message_id)?;
+        let caller = self.principal;
+        let store = Arc::clone(&self.state.store);
+        let sent = if caller.is_admin() {
+            store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &caller, conversation, &new)).await?
+        } else {
+            store.run(move |tx| direct_messages::send_dm_message(tx, &caller, conversation, &new)).await?
+        };
+        if let Some(event) = ChatEvent::for_sent(&sent) {
+            self.publish(event);
+        }
+        Ok(self.ack_message(sent.message))
+    }
+
+    async fn start_dm(&mut self, target_type: TargetType, target_id: i32) -> Result<AckFrame, ApiError> {
+        let target = match target_type {
+            TargetType::RealUser => DmTarget::User(UserId(target_id)),
+            TargetType::FakeUser => DmTarget::Persona(PersonaId(target_id)),
+        };
+        let caller = self.principal;
+        let settings = self.state.settings.dms;
+        let store = Arc::clone(&self.state.store);
+        let (dm, created) = store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
+        if created {
+            self.publish(ChatEvent::ConversationUpdated { participants: participants_of_dm(&dm), conversation: dm.id });
+        }
+        Ok(AckFrame { conversation: Some(UserDm::new(dm, caller.user_id)), ..AckFrame::default() })
+    }
+
+    async fn typing(&mut self, conversation: ConversationId, is_typing: bool) -> Result<(), ApiError> {
+        let participants = self.readable(conversation).await?;
+        let author = if access::is_participant(self.principal.user_id, &participants) {
+            Author::User(self.principal.user_id)
+        } else {
+            Author::Team { admin: self.principal.user_id }
+        };
+        self.publish(ChatEvent::Typing { participants, conversation, author, is_typing });
+        Ok(())
+    }
+
+    async fn read(&mut self, conversation: ConversationId, upto: MessageId) -> Result<AckFrame, ApiError> {
+        let participants = self.readable(conversation).await?;
+        let caller = self.principal;
+        let store = Arc::clone(&self.state.store);
+        let mark: ReadMark = match participants {
+            Participants::Support { user } if user == caller.user_id => {
+                store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?
+            }
+            Participants::Support { .. } => {
+                store.run(move |tx| support::mark_team_read(tx, &caller, conversation, upto)).await?
+            }
+            Participants::UserDm { .. } | Participants::PersonaDm { .. } => {
+                store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, conversation, upto)).await?
+            }
+            Participants::PersonalGroup { .. } => return Err(ApiError::NotFound),
+        };
+        self.publish(read_event(&mark, caller.user_id));
+        Ok(AckFrame { read: Some(ReadState::from(mark.state)), ..AckFrame::default() })
+    }
+}
+
+/// The participants of a DM summary.
+pub fn participants_of_dm(dm: &direct_messages::DmSummary) -> Participants {
+    match &dm.other {
+        direct_messages::DmParty::User(other) => Participants::UserDm { a: dm.user_one.id, b: other.id },
+        direct_messages::DmParty::Persona(persona) => {
+            Participants::PersonaDm { user: dm.user_one.id, persona: persona.id }
+        }
+    }
+}
+
+/// The event of a read.
+pub fn read_event(mark: &ReadMark, reader: UserId) -> ChatEvent {
+    ChatEvent::Read {
+        participants: mark.participants,
+        conversation: mark.conversation,
+        side: mark.side,
+        state: mark.state,
+        reader,
+    }
+}

@@ -1,0 +1,45 @@
+//! Route registration: one module per bounded context, one handler per endpoint.
+
+mod chat_list;
+mod direct_messages;
+mod direct_messages_admin;
+mod groups;
+mod health;
+pub(crate) mod notifications_admin;
+mod personas;
+mod realtime;
+mod support;
+mod support_admin;
+
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Publishes the event of a send, if it stored a new message (a retry publishes nothing).
+fn publish_sent(state: &crate::state::AppState, sent: &chat_domain::conversations::Sent) {
+    if let Some(event) = chat_domain::events::ChatEvent::for_sent(sent) {
+        state.events.publish(event);
+    }
+}
+
+/// Registers every documented route.
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(health::healthz).service(health::readyz);
+    cfg.service(
+        scope("/api/admin/chat")
+            .configure(personas::configure_admin)
+            .configure(support_admin::configure)
+            .configure(direct_messages_admin::configure_admin)
+            .configure(notifications_admin::configure),
+    );
+    cfg.service(scope("/api/chat").configure(realtime::configure_socket));
+    cfg.service(
+        scope("/api/user/chat")
+            .configure(personas::configure_user)
+            .configure(support::configure)
+            .configure(direct_messages::configure)
+            .configure(direct_messages_admin::configure_user)
+            .configure(realtime::configure_user)
+            .configure(groups::configure)
+            .configure(chat_list::configure),
+    );
+}

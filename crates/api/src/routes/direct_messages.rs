@@ -1,0 +1,416 @@
+//! The user side of DMs: start, list, open, read, write, mark read, archive; blocks;
+//! group members (the avatar click).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chat_domain::direct_messages::{self, BlockError, StartDmError, UserDmError};
+use chat_domain::events::ChatEvent;
+use chat_domain::group_members::{self, GroupMembersError};
+use chat_domain::{ConversationId, GroupId, MessageId, UserId};
+use chrono::Utc;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::support::CLIENT_ID_REUSED;
+use crate::auth::Caller;
+use crate::dto::direct_messages::{
+    BlockList, BlockedUserDto, DmListParams, GroupMemberDto, GroupMemberPage, MemberParams, StartDmRequest, UserDm,
+    UserDmPage, encode_dm_cursor,
+};
+use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::problem::ApiError;
+use crate::realtime::session::{participants_of_dm, read_event};
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(start_dm)
+        .service(list_dms)
+        .service(get_dm)
+        .service(list_messages)
+        .service(send_message)
+        .service(mark_read)
+        .service(archive)
+        .service(unarchive)
+        .service(list_blocks)
+        .service(block)
+        .service(unblock)
+        .service(list_group_members);
+}
+
+impl From<StartDmError> for ApiError {
+    fn from(e: StartDmError) -> Self {
+        match e {
+            StartDmError::SelfTarget => {
+                Self::invalid("targetId", "self", "you cannot start a conversation with yourself")
+            }
+            StartDmError::NotFound => Self::NotFound,
+            StartDmError::NoSharedGroup => Self::Forbidden {
+                code: "dm_no_shared_group",
+                detail: "You can only message people who share a group with you.",
+            },
+            StartDmError::YouBlocked => {
+                Self::Conflict { code: "dm_you_blocked", detail: "You blocked this user; unblock them first." }
+            }
+            StartDmError::PersonaDmDisabled => Self::Forbidden {
+                code: "dm_persona_unavailable",
+                detail: "This persona does not take direct messages.",
+            },
+            StartDmError::LimitReached { .. } => Self::Conflict {
+                code: "dm_limit_reached",
+                detail: "You have reached the maximum number of active conversations; archive one first.",
+            },
+            StartDmError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserDmError> for ApiError {
+    fn from(e: UserDmError) -> Self {
+        match e {
+            UserDmError::NotFound => Self::NotFound,
+            UserDmError::Blocked => Self::Forbidden {
+                code: "dm_unavailable",
+                detail: "You can no longer send messages in this conversation.",
+            },
+            UserDmError::ClientIdReused => CLIENT_ID_REUSED,
+            UserDmError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<BlockError> for ApiError {
+    fn from(e: BlockError) -> Self {
+        match e {
+            BlockError::SelfTarget => Self::invalid("userId", "self", "you cannot block yourself"),
+            BlockError::NotFound => Self::NotFound,
+            BlockError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<GroupMembersError> for ApiError {
+    fn from(e: GroupMembersError) -> Self {
+        match e {
+            GroupMembersError::NotFound => Self::NotFound,
+            GroupMembersError::Repo(e) => e.into(),
+        }
+    }
+}
+
+/// Starts a DM with a user who shares a group with the caller, or with a persona that
+/// takes DMs. Get-or-create: the same pair always gets the same conversation.
+#[utoipa::path(
+    operation_id = "startDirectMessage",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    request_body(content = StartDmRequest, description = "Whom to message."),
+    responses(
+        (status = 201, description = "A new conversation.", body = UserDm),
+        (status = 200, description = "The existing conversation with this user or persona.", body = UserDm),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages")]
+async fn start_dm(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<StartDmRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let target = body.target();
+    let settings = state.settings.dms;
+    let (dm, created) = state.store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
+    if created {
+        state
+            .events
+            .publish(ChatEvent::ConversationUpdated { participants: participants_of_dm(&dm), conversation: dm.id });
+    }
+    let body = UserDm::new(dm, caller.user_id);
+    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// The caller's DMs, most recent activity first (`archived=true` for archived ones).
+#[utoipa::path(
+    operation_id = "listDirectMessages",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(DmListParams),
+    responses(
+        (status = 200, description = "A page of DMs and the cursor of the next one.", body = UserDmPage),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages")]
+async fn list_dms(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<DmListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (rows, next) = state.store.run(move |tx| direct_messages::list_dms(tx, &caller, &query)).await?;
+    Ok(HttpResponse::Ok().json(UserDmPage {
+        items: rows.into_iter().map(|dm| UserDm::new(dm, caller.user_id)).collect(),
+        next_cursor: encode_dm_cursor(next),
+    }))
+}
+
+/// One of the caller's DMs.
+#[utoipa::path(
+    operation_id = "getDirectMessage",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    responses(
+        (status = 200, description = "The DM.", body = UserDm),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages/{id}")]
+async fn get_dm(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let dm = state.store.run(move |tx| direct_messages::get_dm(tx, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
+}
+
+/// A page of a DM's history (keyset; newest first unless `after` is given).
+#[utoipa::path(
+    operation_id = "listDirectMessageMessages",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
+    responses(
+        (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages/{id}/messages")]
+async fn list_messages(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let query = params.try_into_domain()?;
+    let page = state.store.run(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(MessagePage::from(page)))
+}
+
+/// Sends a message in a DM (it comes back from the archive for both sides).
+#[utoipa::path(
+    operation_id = "sendDirectMessage",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    request_body(content = SendMessageRequest, description = "The message."),
+    responses(
+        (status = 201, description = "Stored (committed) message.", body = Message),
+        (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = Message),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages/{id}/messages")]
+async fn send_message(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let new = body.try_into_domain()?;
+    let sent = state.store.run(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
+    super::publish_sent(&state, &sent);
+    let body = Message::from(sent.message);
+    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// Marks a DM read up to a message.
+#[utoipa::path(
+    operation_id = "markDirectMessageRead",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    request_body(content = ReadRequest, description = "The newest message seen."),
+    responses(
+        (status = 200, description = "The caller's read state.", body = ReadState),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages/{id}/read")]
+async fn mark_read(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let upto = MessageId(body.last_read_message_id);
+    let mark = state.store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
+    state.events.publish(read_event(&mark, caller.user_id));
+    Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
+}
+
+/// Archives a DM for the caller only (it leaves the default list until a new message).
+#[utoipa::path(
+    operation_id = "archiveDirectMessage",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    responses(
+        (status = 200, description = "The DM, archived for the caller.", body = UserDm),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages/{id}/archive")]
+async fn archive(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    set_archived(state, caller, id.into_inner(), true).await
+}
+
+/// Brings an archived DM back to the caller's list.
+#[utoipa::path(
+    operation_id = "unarchiveDirectMessage",
+    tag = "direct-messages",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    responses(
+        (status = 200, description = "The DM, active again for the caller.", body = UserDm),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[delete("/direct-messages/{id}/archive")]
+async fn unarchive(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    set_archived(state, caller, id.into_inner(), false).await
+}
+
+async fn set_archived(
+    state: web::Data<AppState>,
+    caller: chat_domain::Principal,
+    id: i64,
+    archived: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id);
+    let at = archived.then(Utc::now);
+    let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, at)).await?;
+    Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
+}
+
+/// The users the caller has blocked.
+#[utoipa::path(
+    operation_id = "listBlocks",
+    tag = "blocks",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Blocked users, most recent first.", body = BlockList),
+        AuthErrors,
+    )
+)]
+#[get("/blocks")]
+async fn list_blocks(state: web::Data<AppState>, Caller(caller): Caller) -> Result<HttpResponse, ApiError> {
+    let blocks = state.store.run(move |tx| direct_messages::list_blocks(tx, &caller)).await?;
+    Ok(HttpResponse::Ok().json(BlockList { items: blocks.into_iter().map(BlockedUserDto::from).collect() }))
+}
+
+/// Blocks a user: they can no longer start a DM with the caller or write in their DM.
+#[utoipa::path(
+    operation_id = "blockUser",
+    tag = "blocks",
+    security(("bearerAuth" = [])),
+    params(("userId" = i32, Path, description = "The user to block.")),
+    responses(
+        (status = 201, description = "Blocked."),
+        (status = 200, description = "Was already blocked."),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[post("/blocks/{userId}")]
+async fn block(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    user_id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let target = UserId(user_id.into_inner());
+    let created = state.store.run(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
+    Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
+}
+
+/// Unblocks a user (unblocking someone not blocked changes nothing).
+#[utoipa::path(
+    operation_id = "unblockUser",
+    tag = "blocks",
+    security(("bearerAuth" = [])),
+    params(("userId" = i32, Path, description = "The user to unblock.")),
+    responses(
+        (status = 204, description = "Not blocked (any more)."),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[delete("/blocks/{userId}")]
+async fn unblock(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    user_id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let target = UserId(user_id.into_inner());
+    state.store.run(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The members of a group the caller belongs to, and whether the caller may DM each.
+#[utoipa::path(
+    operation_id = "listGroupMembers",
+    tag = "groups",
+    security(("bearerAuth" = [])),
+    params(("id" = i32, Path, description = "The group's id."), MemberParams),
+    responses(
+        (status = 200, description = "A page of members by id.", body = GroupMemberPage),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/groups/{id}/members")]
+async fn list_group_members(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    id: web::Path<i32>,
+    ApiQuery(params): ApiQuery<MemberParams>,
+) -> Result<HttpResponse, ApiError> {
+    let group = GroupId(id.into_inner());
+    let (after, limit) = params.try_into_domain()?;
+    let (members, next) =
+        state.store.run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit)).await?;
+    Ok(HttpResponse::Ok().json(GroupMemberPage {
+        items: members.into_iter().map(GroupMemberDto::from).collect(),
+        next_cursor: next.map(UserId::get),
+    }))
+}

@@ -1,0 +1,290 @@
+//! Admin oversight of DMs: list, open, read (logged), answer persona DMs, hide messages,
+//! the access log, and search over everything.
+
+use actix_web::{HttpResponse, get, post, web};
+use chat_domain::direct_messages::{self, AdminDmError};
+use chat_domain::moderation::{self, HideError};
+use chat_domain::search::{self, AdminSearchError};
+use chat_domain::{ConversationId, MessageId};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::support::CLIENT_ID_REUSED;
+use crate::auth::{AdminCaller, Caller};
+use crate::dto::Violations;
+use crate::dto::direct_messages::{
+    AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, AdminSearchHit,
+    AdminSearchPage, HideRequest, SearchHitDto, SearchPage, SearchParams, encode_dm_cursor,
+};
+use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, SendMessageRequest};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_dms)
+        .service(get_dm)
+        .service(list_messages)
+        .service(reply)
+        .service(hide_message)
+        .service(access_log)
+        .service(search_everything);
+}
+
+pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(search_mine);
+}
+
+const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
+
+impl From<AdminDmError> for ApiError {
+    fn from(e: AdminDmError) -> Self {
+        match e {
+            AdminDmError::Forbidden => ADMIN_ONLY,
+            AdminDmError::NotFound => Self::NotFound,
+            AdminDmError::UserDmReadOnly => Self::Forbidden {
+                code: "admin_read_only",
+                detail: "Admins can read conversations between users but never post in them.",
+            },
+            AdminDmError::ClientIdReused => CLIENT_ID_REUSED,
+            AdminDmError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<HideError> for ApiError {
+    fn from(e: HideError) -> Self {
+        match e {
+            HideError::Forbidden => ADMIN_ONLY,
+            HideError::NotFound => Self::NotFound,
+            HideError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminSearchError> for ApiError {
+    fn from(e: AdminSearchError) -> Self {
+        match e {
+            AdminSearchError::Forbidden => ADMIN_ONLY,
+            AdminSearchError::Repo(e) => e.into(),
+        }
+    }
+}
+
+/// Every DM, most recent activity first, with filters.
+#[utoipa::path(
+    operation_id = "adminListDirectMessages",
+    tag = "direct-messages-admin",
+    security(("bearerAuth" = [])),
+    params(AdminDmParams),
+    responses(
+        (status = 200, description = "A page of DMs and the cursor of the next one.", body = AdminDmPage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages")]
+async fn list_dms(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(params): ApiQuery<AdminDmParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (rows, next) = state.store.run(move |tx| direct_messages::admin_list_dms(tx, &admin, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminDmPage {
+        items: rows.into_iter().map(AdminDm::from).collect(),
+        next_cursor: encode_dm_cursor(next),
+    }))
+}
+
+/// One DM (no messages: reading those is logged).
+#[utoipa::path(
+    operation_id = "adminGetDirectMessage",
+    tag = "direct-messages-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id.")),
+    responses(
+        (status = 200, description = "The DM.", body = AdminDm),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages/{id}")]
+async fn get_dm(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let dm = state.store.run(move |tx| direct_messages::admin_get_dm(tx, &admin, id)).await?;
+    Ok(HttpResponse::Ok().json(AdminDm::from(dm)))
+}
+
+/// A page of a DM's messages, hidden ones included; the read is written to the access log.
+#[utoipa::path(
+    operation_id = "adminListDirectMessageMessages",
+    tag = "direct-messages-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
+    responses(
+        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/direct-messages/{id}/messages")]
+async fn list_messages(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let query = params.try_into_domain()?;
+    let page = state.store.run(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+}
+
+/// Answers in a persona DM, as that conversation's persona (never in user-to-user DMs).
+#[utoipa::path(
+    operation_id = "adminReplyDirectMessage",
+    tag = "direct-messages-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The persona DM's id.")),
+    request_body(content = SendMessageRequest, description = "The answer."),
+    responses(
+        (status = 201, description = "Stored (committed) message.", body = AdminMessage),
+        (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = AdminMessage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages/{id}/messages")]
+async fn reply(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let new = body.try_into_domain()?;
+    let sent = state.store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
+    super::publish_sent(&state, &sent);
+    let body = AdminMessage::from(sent.message);
+    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// Hides a message from users (kept, with its content, for audit).
+#[utoipa::path(
+    operation_id = "adminHideMessage",
+    tag = "moderation",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The message's id.")),
+    request_body(content = HideRequest, description = "Why."),
+    responses(
+        (status = 200, description = "The message, now hidden.", body = AdminMessage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/messages/{id}/hide")]
+async fn hide_message(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<HideRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = MessageId(id.into_inner());
+    let mut v = Violations::default();
+    let reason = v.check("reason", moderation::parse_reason(&body.reason));
+    let reason = v.finish(|| reason)?;
+    let message = state.store.run(move |tx| moderation::hide_message(tx, &admin, id, &reason)).await?;
+    Ok(HttpResponse::Ok().json(AdminMessage::from(message)))
+}
+
+/// The staff access log: every admin read of a DM's messages, newest first.
+#[utoipa::path(
+    operation_id = "adminAccessLog",
+    tag = "moderation",
+    security(("bearerAuth" = [])),
+    params(AccessLogParams),
+    responses(
+        (status = 200, description = "A page of the log and the cursor of the next one.", body = AccessLogPage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/audit")]
+async fn access_log(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(params): ApiQuery<AccessLogParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (rows, next) = state.store.run(move |tx| direct_messages::list_access_log(tx, &admin, &query)).await?;
+    Ok(HttpResponse::Ok()
+        .json(AccessLogPage { items: rows.into_iter().map(AccessLogEntryDto::from).collect(), next_cursor: next }))
+}
+
+/// Full-text search over every conversation; each DM in the results is written to the access log.
+#[utoipa::path(
+    operation_id = "adminSearch",
+    tag = "search",
+    security(("bearerAuth" = [])),
+    params(SearchParams),
+    responses(
+        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = AdminSearchPage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/search")]
+async fn search_everything(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (hits, next) = state.store.run(move |tx| search::search_everything(tx, &admin, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminSearchPage {
+        items: hits.into_iter().map(AdminSearchHit::from).collect(),
+        next_cursor: next.map(MessageId::get),
+    }))
+}
+
+/// Full-text search over the caller's own conversations (support and DMs).
+#[utoipa::path(
+    operation_id = "search",
+    tag = "search",
+    security(("bearerAuth" = [])),
+    params(SearchParams),
+    responses(
+        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = SearchPage),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/search")]
+async fn search_mine(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (hits, next) = state.store.run(move |tx| search::search_mine(tx, &caller, &query)).await?;
+    Ok(HttpResponse::Ok().json(SearchPage {
+        items: hits.into_iter().map(SearchHitDto::from).collect(),
+        next_cursor: next.map(MessageId::get),
+    }))
+}

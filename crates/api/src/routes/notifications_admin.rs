@@ -1,0 +1,153 @@
+//! Admin notifications: send a notice, read the history, retract one.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chat_domain::events::{ChatEvent, Recipients};
+use chat_domain::notifications::{self, AdminNotificationError, NotificationId, SendNotificationError};
+use chrono::Utc;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::AdminCaller;
+use crate::dto::notifications::{
+    AdminNotification, AdminNotificationPage, NotificationListParams, NotificationSent, SendNotificationRequest,
+};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{AuthErrors, BodyErrors, Forbidden, NotFound, ValidationFailed};
+use crate::problem::{ApiError, FieldViolation};
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(send_notification).service(list_notifications).service(retract_notification);
+}
+
+const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
+
+impl From<AdminNotificationError> for ApiError {
+    fn from(e: AdminNotificationError) -> Self {
+        match e {
+            AdminNotificationError::Forbidden => ADMIN_ONLY,
+            AdminNotificationError::NotFound => Self::NotFound,
+            AdminNotificationError::Repo(e) => e.into(),
+        }
+    }
+}
+
+/// Maps a send's refusal; unknown users are named at their position in the request.
+pub(crate) fn send_error(e: SendNotificationError, user_ids: Option<&[i32]>) -> ApiError {
+    match e {
+        SendNotificationError::Forbidden => ADMIN_ONLY,
+        SendNotificationError::UnknownUsers(missing) => ApiError::Validation(
+            missing
+                .into_iter()
+                .map(|user| {
+                    let field = user_ids
+                        .and_then(|ids| ids.iter().position(|id| *id == user.get()))
+                        .map_or_else(|| "userId".to_owned(), |i| format!("userIds[{i}]"));
+                    FieldViolation::new(field, "unknown_user", format!("no user has id {user}"))
+                })
+                .collect(),
+        ),
+        SendNotificationError::Repo(e) => e.into(),
+    }
+}
+
+/// Sends a notice to one user, a list of users, or every user. It lands in each user's
+/// personal group (created when missing). A retry with the same `clientNotificationId`
+/// creates nothing and answers 200 with the first send's result.
+#[utoipa::path(
+    operation_id = "adminSendNotification",
+    tag = "notifications-admin",
+    security(("bearerAuth" = [])),
+    request_body(content = SendNotificationRequest, description = "The audience, content and style."),
+    responses(
+        (status = 201, description = "Sent and committed: the notification id and its reach.", body = NotificationSent),
+        (status = 200, description = "A retry: the notification sent earlier with this clientNotificationId.", body = NotificationSent),
+        (status = 403, response = Forbidden),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/notifications")]
+async fn send_notification(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiJson(body): ApiJson<SendNotificationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user_ids = body.user_ids.clone();
+    let new = body.try_into_domain(Utc::now())?;
+    let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
+    let sent = state
+        .store
+        .run(move |tx| notifications::send_notification(tx, &admin, &new))
+        .await
+        .map_err(|e| send_error(e, user_ids.as_deref()))?;
+    if sent.created {
+        tracing::info!(notification = %sent.id, reach = sent.reach, "notification sent");
+    }
+    if let Some(audience) = &sent.delivered_to {
+        state.events.publish(ChatEvent::NotificationCreated {
+            recipients: Recipients::from(audience),
+            notification: sent.id,
+            content: content.clone(),
+            style,
+            expires_at,
+        });
+    }
+    let body = NotificationSent::from(&sent);
+    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// The history of sent notices, newest first, with reach and read counts.
+#[utoipa::path(
+    operation_id = "adminListNotifications",
+    tag = "notifications-admin",
+    security(("bearerAuth" = [])),
+    params(NotificationListParams),
+    responses(
+        (status = 200, description = "A page of notices and the cursor of the next one.", body = AdminNotificationPage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/notifications")]
+async fn list_notifications(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(params): ApiQuery<NotificationListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let (rows, next) = state.store.run(move |tx| notifications::list_notifications(tx, &admin, &query)).await?;
+    let now = Utc::now();
+    Ok(HttpResponse::Ok().json(AdminNotificationPage {
+        items: rows.into_iter().map(|r| AdminNotification::new(r, now)).collect(),
+        next_cursor: next.map(NotificationId::get),
+    }))
+}
+
+/// Retracts a notice: it disappears at once for every recipient (it stays in the
+/// history as `retracted`). Retracting it again changes nothing.
+#[utoipa::path(
+    operation_id = "adminRetractNotification",
+    tag = "notifications-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The notification's id.")),
+    responses(
+        (status = 204, description = "Retracted."),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[delete("/notifications/{id}")]
+async fn retract_notification(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = NotificationId(id.into_inner());
+    let retracted = state.store.run(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
+    if let Some(recipients) = retracted {
+        state.events.publish(ChatEvent::NotificationRetracted { recipients, notification: id });
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,142 @@
+//! The user side of support: `GET /api/user/chat/support`, its messages, and read state.
+
+use actix_web::{HttpResponse, get, post, web};
+use chat_domain::MessageId;
+use chat_domain::support::{self, OpenSupportError, UserSupportError};
+use chrono::Utc;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Caller;
+use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::support::UserSupportConversation;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{AuthErrors, BodyErrors, Conflict, NotFound, ValidationFailed};
+use crate::problem::ApiError;
+use crate::realtime::session::read_event;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(open_support).service(list_messages).service(send_message).service(mark_read);
+}
+
+impl From<OpenSupportError> for ApiError {
+    fn from(e: OpenSupportError) -> Self {
+        match e {
+            OpenSupportError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserSupportError> for ApiError {
+    fn from(e: UserSupportError) -> Self {
+        match e {
+            UserSupportError::NotFound => Self::NotFound,
+            UserSupportError::ClientIdReused => CLIENT_ID_REUSED,
+            UserSupportError::Repo(e) => e.into(),
+        }
+    }
+}
+
+/// A `clientMessageId` already used by someone else in the conversation.
+pub(crate) const CLIENT_ID_REUSED: ApiError = ApiError::Conflict {
+    code: "client_message_id_reused",
+    detail: "This clientMessageId is already used by another sender in this conversation; use a fresh UUID.",
+};
+
+/// Gets the caller's support conversation, creating it on first access.
+#[utoipa::path(
+    operation_id = "getSupportConversation",
+    tag = "support",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller's support conversation.", body = UserSupportConversation),
+        (status = 201, description = "Created on this first access.", body = UserSupportConversation),
+        AuthErrors,
+    )
+)]
+#[get("/support")]
+async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Result<HttpResponse, ApiError> {
+    let settings = state.settings.support.clone();
+    // Online: an admin has the queue open (on any instance), within support hours if set.
+    let online = settings.online_at(Utc::now()) && state.hub.support_online().await;
+    let (conversation, created) = state.store.run(move |tx| support::open_support(tx, &caller, &settings)).await?;
+    let body = UserSupportConversation::new(conversation, online);
+    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// A page of the caller's support history (keyset; newest first unless `after` is given).
+#[utoipa::path(
+    operation_id = "listSupportMessages",
+    tag = "support",
+    security(("bearerAuth" = [])),
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/support/messages")]
+async fn list_messages(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain()?;
+    let page = state.store.run(move |tx| support::support_history(tx, &caller, &query)).await?;
+    Ok(HttpResponse::Ok().json(MessagePage::from(page)))
+}
+
+/// Sends a message to support (creating the conversation if needed); it becomes `open`.
+#[utoipa::path(
+    operation_id = "sendSupportMessage",
+    tag = "support",
+    security(("bearerAuth" = [])),
+    request_body(content = SendMessageRequest, description = "The message."),
+    responses(
+        (status = 201, description = "Stored (committed) message.", body = Message),
+        (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = Message),
+        (status = 409, response = Conflict),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/support/messages")]
+async fn send_message(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.try_into_domain()?;
+    let settings = state.settings.support.clone();
+    let sent = state.store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+    super::publish_sent(&state, &sent);
+    let body = Message::from(sent.message);
+    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// Marks the caller's support conversation read up to a message.
+#[utoipa::path(
+    operation_id = "markSupportRead",
+    tag = "support",
+    security(("bearerAuth" = [])),
+    request_body(content = ReadRequest, description = "The newest message seen."),
+    responses(
+        (status = 200, description = "The caller's read state.", body = ReadState),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/support/read")]
+async fn mark_read(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let upto = MessageId(body.last_read_message_id);
+    let mark = state.store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
+    state.events.publish(read_event(&mark, caller.user_id));
+    Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
+}

@@ -1,0 +1,236 @@
+//! The admin side of support: the queue, one conversation, replies, status, read state.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chat_domain::access::Participants;
+use chat_domain::events::ChatEvent;
+use chat_domain::support::{self, AdminSupportError, ReplyError};
+use chat_domain::{ConversationId, MessageId};
+use chrono::Utc;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::support::CLIENT_ID_REUSED;
+use crate::auth::AdminCaller;
+use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState};
+use crate::dto::support::{
+    AdminSupportConversation, QueueParams, SupportQueuePage, SupportReplyRequest, UpdateSupportRequest, queue_cursor,
+};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::problem::ApiError;
+use crate::realtime::session::read_event;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(queue)
+        .service(get_conversation)
+        .service(update_conversation)
+        .service(list_messages)
+        .service(reply)
+        .service(mark_read);
+}
+
+const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
+
+impl From<AdminSupportError> for ApiError {
+    fn from(e: AdminSupportError) -> Self {
+        match e {
+            AdminSupportError::Forbidden => ADMIN_ONLY,
+            AdminSupportError::NotFound => Self::NotFound,
+            AdminSupportError::UnknownAssignee => {
+                Self::invalid("assigneeId", "unknown_user", "is not the id of an existing user")
+            }
+            AdminSupportError::CursorMismatch => {
+                Self::invalid("cursor", "invalid_cursor", "belongs to another status filter")
+            }
+            AdminSupportError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReplyError> for ApiError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Forbidden => ADMIN_ONLY,
+            ReplyError::NotFound => Self::NotFound,
+            ReplyError::UnknownPersona => Self::invalid("personaId", "unknown_persona", "is not an active persona"),
+            ReplyError::VoiceNotAllowed => Self::Forbidden {
+                code: "voice_not_allowed",
+                detail: "You cannot answer as staff in your own support conversation.",
+            },
+            ReplyError::ClientIdReused => CLIENT_ID_REUSED,
+            ReplyError::Repo(e) => e.into(),
+        }
+    }
+}
+
+/// The support queue: open conversations longest-waiting first, other statuses by activity.
+#[utoipa::path(
+    operation_id = "adminSupportQueue",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(QueueParams),
+    responses(
+        (status = 200, description = "A page of the queue and the cursor of the next one.", body = SupportQueuePage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/support")]
+async fn queue(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(params): ApiQuery<QueueParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.try_into_domain(admin.user_id)?;
+    let (rows, next) = state.store.run(move |tx| support::support_queue(tx, &admin, &query)).await?;
+    Ok(HttpResponse::Ok().json(SupportQueuePage {
+        items: rows.into_iter().map(AdminSupportConversation::from).collect(),
+        next_cursor: queue_cursor(next),
+    }))
+}
+
+/// One support conversation.
+#[utoipa::path(
+    operation_id = "adminGetSupportConversation",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The support conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation.", body = AdminSupportConversation),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    )
+)]
+#[get("/support/{id}")]
+async fn get_conversation(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let conversation = state.store.run(move |tx| support::get_support(tx, &admin, id)).await?;
+    Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
+}
+
+/// Changes the status and/or assignee.
+#[utoipa::path(
+    operation_id = "adminUpdateSupportConversation",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The support conversation's id.")),
+    request_body(content = UpdateSupportRequest, description = "The fields to change."),
+    responses(
+        (status = 200, description = "The conversation after the change.", body = AdminSupportConversation),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[patch("/support/{id}")]
+async fn update_conversation(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<UpdateSupportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let patch = body.into_domain();
+    let now = Utc::now();
+    let conversation = state.store.run(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
+    state.events.publish(ChatEvent::ConversationUpdated {
+        participants: Participants::Support { user: conversation.user.id },
+        conversation: conversation.id,
+    });
+    Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
+}
+
+/// A page of a support conversation's history, with the acting admin of staff messages.
+#[utoipa::path(
+    operation_id = "adminListSupportMessages",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The support conversation's id."), HistoryParams),
+    responses(
+        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        AuthErrors,
+    )
+)]
+#[get("/support/{id}/messages")]
+async fn list_messages(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let query = params.try_into_domain()?;
+    let page = state.store.run(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+}
+
+/// Answers as a persona (default: the conversation's) or as the team; it becomes `pending`.
+#[utoipa::path(
+    operation_id = "adminReplySupport",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The support conversation's id.")),
+    request_body(content = SupportReplyRequest, description = "The answer."),
+    responses(
+        (status = 201, description = "Stored (committed) message.", body = AdminMessage),
+        (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = AdminMessage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/support/{id}/messages")]
+async fn reply(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<SupportReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let (voice, new) = body.try_into_domain()?;
+    let sent = state.store.run(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
+    super::publish_sent(&state, &sent);
+    let body = AdminMessage::from(sent.message);
+    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// Marks the conversation read for the whole team up to a message.
+#[utoipa::path(
+    operation_id = "adminMarkSupportRead",
+    tag = "support-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The support conversation's id.")),
+    request_body(content = ReadRequest, description = "The newest message seen."),
+    responses(
+        (status = 200, description = "The team's read state.", body = ReadState),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/support/{id}/read")]
+async fn mark_read(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId(id.into_inner());
+    let upto = MessageId(body.last_read_message_id);
+    let mark = state.store.run(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
+    state.events.publish(read_event(&mark, admin.user_id));
+    Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
+}

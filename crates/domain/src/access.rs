@@ -1,0 +1,261 @@
+//! The access policy: who may read and post in which conversation, and as whom.
+//!
+//! This is the isolation promise in code. Every read and write path asks these functions,
+//! with the participants loaded under the same transaction as the operation, so no
+//! caller can see or touch a conversation they are not in. A caller who may not read a
+//! conversation gets [`Denied::NotVisible`], which the API answers exactly like a
+//! conversation that does not exist.
+
+use crate::ids::{PersonaId, UserId};
+use crate::principal::Principal;
+
+/// The participants of a conversation, as far as access is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Participants {
+    /// A user's private conversation with the support team.
+    Support {
+        /// The user who owns the conversation.
+        user: UserId,
+    },
+    /// Two real users. Admins may read (moderation) but never post.
+    UserDm {
+        /// One user.
+        a: UserId,
+        /// The other user.
+        b: UserId,
+    },
+    /// A real user and a persona voiced by admins.
+    PersonaDm {
+        /// The real user.
+        user: UserId,
+        /// The persona admins answer as.
+        persona: PersonaId,
+    },
+    /// A user's personal group: only admins post, as notifications.
+    PersonalGroup {
+        /// The user the group belongs to.
+        owner: UserId,
+    },
+}
+
+/// Whom the caller asks to speak as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    /// Themselves; for an admin in a support conversation this means the team.
+    Own,
+    /// A persona (admins only).
+    Persona(PersonaId),
+}
+
+/// Who a message is from, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// A real user speaking for themselves.
+    User(UserId),
+    /// An admin speaking as a persona; `admin` is kept for audit and shown to admins only.
+    Persona {
+        /// The persona users see.
+        persona: PersonaId,
+        /// The admin who wrote it.
+        admin: UserId,
+    },
+    /// An admin answering a support conversation as "Support", without a persona.
+    Team {
+        /// The admin who wrote it.
+        admin: UserId,
+    },
+    /// A staff message moved from the group-based support whose writer was not recorded
+    /// (docs/migration.md): shown as the persona, or as the team when `None`. Never the
+    /// result of [`authorize_post`]; only history carries it.
+    Imported {
+        /// The persona users saw.
+        persona: Option<PersonaId>,
+    },
+}
+
+impl Author {
+    /// Whether the message comes from the conversation's first side (its real user, or
+    /// either user of a user-to-user DM, decided by the caller) rather than staff.
+    pub const fn is_staff(&self) -> bool {
+        matches!(self, Self::Persona { .. } | Self::Team { .. } | Self::Imported { .. })
+    }
+}
+
+/// Why an access was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The caller may not even know the conversation exists: answer as for a missing one.
+    #[error("conversation not found")]
+    NotVisible,
+    /// The caller may read but not post here (an admin in a user-to-user DM, a user in
+    /// their personal group).
+    #[error("this conversation is read-only for the caller")]
+    ReadOnly,
+    /// The caller may post, but not under the voice they asked for.
+    #[error("the caller may not speak as this persona here")]
+    VoiceNotAllowed,
+}
+
+/// Whether `caller` may read the conversation.
+pub fn can_read(caller: &Principal, participants: &Participants) -> bool {
+    caller.is_admin() || is_participant(caller.user_id, participants)
+}
+
+/// Whether `user` is one of the conversation's real-user participants.
+pub fn is_participant(user: UserId, participants: &Participants) -> bool {
+    match *participants {
+        Participants::Support { user: owner }
+        | Participants::PersonaDm { user: owner, .. }
+        | Participants::PersonalGroup { owner } => owner == user,
+        Participants::UserDm { a, b } => a == user || b == user,
+    }
+}
+
+/// Decides whom a post by `caller`, asking for `voice`, is from; or why it is refused.
+///
+/// Participants always speak as themselves (a user asking for a persona is refused).
+/// Admins who are not participants speak for the team: as any persona or as "Support"
+/// in support conversations, only as the conversation's persona in persona DMs, and not
+/// at all in user-to-user DMs or personal groups (notifications have their own path).
+pub fn authorize_post(caller: &Principal, participants: &Participants, voice: Voice) -> Result<Author, Denied> {
+    if !can_read(caller, participants) {
+        return Err(Denied::NotVisible);
+    }
+    if let Participants::PersonalGroup { .. } = participants {
+        return Err(Denied::ReadOnly);
+    }
+    if is_participant(caller.user_id, participants) {
+        return match voice {
+            Voice::Own => Ok(Author::User(caller.user_id)),
+            Voice::Persona(_) => Err(Denied::VoiceNotAllowed),
+        };
+    }
+    // From here on the caller is an admin who is not a participant.
+    let admin = caller.user_id;
+    match (*participants, voice) {
+        (Participants::Support { .. }, Voice::Own) => Ok(Author::Team { admin }),
+        (Participants::Support { .. }, Voice::Persona(persona)) => Ok(Author::Persona { persona, admin }),
+        (Participants::PersonaDm { persona, .. }, Voice::Own) => Ok(Author::Persona { persona, admin }),
+        (Participants::PersonaDm { persona, .. }, Voice::Persona(asked)) if asked == persona => {
+            Ok(Author::Persona { persona, admin })
+        }
+        (Participants::PersonaDm { .. }, Voice::Persona(_)) => Err(Denied::VoiceNotAllowed),
+        (Participants::UserDm { .. } | Participants::PersonalGroup { .. }, _) => Err(Denied::ReadOnly),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ALICE: UserId = UserId(1);
+    const BOB: UserId = UserId(2);
+    const MALLORY: UserId = UserId(3);
+    const ADMIN: UserId = UserId(9);
+    const HELPER: PersonaId = PersonaId(5);
+    const OTHER_PERSONA: PersonaId = PersonaId(6);
+
+    fn all_kinds() -> [Participants; 4] {
+        [
+            Participants::Support { user: ALICE },
+            Participants::UserDm { a: ALICE, b: BOB },
+            Participants::PersonaDm { user: ALICE, persona: HELPER },
+            Participants::PersonalGroup { owner: ALICE },
+        ]
+    }
+
+    #[test]
+    fn an_outsider_can_neither_read_nor_post_anywhere() {
+        let mallory = Principal::user(MALLORY);
+        for p in all_kinds() {
+            assert!(!can_read(&mallory, &p), "{p:?}");
+            for voice in [Voice::Own, Voice::Persona(HELPER)] {
+                assert_eq!(authorize_post(&mallory, &p, voice), Err(Denied::NotVisible), "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn admins_read_everything() {
+        let admin = Principal::admin(ADMIN);
+        assert!(all_kinds().iter().all(|p| can_read(&admin, p)));
+    }
+
+    #[test]
+    fn users_post_as_themselves_only() {
+        let alice = Principal::user(ALICE);
+        let support = Participants::Support { user: ALICE };
+        assert_eq!(authorize_post(&alice, &support, Voice::Own), Ok(Author::User(ALICE)));
+        assert_eq!(authorize_post(&alice, &support, Voice::Persona(HELPER)), Err(Denied::VoiceNotAllowed));
+        let dm = Participants::UserDm { a: ALICE, b: BOB };
+        assert_eq!(authorize_post(&Principal::user(BOB), &dm, Voice::Own), Ok(Author::User(BOB)));
+    }
+
+    #[test]
+    fn admins_answer_support_as_any_persona_or_the_team() {
+        let admin = Principal::admin(ADMIN);
+        let support = Participants::Support { user: ALICE };
+        assert_eq!(authorize_post(&admin, &support, Voice::Own), Ok(Author::Team { admin: ADMIN }));
+        assert_eq!(
+            authorize_post(&admin, &support, Voice::Persona(OTHER_PERSONA)),
+            Ok(Author::Persona { persona: OTHER_PERSONA, admin: ADMIN })
+        );
+    }
+
+    #[test]
+    fn admins_speak_only_as_the_persona_of_a_persona_dm() {
+        let admin = Principal::admin(ADMIN);
+        let dm = Participants::PersonaDm { user: ALICE, persona: HELPER };
+        let expected = Ok(Author::Persona { persona: HELPER, admin: ADMIN });
+        assert_eq!(authorize_post(&admin, &dm, Voice::Own), expected);
+        assert_eq!(authorize_post(&admin, &dm, Voice::Persona(HELPER)), expected);
+        assert_eq!(authorize_post(&admin, &dm, Voice::Persona(OTHER_PERSONA)), Err(Denied::VoiceNotAllowed));
+    }
+
+    #[test]
+    fn admins_cannot_post_in_user_dms_or_personal_groups() {
+        let admin = Principal::admin(ADMIN);
+        let dm = Participants::UserDm { a: ALICE, b: BOB };
+        assert_eq!(authorize_post(&admin, &dm, Voice::Own), Err(Denied::ReadOnly));
+        let group = Participants::PersonalGroup { owner: ALICE };
+        assert_eq!(authorize_post(&admin, &group, Voice::Own), Err(Denied::ReadOnly));
+        assert_eq!(authorize_post(&Principal::user(ALICE), &group, Voice::Own), Err(Denied::ReadOnly));
+    }
+
+    fn participants() -> impl Strategy<Value = Participants> {
+        let id = || (1..6i32).prop_map(UserId);
+        let persona = (1..4i32).prop_map(PersonaId);
+        prop_oneof![
+            id().prop_map(|user| Participants::Support { user }),
+            (id(), id()).prop_map(|(a, b)| Participants::UserDm { a, b }),
+            (id(), persona).prop_map(|(user, persona)| Participants::PersonaDm { user, persona }),
+            id().prop_map(|owner| Participants::PersonalGroup { owner }),
+        ]
+    }
+
+    proptest! {
+        /// Isolation: a non-admin who is not a participant never reads, never posts, and is
+        /// always told "not visible" (never a 403 that would confirm the conversation exists).
+        #[test]
+        fn non_participants_learn_nothing(p in participants(), caller in 1..6i32, persona in 1..4i32) {
+            let caller = Principal::user(UserId(caller));
+            if !is_participant(caller.user_id, &p) {
+                prop_assert!(!can_read(&caller, &p));
+                for voice in [Voice::Own, Voice::Persona(PersonaId(persona))] {
+                    prop_assert_eq!(authorize_post(&caller, &p, voice), Err(Denied::NotVisible));
+                }
+            }
+        }
+
+        /// A user-authored message always names the caller, never someone else.
+        #[test]
+        fn users_never_post_as_someone_else(p in participants(), caller in 1..6i32) {
+            let caller = Principal::user(UserId(caller));
+            if let Ok(author) = authorize_post(&caller, &p, Voice::Own) {
+                prop_assert_eq!(author, Author::User(caller.user_id));
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The shared steps of posting, reading history and marking read.
+
+use crate::access::Author;
+use crate::conversations::message::{Message, NewMessage};
+use crate::conversations::paging::{HistoryQuery, Page};
+use crate::conversations::ports::ConversationRepository;
+use crate::conversations::state::{ConversationState, Side};
+use crate::error::RepoError;
+use crate::ids::{ConversationId, MessageId};
+
+/// A posted (or idempotently re-found) message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The stored message.
+    pub message: Message,
+    /// Who is in the conversation: the audience of the event a new message causes.
+    pub participants: crate::access::Participants,
+    /// `false` when a retry with the same `clientMessageId` found it already stored.
+    pub created: bool,
+}
+
+/// Why a message could not be appended.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The `clientMessageId` was already used in this conversation by someone else.
+    #[error("this clientMessageId is already used by another sender in this conversation")]
+    ClientIdReused,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Appends a message to a conversation locked by the caller, idempotently.
+///
+/// `state` MUST come from [`ConversationRepository::lock_conversation`] in the same
+/// transaction. Updates read state (the sender has read up to their message; the other
+/// side has one more unread), the support lifecycle, and the last-message fields.
+pub fn append_message(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    state: &mut ConversationState,
+    author: Author,
+    new: &NewMessage,
+) -> Result<Sent, AppendError> {
+    if let Some(client_id) = new.client_message_id
+        && let Some(existing) = repo.find_by_client_id(state.id, client_id)?
+    {
+        return if existing.author == author {
+            Ok(Sent { message: existing, participants: state.participants, created: false })
+        } else {
+            Err(AppendError::ClientIdReused)
+        };
+    }
+    let message = repo.insert_message(state.id, state.next_seq(), &author, &new.body, new.client_message_id)?;
+    let side = state.side_of(&author);
+    state.record_message(message.id, message.created_at, side);
+    if let Some(support) = &mut state.support {
+        match side {
+            Side::One => support.on_user_message(message.created_at),
+            Side::Two => support.on_staff_message(),
+        }
+    }
+    repo.save_conversation(state)?;
+    Ok(Sent { message, participants: state.participants, created: true })
+}
+
+/// A page of a conversation's history, or `Ok(None)` when the cursor names no message
+/// of this conversation (answered like a missing conversation: a foreign message id
+/// must not behave differently from a nonexistent one).
+pub fn history(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Option<Page<Message>>, RepoError> {
+    if let Some(cursor) = query.cursor()
+        && repo.message_position(id, cursor)?.is_none()
+    {
+        return Ok(None);
+    }
+    let rows = repo.list_messages(id, query)?;
+    Ok(Some(Page::from_overfetch(rows, query.limit(), |m| m.id)))
+}
+
+/// A side's read mark after a read: what the read event tells the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMark {
+    /// Who is in the conversation.
+    pub participants: crate::access::Participants,
+    /// Which conversation.
+    pub conversation: ConversationId,
+    /// Which side read.
+    pub side: Side,
+    /// Its read state now.
+    pub state: crate::conversations::SideState,
+}
+
+impl ReadMark {
+    /// The read mark of `side` in `state`.
+    pub fn of(state: &ConversationState, side: Side) -> Self {
+        Self { participants: state.participants, conversation: state.id, side, state: *state.side(side) }
+    }
+}
+
+/// Moves `side`'s read mark to `upto` in a conversation locked by the caller, or
+/// `Ok(None)` when `upto` is not a message of this conversation.
+pub fn mark_read(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    state: &mut ConversationState,
+    side: Side,
+    upto: MessageId,
+) -> Result<Option<bool>, RepoError> {
+    let Some(position) = repo.message_position(state.id, upto)? else {
+        return Ok(None);
+    };
+    // Marks only move forward, in conversation order (by position, not by id).
+    let current = match state.side(side).last_read {
+        MessageId(0) => 0,
+        last => repo.message_position(state.id, last)?.unwrap_or(0),
+    };
+    if position <= current {
+        return Ok(Some(false));
+    }
+    let unread = repo.count_unread(state.id, side, upto)?;
+    state.mark_read(side, upto, unread);
+    repo.save_conversation(state)?;
+    Ok(Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::access::Participants;
+    use crate::conversations::message::{MessageBody, MessageKind};
+    use crate::conversations::ports::MockConversationRepository;
+    use crate::conversations::state::SideState;
+    use crate::ids::{PersonaId, UserId};
+    use crate::support::{SupportState, SupportStatus};
+
+    const USER: UserId = UserId(7);
+    const ADMIN: UserId = UserId(1);
+
+    fn state() -> ConversationState {
+        ConversationState {
+            id: ConversationId(3),
+            participants: Participants::Support { user: USER },
+            persona: Some(PersonaId(2)),
+            support: Some(SupportState { status: SupportStatus::Pending, assignee: None, waiting_since: None }),
+            side_one: SideState::default(),
+            side_two: SideState::default(),
+            last_message_id: None,
+            last_seq: 0,
+            archived_one: None,
+            archived_two: None,
+            last_message_at: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    fn stored(id: i64, author: Author, client: Option<Uuid>) -> Message {
+        Message {
+            id: MessageId(id),
+            conversation_id: ConversationId(3),
+            seq: id,
+            author,
+            sender_name: Some("Alice".into()),
+            acting_admin_name: None,
+            kind: MessageKind::Text,
+            content: "hi".into(),
+            client_message_id: client,
+            created_at: Utc::now(),
+            hidden: false,
+        }
+    }
+
+    fn new(client: Option<Uuid>) -> NewMessage {
+        NewMessage { body: MessageBody::parse(MessageKind::Text, "hi").unwrap(), client_message_id: client }
+    }
+
+    #[test]
+    fn a_user_message_reopens_support_and_counts_for_the_team() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_insert_message()
+            .withf(|_, seq, _, _, _| *seq == 1)
+            .times(1)
+            .returning(|_, _, a, _, c| Ok(stored(10, *a, c)));
+        repo.expect_save_conversation()
+            .withf(|s| {
+                s.support.unwrap().status == SupportStatus::Open
+                    && s.side_two.unread == 1
+                    && s.side_one.last_read == MessageId(10)
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut s = state();
+        let sent = append_message(&mut repo, &mut s, Author::User(USER), &new(None)).unwrap();
+        assert!(sent.created);
+        assert!(s.support.unwrap().waiting_since.is_some());
+    }
+
+    #[test]
+    fn a_retry_returns_the_stored_message_and_writes_nothing() {
+        let key = Uuid::new_v4();
+        let mut repo = MockConversationRepository::new();
+        repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
+        repo.expect_insert_message().never();
+        repo.expect_save_conversation().never();
+        let sent = append_message(&mut repo, &mut state(), Author::User(USER), &new(Some(key))).unwrap();
+        assert!(!sent.created);
+        assert_eq!(sent.message.id, MessageId(10));
+    }
+
+    #[test]
+    fn a_key_used_by_another_sender_is_a_conflict() {
+        let key = Uuid::new_v4();
+        let mut repo = MockConversationRepository::new();
+        repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
+        repo.expect_insert_message().never();
+        let err = append_message(&mut repo, &mut state(), Author::Team { admin: ADMIN }, &new(Some(key))).unwrap_err();
+        assert!(matches!(err, AppendError::ClientIdReused));
+    }
+
+    #[test]
+    fn a_staff_reply_makes_support_pending() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_insert_message().returning(|_, _, a, _, c| Ok(stored(11, *a, c)));
+        repo.expect_save_conversation().returning(|_| Ok(()));
+        let mut s = state();
+        s.support = Some(SupportState { status: SupportStatus::Open, assignee: None, waiting_since: Some(Utc::now()) });
+        append_message(&mut repo, &mut s, Author::Persona { persona: PersonaId(2), admin: ADMIN }, &new(None)).unwrap();
+        assert_eq!(s.support.unwrap().status, SupportStatus::Pending);
+        assert_eq!(s.support.unwrap().waiting_since, None);
+        assert_eq!(s.side_one.unread, 1);
+    }
+
+    #[test]
+    fn a_foreign_cursor_reads_nothing() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_message_position().returning(|_, _| Ok(None));
+        repo.expect_list_messages().never();
+        let query = HistoryQuery::Older { before: Some(MessageId(99)), limit: 10 };
+        assert_eq!(history(&mut repo, ConversationId(3), &query).unwrap(), None);
+    }
+
+    #[test]
+    fn marking_read_recounts_unread_after_the_mark() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_message_position().returning(|_, id| Ok(Some(id.get())));
+        repo.expect_count_unread()
+            .withf(|_, side, after| *side == Side::One && *after == MessageId(5))
+            .returning(|_, _, _| Ok(2));
+        repo.expect_save_conversation().times(1).returning(|_| Ok(()));
+        let mut s = state();
+        s.side_one.unread = 4;
+        assert_eq!(mark_read(&mut repo, &mut s, Side::One, MessageId(5)).unwrap(), Some(true));
+        assert_eq!(s.side_one, SideState { last_read: MessageId(5), unread: 2 });
+    }
+
+    #[test]
+    fn marks_follow_positions_not_ids() {
+        // Moved-in history: message 90 sits at position 1, message 5 at position 3.
+        let mut repo = MockConversationRepository::new();
+        repo.expect_message_position().returning(|_, id| Ok(Some(if id == MessageId(90) { 1 } else { 3 })));
+        repo.expect_count_unread().never();
+        repo.expect_save_conversation().never();
+        let mut s = state();
+        s.side_one.last_read = MessageId(5);
+        assert_eq!(mark_read(&mut repo, &mut s, Side::One, MessageId(90)).unwrap(), Some(false), "no step backwards");
+    }
+
+    #[test]
+    fn marking_an_older_message_read_changes_nothing() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_message_position().returning(|_, id| Ok(Some(id.get())));
+        repo.expect_count_unread().never();
+        repo.expect_save_conversation().never();
+        let mut s = state();
+        s.side_one.last_read = MessageId(9);
+        assert_eq!(mark_read(&mut repo, &mut s, Side::One, MessageId(5)).unwrap(), Some(false));
+    }
+}

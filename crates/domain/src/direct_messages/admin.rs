@@ -1,0 +1,212 @@
+//! Use cases of admins: oversee every DM (each read is logged), answer persona DMs as
+//! their persona, archive idle DMs, read the access log.
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{self, Denied, Participants, Voice};
+use crate::conversations::{
+    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, Sent, append_message, history,
+};
+use crate::direct_messages::model::{AccessLogEntry, AccessLogQuery, AdminDmQuery, DmCursor, DmSummary};
+use crate::direct_messages::ports::DirectMessageRepository;
+use crate::error::RepoError;
+use crate::ids::ConversationId;
+use crate::principal::Principal;
+
+/// The access-log action for reading a DM's messages.
+pub const READ_MESSAGES: &str = "read_messages";
+
+/// Why an admin DM request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminDmError {
+    /// The caller is not an admin.
+    #[error("admins only")]
+    Forbidden,
+    /// No DM has this id.
+    #[error("not found")]
+    NotFound,
+    /// Admins never post in user-to-user DMs.
+    #[error("admins cannot post in conversations between users")]
+    UserDmReadOnly,
+    /// The `clientMessageId` is already used by another sender in this conversation.
+    #[error("clientMessageId already used by another sender")]
+    ClientIdReused,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<AppendError> for AdminDmError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::Repo(e) => Self::Repo(e),
+        }
+    }
+}
+
+fn require_admin(caller: &Principal) -> Result<(), AdminDmError> {
+    if caller.is_admin() { Ok(()) } else { Err(AdminDmError::Forbidden) }
+}
+
+/// A page of every DM, most recent activity first, and the next cursor.
+pub fn admin_list_dms(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    query: &AdminDmQuery,
+) -> Result<(Vec<DmSummary>, Option<DmCursor>), AdminDmError> {
+    require_admin(caller)?;
+    let mut rows = repo.list_all_dms(query)?;
+    let has_more = rows.len() > usize::from(query.limit);
+    rows.truncate(usize::from(query.limit));
+    let next = if has_more { rows.last().map(|r| DmCursor(r.last_message_at, r.id)) } else { None };
+    Ok((rows, next))
+}
+
+/// One DM (its header data; reading its messages is logged separately).
+pub fn admin_get_dm(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<DmSummary, AdminDmError> {
+    require_admin(caller)?;
+    repo.dm_summary(id)?.ok_or(AdminDmError::NotFound)
+}
+
+/// A page of a DM's messages; writes an access-log row in the same transaction, so no
+/// read happens without its record.
+pub fn admin_dm_history(
+    repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>, AdminDmError> {
+    require_admin(caller)?;
+    let is_dm = repo
+        .conversation_state(id)?
+        .is_some_and(|s| matches!(s.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. }));
+    if !is_dm {
+        return Err(AdminDmError::NotFound);
+    }
+    let page = history(repo, id, query)?.ok_or(AdminDmError::NotFound)?;
+    repo.record_access(caller.user_id, id, READ_MESSAGES)?;
+    Ok(page)
+}
+
+/// Starts watching a DM's live events (a WebSocket join); recorded like a read.
+pub fn watch_dm(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<DmSummary, AdminDmError> {
+    let dm = admin_get_dm(repo, caller, id)?;
+    repo.record_access(caller.user_id, id, READ_MESSAGES)?;
+    Ok(dm)
+}
+
+/// Answers in a persona DM, always as that conversation's persona.
+pub fn reply_in_persona_dm(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    new: &NewMessage,
+) -> Result<Sent, AdminDmError> {
+    require_admin(caller)?;
+    let mut state = repo
+        .lock_conversation(id)?
+        .filter(|s| matches!(s.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. }))
+        .ok_or(AdminDmError::NotFound)?;
+    let author = access::authorize_post(caller, &state.participants, Voice::Own).map_err(|denied| match denied {
+        Denied::NotVisible => AdminDmError::NotFound,
+        Denied::ReadOnly | Denied::VoiceNotAllowed => AdminDmError::UserDmReadOnly,
+    })?;
+    if !author.is_staff() {
+        // An admin who is a participant of a user DM writes through the user routes.
+        return Err(AdminDmError::UserDmReadOnly);
+    }
+    Ok(append_message(repo, &mut state, author, new)?)
+}
+
+/// Archives DMs idle since before `idle_before`, for both sides.
+pub fn archive_idle_dms(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    idle_before: DateTime<Utc>,
+    batch: i64,
+) -> Result<Vec<ConversationId>, RepoError> {
+    repo.archive_idle_dms(idle_before, batch)
+}
+
+/// A page of the staff access log, newest first, and the next cursor.
+pub fn list_access_log(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    query: &AccessLogQuery,
+) -> Result<(Vec<AccessLogEntry>, Option<i64>), AdminDmError> {
+    require_admin(caller)?;
+    let mut rows = repo.list_access(query)?;
+    let has_more = rows.len() > usize::from(query.limit);
+    rows.truncate(usize::from(query.limit));
+    let next = if has_more { rows.last().map(|r| r.id) } else { None };
+    Ok((rows, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Author;
+    use crate::conversations::{MessageBody, MessageKind};
+    use crate::direct_messages::test_support::{MockRepo, dm_state, persona_dm_state};
+    use crate::ids::{MessageId, PersonaId, UserId};
+
+    const ADMIN: Principal = Principal::admin(UserId(9));
+
+    fn text() -> NewMessage {
+        NewMessage { body: MessageBody::parse(MessageKind::Text, "hi").unwrap(), client_message_id: None }
+    }
+
+    #[test]
+    fn admins_answer_persona_dms_as_that_persona() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, UserId(1), PersonaId(4)))));
+        repo.expect_insert_message()
+            .withf(|_, _, author, _, _| *author == Author::Persona { persona: PersonaId(4), admin: UserId(9) })
+            .times(1)
+            .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
+        repo.expect_save_conversation().returning(|_| Ok(()));
+        reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
+    }
+
+    #[test]
+    fn admins_cannot_post_in_user_dms() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_insert_message().never();
+        let err = reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text());
+        assert!(matches!(err, Err(AdminDmError::UserDmReadOnly)));
+    }
+
+    #[test]
+    fn every_admin_read_of_messages_is_logged() {
+        let mut repo = MockRepo::new();
+        repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_list_messages().returning(|_, _| Ok(Vec::new()));
+        repo.expect_record_access()
+            .withf(|admin, id, action| *admin == UserId(9) && *id == ConversationId(1) && action == READ_MESSAGES)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let query = HistoryQuery::Older { before: None, limit: 10 };
+        admin_dm_history(&mut repo, &ADMIN, ConversationId(1), &query).unwrap();
+    }
+
+    #[test]
+    fn a_failed_read_logs_nothing_and_users_are_refused() {
+        let mut repo = MockRepo::new();
+        repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_message_position().returning(|_, _| Ok(None));
+        repo.expect_record_access().never();
+        let query = HistoryQuery::Older { before: Some(MessageId(3)), limit: 10 };
+        assert!(matches!(admin_dm_history(&mut repo, &ADMIN, ConversationId(1), &query), Err(AdminDmError::NotFound)));
+        let user = Principal::user(UserId(1));
+        assert!(matches!(admin_dm_history(&mut repo, &user, ConversationId(1), &query), Err(AdminDmError::Forbidden)));
+    }
+}

@@ -1,0 +1,198 @@
+//! Use cases of a DM's participants: list, open, read, write, mark read, archive.
+//!
+//! A DM id the caller is not in answers exactly like one that does not exist.
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{self, Participants, Voice};
+use crate::conversations::{
+    AppendError, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent,
+    append_message, history, mark_read,
+};
+use crate::direct_messages::model::{DmCursor, DmListQuery, DmSummary};
+use crate::direct_messages::ports::DirectMessageRepository;
+use crate::error::RepoError;
+use crate::ids::{ConversationId, MessageId};
+use crate::principal::Principal;
+
+/// Why a participant's DM request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserDmError {
+    /// No DM with this id that the caller is in (or a cursor outside it).
+    #[error("not found")]
+    NotFound,
+    /// A block between the two users stops new messages.
+    #[error("you can no longer send messages in this conversation")]
+    Blocked,
+    /// The `clientMessageId` is already used by another sender in this conversation.
+    #[error("clientMessageId already used by another sender")]
+    ClientIdReused,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<AppendError> for UserDmError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::Repo(e) => Self::Repo(e),
+        }
+    }
+}
+
+/// The DM's state if it is a DM the caller is in.
+fn participant_state(state: Option<ConversationState>, caller: &Principal) -> Result<ConversationState, UserDmError> {
+    state
+        .filter(|s| matches!(s.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. }))
+        .filter(|s| access::is_participant(caller.user_id, &s.participants))
+        .ok_or(UserDmError::NotFound)
+}
+
+/// A page of the caller's DMs, most recent activity first, and the next cursor.
+pub fn list_dms(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    query: &DmListQuery,
+) -> Result<(Vec<DmSummary>, Option<DmCursor>), RepoError> {
+    let mut rows = repo.list_user_dms(caller.user_id, query)?;
+    let has_more = rows.len() > usize::from(query.limit);
+    rows.truncate(usize::from(query.limit));
+    let next = if has_more { rows.last().map(|r| DmCursor(r.last_message_at, r.id)) } else { None };
+    Ok((rows, next))
+}
+
+/// One DM the caller is in.
+pub fn get_dm(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<DmSummary, UserDmError> {
+    repo.dm_summary(id)?
+        .filter(|dm| {
+            dm.user_one.id == caller.user_id
+                || matches!(&dm.other, crate::direct_messages::DmParty::User(u) if u.id == caller.user_id)
+        })
+        .ok_or(UserDmError::NotFound)
+}
+
+/// A page of a DM's history.
+pub fn dm_history(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>, UserDmError> {
+    participant_state(repo.conversation_state(id)?, caller)?;
+    history(repo, id, query)?.ok_or(UserDmError::NotFound)
+}
+
+/// Posts in a DM; refused while either user blocks the other.
+pub fn send_dm_message(
+    repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    new: &NewMessage,
+) -> Result<Sent, UserDmError> {
+    let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
+    if let Participants::UserDm { a, b } = state.participants
+        && (repo.is_blocked(a, b)? || repo.is_blocked(b, a)?)
+    {
+        return Err(UserDmError::Blocked);
+    }
+    let author = access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserDmError::NotFound)?;
+    Ok(append_message(repo, &mut state, author, new)?)
+}
+
+/// Moves the caller's read mark in a DM.
+pub fn mark_dm_read(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    upto: MessageId,
+) -> Result<ReadMark, UserDmError> {
+    let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
+    let side = state.reader_side(caller.user_id, true);
+    mark_read(repo, &mut state, side, upto)?.ok_or(UserDmError::NotFound)?;
+    Ok(ReadMark::of(&state, side))
+}
+
+/// Archives (`at = Some(now)`) or brings back (`None`) a DM for the caller only.
+pub fn set_dm_archived(
+    repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    at: Option<DateTime<Utc>>,
+) -> Result<DmSummary, UserDmError> {
+    let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
+    let side = state.reader_side(caller.user_id, true);
+    state.set_archived(side, at);
+    repo.save_conversation(&state)?;
+    repo.dm_summary(id)?.ok_or(UserDmError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Author;
+    use crate::conversations::{MessageBody, MessageKind};
+    use crate::direct_messages::test_support::{MockRepo, dm_state};
+    use crate::ids::UserId;
+
+    fn text() -> NewMessage {
+        NewMessage { body: MessageBody::parse(MessageKind::Text, "hi").unwrap(), client_message_id: None }
+    }
+
+    #[test]
+    fn outsiders_and_support_ids_are_not_found() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_insert_message().never();
+        let err = send_dm_message(&mut repo, &Principal::user(UserId(3)), ConversationId(1), &text());
+        assert!(matches!(err, Err(UserDmError::NotFound)));
+        let err = send_dm_message(&mut repo, &Principal::admin(UserId(4)), ConversationId(1), &text());
+        assert!(matches!(err, Err(UserDmError::NotFound)), "admins use the admin routes");
+    }
+
+    #[test]
+    fn a_block_in_either_direction_stops_new_messages() {
+        for blocker in [UserId(1), UserId(2)] {
+            let mut repo = MockRepo::new();
+            repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+            repo.expect_is_blocked().returning(move |b, _| Ok(b == blocker));
+            repo.expect_insert_message().never();
+            let err = send_dm_message(&mut repo, &Principal::user(UserId(1)), ConversationId(1), &text());
+            assert!(matches!(err, Err(UserDmError::Blocked)));
+        }
+    }
+
+    #[test]
+    fn both_users_post_as_themselves_and_a_message_unarchives() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| {
+            let mut s = dm_state(id, UserId(1), UserId(2));
+            s.archived_one = Some(Utc::now());
+            Ok(Some(s))
+        });
+        repo.expect_is_blocked().returning(|_, _| Ok(false));
+        repo.expect_insert_message()
+            .withf(|_, _, author, _, _| *author == Author::User(UserId(2)))
+            .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
+        repo.expect_save_conversation()
+            .withf(|s| s.archived_one.is_none() && s.side_one.unread == 1)
+            .returning(|_| Ok(()));
+        send_dm_message(&mut repo, &Principal::user(UserId(2)), ConversationId(1), &text()).unwrap();
+    }
+
+    #[test]
+    fn archiving_is_per_side() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation()
+            .withf(|s| s.archived_two.is_some() && s.archived_one.is_none())
+            .times(1)
+            .returning(|_| Ok(()));
+        repo.expect_dm_summary().returning(|id| Ok(Some(crate::direct_messages::test_support::summary(id))));
+        set_dm_archived(&mut repo, &Principal::user(UserId(2)), ConversationId(1), Some(Utc::now())).unwrap();
+    }
+}

@@ -1,0 +1,113 @@
+//! What happened, for the real-time layer: the events use cases cause, and the port
+//! that publishes them.
+//!
+//! Events are published after the transaction that caused them has committed, never
+//! inside it, and a failed publication never fails the write: PostgreSQL stays the
+//! truth, and clients that missed an event catch up by resuming from their last seen
+//! position in each conversation.
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{Author, Participants};
+use crate::conversations::{Message, Side, SideState};
+use crate::ids::{ConversationId, UserId};
+use crate::notifications::{NotificationId, NotificationStyle};
+
+/// Who a notification event reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// These users (each in their personal group).
+    Users(Vec<UserId>),
+    /// Every user.
+    Everyone,
+}
+
+impl From<&crate::notifications::Audience> for Recipients {
+    fn from(audience: &crate::notifications::Audience) -> Self {
+        match audience {
+            crate::notifications::Audience::User(user) => Self::Users(vec![*user]),
+            crate::notifications::Audience::Users(users) => Self::Users(users.clone()),
+            crate::notifications::Audience::AllUsers => Self::Everyone,
+        }
+    }
+}
+
+/// Something a connected client may need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// A message was stored.
+    MessageCreated {
+        /// Who is in the conversation.
+        participants: Participants,
+        /// The message.
+        message: Message,
+    },
+    /// A conversation's status, assignee or existence changed; clients refetch it.
+    ConversationUpdated {
+        /// Who is in the conversation.
+        participants: Participants,
+        /// Which one.
+        conversation: ConversationId,
+    },
+    /// Someone is typing (ephemeral: dropped first under pressure, never replayed).
+    Typing {
+        /// Who is in the conversation.
+        participants: Participants,
+        /// Which one.
+        conversation: ConversationId,
+        /// Who types (for staff, the admin; users only ever see the persona or team).
+        author: Author,
+        /// Started or stopped.
+        is_typing: bool,
+    },
+    /// An admin notice landed in its recipients' personal groups.
+    NotificationCreated {
+        /// Who received it.
+        recipients: Recipients,
+        /// Which notice.
+        notification: NotificationId,
+        /// Its text.
+        content: String,
+        /// How it looks.
+        style: NotificationStyle,
+        /// When it disappears, if ever.
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A notice was retracted: it is gone for every recipient.
+    NotificationRetracted {
+        /// Who had received it.
+        recipients: Recipients,
+        /// Which notice.
+        notification: NotificationId,
+    },
+    /// A side moved its read mark.
+    Read {
+        /// Who is in the conversation.
+        participants: Participants,
+        /// Which one.
+        conversation: ConversationId,
+        /// Which side read.
+        side: Side,
+        /// The new read state of that side.
+        state: SideState,
+        /// The reader (an admin, for the team's side).
+        reader: UserId,
+    },
+}
+
+impl ChatEvent {
+    /// The event a [`crate::conversations::Sent`] causes, if the message is new.
+    pub fn for_sent(sent: &crate::conversations::Sent) -> Option<Self> {
+        sent.created.then(|| Self::MessageCreated { participants: sent.participants, message: sent.message.clone() })
+    }
+}
+
+/// Delivers events to connected clients (in-process, or across instances).
+///
+/// Implementations MUST NOT block and MUST NOT fail the caller: delivery is best effort,
+/// and clients recover anything lost by resuming from PostgreSQL.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes an event that has been committed.
+    fn publish(&self, event: ChatEvent);
+}

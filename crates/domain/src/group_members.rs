@@ -1,0 +1,91 @@
+//! The members of a group, for the avatar click that starts a DM.
+
+use crate::conversations::UserSummary;
+use crate::error::RepoError;
+use crate::ids::{GroupId, UserId};
+use crate::principal::Principal;
+
+/// A member as the caller sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The member.
+    pub user: UserSummary,
+    /// Whether the caller may start a DM with them from here (not themselves; only in
+    /// main and other groups). A block is deliberately not reflected: it must not show.
+    pub can_dm: bool,
+}
+
+/// Storage of group membership (the existing app's tables, read only).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait GroupMemberRepository {
+    /// The kind (`main`, `personal`, `other`) of an active group `user` is a member of,
+    /// or `Ok(None)` when there is no such group, they are not in it, or it is one of the
+    /// old shared support groups (never listed: their members must not see each other).
+    fn member_group_kind(&mut self, group: GroupId, user: UserId) -> Result<Option<String>, RepoError>;
+
+    /// Up to `limit + 1` members by id, after `after`.
+    fn list_members(
+        &mut self,
+        group: GroupId,
+        after: Option<UserId>,
+        limit: u16,
+    ) -> Result<Vec<UserSummary>, RepoError>;
+}
+
+/// Why members could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupMembersError {
+    /// No such group, or the caller is not a member: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// A page of a group's members (members only), and the next cursor.
+pub fn list_group_members(
+    repo: &mut (impl GroupMemberRepository + ?Sized),
+    caller: &Principal,
+    group: GroupId,
+    after: Option<UserId>,
+    limit: u16,
+) -> Result<(Vec<GroupMember>, Option<UserId>), GroupMembersError> {
+    let kind = repo.member_group_kind(group, caller.user_id)?.ok_or(GroupMembersError::NotFound)?;
+    let dm_group = matches!(kind.as_str(), "main" | "other");
+    let mut rows = repo.list_members(group, after, limit)?;
+    let has_more = rows.len() > usize::from(limit);
+    rows.truncate(usize::from(limit));
+    let next = if has_more { rows.last().map(|u| u.id) } else { None };
+    let members =
+        rows.into_iter().map(|user| GroupMember { can_dm: dm_group && user.id != caller.user_id, user }).collect();
+    Ok((members, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i32) -> UserSummary {
+        UserSummary { id: UserId(id), display_name: format!("U{id}"), profile_photo_url: None }
+    }
+
+    #[test]
+    fn non_members_get_not_found_and_read_nothing() {
+        let mut repo = MockGroupMemberRepository::new();
+        repo.expect_member_group_kind().returning(|_, _| Ok(None));
+        repo.expect_list_members().never();
+        let err = list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10);
+        assert!(matches!(err, Err(GroupMembersError::NotFound)));
+    }
+
+    #[test]
+    fn members_of_the_main_group_can_be_messaged_except_oneself() {
+        let mut repo = MockGroupMemberRepository::new();
+        repo.expect_member_group_kind().returning(|_, _| Ok(Some("main".into())));
+        repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2), user(3)]));
+        let (members, next) = list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 2).unwrap();
+        assert_eq!(members.iter().map(|m| m.can_dm).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(next, Some(UserId(2)));
+    }
+}

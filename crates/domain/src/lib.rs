@@ -1,0 +1,38 @@
+//! The chat service's rules, independent of any database or web framework.
+//!
+//! * [`ids`], [`principal`] and [`values`]: typed identifiers, the authenticated caller,
+//!   and validated values (a value with a rule can only exist once it passed that rule).
+//! * [`access`]: who may read and post in which conversation, and under which voice.
+//! * [`store`]: the unit-of-work port through which every use case runs in one
+//!   transaction, and the repository ports it combines.
+//! * [`conversations`]: what every conversation kind shares (messages, history pages,
+//!   read state, idempotent sends).
+//! * One module per bounded context ([`personas`], [`support`], [`direct_messages`],
+//!   [`users`]).
+//! * One module per bounded context ([`personas`], [`support`], [`users`],
+//!   [`notifications`], [`group_messages`]).
+//!
+//! This crate depends on no diesel, actix or utoipa crate; CI checks that it stays so.
+
+pub mod access;
+pub mod chat_list;
+pub mod conversations;
+pub mod direct_messages;
+pub mod error;
+pub mod events;
+pub mod group_members;
+pub mod group_messages;
+pub mod ids;
+pub mod moderation;
+pub mod notifications;
+pub mod personas;
+pub mod principal;
+pub mod search;
+pub mod store;
+pub mod support;
+pub mod users;
+pub mod values;
+
+pub use error::RepoError;
+pub use ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};
+pub use principal::{Principal, Role};

@@ -1,0 +1,111 @@
+//! The unit-of-work port: how a use case runs in one transaction, on one blocking trip.
+//!
+//! Use cases are plain synchronous functions over repository traits
+//! (`fn create_persona(repo: &mut (impl PersonaRepository + ?Sized), ...)`), so they are
+//! unit-tested with mockall mocks and no runtime. In production the API hands the whole
+//! use case to [`Store::run`]: the adapter takes one pooled connection on a blocking
+//! thread, opens one transaction, passes itself as a [`Tx`], and commits when the use
+//! case returns `Ok` or rolls back when it returns `Err`. A use case that makes three
+//! repository calls therefore costs one thread hop and one transaction, and rules that
+//! read before they write (an idempotency check, a limit) see a consistent state.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::conversations::{ConversationRepository, ReplayRepository};
+use crate::direct_messages::DirectMessageRepository;
+use crate::error::RepoError;
+use crate::group_members::GroupMemberRepository;
+use crate::group_messages::GroupMessageRepository;
+use crate::moderation::ModerationRepository;
+use crate::notifications::NotificationRepository;
+use crate::personas::PersonaRepository;
+use crate::search::SearchRepository;
+use crate::support::SupportRepository;
+use crate::users::UserDirectory;
+
+/// Everything a use case may touch inside one transaction.
+///
+/// A supertrait of every repository port; adapters implement the ports on their
+/// transaction handle and get this trait for free.
+pub trait Tx:
+    UserDirectory
+    + PersonaRepository
+    + ConversationRepository
+    + SupportRepository
+    + DirectMessageRepository
+    + GroupMemberRepository
+    + ModerationRepository
+    + SearchRepository
+    + ReplayRepository
+    + NotificationRepository
+    + GroupMessageRepository
+{
+}
+
+impl<T> Tx for T where
+    T: UserDirectory
+        + PersonaRepository
+        + ConversationRepository
+        + SupportRepository
+        + DirectMessageRepository
+        + GroupMemberRepository
+        + ModerationRepository
+        + SearchRepository
+        + ReplayRepository
+        + NotificationRepository
+        + GroupMessageRepository
+        + ?Sized
+{
+}
+
+/// The result of a type-erased job: commit or roll back, carrying the use case's result.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// The use case succeeded: commit, then hand the payload back.
+    Commit(Box<dyn Any + Send>),
+    /// The use case refused or failed: roll back, then hand the payload back.
+    Rollback(Box<dyn Any + Send>),
+}
+
+/// A use case with its result type erased, so that [`Store`] stays object-safe.
+pub type Job = Box<dyn FnOnce(&mut dyn Tx) -> JobOutcome + Send>;
+
+/// A boxed future, as returned by [`Store::execute`].
+pub type StoreFuture = Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, RepoError>> + Send>>;
+
+/// Runs jobs transactionally. Implemented by the database adapter.
+pub trait Store: Send + Sync + 'static {
+    /// Runs `job` in one transaction and returns its payload.
+    ///
+    /// Implementations MUST commit exactly when the job returns [`JobOutcome::Commit`],
+    /// roll back otherwise, and return [`RepoError::Unavailable`] (without running the
+    /// job) when no connection can be had within their bounded wait. A panic in the job
+    /// MUST be propagated, not swallowed.
+    fn execute(&self, job: Job) -> StoreFuture;
+
+    /// Whether the database answers a trivial query (for readiness probes).
+    fn ping(&self) -> Pin<Box<dyn Future<Output = Result<(), RepoError>> + Send>>;
+}
+
+impl dyn Store {
+    /// Runs a use case in one transaction: commit on `Ok`, roll back on `Err`.
+    ///
+    /// # Panics
+    /// Only if a [`Store`] implementation hands back a payload that its job did not
+    /// produce, which would be a bug in that implementation.
+    pub async fn run<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |tx| match use_case(tx) {
+            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
+            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
+        });
+        let payload = self.execute(job).await?;
+        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+    }
+}

@@ -1,0 +1,103 @@
+//! Support conversations: each user's private thread with the support team.
+//!
+//! A user's conversation is created on first access and shown as "Help & Support".
+//! Admins work a queue of them and answer as a persona or as the team; the acting admin
+//! is recorded and shown to admins only. Lifecycle: a user message makes it `open`
+//! (reopening a resolved one), a staff reply makes it `pending`, an admin may resolve
+//! it, and pending conversations resolve themselves after an idle time.
+
+mod admin;
+mod hours;
+mod lifecycle;
+mod model;
+mod ports;
+mod user;
+
+pub use self::admin::{
+    AdminSupportError, ReplyError, SupportPatch, Voice as ReplyVoice, auto_resolve, get_support, mark_team_read,
+    reply_to_support, support_history as admin_support_history, support_queue, update_support,
+};
+pub use self::hours::SupportHours;
+pub use self::lifecycle::{SupportState, SupportStatus};
+pub use self::model::{AssigneeFilter, QueueCursor, QueueQuery, QueueStatus, SupportConversation, SupportSettings};
+#[cfg(any(test, feature = "mock"))]
+pub use self::ports::MockSupportRepository;
+pub use self::ports::SupportRepository;
+pub use self::user::{
+    OpenSupportError, UserSupportError, mark_support_read, open_support, send_support_message, support_history,
+};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::{QueueQuery, SupportConversation, SupportRepository, SupportState};
+    use crate::access::{Author, Participants};
+    use crate::conversations::{
+        ConversationRepository, ConversationState, HistoryQuery, Message, MessageBody, MessageKind, Side, SideState,
+    };
+    use crate::error::RepoError;
+    use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
+    use crate::users::UserDirectory;
+
+    mockall::mock! {
+        pub Repo {}
+        impl SupportRepository for Repo {
+            fn support_id_for_user(&mut self, user: UserId) -> Result<Option<ConversationId>, RepoError>;
+            fn create_support(&mut self, user: UserId, persona: Option<PersonaId>) -> Result<(ConversationId, bool), RepoError>;
+            fn default_support_persona(&mut self) -> Result<Option<PersonaId>, RepoError>;
+            fn persona_is_active(&mut self, persona: PersonaId) -> Result<bool, RepoError>;
+            fn support_conversation(&mut self, id: ConversationId) -> Result<Option<SupportConversation>, RepoError>;
+            fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError>;
+            fn resolve_idle_pending(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError>;
+        }
+        impl ConversationRepository for Repo {
+            fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
+            fn conversation_state(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
+            fn save_conversation(&mut self, state: &ConversationState) -> Result<(), RepoError>;
+            fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
+            fn insert_message(&mut self, id: ConversationId, seq: i64, author: &Author, body: &MessageBody, client_id: Option<Uuid>) -> Result<Message, RepoError>;
+            fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError>;
+            fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError>;
+            fn count_unread(&mut self, id: ConversationId, reader: Side, after: MessageId) -> Result<i64, RepoError>;
+        }
+        impl UserDirectory for Repo {
+            fn user_exists(&mut self, id: UserId) -> Result<bool, RepoError>;
+        }
+    }
+
+    /// A support conversation of `user`, open with nobody waiting.
+    pub(crate) fn state(user: UserId) -> ConversationState {
+        ConversationState {
+            id: ConversationId(1),
+            participants: Participants::Support { user },
+            persona: None,
+            support: Some(SupportState::new()),
+            side_one: SideState::default(),
+            side_two: SideState::default(),
+            last_message_id: None,
+            last_seq: 0,
+            archived_one: None,
+            archived_two: None,
+            last_message_at: Utc::now(),
+        }
+    }
+
+    /// A stored text message.
+    pub(crate) fn message(id: i64, author: Author) -> Message {
+        Message {
+            id: MessageId(id),
+            conversation_id: ConversationId(1),
+            seq: id,
+            author,
+            sender_name: None,
+            acting_admin_name: None,
+            kind: MessageKind::Text,
+            content: "hello".into(),
+            client_message_id: None,
+            created_at: Utc::now(),
+            hidden: false,
+        }
+    }
+}

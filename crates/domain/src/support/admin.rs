@@ -1,0 +1,347 @@
+//! Use cases of the admin side: the queue, one conversation, replies, status and
+//! assignee, the team's read state, and auto-resolve.
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{self, Denied, Participants};
+use crate::conversations::{
+    AppendError, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent,
+    Side, append_message, history, mark_read,
+};
+use crate::error::RepoError;
+use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
+use crate::principal::Principal;
+use crate::support::lifecycle::SupportStatus;
+use crate::support::model::{QueueCursor, QueueQuery, SupportConversation};
+use crate::support::ports::SupportRepository;
+use crate::users::UserDirectory;
+
+/// Why an admin support request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminSupportError {
+    /// The caller is not an admin.
+    #[error("admins only")]
+    Forbidden,
+    /// No support conversation (or message of it) has this id.
+    #[error("not found")]
+    NotFound,
+    /// The assignee is not an existing user.
+    #[error("unknown assignee")]
+    UnknownAssignee,
+    /// The queue cursor belongs to another status filter.
+    #[error("the cursor does not match the status filter")]
+    CursorMismatch,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a reply could not be posted.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    /// The caller is not an admin.
+    #[error("admins only")]
+    Forbidden,
+    /// No support conversation has this id.
+    #[error("not found")]
+    NotFound,
+    /// The persona does not exist or is inactive.
+    #[error("unknown or inactive persona")]
+    UnknownPersona,
+    /// The caller may not speak as this persona here (they own the conversation).
+    #[error("voice not allowed")]
+    VoiceNotAllowed,
+    /// The `clientMessageId` is already used by another sender in this conversation.
+    #[error("clientMessageId already used by another sender")]
+    ClientIdReused,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<AppendError> for ReplyError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::Repo(e) => Self::Repo(e),
+        }
+    }
+}
+
+/// Whom an admin answers as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    /// The conversation's persona, or the team when it has none (or it was retired).
+    Default,
+    /// A given persona.
+    Persona(PersonaId),
+    /// The team, shown as "Support".
+    Team,
+}
+
+/// A change of status and/or assignee. `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SupportPatch {
+    /// New status.
+    pub status: Option<SupportStatus>,
+    /// New assignee, or `Some(None)` to unassign.
+    pub assignee: Option<Option<UserId>>,
+}
+
+fn require_admin(caller: &Principal) -> Result<(), AdminSupportError> {
+    if caller.is_admin() { Ok(()) } else { Err(AdminSupportError::Forbidden) }
+}
+
+/// Locks `id` if it is a support conversation.
+fn lock_support(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    id: ConversationId,
+) -> Result<Option<ConversationState>, RepoError> {
+    Ok(repo.lock_conversation(id)?.filter(|s| matches!(s.participants, Participants::Support { .. })))
+}
+
+/// The queue: open conversations longest-waiting first, others by last activity.
+/// Returns the page and the cursor of the next one.
+pub fn support_queue(
+    repo: &mut (impl SupportRepository + ?Sized),
+    caller: &Principal,
+    query: &QueueQuery,
+) -> Result<(Vec<SupportConversation>, Option<QueueCursor>), AdminSupportError> {
+    require_admin(caller)?;
+    if !query.cursor_matches_order() {
+        return Err(AdminSupportError::CursorMismatch);
+    }
+    let mut rows = repo.support_queue(query)?;
+    let has_more = rows.len() > usize::from(query.limit);
+    rows.truncate(usize::from(query.limit));
+    let next = if has_more { rows.last().map(|row| query.cursor_after(row)) } else { None };
+    Ok((rows, next))
+}
+
+/// One support conversation.
+pub fn get_support(
+    repo: &mut (impl SupportRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<SupportConversation, AdminSupportError> {
+    require_admin(caller)?;
+    repo.support_conversation(id)?.ok_or(AdminSupportError::NotFound)
+}
+
+/// A page of a support conversation's history (admin view).
+pub fn support_history(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>, AdminSupportError> {
+    require_admin(caller)?;
+    let is_support =
+        repo.conversation_state(id)?.is_some_and(|s| matches!(s.participants, Participants::Support { .. }));
+    if !is_support {
+        return Err(AdminSupportError::NotFound);
+    }
+    history(repo, id, query)?.ok_or(AdminSupportError::NotFound)
+}
+
+/// Posts an admin's answer as a persona or as the team; the conversation becomes pending.
+pub fn reply_to_support(
+    repo: &mut (impl SupportRepository + ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    voice: Voice,
+    new: &NewMessage,
+) -> Result<Sent, ReplyError> {
+    if !caller.is_admin() {
+        return Err(ReplyError::Forbidden);
+    }
+    let mut state = lock_support(repo, id)?.ok_or(ReplyError::NotFound)?;
+    let asked = match voice {
+        Voice::Team => access::Voice::Own,
+        Voice::Persona(persona) if repo.persona_is_active(persona)? => access::Voice::Persona(persona),
+        Voice::Persona(_) => return Err(ReplyError::UnknownPersona),
+        Voice::Default => match state.persona {
+            Some(persona) if repo.persona_is_active(persona)? => access::Voice::Persona(persona),
+            _ => access::Voice::Own,
+        },
+    };
+    let author = access::authorize_post(caller, &state.participants, asked).map_err(|denied| match denied {
+        Denied::NotVisible => ReplyError::NotFound,
+        Denied::ReadOnly | Denied::VoiceNotAllowed => ReplyError::VoiceNotAllowed,
+    })?;
+    Ok(append_message(repo, &mut state, author, new)?)
+}
+
+/// Changes status and/or assignee.
+pub fn update_support(
+    repo: &mut (impl SupportRepository + ConversationRepository + UserDirectory + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    patch: SupportPatch,
+    now: DateTime<Utc>,
+) -> Result<SupportConversation, AdminSupportError> {
+    require_admin(caller)?;
+    let mut state = lock_support(repo, id)?.ok_or(AdminSupportError::NotFound)?;
+    if let Some(Some(assignee)) = patch.assignee
+        && !repo.user_exists(assignee)?
+    {
+        return Err(AdminSupportError::UnknownAssignee);
+    }
+    let support = state.support.get_or_insert_default();
+    if let Some(status) = patch.status {
+        support.set_status(status, now);
+    }
+    if let Some(assignee) = patch.assignee {
+        support.assignee = assignee;
+    }
+    repo.save_conversation(&state)?;
+    repo.support_conversation(id)?.ok_or(AdminSupportError::NotFound)
+}
+
+/// Moves the team's read mark (shared by all admins) to `upto`.
+pub fn mark_team_read(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    upto: MessageId,
+) -> Result<ReadMark, AdminSupportError> {
+    require_admin(caller)?;
+    let mut state = lock_support(repo, id)?.ok_or(AdminSupportError::NotFound)?;
+    mark_read(repo, &mut state, Side::Two, upto)?.ok_or(AdminSupportError::NotFound)?;
+    Ok(ReadMark::of(&state, Side::Two))
+}
+
+/// Resolves pending conversations idle since before `idle_before` (open ones, where a
+/// user is waiting, are never touched). Returns the resolved ids.
+pub fn auto_resolve(
+    repo: &mut (impl SupportRepository + ?Sized),
+    idle_before: DateTime<Utc>,
+    batch: i64,
+) -> Result<Vec<ConversationId>, RepoError> {
+    repo.resolve_idle_pending(idle_before, batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::access::Author;
+    use crate::conversations::{MessageBody, MessageKind};
+    use crate::support::test_support::{MockRepo, message, state};
+
+    const ADMIN: Principal = Principal::admin(UserId(1));
+    const USER: UserId = UserId(7);
+
+    fn text() -> NewMessage {
+        NewMessage { body: MessageBody::parse(MessageKind::Text, "hello").unwrap(), client_message_id: None }
+    }
+
+    fn replying(expected: Author) -> MockRepo {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|_| {
+            let mut s = state(USER);
+            s.persona = Some(PersonaId(2));
+            Ok(Some(s))
+        });
+        repo.expect_find_by_client_id().never();
+        repo.expect_insert_message()
+            .withf(move |_, _, author, _, _| *author == expected)
+            .times(1)
+            .returning(|_, _, author, _, _| Ok(message(20, *author)));
+        repo.expect_save_conversation().returning(|_| Ok(()));
+        repo
+    }
+
+    #[test]
+    fn replies_default_to_the_conversations_persona() {
+        let mut repo = replying(Author::Persona { persona: PersonaId(2), admin: UserId(1) });
+        repo.expect_persona_is_active().returning(|_| Ok(true));
+        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
+    }
+
+    #[test]
+    fn a_retired_header_persona_falls_back_to_the_team() {
+        let mut repo = replying(Author::Team { admin: UserId(1) });
+        repo.expect_persona_is_active().returning(|_| Ok(false));
+        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
+    }
+
+    #[test]
+    fn admins_may_answer_as_any_active_persona_or_as_the_team() {
+        let mut repo = replying(Author::Persona { persona: PersonaId(5), admin: UserId(1) });
+        repo.expect_persona_is_active().returning(|_| Ok(true));
+        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text()).unwrap();
+        let mut repo = replying(Author::Team { admin: UserId(1) });
+        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Team, &text()).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_persona_is_refused_before_anything_is_stored() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|_| Ok(Some(state(USER))));
+        repo.expect_persona_is_active().returning(|_| Ok(false));
+        repo.expect_insert_message().never();
+        let err = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text());
+        assert!(matches!(err, Err(ReplyError::UnknownPersona)));
+    }
+
+    #[test]
+    fn users_cannot_reply_and_dms_are_not_support() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().never();
+        let err = reply_to_support(&mut repo, &Principal::user(USER), ConversationId(1), Voice::Team, &text());
+        assert!(matches!(err, Err(ReplyError::Forbidden)));
+
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|_| {
+            let mut s = state(USER);
+            s.participants = Participants::UserDm { a: USER, b: UserId(8) };
+            s.support = None;
+            Ok(Some(s))
+        });
+        let err = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Team, &text());
+        assert!(matches!(err, Err(ReplyError::NotFound)));
+    }
+
+    #[test]
+    fn assigning_an_unknown_user_is_refused() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|_| Ok(Some(state(USER))));
+        repo.expect_user_exists().returning(|_| Ok(false));
+        repo.expect_save_conversation().never();
+        let patch = SupportPatch { status: None, assignee: Some(Some(UserId(77))) };
+        let err = update_support(&mut repo, &ADMIN, ConversationId(1), patch, Utc::now());
+        assert!(matches!(err, Err(AdminSupportError::UnknownAssignee)));
+    }
+
+    #[test]
+    fn resolving_and_unassigning_are_saved() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|_| Ok(Some(state(USER))));
+        repo.expect_save_conversation()
+            .withf(|s| {
+                let support = s.support.unwrap();
+                support.status == SupportStatus::Resolved && support.assignee.is_none()
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        repo.expect_support_conversation().returning(|_| Ok(None));
+        let patch = SupportPatch { status: Some(SupportStatus::Resolved), assignee: Some(None) };
+        let _ = update_support(&mut repo, &ADMIN, ConversationId(1), patch, Utc::now());
+    }
+
+    #[test]
+    fn a_queue_cursor_from_another_order_is_refused() {
+        let mut repo = MockRepo::new();
+        repo.expect_support_queue().never();
+        let query = QueueQuery {
+            status: crate::support::QueueStatus::Open,
+            assignee: crate::support::AssigneeFilter::Any,
+            persona: None,
+            after: Some(QueueCursor::Activity(Utc::now(), ConversationId(3))),
+            limit: 10,
+        };
+        assert!(matches!(support_queue(&mut repo, &ADMIN, &query), Err(AdminSupportError::CursorMismatch)));
+    }
+}

@@ -1,0 +1,110 @@
+//! The plans of the hot read paths, for tests and `docs/architecture.md`.
+//!
+//! Each plan is produced from the very SQL the repositories run (the same builder
+//! functions), with representative parameters, so a test can prove that every list is
+//! served by an index in its ORDER BY order and never by a sort over a scan.
+
+use chat_domain::conversations::HistoryQuery;
+use chat_domain::support::QueueStatus;
+use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+
+use crate::conversations::{client_id_sql, history_sql};
+use crate::direct_messages::{admin_list_sql, user_list_sql};
+use crate::support::queue_sql;
+
+/// A read path whose plan matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotPath {
+    /// The support queue, open conversations, longest waiting first.
+    SupportQueueOpen,
+    /// The support queue filtered by `pending`, by activity.
+    SupportQueuePending,
+    /// The support queue over all statuses, by activity.
+    SupportQueueAll,
+    /// A history page, newest first, before a cursor.
+    HistoryOlder(ConversationId, MessageId),
+    /// A history page, oldest first, after a cursor.
+    HistoryNewer(ConversationId, MessageId),
+    /// The idempotency lookup of a send.
+    SendClientIdLookup(ConversationId),
+    /// A user's DM list, most recent activity first.
+    UserDmList(UserId),
+    /// Every DM, for admins, by activity.
+    AdminDmList,
+    /// Every DM with one persona, for admins, by activity.
+    AdminDmListByPersona(PersonaId),
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// `EXPLAIN` of `path` as the repositories would run it.
+pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
+    let mut conn =
+        PgConnection::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+    let none_at: Option<chrono::DateTime<chrono::Utc>> = None;
+    let lines: Vec<PlanLine> = match path {
+        HotPath::SupportQueueOpen | HotPath::SupportQueuePending | HotPath::SupportQueueAll => {
+            let (status, status_param) = match path {
+                HotPath::SupportQueueOpen => (QueueStatus::Open, None),
+                HotPath::SupportQueuePending => (QueueStatus::Pending, Some("pending")),
+                _ => (QueueStatus::All, None),
+            };
+            diesel::sql_query(format!("EXPLAIN {}", queue_sql(status)))
+                .bind::<Nullable<Timestamptz>, _>(none_at)
+                .bind::<BigInt, _>(0_i64)
+                .bind::<Nullable<Int4>, _>(None::<i32>)
+                .bind::<Bool, _>(false)
+                .bind::<Nullable<Int4>, _>(None::<i32>)
+                .bind::<BigInt, _>(51_i64)
+                .bind::<Nullable<Text>, _>(status_param)
+                .load(&mut conn)?
+        }
+        HotPath::HistoryOlder(id, before) | HotPath::HistoryNewer(id, before) => {
+            let query = match path {
+                HotPath::HistoryOlder(..) => HistoryQuery::Older { before: Some(before), limit: 50 },
+                _ => HistoryQuery::Newer { after: before, limit: 50 },
+            };
+            let (sql, cursor) = history_sql(&query);
+            diesel::sql_query(format!("EXPLAIN {sql}"))
+                .bind::<BigInt, _>(id.get())
+                .bind::<BigInt, _>(cursor)
+                .bind::<BigInt, _>(51_i64)
+                .load(&mut conn)?
+        }
+        HotPath::UserDmList(user) => diesel::sql_query(format!("EXPLAIN {}", user_list_sql(false)))
+            .bind::<Int4, _>(user.get())
+            .bind::<Nullable<Int4>, _>(None::<i32>)
+            .bind::<Nullable<Text>, _>(None::<&str>)
+            .bind::<Bool, _>(false)
+            .bind::<Nullable<Timestamptz>, _>(none_at)
+            .bind::<BigInt, _>(0_i64)
+            .bind::<BigInt, _>(51_i64)
+            .load(&mut conn)?,
+        HotPath::AdminDmList | HotPath::AdminDmListByPersona(_) => {
+            let persona = match path {
+                HotPath::AdminDmListByPersona(p) => Some(p.get()),
+                _ => None,
+            };
+            diesel::sql_query(format!("EXPLAIN {}", admin_list_sql()))
+                .bind::<Nullable<Int4>, _>(None::<i32>)
+                .bind::<Nullable<Int4>, _>(persona)
+                .bind::<Nullable<Text>, _>(None::<&str>)
+                .bind::<Bool, _>(false)
+                .bind::<Nullable<Timestamptz>, _>(none_at)
+                .bind::<BigInt, _>(0_i64)
+                .bind::<BigInt, _>(51_i64)
+                .load(&mut conn)?
+        }
+        HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))
+            .bind::<BigInt, _>(id.get())
+            .bind::<SqlUuid, _>(uuid::Uuid::nil())
+            .load(&mut conn)?,
+    };
+    Ok(lines.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n"))
+}

@@ -1,0 +1,235 @@
+//! `migrate-support --execute`: moves the history in chunks of users, one transaction
+//! per chunk, under a batch that an interrupted run resumes.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
+
+use super::chunk::{move_chunk, stage_sql};
+use super::scope::{classified, row_hash};
+use super::{LegacyError, connect, exclusively, require_legacy_column};
+
+/// How `execute` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteOptions {
+    /// Rows per transaction, roughly: users are added to a chunk until it holds this
+    /// many rows (a user is never split, so one large thread makes a larger chunk).
+    pub batch_rows: i64,
+    /// Tests only: after this many committed chunks, the next chunk does its work and
+    /// then fails before committing, like a crash mid-run.
+    pub fail_after_chunks: Option<usize>,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        Self { batch_rows: 5000, fail_after_chunks: None }
+    }
+}
+
+/// Reported after each committed chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecuteProgress {
+    /// The batch.
+    pub batch: i64,
+    /// Chunks committed so far in this run.
+    pub chunks: usize,
+    /// Users done so far in this run, of `users_total`.
+    pub users: usize,
+    /// Users this run had to move.
+    pub users_total: usize,
+    /// Rows moved so far in this run.
+    pub moved: u64,
+}
+
+/// A migration batch as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct BatchSummary {
+    /// Its id (for `rollback-support --batch`).
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// Users whose threads it moved.
+    #[diesel(sql_type = Int4)]
+    pub users_migrated: i32,
+    /// Rows it moved.
+    #[diesel(sql_type = BigInt)]
+    pub messages_migrated: i64,
+    /// Support conversations it created (the others existed and were reused).
+    #[diesel(sql_type = Int4)]
+    pub conversations_created: i32,
+    /// Rows in scope left where they are.
+    #[diesel(sql_type = BigInt)]
+    pub messages_unmovable: i64,
+    /// md5 over the moved rows (sender, time, content) in old id order.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub checksum: Option<String>,
+    /// The old support groups it deactivated.
+    #[diesel(sql_type = Array<Int4>)]
+    pub deactivated_group_ids: Vec<i32>,
+    /// When it finished.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What `execute` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecuteOutcome {
+    /// Nothing was left to move and no batch was unfinished: no row was changed.
+    NothingToDo {
+        /// Rows moved by earlier batches.
+        moved_before: i64,
+    },
+    /// A batch finished (`resumed`: it had been started by an interrupted run).
+    Finished {
+        /// The batch as recorded.
+        batch: BatchSummary,
+        /// Whether an interrupted batch was resumed.
+        resumed: bool,
+    },
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct OwnerRows {
+    #[diesel(sql_type = Int4)]
+    owner: i32,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Moves every movable row not moved yet; see the module docs and docs/migration.md.
+pub fn execute(
+    database_url: &str,
+    options: &ExecuteOptions,
+    progress: &mut dyn FnMut(&ExecuteProgress),
+) -> Result<ExecuteOutcome, LegacyError> {
+    let mut conn = connect(database_url)?;
+    require_legacy_column(&mut conn)?;
+    exclusively(&mut conn, |conn| {
+        let unfinished = diesel::sql_query(
+            "SELECT id FROM chat_support_migration_batches
+             WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY id LIMIT 1",
+        )
+        .get_result::<Id>(conn)
+        .optional()?
+        .map(|b| b.id);
+        let owners = pending_owners(conn)?;
+        if unfinished.is_none() && owners.is_empty() {
+            let moved_before =
+                diesel::sql_query("SELECT count(*) AS n FROM dm_messages WHERE legacy_message_id IS NOT NULL")
+                    .get_result::<Count>(conn)?
+                    .n;
+            return Ok(ExecuteOutcome::NothingToDo { moved_before });
+        }
+        let batch = match unfinished {
+            Some(id) => id,
+            None => {
+                diesel::sql_query("INSERT INTO chat_support_migration_batches DEFAULT VALUES RETURNING id")
+                    .get_result::<Id>(conn)?
+                    .id
+            }
+        };
+        let mut done = ExecuteProgress { batch, chunks: 0, users: 0, users_total: owners.len(), moved: 0 };
+        for chunk in &chunks(&owners, options.batch_rows) {
+            let moved = conn.transaction::<_, LegacyError, _>(|conn| {
+                let moved = move_chunk(conn, batch, chunk)?;
+                if options.fail_after_chunks == Some(done.chunks) {
+                    return Err(LegacyError::Injected(done.chunks));
+                }
+                Ok(moved)
+            })?;
+            done.chunks += 1;
+            done.users += chunk.len();
+            done.moved += moved as u64;
+            progress(&done);
+        }
+        let summary = conn.transaction::<_, LegacyError, _>(|conn| finish(conn, batch))?;
+        Ok(ExecuteOutcome::Finished { batch: summary, resumed: unfinished.is_some() })
+    })
+}
+
+/// Stages the rows to move and returns their owners, by id, with their row counts.
+fn pending_owners(conn: &mut PgConnection) -> QueryResult<Vec<(i32, i64)>> {
+    conn.batch_execute(&stage_sql())?;
+    let sql = "SELECT owner, count(*) AS n FROM legacy_pending GROUP BY owner ORDER BY owner";
+    Ok(diesel::sql_query(sql).load::<OwnerRows>(conn)?.into_iter().map(|r| (r.owner, r.n)).collect())
+}
+
+/// Consecutive owners, cut when a chunk reaches `rows` rows.
+fn chunks(owners: &[(i32, i64)], rows: i64) -> Vec<Vec<i32>> {
+    let mut out = Vec::new();
+    let (mut current, mut size) = (Vec::new(), 0);
+    for &(owner, n) in owners {
+        current.push(owner);
+        size += n;
+        if size >= rows.max(1) {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Deactivates the old support groups and closes the batch with its counts.
+fn finish(conn: &mut PgConnection, batch: i64) -> Result<BatchSummary, LegacyError> {
+    let unmovable =
+        diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c WHERE c.reason IS NOT NULL", classified("")))
+            .get_result::<Count>(conn)?
+            .n;
+    let hash = row_hash("m");
+    diesel::sql_query(format!(
+        "WITH g AS (UPDATE chat_groups SET is_active = FALSE WHERE kind = 'support' AND is_active RETURNING id)
+         UPDATE chat_support_migration_batches b SET
+             finished_at = now(),
+             deactivated_group_ids = b.deactivated_group_ids || ARRAY(SELECT id FROM g ORDER BY id),
+             messages_migrated = (SELECT count(*) FROM dm_messages WHERE legacy_batch_id = b.id),
+             users_migrated = (SELECT count(*) FROM chat_support_migration_conversations WHERE batch_id = b.id),
+             conversations_created = (SELECT count(*) FROM chat_support_migration_conversations
+                                      WHERE batch_id = b.id AND created),
+             messages_unmovable = $2,
+             checksum = (SELECT md5(string_agg({hash}, '' ORDER BY m.legacy_message_id))
+                         FROM dm_messages m WHERE m.legacy_batch_id = b.id)
+         WHERE b.id = $1"
+    ))
+    .bind::<BigInt, _>(batch)
+    .bind::<BigInt, _>(unmovable)
+    .execute(conn)?;
+    Ok(batch_summary(conn, batch)?)
+}
+
+/// A batch's record.
+pub(crate) fn batch_summary(conn: &mut PgConnection, batch: i64) -> QueryResult<BatchSummary> {
+    diesel::sql_query(
+        "SELECT id, users_migrated, messages_migrated, conversations_created, messages_unmovable, checksum,
+                deactivated_group_ids, finished_at
+         FROM chat_support_migration_batches WHERE id = $1",
+    )
+    .bind::<BigInt, _>(batch)
+    .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_cut_at_the_row_budget_without_splitting_a_user() {
+        let owners = [(1, 3), (2, 3), (3, 10), (4, 1), (5, 1)];
+        assert_eq!(chunks(&owners, 5), vec![vec![1, 2], vec![3], vec![4, 5]]);
+        assert_eq!(chunks(&owners, 0), vec![vec![1], vec![2], vec![3], vec![4], vec![5]]);
+        assert!(chunks(&[], 5).is_empty());
+    }
+}

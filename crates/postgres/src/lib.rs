@@ -1,0 +1,32 @@
+//! The PostgreSQL adapter: diesel and r2d2 behind the chat-domain ports.
+//!
+//! All blocking database work stays in this crate. [`PgStore`] implements the domain's
+//! unit-of-work [`Store`](chat_domain::store::Store): each use case gets one pooled
+//! connection on a blocking thread and one transaction, through [`PgTx`], which
+//! implements every repository port.
+
+mod conversations;
+mod direct_messages;
+mod error;
+pub mod explain;
+mod group_members;
+mod group_messages;
+pub mod legacy;
+mod messages;
+mod migrations;
+mod moderation;
+mod notifications;
+mod personas;
+mod replay;
+mod schema;
+mod search;
+mod seed;
+mod store;
+mod support;
+mod tx;
+mod users;
+
+pub use self::migrations::{MigrationError, ensure_database, revert_all_migrations, run_migrations};
+pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
+pub use self::store::{PgStore, PoolConfig};
+pub use self::tx::PgTx;

@@ -1,0 +1,136 @@
+//! The r2d2 pool and the [`Store`] implementation.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_domain::RepoError;
+use chat_domain::store::{Job, JobOutcome, Store, StoreFuture};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use tokio::sync::Semaphore;
+
+use crate::error::repo_error;
+use crate::tx::PgTx;
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// Pool sizing and waiting limits.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    /// Connections in the pool. PostgreSQL commits in groups only with many
+    /// transactions in flight: 16-32 suits a 2-core machine (r2d2's default of 10 caps
+    /// write throughput).
+    pub max_size: u32,
+    /// How long a request waits for a connection before the API answers 503. Short, so
+    /// that an outage is a quick, honest error rather than a 30 s hang.
+    pub checkout_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { max_size: 24, checkout_timeout: Duration::from_secs(2) }
+    }
+}
+
+/// The PostgreSQL-backed [`Store`].
+///
+/// A semaphore sized like the pool is taken (with the checkout timeout) *before* a
+/// blocking thread is used, so waiting requests queue as cheap futures instead of
+/// parking hundreds of blocking threads on `pool.get()`.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    permits: Arc<Semaphore>,
+    checkout_timeout: Duration,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("state", &self.pool.state())
+            .field("checkout_timeout", &self.checkout_timeout)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Creates the pool without connecting: the service starts (and reports not ready)
+    /// while the database is down, and connects as soon as it is up.
+    pub fn new(database_url: &str, config: PoolConfig) -> Self {
+        let manager = ConnectionManager::<PgConnection>::new(database_url);
+        let pool = Pool::builder()
+            .max_size(config.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(config.checkout_timeout)
+            .build_unchecked(manager);
+        let permits = Arc::new(Semaphore::new(config.max_size as usize));
+        Self { pool, permits, checkout_timeout: config.checkout_timeout }
+    }
+
+    /// Runs a closure on a pooled connection on a blocking thread, outside any
+    /// transaction the store manages.
+    async fn with_connection<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, RepoError> + Send + 'static,
+    {
+        let permit = tokio::time::timeout(self.checkout_timeout, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|elapsed| RepoError::Unavailable(Box::new(elapsed)))?
+            .map_err(|closed| RepoError::Unavailable(Box::new(closed)))?;
+        let pool = self.pool.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            // Held until the work is done, even if the awaiting request was cancelled.
+            let _permit = permit;
+            let mut conn = pool.get().map_err(|e| RepoError::Unavailable(Box::new(e)))?;
+            f(&mut conn)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => Err(RepoError::internal(join)),
+        }
+    }
+}
+
+/// Why a transaction ended without committing.
+enum Abort {
+    /// The use case refused; its result is handed back after the rollback.
+    Refused(Box<dyn Any + Send>),
+    /// The database failed (including at commit).
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+fn run_job(conn: &mut PgConnection, job: Job) -> Result<Box<dyn Any + Send>, RepoError> {
+    let outcome = conn.transaction::<_, Abort, _>(|conn| match job(&mut PgTx::new(conn)) {
+        JobOutcome::Commit(payload) => Ok(payload),
+        JobOutcome::Rollback(payload) => Err(Abort::Refused(payload)),
+    });
+    match outcome {
+        Ok(payload) | Err(Abort::Refused(payload)) => Ok(payload),
+        Err(Abort::Db(e)) => Err(repo_error(e)),
+    }
+}
+
+impl Store for PgStore {
+    fn execute(&self, job: Job) -> StoreFuture {
+        let store = self.clone();
+        Box::pin(async move { store.with_connection(move |conn| run_job(conn, job)).await })
+    }
+
+    fn ping(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), RepoError>> + Send>> {
+        let store = self.clone();
+        Box::pin(async move {
+            store
+                .with_connection(|conn| diesel::sql_query("SELECT 1").execute(conn).map(drop).map_err(repo_error))
+                .await
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! Typed configuration from the environment (each setting also has a flag).
+//!
+//! clap reports a missing or malformed setting at start-up, naming the variable, before
+//! anything connects or binds.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_api::auth::AuthConfig;
+use chat_domain::PersonaId;
+use chat_domain::direct_messages::DmSettings;
+use chat_domain::support::{SupportHours, SupportSettings};
+use chat_postgres::PoolConfig;
+use clap::{Args, ValueEnum};
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/chat
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PoolArgs {
+    /// Pooled connections (16-32 lets PostgreSQL group commits on a small machine).
+    #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub db_pool_size: u32,
+    /// How long a request may wait for a connection before answering 503, in milliseconds.
+    #[arg(long, env = "CHAT_DB_CHECKOUT_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_checkout_timeout_ms: u64,
+}
+
+impl From<PoolArgs> for PoolConfig {
+    fn from(args: PoolArgs) -> Self {
+        Self { max_size: args.db_pool_size, checkout_timeout: Duration::from_millis(args.db_checkout_timeout_ms) }
+    }
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// HS256 shared secret with the existing app (at least 32 bytes).
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Optional RS256 public key (PEM file) accepted in addition to HS256.
+    #[arg(long, env = "CHAT_JWT_RS256_PUBLIC_KEY_FILE")]
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "CHAT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "CHAT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Name of the claim holding `user` or `admin`.
+    #[arg(long, env = "CHAT_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+}
+
+impl JwtArgs {
+    /// Reads the key file, if any, into an [`AuthConfig`].
+    pub fn auth_config(&self) -> anyhow::Result<AuthConfig> {
+        let rs256_public_key_pem =
+            match &self.jwt_rs256_public_key_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read CHAT_JWT_RS256_PUBLIC_KEY_FILE {}: {e}", path.display())
+                })?),
+                None => None,
+            };
+        Ok(AuthConfig {
+            hs256_secret: self.jwt_secret.as_bytes().to_vec(),
+            rs256_public_key_pem,
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            role_claim: self.jwt_role_claim.clone(),
+        })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Browser origins allowed by CORS (comma-separated), e.g. the admin SPA's.
+    #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Redis URL for fan-out between server instances (one instance needs none).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CHAT_WORKERS")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub support: SupportArgs,
+    #[command(flatten)]
+    pub dms: DmArgs,
+    /// Apply pending migrations before serving.
+    #[arg(long, env = "CHAT_MIGRATE_ON_START", default_value_t = false)]
+    pub migrate: bool,
+}
+
+/// How support behaves.
+#[derive(Debug, Clone, Args)]
+pub struct SupportArgs {
+    /// The persona new support conversations show (default: the first active support agent).
+    #[arg(long, env = "CHAT_SUPPORT_PERSONA_ID")]
+    pub support_persona_id: Option<i32>,
+    /// Daily window (UTC, `HH:MM-HH:MM`) in which support shows as online; always when unset.
+    #[arg(long, env = "CHAT_SUPPORT_HOURS_UTC", value_parser = parse_hours)]
+    pub support_hours_utc: Option<SupportHours>,
+    /// Pending conversations with no activity for this many hours are resolved (0: never).
+    #[arg(long, env = "CHAT_SUPPORT_AUTO_RESOLVE_HOURS", default_value_t = 72)]
+    pub support_auto_resolve_hours: u32,
+}
+
+fn parse_hours(raw: &str) -> Result<SupportHours, String> {
+    SupportHours::parse(raw).map_err(|e| e.message)
+}
+
+impl SupportArgs {
+    /// The domain settings.
+    pub fn settings(&self) -> SupportSettings {
+        SupportSettings { default_persona: self.support_persona_id.map(PersonaId), hours: self.support_hours_utc }
+    }
+
+    /// The idle time after which pending conversations resolve, if enabled.
+    pub fn auto_resolve_after(&self) -> Option<Duration> {
+        (self.support_auto_resolve_hours > 0)
+            .then(|| Duration::from_secs(u64::from(self.support_auto_resolve_hours) * 3600))
+    }
+}
+
+/// How direct messages behave.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DmArgs {
+    /// The most active (not archived) DMs a user may have when starting another.
+    #[arg(long, env = "CHAT_DM_MAX_ACTIVE", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub dm_max_active: i64,
+    /// DMs with no message for this many days are archived for both sides (0: never).
+    #[arg(long, env = "CHAT_DM_ARCHIVE_AFTER_DAYS", default_value_t = 30)]
+    pub dm_archive_after_days: u32,
+}
+
+impl DmArgs {
+    /// The domain settings.
+    pub const fn settings(&self) -> DmSettings {
+        DmSettings { max_active: self.dm_max_active }
+    }
+
+    /// The idle time after which DMs are archived, if enabled.
+    pub fn archive_after(&self) -> Option<Duration> {
+        (self.dm_archive_after_days > 0).then(|| Duration::from_secs(u64::from(self.dm_archive_after_days) * 86_400))
+    }
+}

@@ -1,0 +1,104 @@
+//! The composition root: the only place where the database adapter meets the API.
+
+pub mod config;
+pub mod legacy;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use chat_api::auth::{AuthConfig, Authenticator};
+use chat_api::realtime::RealtimePublisher;
+use chat_api::realtime::fanout::Fanout;
+use chat_api::realtime::hub::Hub;
+use chat_api::{ApiSettings, AppState};
+use chat_domain::events::EventPublisher;
+use chat_domain::store::Store;
+use chat_domain::{direct_messages, support};
+use chat_postgres::{PgStore, PoolConfig};
+
+/// Wires the PostgreSQL store, the authenticator and the real-time hub (with Redis
+/// fan-out when `redis_url` is set) into the API's state. Must run inside a Tokio
+/// runtime: it starts the hub task.
+pub fn app_state(
+    database_url: &str,
+    pool: PoolConfig,
+    auth: &AuthConfig,
+    settings: ApiSettings,
+    redis_url: Option<&str>,
+) -> anyhow::Result<AppState> {
+    let authenticator = Authenticator::new(auth)?;
+    let hub = Hub::start();
+    let fanout = redis_url.map(|url| Fanout::start(url, &hub)).transpose()?;
+    let events: Arc<dyn EventPublisher> = Arc::new(RealtimePublisher::new(hub.clone(), fanout));
+    Ok(AppState {
+        store: Arc::new(PgStore::new(database_url, pool)),
+        auth: Arc::new(authenticator),
+        hub,
+        events,
+        settings: Arc::new(settings),
+    })
+}
+
+/// Serves the API on `listener` until SIGINT or SIGTERM, then drains in-flight requests.
+pub fn server(
+    listener: TcpListener,
+    state: AppState,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let mut server = HttpServer::new(move || chat_api::app(state.clone())).shutdown_timeout(10).listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// Idle-time housekeeping, run every minute for as long as the server runs: resolve
+/// pending support conversations idle for `support_idle`, archive DMs idle for
+/// `dm_idle`. Each runs in batches; a failure is logged and retried at the next tick.
+pub async fn maintenance_loop(store: Arc<dyn Store>, support_idle: Option<Duration>, dm_idle: Option<Duration>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Some(idle) = support_idle {
+            let before = idle_before(idle);
+            drain("auto-resolved idle support conversations", || {
+                let store = Arc::clone(&store);
+                async move { store.run(move |tx| support::auto_resolve(tx, before, 500)).await }
+            })
+            .await;
+        }
+        if let Some(idle) = dm_idle {
+            let before = idle_before(idle);
+            drain("archived idle direct messages", || {
+                let store = Arc::clone(&store);
+                async move { store.run(move |tx| direct_messages::archive_idle_dms(tx, before, 500)).await }
+            })
+            .await;
+        }
+    }
+}
+
+fn idle_before(idle: Duration) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Runs a batch job until it reports nothing left (or fails).
+async fn drain<F, Fut, T>(what: &str, mut batch: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Vec<T>, chat_domain::RepoError>>,
+{
+    loop {
+        match batch().await {
+            Ok(done) if done.is_empty() => break,
+            Ok(done) => tracing::info!(count = done.len(), "{what}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "{what}: failed; retrying at the next tick");
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `chat-server`: serve the API, migrate, seed demo data, print the OpenAPI document,
+//! and mint development tokens.
+
+use std::net::TcpListener;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use chat_api::ApiSettings;
+use chat_api::auth::{DevClaims, mint_token};
+use chat_server::config::{DatabaseArgs, JwtArgs, LogFormat, ServeArgs};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "chat-server", version, about = "Support chat, direct messages and admin notifications.")]
+struct Cli {
+    /// Log format.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API.
+    Serve(ServeArgs),
+    /// Create the database if needed and apply pending migrations.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Write demo users, admins, personas and groups (idempotent) and print their tokens.
+    SeedDemo {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        jwt: JwtArgs,
+    },
+    /// Print the OpenAPI document (the committed openapi/openapi.json).
+    Openapi,
+    /// Move the group-based support history into support conversations, verify, roll
+    /// back, clean up (docs/migration.md).
+    #[command(subcommand)]
+    Legacy(chat_server::legacy::LegacyCommand),
+    /// DEVELOPMENT ONLY: mint a token signed with the configured HS256 secret. In
+    /// production, tokens come from the existing app.
+    Token {
+        #[command(flatten)]
+        jwt: JwtArgs,
+        /// The user id (`sub`).
+        #[arg(long)]
+        user_id: i32,
+        /// Mint an admin token.
+        #[arg(long)]
+        admin: bool,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Migrate { database } => migrate(&database.database_url),
+        Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
+        Command::Legacy(command) => chat_server::legacy::run(command),
+        Command::Openapi => {
+            print!("{}", chat_api::openapi_json());
+            Ok(())
+        }
+        Command::Token { jwt, user_id, admin, hours } => {
+            println!("{}", token(&jwt, user_id, admin, hours)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn migrate(database_url: &str) -> anyhow::Result<()> {
+    if chat_postgres::ensure_database(database_url)? {
+        tracing::info!("created the database");
+    }
+    let applied = chat_postgres::run_migrations(database_url)?;
+    tracing::info!(count = applied.len(), ?applied, "migrations applied");
+    Ok(())
+}
+
+fn seed_demo(database_url: &str, jwt: &JwtArgs) -> anyhow::Result<()> {
+    let demo = chat_postgres::seed_demo(database_url)?;
+    println!("Demo accounts (DEVELOPMENT tokens, valid 24 hours):");
+    for user in demo.users {
+        let role = if user.is_admin { "admin" } else { "user" };
+        let token = token(jwt, user.id, user.is_admin, 24)?;
+        println!("  {:<6} id={:<3} role={role:<5} Authorization: Bearer {token}", user.username, user.id);
+    }
+    Ok(())
+}
+
+fn token(jwt: &JwtArgs, user_id: i32, admin: bool, hours: u64) -> anyhow::Result<String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).context("clock before 1970")?;
+    let claims = DevClaims {
+        sub: user_id.to_string(),
+        role: if admin { "admin" } else { "user" }.to_owned(),
+        exp: (now + Duration::from_secs(hours * 3600)).as_secs(),
+        iss: jwt.jwt_issuer.clone(),
+        aud: jwt.jwt_audience.clone(),
+    };
+    Ok(mint_token(jwt.jwt_secret.as_bytes(), &claims)?)
+}
+
+#[actix_web::main]
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.migrate {
+        migrate(&args.database.database_url)?;
+    }
+    let auth = args.jwt.auth_config()?;
+    let settings = ApiSettings {
+        cors_allowed_origins: args.cors_origins.clone(),
+        support: args.support.settings(),
+        dms: args.dms.settings(),
+    };
+    let state = chat_server::app_state(
+        &args.database.database_url,
+        args.pool.into(),
+        &auth,
+        settings,
+        args.redis_url.as_deref(),
+    )?;
+    actix_web::rt::spawn(chat_server::maintenance_loop(
+        state.store.clone(),
+        args.support.auto_resolve_after(),
+        args.dms.archive_after(),
+    ));
+    let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    tracing::info!(address = %args.bind, docs = %format!("http://{}/docs/", args.bind), "serving");
+    chat_server::server(listener, state, args.workers)?.await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,557 @@
+//! Test harness: the real application on port 0 against a fresh PostgreSQL database.
+//!
+//! * `TEST_DATABASE_URL` (set by `scripts/test`) names a server where databases may be
+//!   created; it defaults to `postgres://postgres@127.0.0.1:5432/postgres`.
+//! * The schema is migrated once into a template database named after a hash of
+//!   `migrations/`, shared by every test process (nextest runs one process per test);
+//!   each test then clones it (`CREATE DATABASE ... TEMPLATE`, ~50 ms) and drops its
+//!   clone when done.
+
+use std::net::TcpListener;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use chat_api::ApiSettings;
+use chat_api::auth::{AuthConfig, DevClaims, mint_token};
+use chat_postgres::PoolConfig;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Int4, Text};
+use serde_json::Value;
+
+/// The HS256 secret the test apps accept.
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// The admin URL of the test server.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn url_with_db(db: &str) -> String {
+    let mut url = url::Url::parse(&admin_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{db}"));
+    url.into()
+}
+
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Bool)]
+    found: bool,
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
+    Ok(diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+        .bind::<Text, _>(name)
+        .get_result::<Found>(conn)?
+        .found)
+}
+
+/// A stable hash of the migration files (FNV-1a), naming the template.
+fn migrations_hash() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        let bytes = std::fs::read(&file).expect("migration file is readable");
+        for b in file.strip_prefix(&dir).unwrap_or(&file).to_string_lossy().bytes().chain(bytes) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("migrations/ exists")
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
+}
+
+/// Creates (once, across processes) the migrated template and returns its name.
+fn template() -> anyhow::Result<String> {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    if let Some(name) = TEMPLATE.get() {
+        return Ok(name.clone());
+    }
+    let name = format!("chat_tmpl_{}", migrations_hash());
+    let mut admin = PgConnection::establish(&admin_url()).context("cannot connect to TEST_DATABASE_URL")?;
+    // Serialize template creation across test processes.
+    admin.batch_execute("SELECT pg_advisory_lock(7011)")?;
+    let result = (|| -> anyhow::Result<()> {
+        if database_exists(&mut admin, &name)? {
+            return Ok(());
+        }
+        let building = format!("{name}_building");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {building}"))?;
+        chat_postgres::run_migrations(&url_with_db(&building))?;
+        // The rename publishes the template atomically; no connection to it stays open.
+        admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))?;
+        Ok(())
+    })();
+    admin.batch_execute("SELECT pg_advisory_unlock(7011)")?;
+    result?;
+    Ok(TEMPLATE.get_or_init(|| name).clone())
+}
+
+/// A database of the test's own, dropped on drop.
+#[derive(Debug)]
+pub struct TestDb {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    owned: bool,
+}
+
+impl TestDb {
+    /// A migrated database cloned from the template.
+    pub fn migrated() -> Self {
+        let template = template().expect("the template database can be created");
+        Self::create(Some(&template))
+    }
+
+    /// An empty database (no migrations), for migration tests.
+    pub fn empty() -> Self {
+        Self::create(None)
+    }
+
+    fn create(template: Option<&str>) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        admin.batch_execute(&sql).expect("the test database can be created");
+        let url = url_with_db(&name);
+        Self { name, url, owned: true }
+    }
+
+    /// A copy of `self` (which must have no open connection), dropped on drop.
+    pub fn copy(&self) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
+        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", self.name)).expect("the copy is created");
+        let url = url_with_db(&name);
+        Self { name, url, owned: true }
+    }
+
+    /// The same database, for a second server instance (dropping it drops nothing).
+    pub fn shared(&self) -> Self {
+        Self { name: self.name.clone(), url: self.url.clone(), owned: false }
+    }
+
+    /// A direct connection, for arranging fixtures and checking what was stored.
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("the test database accepts connections")
+    }
+
+    /// Runs one SQL statement returning a single bigint column named `n`.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql).get_result::<N>(&mut self.conn()).expect("count query runs").n
+    }
+
+    /// Creates an active group of `kind` with `members`, as the existing app would.
+    pub fn group(&self, name: &str, kind: &str, members: &[i32]) -> i32 {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = Int4)]
+            id: i32,
+        }
+        let mut conn = self.conn();
+        let id = diesel::sql_query("INSERT INTO chat_groups (name, kind) VALUES ($1, $2) RETURNING id")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(kind)
+            .get_result::<Id>(&mut conn)
+            .expect("group is inserted")
+            .id;
+        for member in members {
+            conn.batch_execute(&format!("INSERT INTO chat_group_members (group_id, user_id) VALUES ({id}, {member})"))
+                .expect("member is inserted");
+        }
+        id
+    }
+
+    /// Inserts a user as the existing app would and returns its id.
+    pub fn insert_user(&self, username: &str) -> i32 {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = Int4)]
+            id: i32,
+        }
+        diesel::sql_query(
+            "INSERT INTO users (username, display_name, profile_photo_url)
+             VALUES ($1, initcap($1), 'https://cdn.example.com/' || $1 || '.png') RETURNING id",
+        )
+        .bind::<Text, _>(username)
+        .get_result::<Id>(&mut self.conn())
+        .expect("user is inserted")
+        .id
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A running application with its own database.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its database.
+    pub db: TestDb,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    /// The real-time hub of this instance.
+    pub hub: chat_api::realtime::hub::Hub,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Raw body.
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem `code`, if the body is a problem document.
+    pub fn code(&self) -> Option<String> {
+        self.json().get("code").and_then(Value::as_str).map(str::to_owned)
+    }
+}
+
+/// The auth settings of test apps.
+pub fn auth_config() -> AuthConfig {
+    AuthConfig {
+        hs256_secret: SECRET.to_vec(),
+        rs256_public_key_pem: None,
+        issuer: None,
+        audience: None,
+        role_claim: "role".to_owned(),
+    }
+}
+
+/// A token for `user_id` with `role`, valid for an hour.
+pub fn token(user_id: i32, role: &str) -> String {
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    mint_token(
+        SECRET,
+        &DevClaims { sub: user_id.to_string(), role: role.to_owned(), exp: exp as u64, iss: None, aud: None },
+    )
+    .expect("token is minted")
+}
+
+impl TestApp {
+    /// Starts the app on a fresh migrated database.
+    pub async fn spawn() -> Self {
+        Self::spawn_on(TestDb::migrated()).await
+    }
+
+    /// Starts the app on `db`.
+    pub async fn spawn_on(db: TestDb) -> Self {
+        Self::spawn_with(db, PoolConfig { max_size: 16, ..PoolConfig::default() }).await
+    }
+
+    /// Starts the app on a fresh migrated database with given settings.
+    pub async fn spawn_configured(settings: ApiSettings) -> Self {
+        Self::start(TestDb::migrated(), PoolConfig { max_size: 16, ..PoolConfig::default() }, settings, None).await
+    }
+
+    /// Starts the app on `db` with a given pool.
+    pub async fn spawn_with(db: TestDb, pool: PoolConfig) -> Self {
+        Self::start(db, pool, ApiSettings::default(), None).await
+    }
+
+    /// Starts an instance on `db` with Redis fan-out, as one of several instances.
+    pub async fn spawn_instance(db: TestDb, redis_url: &str) -> Self {
+        let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
+        Self::start(db, pool, ApiSettings::default(), Some(redis_url)).await
+    }
+
+    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis_url: Option<&str>) -> Self {
+        let state =
+            chat_server::app_state(&db.url, pool, &auth_config(), settings, redis_url).expect("the app state is built");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let base = format!("http://{}", listener.local_addr().expect("bound address"));
+        let hub = state.hub.clone();
+        let server = chat_server::server(listener, state, Some(2)).expect("the server starts");
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { base, db, http: reqwest::Client::new(), hub, handle }
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn call_raw(&self, method: &str, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body);
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    /// `GET` with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// `POST` JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// `PATCH` JSON with a token.
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    /// Inserts a user and returns its id and a user token.
+    pub fn user(&self, username: &str) -> (i32, String) {
+        let id = self.db.insert_user(username);
+        (id, token(id, "user"))
+    }
+
+    /// Inserts an admin user and returns its id and an admin token.
+    pub fn admin(&self, username: &str) -> (i32, String) {
+        let id = self.db.insert_user(username);
+        (id, token(id, "admin"))
+    }
+
+    /// Stops the server (and so closes its pool) before the database is dropped.
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn read(res: reqwest::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.bytes().await.expect("the body is read").to_vec();
+    Reply { status, headers, bytes }
+}
+
+/// A WebSocket client for tests.
+#[derive(Debug)]
+pub struct WsClient {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// A close frame seen while waiting for text frames.
+    closed: Option<u16>,
+}
+
+/// How a socket ended, as seen by the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEnd {
+    /// A close frame with this code.
+    Closed(u16),
+    /// The stream ended without a close frame.
+    Dropped,
+}
+
+impl WsClient {
+    /// Connects with a bearer header.
+    pub async fn connect(app: &TestApp, token: &str) -> Self {
+        Self::try_connect(app, Some(token), &[]).await.expect("the socket opens")
+    }
+
+    /// Connects with optional token and extra headers; `Err(status)` when refused.
+    pub async fn try_connect(app: &TestApp, token: Option<&str>, headers: &[(&str, &str)]) -> Result<Self, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/chat/ws", app.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().expect("valid request");
+        if let Some(token) = token {
+            request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        }
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                value.parse().expect("header value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(Self { stream, closed: None }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("unexpected handshake failure: {e}"),
+        }
+    }
+
+    /// Connects to a raw URL (query-string tokens).
+    pub async fn connect_url(url: &str) -> Result<Self, u16> {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((stream, _)) => Ok(Self { stream, closed: None }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("unexpected handshake failure: {e}"),
+        }
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into()))
+            .await
+            .expect("the frame is sent");
+    }
+
+    /// The next JSON frame, or `None` when nothing arrives within `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                    return serde_json::from_str(&text).ok();
+                }
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                    self.closed = Some(frame.map_or(1005, |f| u16::from(f.code)));
+                    return None;
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(_) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Frames until one satisfies `pred` (within `wait` per frame); panics otherwise.
+    pub async fn until(&mut self, wait: std::time::Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = self.next(wait).await.expect("the expected frame arrives");
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a request with an `id` and returns its reply (`ack`, `error` or control frame).
+    pub async fn request(&mut self, mut frame: Value, id: &str) -> Value {
+        frame["id"] = Value::String(id.to_owned());
+        self.send(frame).await;
+        self.until(std::time::Duration::from_secs(10), |f| f["id"] == id).await
+    }
+
+    /// Waits for the server to end the socket and reports how.
+    pub async fn end(&mut self, wait: std::time::Duration) -> WsEnd {
+        use futures_util::StreamExt;
+        if let Some(code) = self.closed {
+            return WsEnd::Closed(code);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                    return WsEnd::Closed(frame.map_or(1005, |f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return WsEnd::Dropped,
+                Err(_) => panic!("the server did not end the socket in time"),
+            }
+        }
+    }
+
+    /// Closes the socket.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+
+    /// The raw stream (to stop reading it, for backpressure tests).
+    pub fn into_inner(
+        self,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+        self.stream
+    }
+}
+
+/// A throwaway `redis-server` on a free loopback port, killed on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    /// Its port.
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl RedisServer {
+    /// Starts one on a free port (`redis-server` must be installed; `scripts/test` does it).
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        Self::start_on(port)
+    }
+
+    /// Starts one on `port`, waiting until it answers.
+    pub fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::yield_now();
+        }
+        Self { port, child }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops it (as a crash would: no goodbye to the clients).
+    pub fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,357 @@
+//! Direct messages end to end: starting, rules, limits, blocks, archive, moderation, audit.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chat_api::ApiSettings;
+use chat_domain::direct_messages::DmSettings;
+use chat_domain::store::Store;
+use chat_postgres::{PgStore, PoolConfig};
+use chat_tests::TestApp;
+use diesel::connection::SimpleConnection;
+use serde_json::{Value, json};
+
+const DMS: &str = "/api/user/chat/direct-messages";
+
+async fn start(app: &TestApp, token: &str, target_type: &str, target_id: i64) -> chat_tests::Reply {
+    app.post(DMS, token, json!({"targetType": target_type, "targetId": target_id})).await
+}
+
+async fn send(app: &TestApp, token: &str, dm: i64, content: &str) -> chat_tests::Reply {
+    app.post(&format!("{DMS}/{dm}/messages"), token, json!({"content": content})).await
+}
+
+async fn persona(app: &TestApp, admin: &str, name: &str, dm_enabled: bool) -> i64 {
+    let reply = app.post("/api/admin/chat/personas", admin, json!({"name": name, "dmEnabled": dm_enabled})).await;
+    reply.json()["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn users_who_share_the_main_group_message_each_other() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let main = app.db.group("Main PEA Communication", "main", &[alice_id, bob_id]);
+
+    // The avatar click: members of the main group, and whether each can be messaged.
+    let members = app.get(&format!("/api/user/chat/groups/{main}/members"), &alice).await.json();
+    let can_dm: Vec<(i64, bool)> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_i64().unwrap(), m["canDm"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(can_dm, [(i64::from(alice_id), false), (i64::from(bob_id), true)]);
+
+    let created = start(&app, &alice, "real_user", bob_id.into()).await;
+    assert_eq!(created.status, 201);
+    let dm = created.json();
+    assert_eq!(dm["kind"], "user_dm");
+    assert_eq!(
+        dm["other"],
+        json!({"type": "real_user", "id": bob_id, "displayName": "Bob", "avatarUrl": "https://cdn.example.com/bob.png"})
+    );
+    let id = dm["id"].as_i64().unwrap();
+    let again = start(&app, &bob, "real_user", alice_id.into()).await;
+    assert_eq!((again.status, again.json()["id"].as_i64()), (200, Some(id)), "the same pair, from the other side");
+    assert_eq!(again.json()["other"]["displayName"], "Alice");
+
+    let hello = send(&app, &alice, id, "hi Bob").await;
+    assert_eq!(hello.status, 201);
+    assert!(hello.json()["sender"].get("avatarUrl").is_none());
+    let bobs = app.get(DMS, &bob).await.json();
+    assert_eq!(bobs["items"][0]["unreadCount"], 1);
+    assert_eq!(bobs["items"][0]["lastMessage"]["content"], "hi Bob");
+    let read = app.post(&format!("{DMS}/{id}/read"), &bob, json!({"lastReadMessageId": hello.json()["id"]})).await;
+    assert_eq!(read.json()["unreadCount"], 0);
+    let reply = send(&app, &bob, id, "hey Alice").await;
+    assert_eq!(reply.json()["sender"]["id"], bob_id);
+    let history = app.get(&format!("{DMS}/{id}/messages"), &alice).await.json();
+    let contents: Vec<&str> =
+        history["items"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, ["hey Alice", "hi Bob"]);
+}
+
+#[tokio::test]
+async fn every_start_rule_has_its_own_answer() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (stranger_id, _) = app.user("stranger");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main PEA Communication", "main", &[alice_id, carol_id]);
+    // Sharing only a personal or an old support group does not count.
+    app.db.group("old support", "support", &[alice_id, stranger_id]);
+
+    let me = start(&app, &alice, "real_user", alice_id.into()).await;
+    assert_eq!((me.status, me.json()["errors"][0]["field"].clone()), (422, json!("targetId")));
+    let nobody = start(&app, &alice, "real_user", 424_242).await;
+    assert_eq!(nobody.status, 404);
+    let stranger = start(&app, &alice, "real_user", stranger_id.into()).await;
+    assert_eq!((stranger.status, stranger.code().as_deref()), (403, Some("dm_no_shared_group")));
+    let closed = persona(&app, &admin, "Closed", false).await;
+    let closed = start(&app, &alice, "fake_user", closed).await;
+    assert_eq!((closed.status, closed.code().as_deref()), (403, Some("dm_persona_unavailable")));
+    let missing_persona = start(&app, &alice, "fake_user", 9_999).await;
+    assert_eq!(missing_persona.status, 404);
+    let bad_type = app.post(DMS, &alice, json!({"targetType": "robot", "targetId": 1})).await;
+    assert_eq!((bad_type.status, bad_type.json()["errors"][0]["field"].clone()), (422, json!("targetType")));
+
+    // A block by the target answers exactly like sharing no group.
+    assert_eq!(app.call("POST", &format!("/api/user/chat/blocks/{alice_id}"), Some(&carol), None).await.status, 201);
+    let blocked = start(&app, &alice, "real_user", carol_id.into()).await;
+    assert_eq!(blocked.status, stranger.status);
+    assert_eq!(blocked.bytes, stranger.bytes, "the answer must not reveal the block");
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM direct_messages"), 0);
+
+    // Personas that take DMs can be messaged; admins answer as that persona only.
+    let mia = persona(&app, &admin, "Mia", true).await;
+    let dm = start(&app, &alice, "fake_user", mia).await;
+    assert_eq!(dm.status, 201);
+    assert_eq!(dm.json()["kind"], "persona_dm");
+    assert_eq!(dm.json()["other"]["displayName"], "Mia");
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_starts_from_both_sides_make_one_dm() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let calls = (0..32).map(|i| {
+        let (token, target) = if i % 2 == 0 { (&alice, bob_id) } else { (&bob, alice_id) };
+        start(&app, token, "real_user", target.into())
+    });
+    let replies = futures_util::future::join_all(calls).await;
+    let ids: HashSet<i64> = replies.iter().map(|r| r.json()["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM direct_messages"), 1);
+}
+
+#[tokio::test]
+async fn the_active_dm_limit_holds_under_200_concurrent_starts_20_times() {
+    const LIMIT: i64 = 7;
+    let settings = ApiSettings { dms: DmSettings { max_active: LIMIT }, ..ApiSettings::default() };
+    let app = TestApp::spawn_configured(settings).await;
+    app.db
+        .conn()
+        .batch_execute(
+            "INSERT INTO users (username, display_name) SELECT 't' || g, 'Target ' || g FROM generate_series(1, 200) g",
+        )
+        .unwrap();
+    let targets: Vec<i64> = (1..=200).collect();
+    let mut members: Vec<i32> = targets.iter().map(|t| i32::try_from(*t).unwrap()).collect();
+    let mut initiators = Vec::new();
+    for run in 0..20 {
+        let (id, token) = app.user(&format!("initiator{run}"));
+        members.push(id);
+        initiators.push((id, token));
+    }
+    app.db.group("Main", "main", &members);
+    for (initiator, token) in &initiators {
+        let replies = futures_util::future::join_all(targets.iter().map(|t| start(&app, token, "real_user", *t))).await;
+        let created = replies.iter().filter(|r| r.status == 201).count();
+        let refused = replies.iter().filter(|r| r.code().as_deref() == Some("dm_limit_reached")).count();
+        assert_eq!((created, refused), (LIMIT as usize, 200 - LIMIT as usize), "initiator {initiator}");
+        let stored = app.db.count(&format!(
+            "SELECT count(*) AS n FROM direct_messages WHERE user1_id = {initiator} OR user2_id = {initiator}"
+        ));
+        assert_eq!(stored, LIMIT);
+    }
+}
+
+#[tokio::test]
+async fn blocks_stop_new_messages_both_ways_and_can_be_lifted() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = start(&app, &alice, "real_user", bob_id.into()).await.json()["id"].as_i64().unwrap();
+    assert_eq!(send(&app, &bob, dm, "hello").await.status, 201);
+
+    assert_eq!(app.call("POST", &format!("/api/user/chat/blocks/{bob_id}"), Some(&alice), None).await.status, 201);
+    assert_eq!(app.call("POST", &format!("/api/user/chat/blocks/{bob_id}"), Some(&alice), None).await.status, 200);
+    let blocks = app.get("/api/user/chat/blocks", &alice).await.json();
+    assert_eq!(blocks["items"][0]["user"]["id"], bob_id);
+    for (token, who) in [(&bob, "blocked"), (&alice, "blocker")] {
+        let refused = send(&app, token, dm, "still there?").await;
+        assert_eq!((refused.status, refused.code().as_deref()), (403, Some("dm_unavailable")), "{who}");
+    }
+    let reopen = start(&app, &alice, "real_user", bob_id.into()).await;
+    assert_eq!(reopen.code().as_deref(), Some("dm_you_blocked"));
+    // The history stays readable.
+    assert_eq!(app.get(&format!("{DMS}/{dm}/messages"), &bob).await.status, 200);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 1);
+
+    let self_block = app.call("POST", &format!("/api/user/chat/blocks/{alice_id}"), Some(&alice), None).await;
+    assert_eq!(self_block.status, 422);
+    assert_eq!(app.call("DELETE", &format!("/api/user/chat/blocks/{bob_id}"), Some(&alice), None).await.status, 204);
+    assert_eq!(send(&app, &bob, dm, "thanks").await.status, 201);
+}
+
+#[tokio::test]
+async fn archived_dms_leave_the_list_and_come_back_on_a_new_message() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let with_bob = start(&app, &alice, "real_user", bob_id.into()).await.json()["id"].as_i64().unwrap();
+    let with_carol = start(&app, &alice, "real_user", carol_id.into()).await.json()["id"].as_i64().unwrap();
+    send(&app, &alice, with_bob, "one").await;
+    send(&app, &alice, with_carol, "two").await;
+
+    let ids = |page: Value| -> Vec<i64> {
+        page["items"].as_array().unwrap().iter().map(|d| d["id"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(ids(app.get(DMS, &alice).await.json()), [with_carol, with_bob], "most recent activity first");
+    let archived = app.post(&format!("{DMS}/{with_carol}/archive"), &alice, json!({})).await;
+    assert_eq!(archived.json()["archived"], true);
+    assert_eq!(ids(app.get(DMS, &alice).await.json()), [with_bob]);
+    assert_eq!(ids(app.get(&format!("{DMS}?archived=true"), &alice).await.json()), [with_carol]);
+    assert_eq!(ids(app.get(DMS, &carol).await.json()), [with_carol], "archiving is per user");
+    send(&app, &carol, with_carol, "are you there?").await;
+    assert_eq!(ids(app.get(DMS, &alice).await.json()), [with_carol, with_bob], "a new message brings it back");
+
+    // Idle DMs are archived for both sides by the maintenance task.
+    let store: Arc<dyn Store> = Arc::new(PgStore::new(&app.db.url, PoolConfig::default()));
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let archived = store.run(move |tx| chat_domain::direct_messages::archive_idle_dms(tx, later, 100)).await.unwrap();
+    assert_eq!(archived.len(), 2);
+    assert!(ids(app.get(DMS, &alice).await.json()).is_empty());
+    assert!(ids(app.get(DMS, &bob).await.json()).is_empty());
+    let unarchive = app.call("DELETE", &format!("{DMS}/{with_bob}/archive"), Some(&bob), None).await;
+    assert_eq!(unarchive.json()["archived"], false);
+    assert_eq!(ids(app.get(DMS, &bob).await.json()), [with_bob]);
+
+    // Paging through the list.
+    let first = app.get(&format!("{DMS}?archived=true&limit=1"), &alice).await.json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = app.get(&format!("{DMS}?archived=true&limit=1&cursor={cursor}"), &alice).await.json();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    assert_eq!(second["nextCursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn admins_oversee_dms_answer_personas_hide_messages_and_every_read_is_logged() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let mia = persona(&app, &ada, "Mia", true).await;
+    let user_dm = start(&app, &alice, "real_user", bob_id.into()).await.json()["id"].as_i64().unwrap();
+    let persona_dm = start(&app, &alice, "fake_user", mia).await.json()["id"].as_i64().unwrap();
+    let rude = send(&app, &bob, user_dm, "something rude").await.json();
+    send(&app, &alice, persona_dm, "Hi Mia!").await;
+
+    let all = app.get("/api/admin/chat/direct-messages", &ada).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let waiting = app.get("/api/admin/chat/direct-messages?waiting=true", &ada).await.json();
+    assert_eq!(waiting["items"][0]["id"], persona_dm);
+    assert_eq!(waiting["items"][0]["waitingForPersona"], true);
+    let by_kind = app.get("/api/admin/chat/direct-messages?kind=user_dm", &ada).await.json();
+    assert_eq!(by_kind["items"][0]["id"], user_dm);
+    let by_user = app.get(&format!("/api/admin/chat/direct-messages?userId={bob_id}"), &ada).await.json();
+    assert_eq!(by_user["items"].as_array().unwrap().len(), 1);
+    let by_persona = app.get(&format!("/api/admin/chat/direct-messages?personaId={mia}"), &ada).await.json();
+    assert_eq!(by_persona["items"][0]["id"], persona_dm);
+
+    // Answering: as the persona in persona DMs, never in user DMs.
+    let answer = app
+        .post(&format!("/api/admin/chat/direct-messages/{persona_dm}/messages"), &ada, json!({"content": "Hi Alice!"}))
+        .await;
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.json()["sender"]["displayName"], "Mia");
+    assert_eq!(answer.json()["actingAdmin"]["id"], ada_id);
+    let alice_view = app.get(&format!("{DMS}/{persona_dm}/messages"), &alice).await;
+    assert!(!String::from_utf8_lossy(&alice_view.bytes).contains("acting"));
+    let refused =
+        app.post(&format!("/api/admin/chat/direct-messages/{user_dm}/messages"), &ada, json!({"content": "hi"})).await;
+    assert_eq!((refused.status, refused.code().as_deref()), (403, Some("admin_read_only")));
+
+    // Moderation: users no longer see the content; admins still do, marked hidden.
+    let hidden =
+        app.post(&format!("/api/admin/chat/messages/{}/hide", rude["id"]), &ada, json!({"reason": "harassment"})).await;
+    assert_eq!((hidden.status, hidden.json()["hidden"].clone()), (200, json!(true)));
+    let seen = app.get(&format!("{DMS}/{user_dm}/messages"), &alice).await.json();
+    assert_eq!((seen["items"][0]["hidden"].clone(), seen["items"][0]["content"].clone()), (json!(true), Value::Null));
+    assert!(
+        !String::from_utf8_lossy(&app.get(DMS, &alice).await.bytes).contains("rude"),
+        "not in the list preview either"
+    );
+    let admin_seen = app.get(&format!("/api/admin/chat/direct-messages/{user_dm}/messages"), &ada).await.json();
+    assert_eq!(admin_seen["items"][0]["content"], "something rude");
+    let no_reason =
+        app.post(&format!("/api/admin/chat/messages/{}/hide", rude["id"]), &ada, json!({"reason": " "})).await;
+    assert_eq!((no_reason.status, no_reason.json()["errors"][0]["field"].clone()), (422, json!("reason")));
+    assert_eq!(app.post("/api/admin/chat/messages/999999/hide", &ada, json!({"reason": "x"})).await.status, 404);
+
+    // The access log has the reads above, newest first.
+    let log = app.get("/api/admin/chat/audit", &ada).await.json();
+    let entries: Vec<(i64, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["conversationId"].as_i64().unwrap(), e["action"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(entries, [(user_dm, "read_messages".to_owned())]);
+    assert_eq!(log["items"][0]["admin"]["id"], ada_id);
+    let by_conversation = app.get(&format!("/api/admin/chat/audit?conversationId={persona_dm}"), &ada).await.json();
+    assert!(by_conversation["items"].as_array().unwrap().is_empty());
+
+    // Users are refused on every admin DM route.
+    for (method, path) in [
+        ("GET", "/api/admin/chat/direct-messages".to_owned()),
+        ("GET", format!("/api/admin/chat/direct-messages/{user_dm}")),
+        ("GET", format!("/api/admin/chat/direct-messages/{user_dm}/messages")),
+        ("GET", "/api/admin/chat/audit".to_owned()),
+        ("GET", "/api/admin/chat/search?q=rude".to_owned()),
+    ] {
+        let reply = app.call(method, &path, Some(&alice), None).await;
+        assert_eq!(reply.status, 403, "{method} {path}");
+    }
+    let reply = app.post(&format!("/api/admin/chat/messages/{}/hide", rude["id"]), &bob, json!({"reason": "x"})).await;
+    assert_eq!(reply.status, 403);
+}
+
+#[tokio::test]
+async fn search_finds_only_what_the_caller_may_read() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let ab = start(&app, &alice, "real_user", bob_id.into()).await.json()["id"].as_i64().unwrap();
+    let bc = start(&app, &bob, "real_user", carol_id.into()).await.json()["id"].as_i64().unwrap();
+    send(&app, &alice, ab, "where is the refund for order 17?").await;
+    send(&app, &bob, bc, "carol, the refund secret is 42").await;
+    app.post("/api/user/chat/support/messages", &alice, json!({"content": "refund please"})).await;
+
+    let hits = app.get("/api/user/chat/search?q=refund", &alice).await.json();
+    let found: Vec<(i64, String)> = hits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["conversationId"].as_i64().unwrap(), h["conversationKind"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(found.len(), 2, "{hits}");
+    assert!(found.iter().all(|(id, _)| *id != bc), "never another pair's DM");
+    assert!(!String::from_utf8_lossy(&app.get("/api/user/chat/search?q=secret", &alice).await.bytes).contains("42"));
+    assert_eq!(app.get("/api/user/chat/search?q=secret", &alice).await.json()["items"], json!([]));
+    assert_eq!(app.get("/api/user/chat/search?q=secret", &carol).await.json()["items"].as_array().unwrap().len(), 1);
+    let blank = app.get("/api/user/chat/search?q=%20", &alice).await;
+    assert_eq!((blank.status, blank.json()["errors"][0]["field"].clone()), (422, json!("q")));
+
+    // Admins search everything, and each DM revealed is logged.
+    let all = app.get("/api/admin/chat/search?q=refund", &ada).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    let logged = app.db.count(&format!(
+        "SELECT count(*) AS n FROM chat_admin_access_log WHERE admin_id = {ada_id} AND action = 'search'"
+    ));
+    assert_eq!(logged, 2, "two DMs revealed; support is not a DM");
+}

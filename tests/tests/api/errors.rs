@@ -1,0 +1,132 @@
+//! Bad input never reaches the database and always gets a precise 4xx problem document;
+//! an outage is a quick 503.
+
+use std::time::Duration;
+
+use chat_postgres::PoolConfig;
+use chat_tests::{TestApp, TestDb};
+use serde_json::{Value, json};
+
+const PERSONAS: &str = "/api/admin/chat/personas";
+
+fn assert_problem(reply: &chat_tests::Reply, status: u16, code: &str, case: &str) {
+    assert_eq!(reply.status, status, "{case}: {}", String::from_utf8_lossy(&reply.bytes));
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{case}");
+    let body = reply.json();
+    assert_eq!(body["code"], code, "{case}");
+    assert_eq!(body["status"], status, "{case}");
+    assert_eq!(body["type"], format!("urn:chat:problem:{code}"), "{case}");
+}
+
+#[tokio::test]
+async fn invalid_fields_are_named_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        ("empty name", json!({"name": ""}), "name", "empty"),
+        ("blank name", json!({"name": "   \t"}), "name", "empty"),
+        ("name too long", json!({"name": "x".repeat(65)}), "name", "too_long"),
+        ("NUL byte", json!({"name": "Ava\u{0}"}), "name", "control_character"),
+        ("newline in name", json!({"name": "A\nB"}), "name", "control_character"),
+        ("bio too long", json!({"name": "Ava", "bio": "b".repeat(501)}), "bio", "too_long"),
+        ("http avatar", json!({"name": "Ava", "avatarUrl": "http://x.com/a.png"}), "avatarUrl", "not_https"),
+        ("script avatar", json!({"name": "Ava", "avatarUrl": "javascript:alert(1)"}), "avatarUrl", "not_https"),
+        ("name wrong type", json!({"name": 42}), "name", "invalid_type"),
+        ("flag wrong type", json!({"name": "Ava", "dmEnabled": "yes"}), "dmEnabled", "invalid_type"),
+        ("missing name", json!({"bio": "hi"}), "name", "required"),
+        ("unknown field", json!({"name": "Ava", "isAdmin": true}), "isAdmin", "unknown_field"),
+        ("string body", json!("Ava"), "(body)", "invalid_type"),
+    ];
+    for (case, body, field, code) in cases {
+        let reply = app.post(PERSONAS, &admin, body).await;
+        assert_problem(&reply, 422, "validation_failed", case);
+        let errors = reply.json()["errors"].clone();
+        assert!(
+            errors.as_array().unwrap().iter().any(|e| e["field"] == field && e["code"] == code),
+            "{case}: {errors}"
+        );
+    }
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_fake_users"), 0);
+}
+
+#[tokio::test]
+async fn several_bad_fields_are_all_named() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let reply = app.post(PERSONAS, &admin, json!({"name": "", "avatarUrl": "ftp://x", "bio": " "})).await;
+    let fields: Vec<String> =
+        reply.json()["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(fields, ["name", "avatarUrl", "bio"]);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_4xx_never_500() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let json_type = "application/json";
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        ("truncated JSON", json_type, b"{\"name\": ".to_vec(), 400, "malformed_json"),
+        ("empty body", json_type, Vec::new(), 400, "malformed_json"),
+        ("trailing garbage", json_type, b"{\"name\": \"Ava\"} x".to_vec(), 400, "malformed_json"),
+        ("invalid UTF-8", json_type, b"{\"name\": \"\xff\"}".to_vec(), 400, "malformed_json"),
+        ("form body", "application/x-www-form-urlencoded", b"name=Ava".to_vec(), 415, "unsupported_media_type"),
+        ("text body", "text/plain", b"{\"name\": \"Ava\"}".to_vec(), 415, "unsupported_media_type"),
+        (
+            "too large",
+            json_type,
+            format!("{{\"name\": \"{}\"}}", "a".repeat(300 * 1024)).into_bytes(),
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (case, content_type, body, status, code) in cases {
+        let reply = app.call_raw("POST", PERSONAS, &admin, content_type, body).await;
+        assert_problem(&reply, status, code, case);
+    }
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_fake_users"), 0);
+}
+
+#[tokio::test]
+async fn undeclared_methods_are_405_with_allow_and_unknown_paths_404() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let reply = app.call("DELETE", PERSONAS, Some(&admin), None).await;
+    assert_problem(&reply, 405, "method_not_allowed", "DELETE personas");
+    assert_eq!(reply.header("allow"), Some("GET, POST"));
+    let reply = app.call("GET", "/api/admin/chat/personas/1", Some(&admin), None).await;
+    assert_problem(&reply, 405, "method_not_allowed", "GET persona");
+    assert_eq!(reply.header("allow"), Some("PATCH"));
+    let reply = app.call("GET", "/api/nothing/here", Some(&admin), None).await;
+    assert_problem(&reply, 404, "not_found", "unknown path");
+}
+
+#[tokio::test]
+async fn missing_and_malformed_ids_answer_the_same_404() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let patch = json!({"isActive": false});
+    let missing = app.patch("/api/admin/chat/personas/424242", &admin, patch.clone()).await;
+    let malformed = app.patch("/api/admin/chat/personas/abc", &admin, patch.clone()).await;
+    let overflow = app.patch("/api/admin/chat/personas/99999999999", &admin, patch).await;
+    assert_problem(&missing, 404, "not_found", "missing");
+    assert_eq!(missing.bytes, malformed.bytes);
+    assert_eq!(missing.bytes, overflow.bytes);
+}
+
+#[tokio::test]
+async fn a_database_outage_is_a_quick_503_with_retry_after() {
+    // A database that does not exist: every connection attempt fails at once.
+    let mut db = TestDb::migrated();
+    db.url = db.url.replace(&db.name, "no_such_database_here");
+    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_millis(500) };
+    let app = TestApp::spawn_with(db, pool).await;
+    let started = std::time::Instant::now();
+    let reply = app.call("GET", "/readyz", None, None).await;
+    assert_problem(&reply, 503, "service_unavailable", "readyz");
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    let token = chat_tests::token(1, "admin");
+    let reply = app.get(PERSONAS, &token).await;
+    assert_problem(&reply, 503, "service_unavailable", "personas");
+    assert!(started.elapsed() < Duration::from_secs(10), "an outage must not hang requests");
+    assert_eq!(app.call("GET", "/healthz", None, None).await.status, 200);
+}

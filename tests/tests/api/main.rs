@@ -1,0 +1,24 @@
+//! Black-box tests of the HTTP API: the real app on port 0, each test with a database
+//! of its own on a real PostgreSQL.
+
+#![expect(clippy::unwrap_used, reason = "test helpers: a panic is a test failure")]
+
+mod auth;
+mod chat_list;
+mod direct_messages;
+mod dm_isolation;
+mod errors;
+mod fanout;
+mod groups;
+mod legacy_cleanup;
+mod legacy_support;
+mod migrations;
+mod notifications;
+mod notifications_isolation;
+mod notifications_schema;
+mod openapi;
+mod personas;
+mod plans;
+mod realtime;
+mod support;
+mod support_isolation;

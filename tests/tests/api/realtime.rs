@@ -1,0 +1,546 @@
+//! Real time over WebSocket, with real sockets (tokio-tungstenite) against the real app.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chat_tests::{TestApp, WsClient, WsEnd};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn is_message(frame: &Value) -> bool {
+    matches!(frame["type"].as_str(), Some("support-message" | "dm-message"))
+}
+
+/// Waits until every event published before now has reached the connection queues:
+/// the support endpoint asks the hub for presence, and the hub answers in order.
+async fn hub_barrier(app: &TestApp, any_user: &str) {
+    assert_eq!(app.get("/api/user/chat/support", any_user).await.status / 100, 2);
+}
+
+/// After `hub_barrier`, a ping is answered only once the socket's queue is drained
+/// (the session forwards queued events before reading the next client frame).
+async fn drain(client: &mut WsClient, id: &str) -> Vec<Value> {
+    client.send(json!({"type": "ping", "id": id})).await;
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.next(WAIT).await.expect("the pong arrives");
+        if frame["type"] == "pong" && frame["id"] == id {
+            return frames;
+        }
+        frames.push(frame);
+    }
+}
+
+#[tokio::test]
+async fn rest_and_socket_sends_reach_exactly_the_right_sockets() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    app.post("/api/admin/chat/personas", &ada, json!({"name": "Sam", "isSupportAgent": true})).await;
+
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let presence = alice_ws.until(WAIT, |f| f["type"] == "presence").await;
+    assert_eq!(presence["supportOnline"], true, "an admin has the queue open");
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+
+    // A REST send reaches the user's sockets and the watching admin (with the admin view).
+    let sent = app.post("/api/user/chat/support/messages", &alice, json!({"content": "help"})).await.json();
+    let to_ada = ada_ws.until(WAIT, is_message).await;
+    assert_eq!(
+        (to_ada["type"].clone(), to_ada["message"]["id"].clone()),
+        (json!("support-message"), sent["id"].clone())
+    );
+    assert_eq!(to_ada["message"]["seq"], 1);
+    let echo = alice_ws.until(WAIT, is_message).await;
+    assert_eq!(echo["message"]["id"], sent["id"]);
+    let conversation = sent["conversationId"].as_i64().unwrap();
+
+    // A socket send is acknowledged after commit, reaches the user, and REST reads it.
+    let ack = ada_ws
+        .request(json!({"type": "support-response", "conversationId": conversation, "content": "hello from Sam"}), "r1")
+        .await;
+    assert_eq!(ack["type"], "ack");
+    let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE id = {}", ack["message"]["id"]));
+    assert_eq!(stored, 1, "acknowledged only once committed");
+    assert!(ack["message"]["actingAdmin"].is_object(), "admins see who wrote it");
+    let reply = alice_ws.until(WAIT, is_message).await;
+    assert_eq!(reply["message"]["sender"]["displayName"], "Sam");
+    assert!(!reply.to_string().contains("acting"), "users never see the acting admin: {reply}");
+    let history = app.get("/api/user/chat/support/messages", &alice).await.json();
+    assert_eq!(history["items"][0]["id"], ack["message"]["id"]);
+
+    // DMs over the socket: start, send, and the other side receives it.
+    let start =
+        bob_ws.request(json!({"type": "start-dm", "targetUserId": alice_id, "targetUserType": "real_user"}), "s").await;
+    let dm = start["conversation"]["id"].as_i64().unwrap();
+    let ack = bob_ws.request(json!({"type": "dm-message", "conversationId": dm, "content": "hi alice"}), "d").await;
+    assert_eq!(ack["message"]["content"], "hi alice");
+    let got = alice_ws.until(WAIT, |f| f["type"] == "dm-message").await;
+    assert_eq!(got["message"]["id"], ack["message"]["id"]);
+
+    // Bad requests get error frames naming the problem; nothing is stored.
+    let before = app.db.count("SELECT count(*) AS n FROM dm_messages");
+    let bad = bob_ws.request(json!({"type": "dm-message", "conversationId": dm, "content": ""}), "e1").await;
+    assert_eq!((bad["type"].clone(), bad["code"].clone()), (json!("error"), json!("validation_failed")));
+    assert_eq!(bad["errors"][0]["field"], "content");
+    let garbage = bob_ws.request(json!({"type": "no-such-thing"}), "e2").await;
+    assert_eq!(garbage["code"], "invalid_frame");
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), before);
+
+    // Joins naming foreign conversations are refused like missing ones.
+    let foreign =
+        bob_ws.request(json!({"type": "join-support-conversation", "conversationId": conversation}), "f1").await;
+    let missing = bob_ws.request(json!({"type": "join-support-conversation", "conversationId": 999_999}), "f2").await;
+    assert_eq!(
+        (foreign["code"].clone(), foreign["detail"].clone()),
+        (missing["code"].clone(), missing["detail"].clone())
+    );
+    assert_eq!(foreign["code"], "not_found");
+    let queue = bob_ws.request(json!({"type": "join-support-queue"}), "f3").await;
+    assert_eq!(queue["code"], "admin_only");
+
+    // Bob saw none of alice's support conversation.
+    hub_barrier(&app, &alice).await;
+    let rest = drain(&mut bob_ws, "p").await;
+    assert!(rest.iter().all(|f| f["conversationId"].as_i64() != Some(conversation)), "{rest:?}");
+}
+
+#[tokio::test]
+async fn nine_principals_each_receive_exactly_what_they_may_see() {
+    let app = TestApp::spawn().await;
+    let mut users = Vec::new();
+    for name in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+        users.push(app.user(name));
+    }
+    let admins: Vec<(i32, String)> = ["a1", "a2", "a3"].iter().map(|n| app.admin(n)).collect();
+    let ids: Vec<i32> = users.iter().map(|(id, _)| *id).collect();
+    app.db.group("Main", "main", &ids);
+    let mia = app
+        .post("/api/admin/chat/personas", &admins[0].1, json!({"name": "Mia", "dmEnabled": true}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+
+    // Conversations: six support threads, three user DMs, two persona DMs.
+    let mut support = Vec::new();
+    for (_, token) in &users {
+        support.push(app.get("/api/user/chat/support", token).await.json()["id"].as_i64().unwrap());
+    }
+    let mut dms = Vec::new();
+    for (a, b) in [(0, 1), (2, 3), (4, 5)] {
+        let dm = app
+            .post(
+                "/api/user/chat/direct-messages",
+                &users[a].1,
+                json!({"targetType": "real_user", "targetId": users[b].0}),
+            )
+            .await;
+        dms.push((a, b, dm.json()["id"].as_i64().unwrap()));
+    }
+    let mut persona_dms = Vec::new();
+    for u in [0, 3] {
+        let dm = app
+            .post("/api/user/chat/direct-messages", &users[u].1, json!({"targetType": "fake_user", "targetId": mia}))
+            .await;
+        persona_dms.push((u, dm.json()["id"].as_i64().unwrap()));
+    }
+
+    // Sockets: every user; a1 watches the queue, a2 joins the u3-u4 DM, a3 joins nothing.
+    let mut sockets = Vec::new();
+    for (_, token) in &users {
+        sockets.push(WsClient::connect(&app, token).await);
+    }
+    for (i, (_, token)) in admins.iter().enumerate() {
+        let mut ws = WsClient::connect(&app, token).await;
+        match i {
+            0 => assert_eq!(ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack"),
+            1 => {
+                let join = ws.request(json!({"type": "join-dm-conversation", "conversationId": dms[1].2}), "j").await;
+                assert_eq!(join["type"], "ack");
+            }
+            _ => {}
+        }
+        sockets.push(ws);
+    }
+
+    // Who may see which conversation (socket index -> conversation ids).
+    let mut visible: Vec<HashSet<i64>> = vec![HashSet::new(); 9];
+    for (u, id) in support.iter().enumerate() {
+        visible[u].insert(*id);
+        visible[6].insert(*id);
+    }
+    for (a, b, dm) in &dms {
+        visible[*a].insert(*dm);
+        visible[*b].insert(*dm);
+    }
+    visible[7].insert(dms[1].2);
+    for (u, dm) in &persona_dms {
+        visible[*u].insert(*dm);
+        visible[6].insert(*dm);
+    }
+
+    // 500 mixed messages (REST and socket doors), typing and reads, deterministic.
+    let mut expected: Vec<HashSet<i64>> = vec![HashSet::new(); 9];
+    let mut seed: u64 = 42;
+    let mut next = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(seed >> 33).unwrap()
+    };
+    let mut conversation_of = HashMap::new();
+    for i in 0..500 {
+        let (conversation, reply) = match next() % 4 {
+            0 => {
+                let u = next() % 6;
+                let m =
+                    app.post("/api/user/chat/support/messages", &users[u].1, json!({"content": format!("m{i}")})).await;
+                (support[u], m)
+            }
+            1 => {
+                let u = next() % 6;
+                let path = format!("/api/admin/chat/support/{}/messages", support[u]);
+                (
+                    support[u],
+                    app.post(&path, &admins[next() % 3].1, json!({"content": format!("m{i}"), "asTeam": true})).await,
+                )
+            }
+            2 => {
+                let (a, b, dm) = dms[next() % 3];
+                let from = if next() % 2 == 0 { a } else { b };
+                let path = format!("/api/user/chat/direct-messages/{dm}/messages");
+                (dm, app.post(&path, &users[from].1, json!({"content": format!("m{i}")})).await)
+            }
+            _ => {
+                let (u, dm) = persona_dms[next() % 2];
+                let (path, token) = if next() % 2 == 0 {
+                    (format!("/api/user/chat/direct-messages/{dm}/messages"), &users[u].1)
+                } else {
+                    (format!("/api/admin/chat/direct-messages/{dm}/messages"), &admins[0].1)
+                };
+                (dm, app.post(&path, token, json!({"content": format!("m{i}")})).await)
+            }
+        };
+        assert_eq!(reply.status, 201, "{:?}", reply.json());
+        let id = reply.json()["id"].as_i64().unwrap();
+        conversation_of.insert(id, conversation);
+        for (s, seen) in visible.iter().enumerate() {
+            if seen.contains(&conversation) {
+                expected[s].insert(id);
+            }
+        }
+        if i % 10 == 0 {
+            // Typing in a DM, and reads of the newest message there and in support.
+            let (a, b, dm) = dms[i % 3];
+            sockets[a].send(json!({"type": "typing", "conversationId": dm, "isTyping": true})).await;
+            let newest =
+                app.get(&format!("/api/user/chat/direct-messages/{dm}/messages?limit=1"), &users[b].1).await.json();
+            if let Some(last) = newest["items"][0]["id"].as_i64() {
+                sockets[b].send(json!({"type": "read", "conversationId": dm, "lastReadMessageId": last})).await;
+            }
+            let u = i % 6;
+            let newest = app.get("/api/user/chat/support/messages?limit=1", &users[u].1).await.json();
+            if let Some(last) = newest["items"][0]["id"].as_i64() {
+                sockets[u].send(json!({"type": "read", "conversationId": support[u], "lastReadMessageId": last})).await;
+            }
+        }
+    }
+
+    hub_barrier(&app, &users[0].1).await;
+    for (s, socket) in sockets.iter_mut().enumerate() {
+        let frames = drain(socket, "barrier").await;
+        let mut got = HashSet::new();
+        for frame in &frames {
+            if let Some(conversation) = frame["conversationId"].as_i64() {
+                assert!(visible[s].contains(&conversation), "socket {s} got a foreign event: {frame}");
+            }
+            if s < 6 {
+                assert!(!frame.to_string().contains("actingAdmin"), "a user saw an acting admin: {frame}");
+            }
+            if is_message(frame) {
+                assert!(got.insert(frame["message"]["id"].as_i64().unwrap()), "socket {s} got a duplicate");
+            }
+        }
+        assert_eq!(got, expected[s], "socket {s}: missing {:?}", expected[s].difference(&got).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_resumes_with_everything_it_missed_exactly_once_in_order() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    let (dave_id, dave) = app.user("dave");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id, dave_id]);
+    let with_bob = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let with_carol = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": carol_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let support =
+        app.post("/api/user/chat/support/messages", &alice, json!({"content": "hi"})).await.json()["conversationId"]
+            .as_i64()
+            .unwrap();
+
+    // Alice saw seq 1 of her support thread, nothing else; then she goes away.
+    let ws = WsClient::connect(&app, &alice).await;
+    ws.close().await;
+
+    // 200 messages from four concurrent writers, one in a DM alice has never seen.
+    let with_dave = app
+        .post("/api/user/chat/direct-messages", &dave, json!({"targetType": "real_user", "targetId": alice_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let writer = |token: String, path: String| {
+        let app = &app;
+        async move {
+            for i in 0..50 {
+                let reply = app.post(&path, &token, json!({"content": format!("missed {i}")})).await;
+                assert_eq!(reply.status, 201);
+            }
+        }
+    };
+    futures_util::future::join4(
+        writer(bob.clone(), format!("/api/user/chat/direct-messages/{with_bob}/messages")),
+        writer(carol.clone(), format!("/api/user/chat/direct-messages/{with_carol}/messages")),
+        writer(dave.clone(), format!("/api/user/chat/direct-messages/{with_dave}/messages")),
+        writer(ada.clone(), format!("/api/admin/chat/support/{support}/messages")),
+    )
+    .await;
+
+    let mut ws = WsClient::connect(&app, &alice).await;
+    let positions = json!({ support.to_string(): 1, with_bob.to_string(): 0, with_carol.to_string(): 0 });
+    ws.send(json!({"type": "resume", "id": "r", "positions": positions})).await;
+    let mut per_conversation: HashMap<i64, Vec<i64>> = HashMap::new();
+    let resumed = loop {
+        let frame = ws.next(WAIT).await.expect("replay arrives");
+        if frame["type"] == "resumed" {
+            break frame;
+        }
+        if is_message(&frame) {
+            per_conversation
+                .entry(frame["conversationId"].as_i64().unwrap())
+                .or_default()
+                .push(frame["message"]["seq"].as_i64().unwrap());
+        }
+    };
+    assert_eq!(resumed["replayed"], 200);
+    for conversation in [with_bob, with_carol, with_dave] {
+        assert_eq!(per_conversation[&conversation], (1..=50).collect::<Vec<_>>(), "conversation {conversation}");
+    }
+    assert_eq!(per_conversation[&support], (2..=51).collect::<Vec<_>>(), "support after seq 1");
+
+    // The REST catch-up answers the same.
+    let sync = app.post("/api/user/chat/sync", &alice, json!({"positions": positions})).await.json();
+    assert_eq!(sync["messages"].as_array().unwrap().len(), 200);
+    assert_eq!(sync["resyncRequired"], false);
+    let nothing = app
+        .post("/api/user/chat/sync", &bob, json!({"positions": {with_carol.to_string(): 0, support.to_string(): 0}}))
+        .await
+        .json();
+    assert!(
+        nothing["messages"].as_array().unwrap().iter().all(|m| m["conversationId"].as_i64() == Some(with_bob)),
+        "positions naming foreign conversations are ignored"
+    );
+}
+
+#[tokio::test]
+async fn handshakes_are_refused_before_101_and_sockets_close_when_tokens_expire() {
+    let settings =
+        chat_api::ApiSettings { cors_allowed_origins: vec!["https://admin.example.com".into()], ..Default::default() };
+    let app = TestApp::spawn_configured(settings).await;
+    let (alice_id, alice) = app.user("alice");
+    assert_eq!(WsClient::try_connect(&app, None, &[]).await.err(), Some(401));
+    assert_eq!(WsClient::try_connect(&app, Some("not-a-token"), &[]).await.err(), Some(401));
+    let expired = chat_api::auth::mint_token(
+        chat_tests::SECRET,
+        &chat_api::auth::DevClaims {
+            sub: alice_id.to_string(),
+            role: "user".into(),
+            exp: u64::try_from(chrono::Utc::now().timestamp() - 60).unwrap(),
+            iss: None,
+            aud: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(WsClient::try_connect(&app, Some(&expired), &[]).await.err(), Some(401));
+    let foreign = WsClient::try_connect(&app, Some(&alice), &[("origin", "https://evil.example.com")]).await;
+    assert_eq!(foreign.err(), Some(403));
+    assert!(WsClient::try_connect(&app, Some(&alice), &[("origin", "https://admin.example.com")]).await.is_ok());
+
+    // Browsers: the token in the query string or a subprotocol.
+    let ws_base = app.base.replace("http://", "ws://");
+    assert!(WsClient::connect_url(&format!("{ws_base}/api/chat/ws?access_token={alice}")).await.is_ok());
+    let protocol = format!("chat.v1, bearer.{alice}");
+    assert!(WsClient::try_connect(&app, None, &[("sec-websocket-protocol", &protocol)]).await.is_ok());
+
+    // A socket outliving its token is closed with 4001.
+    let short = chat_api::auth::mint_token(
+        chat_tests::SECRET,
+        &chat_api::auth::DevClaims {
+            sub: alice_id.to_string(),
+            role: "user".into(),
+            exp: u64::try_from(chrono::Utc::now().timestamp() + 2).unwrap(),
+            iss: None,
+            aud: None,
+        },
+    )
+    .unwrap();
+    let mut ws = WsClient::connect(&app, &short).await;
+    assert_eq!(ws.end(WAIT).await, WsEnd::Closed(4001));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
+    let app = TestApp::spawn().await;
+    let mut admins = Vec::new();
+    for i in 0..21 {
+        admins.push(app.admin(&format!("admin{i}")).1);
+    }
+    let mut readers = Vec::new();
+    for token in &admins[..20] {
+        let mut ws = WsClient::connect(&app, token).await;
+        assert_eq!(ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+        readers.push(ws);
+    }
+    let mut stalled = WsClient::connect(&app, &admins[20]).await;
+    assert_eq!(stalled.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    assert_eq!(app.hub.stats().await.connections, 21);
+
+    // 5,000 large messages from 10 users; the readers drain concurrently.
+    let users: Vec<String> = (0..10).map(|i| app.user(&format!("u{i}")).1).collect();
+    let content = "x".repeat(3000);
+    let total = 5000;
+    let collectors: Vec<_> = readers
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut ids = HashSet::new();
+                while ids.len() < total {
+                    let Some(frame) = ws.next(Duration::from_secs(30)).await else { break };
+                    if is_message(&frame) {
+                        ids.insert(frame["message"]["id"].as_i64().unwrap_or_default());
+                    }
+                }
+                ids.len()
+            })
+        })
+        .collect();
+    let senders = users.iter().map(|token| {
+        let app = &app;
+        let content = &content;
+        async move {
+            for _ in 0..(total / 10) {
+                let reply = app.post("/api/user/chat/support/messages", token, json!({"content": content})).await;
+                assert_eq!(reply.status, 201);
+            }
+        }
+    });
+    futures_util::future::join_all(senders).await;
+    for collector in collectors {
+        assert_eq!(collector.await.unwrap(), total, "a reader missed messages");
+    }
+    let stats = app.hub.stats().await;
+    assert_eq!(stats.cut_off, 1, "only the stalled client is cut off: {stats:?}");
+    // When it finally reads, it finds the close frame (after what the kernel buffered).
+    assert_eq!(stalled.end(Duration::from_secs(30)).await, WsEnd::Closed(4008));
+}
+
+#[tokio::test]
+async fn oversized_frames_and_floods_close_the_socket() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user("alice");
+
+    let mut ws = WsClient::connect(&app, &alice).await;
+    ws.send(json!({"type": "ping", "id": "x".repeat(70 * 1024)})).await;
+    assert_eq!(ws.end(WAIT).await, WsEnd::Closed(1009), "frames over 64 KiB close the socket");
+
+    let mut ws = WsClient::connect(&app, &alice).await;
+    for i in 0..200 {
+        ws.send(json!({"type": "ping", "id": i.to_string()})).await;
+    }
+    let mut limited = 0;
+    let end = loop {
+        match ws.next(WAIT).await {
+            Some(frame) if frame["code"] == "rate_limited" => limited += 1,
+            Some(_) => {}
+            None => break ws.end(WAIT).await,
+        }
+    };
+    assert!(limited > 0, "the client was told to slow down first");
+    assert_eq!(end, WsEnd::Closed(1008), "then closed for abuse");
+}
+
+#[tokio::test]
+async fn notices_and_retractions_reach_exactly_their_recipients() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (_, bob) = app.user("bob");
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+
+    let one = app
+        .post(
+            "/api/admin/chat/notifications",
+            &ada,
+            json!({"userId": alice_id, "content": "For you", "template": "success"}),
+        )
+        .await;
+    assert_eq!(one.status, 201);
+    let notice = alice_ws.until(WAIT, |f| f["type"] == "admin-notification").await;
+    assert_eq!((notice["content"].clone(), notice["align"].clone()), (json!("For you"), json!("center")));
+    assert!(notice.get("sender").is_none(), "notices have no sender");
+    let id = notice["notificationId"].as_i64().unwrap();
+
+    let all = app
+        .post("/api/admin/chat/notifications", &ada, json!({"allUsers": true, "content": "Maintenance tonight"}))
+        .await;
+    assert_eq!(all.status, 201);
+    assert_eq!(bob_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Maintenance tonight");
+    assert_eq!(alice_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Maintenance tonight");
+
+    assert_eq!(
+        app.call("DELETE", &format!("/api/admin/chat/notifications/{id}"), Some(&ada), None).await.status / 100,
+        2
+    );
+    let retracted = alice_ws.until(WAIT, |f| f["type"] == "notification-retracted").await;
+    assert_eq!(retracted["notificationId"], id);
+
+    // The socket door: admins send notices as over REST; users are refused.
+    let ack = ada_ws
+        .request(json!({"type": "admin-notification", "userId": alice_id, "content": "Over the socket", "template": "promo"}), "n")
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["notification"]["recipientCount"], 1);
+    assert_eq!(alice_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Over the socket");
+    let refused = bob_ws.request(json!({"type": "admin-notification", "userId": alice_id, "content": "x"}), "u").await;
+    assert_eq!(refused["code"], "admin_only");
+    let bad = ada_ws
+        .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "notificationStyle": {"backgroundColor": "red", "textColor": "#000000", "borderColor": "#000000"}}), "s")
+        .await;
+    assert_eq!(bad["code"], "validation_failed", "{bad}");
+
+    // Bob never heard of alice's notice; admins' sockets get no user notices.
+    hub_barrier(&app, &alice).await;
+    let bobs = drain(&mut bob_ws, "b").await;
+    assert!(bobs.iter().all(|f| f["notificationId"].as_i64() != Some(id)), "{bobs:?}");
+    let admins = drain(&mut ada_ws, "a").await;
+    assert!(admins.iter().all(|f| f["type"] != "admin-notification"), "{admins:?}");
+}
