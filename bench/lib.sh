@@ -38,7 +38,8 @@ bench_cleanup() {
 bench_free_port() {
     local port=${1:-18000}
     while ((port < 60000)); do
-        if [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]]; then
+        # All states, not just listeners: an outgoing connection's local end blocks bind().
+        if [[ -z $(ss -Htan "sport = :$port" 2>/dev/null) ]]; then
             printf '%s' "$port"
             return 0
         fi

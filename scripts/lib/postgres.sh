@@ -187,8 +187,10 @@ _chat_pg_pick_datadir() {
 _chat_pg_port_free() {
     local port=$1
     if command -v ss >/dev/null 2>&1; then
-        # Any listener on this port (any address) would clash with ours.
-        [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]] || return 1
+        # Any socket on this port clashes with ours: a listener, and also the local end
+        # of an outgoing connection (ports >= 32768 are Linux's ephemeral range, so a
+        # busy test run's client sockets can hold them; bind() then says EADDRINUSE).
+        [[ -z $(ss -Htan "sport = :$port" 2>/dev/null) ]] || return 1
     fi
     # Connect probe too (covers systems without ss); bounded so it can't hang.
     # shellcheck disable=SC2016 # $1 is expanded by the inner bash, on purpose
@@ -198,8 +200,9 @@ _chat_pg_port_free() {
     return 0
 }
 
+# Prints the first free port in [$1, $1 + 200].
 _chat_pg_free_port() {
-    local port=${CHAT_PG_START_PORT:-54320} last
+    local port=$1 last
     last=$((port + 200))
     while ((port <= last)); do
         if _chat_pg_port_free "$port"; then
@@ -208,7 +211,7 @@ _chat_pg_free_port() {
         fi
         port=$((port + 1))
     done
-    _chat_pg_log "error: no free port in ${CHAT_PG_START_PORT:-54320}..$last"
+    _chat_pg_log "error: no free port in $1..$last"
     return 1
 }
 
@@ -317,9 +320,11 @@ _chat_pg_throwaway_locked() {
         : >"$datadir/chat-throwaway" # marker: safe for us to recreate this dir
     fi
 
-    # The port may get taken between probe and bind; then try the next one.
+    # The port may get taken between probe and bind; then try from the next one on.
+    local from=${CHAT_PG_START_PORT:-54320}
     for tries in 1 2 3; do
-        port=$(_chat_pg_free_port) || return 1
+        port=$(_chat_pg_free_port "$from") || return 1
+        from=$((port + 1))
         if _chat_pg_start_cluster "$datadir" "$port"; then
             printf '%s\n' "$port" >"$datadir/chat-port"
             _CHAT_PG_STARTED_DATADIR=$datadir
