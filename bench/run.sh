@@ -140,6 +140,7 @@ for round in $(seq "$ROUNDS"); do
         ours read --read "$r" --rate 200 --duration "$SECS" | sed 's/"scenario":"\(s[45]\)_read"/"scenario":"\1_read_under_s2"/' | emit "$round" ours || true
     done
     wait "$bg" || true
+    [[ $OURS_WS == 1 ]] && { ours notices --sockets "$((IDLE < 10000 ? IDLE : 10000))" | emit "$round" ours || true; }
     [[ $OURS_WS == 1 ]] && { ours storm --clients 10000 --window 10 | emit "$round" ours || true; }
 
     bench_log "round $round/$ROUNDS: B = peer"
@@ -151,5 +152,5 @@ for round in $(seq "$ROUNDS"); do
 done
 
 bench_log "writing docs/performance.md"
-python3 bench/report.py "$OUT" >docs/performance.md
+python3 bench/report.py "$OUT" docs/performance.md
 bench_log "done: $OUT, docs/performance.md"

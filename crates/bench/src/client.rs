@@ -54,6 +54,20 @@ pub struct Received {
     pub message: Delivered,
 }
 
+/// A notice seen by socket `socket` of a tapped fleet (see [`connect_tapped`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NoticeSeen {
+    /// The socket's index in its fleet.
+    pub socket: usize,
+    /// The notification.
+    pub notification_id: i64,
+    /// Arrival time.
+    pub at: Instant,
+}
+
+/// Where a socket reports the notices it receives, as they arrive.
+pub type NoticeTap = (usize, mpsc::UnboundedSender<NoticeSeen>);
+
 /// A reply to a request.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -96,12 +110,30 @@ pub async fn connect(
     who: &Identity,
     limit: Duration,
 ) -> anyhow::Result<Client> {
-    timeout(limit, connect_inner(kind, dst, src, who))
+    connect_tapped(kind, dst, src, who, limit, None).await
+}
+
+/// [`connect`], reporting every notice the socket receives to `tap` as it arrives.
+pub async fn connect_tapped(
+    kind: Kind,
+    dst: SocketAddr,
+    src: IpAddr,
+    who: &Identity,
+    limit: Duration,
+    tap: Option<NoticeTap>,
+) -> anyhow::Result<Client> {
+    timeout(limit, connect_inner(kind, dst, src, who, tap))
         .await
         .map_err(|_| anyhow::anyhow!("connect timed out after {limit:?}"))?
 }
 
-async fn connect_inner(kind: Kind, dst: SocketAddr, src: IpAddr, who: &Identity) -> anyhow::Result<Client> {
+async fn connect_inner(
+    kind: Kind,
+    dst: SocketAddr,
+    src: IpAddr,
+    who: &Identity,
+    tap: Option<NoticeTap>,
+) -> anyhow::Result<Client> {
     let path = match kind {
         Kind::Ours => "/api/chat/ws".to_owned(),
         Kind::Relay => relay::path(who.user, who.admin),
@@ -117,7 +149,7 @@ async fn connect_inner(kind: Kind, dst: SocketAddr, src: IpAddr, who: &Identity)
         sio_handshake(&mut socket, &who.token).await?;
     }
     let (tx, rx) = mpsc::channel(64);
-    let task = tokio::spawn(run(kind, socket, rx));
+    let task = tokio::spawn(run(kind, socket, rx, tap));
     Ok(Client { kind, tx, task: std::sync::Mutex::new(Some(task)), next_id: AtomicU64::new(0) })
 }
 
@@ -139,7 +171,7 @@ async fn sio_handshake(socket: &mut Ws, token: &str) -> anyhow::Result<()> {
     anyhow::bail!("closed during the socket.io handshake")
 }
 
-async fn run(kind: Kind, mut socket: Ws, mut rx: mpsc::Receiver<Cmd>) -> Vec<Received> {
+async fn run(kind: Kind, mut socket: Ws, mut rx: mpsc::Receiver<Cmd>, tap: Option<NoticeTap>) -> Vec<Received> {
     let mut log = Vec::new();
     let mut pending: HashMap<String, oneshot::Sender<Reply>> = HashMap::new();
     loop {
@@ -180,6 +212,11 @@ async fn run(kind: Kind, mut socket: Ws, mut rx: mpsc::Receiver<Cmd>) -> Vec<Rec
                 };
                 match incoming {
                     Incoming::Delivery(message) => log.push(Received { at, message }),
+                    Incoming::Notice { notification_id } => {
+                        if let Some((socket, tap)) = &tap {
+                            let _ = tap.send(NoticeSeen { socket: *socket, notification_id, at });
+                        }
+                    }
                     Incoming::Reply { id, kind, ok, replayed } => {
                         if let Some(reply) = pending.remove(&id) {
                             let data = serde_json::from_str(&text).unwrap_or_default();

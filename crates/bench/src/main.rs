@@ -39,6 +39,13 @@ enum Command {
         #[command(flatten)]
         args: scenarios::reads::ReadArgs,
     },
+    /// S6: a notice to 1, 1,000 and all online users; first and last delivery.
+    Notices {
+        #[command(flatten)]
+        env: Env,
+        #[command(flatten)]
+        args: scenarios::notices::NoticeArgs,
+    },
     /// S7: reconnect storm with resume.
     Storm {
         #[command(flatten)]
@@ -62,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             Command::Idle { env, args } => scenarios::idle::run(&env, &args).await,
             Command::Send { env, args } => scenarios::send::run(&env, &args).await,
             Command::Read { env, args } => scenarios::reads::run(&env, &args).await,
+            Command::Notices { env, args } => scenarios::notices::run(&env, &args).await,
             Command::Storm { env, args } => scenarios::storm::run(&env, &args).await,
         }
     })?;

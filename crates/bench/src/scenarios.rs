@@ -1,7 +1,9 @@
-//! The scenarios (S1 idle, S2 send, S2b saturation, S3-S5 reads, S7 reconnect storm) and
+//! The scenarios (S1 idle, S2 send, S2b saturation, S3-S5 reads, S6 notices, S7 reconnect
+//! storm) and
 //! what they share: contender addresses, tokens, socket fleets, the HTTP client pool.
 
 pub mod idle;
+pub mod notices;
 pub mod reads;
 pub mod send;
 pub mod storm;
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::client::{self, Client, Identity, Kind};
@@ -81,15 +84,27 @@ impl Fleet {
     /// Opens one socket per identity, `concurrency` handshakes at a time, each from the
     /// next source address.
     pub async fn connect(env: &Env, who: Vec<Identity>, concurrency: usize) -> Self {
+        Self::connect_tapped(env, who, concurrency, None).await
+    }
+
+    /// [`Fleet::connect`], each socket reporting the notices it receives to `tap`,
+    /// tagged with its index.
+    pub async fn connect_tapped(
+        env: &Env,
+        who: Vec<Identity>,
+        concurrency: usize,
+        tap: Option<mpsc::UnboundedSender<client::NoticeSeen>>,
+    ) -> Self {
         let sources = Arc::new(Sources::new());
         let started = Instant::now();
         let (kind, addr) = (env.kind, env.addr);
         let results: Vec<(usize, Duration, anyhow::Result<Client>)> = stream::iter(who.iter().cloned().enumerate())
             .map(|(i, id)| {
                 let sources = Arc::clone(&sources);
+                let tap = tap.clone().map(|tap| (i, tap));
                 async move {
                     let t = Instant::now();
-                    let r = client::connect(kind, addr, sources.next(), &id, Duration::from_secs(15)).await;
+                    let r = client::connect_tapped(kind, addr, sources.next(), &id, Duration::from_secs(15), tap).await;
                     (i, t.elapsed(), r)
                 }
             })

@@ -10,6 +10,8 @@ use uuid::Uuid;
 pub enum Incoming {
     /// A pushed message (`support-message`, `dm-message`, or a notification).
     Delivery(Delivered),
+    /// An admin notice arrived (`admin-notification`, which carries no message).
+    Notice { notification_id: i64 },
     /// A reply to a request with this `id` (`ack`, `pong`, `resumed`, `resync-required`,
     /// `error`); `ok` is false for `error` and `resync-required`.
     Reply { id: String, kind: String, ok: bool, replayed: Option<u64> },
@@ -39,6 +41,7 @@ struct Frame {
     conversation_id: Option<i64>,
     message: Option<FrameMessage>,
     replayed: Option<u64>,
+    notification_id: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +64,10 @@ pub fn decode(text: &str, event: Option<&str>) -> Incoming {
             kind: kind.to_owned(),
             id,
             replayed: frame.replayed,
+        },
+        ("admin-notification", _, None) => match frame.notification_id {
+            Some(notification_id) => Incoming::Notice { notification_id },
+            None => Incoming::Other,
         },
         ("support-message" | "dm-message" | "admin-notification" | "notification", _, Some(m)) => {
             Incoming::Delivery(Delivered {
@@ -122,6 +129,9 @@ mod tests {
         assert!(matches!(decode(r#"{"type":"pong","id":"x"}"#, None), Incoming::Reply { ok: true, .. }));
         assert!(matches!(decode(r#"{"type":"resync-required","id":"r"}"#, None), Incoming::Reply { ok: false, .. }));
         assert_eq!(decode("not json", None), Incoming::Other);
+        let notice = r##"{"type":"admin-notification","notificationId":4,"content":"hi","align":"center",
+            "style":{"template":"info","backgroundColor":"#E8F1FF","textColor":"#0B3D91","borderColor":"#0B3D91"}}"##;
+        assert_eq!(decode(notice, None), Incoming::Notice { notification_id: 4 });
     }
 
     #[test]
