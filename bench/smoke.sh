@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CI smoke of the benchmark harness: S1 at 500 sockets and S2 at 100 sends/s for 5 s,
-# with the correctness gates (every accepted message stored once, delivered once to each
+# CI smoke of the benchmark harness: S1 at 500 sockets, S2 at 100 sends/s for 5 s and S6
+# (a notice to 1 and 300 online users), with the correctness gates (every accepted message stored once, delivered once to each
 # online recipient, per-conversation order kept). Self-contained: its own PostgreSQL
 # cluster (fsync off: correctness, not speed), its own database and server on free
 # ports; kills everything it started by pid. Exit status non-zero when a gate fails.
@@ -46,6 +46,7 @@ common=(--kind ours --addr "127.0.0.1:$PORT" --server-pid "$PID")
 if [[ $ws_code == 101 || $ws_code == 401 ]]; then
     "$BENCH" idle "${common[@]}" --sockets 500 --hold 2 || status=1
     "$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --admins 2 --check-history || status=1
+    "$BENCH" notices "${common[@]}" --sockets 300 || status=1
 else
     bench_log "REST ONLY: /api/chat/ws answered HTTP $ws_code; S1 and the delivery gate are skipped"
     "$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --no-ws --check-history || status=1
