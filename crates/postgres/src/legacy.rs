@@ -27,7 +27,7 @@ pub use self::fixture::{FixtureSpec, FixtureSummary, fixture};
 pub use self::report::{Report, UserPlan, report};
 pub use self::rollback::{RollbackSummary, rollback};
 pub use self::scope::Unmovable;
-pub use self::verify::{UserDifference, VerifyReport, verify};
+pub use self::verify::{LeftInPlace, UserDifference, VerifyReport, verify};
 
 /// Why a legacy command failed or refused.
 #[derive(Debug, thiserror::Error)]

@@ -198,6 +198,17 @@ fn verify(database_url: &str) -> Result<i32, LegacyError> {
     }
     println!("moved messages outside their owner's conversation: {}", report.misplaced);
     println!("conversations with broken positions: {}", report.broken_sequences);
+    if !report.left_in_place.is_empty() {
+        let rows: i64 = report.left_in_place.iter().map(|u| u.rows).sum();
+        println!(
+            "note: {} users have {rows} attributed rows that cannot move and stayed in the old tables \
+             (see the dry-run report for ids and reasons):",
+            report.left_in_place.len()
+        );
+        for u in &report.left_in_place {
+            println!("LEFT IN PLACE user {}: {} rows", u.user_id, u.rows);
+        }
+    }
     if report.passed() {
         println!("verification passed; batches marked verified: {:?}", report.verified_batches);
         Ok(0)
