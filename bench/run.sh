@@ -128,7 +128,10 @@ for round in $(seq "$ROUNDS"); do
     for w in 16 32 64; do
         ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws | emit "$round" ours || true
     done
-    ours send --rate 1000 --duration "$SECS" --admins 8 "${NOWS[@]}" --check-history | emit "$round" ours || true
+    # Below saturation (the latency targets) and at it.
+    for rate in 250 500 1000; do
+        ours send --rate "$rate" --duration "$SECS" --admins 8 "${NOWS[@]}" --check-history | emit "$round" ours || true
+    done
     for r in s3 s4 s5; do
         ours read --read "$r" --workers 16 --duration "$SECS" | emit "$round" ours || true
     done
@@ -148,7 +151,9 @@ for round in $(seq "$ROUNDS"); do
     for w in 16 32 64; do
         peer send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --admins 0 | emit "$round" peer || true
     done
-    peer send --rate 1000 --duration "$SECS" --admins 8 | emit "$round" peer || true
+    for rate in 250 500 1000; do
+        peer send --rate "$rate" --duration "$SECS" --admins 8 | emit "$round" peer || true
+    done
 done
 
 bench_log "writing docs/performance.md"
