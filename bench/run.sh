@@ -102,20 +102,10 @@ PEER_PID=$LAST_PID
 sleep 2
 for _ in $(seq 50); do curl -fs "127.0.0.1:$OURS_PORT/readyz" >/dev/null && break; sleep 0.2; done
 
-# Does our server speak WebSocket yet (the endpoint lands from main)?
-ws_code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
-    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
-    "127.0.0.1:$OURS_PORT/api/chat/ws" || true)
-OURS_WS=0
-[[ $ws_code == 101 || $ws_code == 401 ]] && OURS_WS=1
-bench_log "our WebSocket endpoint: HTTP $ws_code (ws=$OURS_WS)"
-
 ours() { "$BENCH" "$1" --kind ours --addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID" "${@:2}"; }
 peer() { "$BENCH" "$1" --kind peer --addr "127.0.0.1:$PEER_PORT" --server-pid "$PEER_PID" "${@:2}"; }
 relay() { "$BENCH" "$1" --kind relay --addr "127.0.0.1:$RELAY_PORT" --server-pid "$RELAY_PID" "${@:2}"; }
 
-NOWS=()
-[[ $OURS_WS == 1 ]] || NOWS=(--no-ws)
 for round in $(seq "$ROUNDS"); do
     bench_log "round $round/$ROUNDS: relay"
     relay idle --sockets "$IDLE" --hold 5 | emit "$round" relay || true
@@ -124,13 +114,13 @@ for round in $(seq "$ROUNDS"); do
     done
 
     bench_log "round $round/$ROUNDS: A = ours"
-    [[ $OURS_WS == 1 ]] && { ours idle --sockets "$IDLE" --hold 5 | emit "$round" ours || true; }
+    ours idle --sockets "$IDLE" --hold 5 | emit "$round" ours || true
     for w in 16 32 64; do
         ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws | emit "$round" ours || true
     done
     # Below saturation (the latency targets) and at it.
     for rate in 250 500 1000; do
-        ours send --rate "$rate" --duration "$SECS" --admins 8 "${NOWS[@]}" --check-history | emit "$round" ours || true
+        ours send --rate "$rate" --duration "$SECS" --admins 8 --check-history | emit "$round" ours || true
     done
     for r in s3 s4 s5; do
         ours read --read "$r" --workers 16 --duration "$SECS" | emit "$round" ours || true
@@ -143,8 +133,8 @@ for round in $(seq "$ROUNDS"); do
         ours read --read "$r" --rate 200 --duration "$SECS" | sed 's/"scenario":"\(s[45]\)_read"/"scenario":"\1_read_under_s2"/' | emit "$round" ours || true
     done
     wait "$bg" || true
-    [[ $OURS_WS == 1 ]] && { ours notices --sockets "$((IDLE < 10000 ? IDLE : 10000))" | emit "$round" ours || true; }
-    [[ $OURS_WS == 1 ]] && { ours storm --clients 10000 --window 10 | emit "$round" ours || true; }
+    ours notices --sockets "$((IDLE < 10000 ? IDLE : 10000))" | emit "$round" ours || true
+    ours storm --clients 10000 --window 10 | emit "$round" ours || true
 
     bench_log "round $round/$ROUNDS: B = peer"
     peer idle --sockets "$IDLE" --hold 5 | emit "$round" peer || true

@@ -4,9 +4,6 @@
 # online recipient, per-conversation order kept). Self-contained: its own PostgreSQL
 # cluster (fsync off: correctness, not speed), its own database and server on free
 # ports; kills everything it started by pid. Exit status non-zero when a gate fails.
-#
-# Until our WebSocket endpoint (/api/chat/ws) is on this branch, only the REST part runs
-# (S2 over REST with the storage gate); S1 and the delivery gate run once it answers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -39,17 +36,10 @@ DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" RUST_LOG=warn bench_spawn "$SERVER"
 PID=$LAST_PID
 for _ in $(seq 100); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 
-ws_code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
-    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "127.0.0.1:$PORT/api/chat/ws" || true)
 status=0
 common=(--kind ours --addr "127.0.0.1:$PORT" --server-pid "$PID")
-if [[ $ws_code == 101 || $ws_code == 401 ]]; then
-    "$BENCH" idle "${common[@]}" --sockets 500 --hold 2 || status=1
-    "$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --admins 2 --check-history || status=1
-    "$BENCH" notices "${common[@]}" --sockets 300 || status=1
-else
-    bench_log "REST ONLY: /api/chat/ws answered HTTP $ws_code; S1 and the delivery gate are skipped"
-    "$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --no-ws --check-history || status=1
-fi
+"$BENCH" idle "${common[@]}" --sockets 500 --hold 2 || status=1
+"$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --admins 2 --check-history || status=1
+"$BENCH" notices "${common[@]}" --sockets 300 || status=1
 psql -X -q "$BENCH_PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS smoke_$$ WITH (FORCE)" >/dev/null 2>&1 || true
 exit "$status"
