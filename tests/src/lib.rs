@@ -7,6 +7,8 @@
 //!   each test then clones it (`CREATE DATABASE ... TEMPLATE`, ~50 ms) and drops its
 //!   clone when done.
 
+pub mod process;
+
 use std::net::TcpListener;
 use std::sync::OnceLock;
 

@@ -1,12 +1,45 @@
 //! Two server instances sharing one database and a Redis: messages cross instances, and
-//! after Redis restarts, clients resume with nothing missing.
+//! after Redis restarts, clients resume with nothing missing. Run twice: with two app
+//! instances in this process, and with two `chat-server` processes.
 
 use std::time::Duration;
 
-use chat_tests::{RedisServer, TestApp, TestDb, WsClient};
-use serde_json::json;
+use chat_tests::process::ServerProcess;
+use chat_tests::{RedisServer, TestApp, TestDb, WsClient, token};
+use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// Two instances' base URLs (`http://127.0.0.1:PORT`).
+struct Pair {
+    one: String,
+    two: String,
+    http: reqwest::Client,
+}
+
+impl Pair {
+    fn new(one: &str, two: &str) -> Self {
+        Self { one: one.to_owned(), two: two.to_owned(), http: reqwest::Client::new() }
+    }
+
+    /// `POST` JSON to instance one; the status and the body.
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.one))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("instance one answers");
+        (reply.status().as_u16(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn socket(base: &str, token: &str) -> WsClient {
+        let url = format!("{}/api/chat/ws?access_token={token}", base.replace("http://", "ws://"));
+        WsClient::connect_url(&url).await.expect("the socket opens")
+    }
+}
 
 #[tokio::test]
 async fn messages_cross_instances_and_survive_a_redis_restart() {
@@ -15,30 +48,43 @@ async fn messages_cross_instances_and_survive_a_redis_restart() {
     let shared = db.shared();
     let one = TestApp::spawn_instance(db, &redis.url()).await;
     let two = TestApp::spawn_instance(shared, &redis.url()).await;
-    let (alice_id, alice) = one.user("alice");
-    let (bob_id, bob) = one.user("bob");
-    one.db.group("Main", "main", &[alice_id, bob_id]);
-    let dm = one
+    cross_instance_scenario(&one.db, &Pair::new(&one.base, &two.base), redis).await;
+}
+
+#[tokio::test]
+async fn messages_cross_server_processes_and_survive_a_redis_restart() {
+    let redis = RedisServer::start();
+    let db = TestDb::migrated();
+    let one = ServerProcess::spawn(&db.url, &redis.url()).await;
+    let two = ServerProcess::spawn(&db.url, &redis.url()).await;
+    cross_instance_scenario(&db, &Pair::new(&one.base, &two.base), redis).await;
+}
+
+/// Bob writes through instance one, Alice reads on instance two; Redis crashes and
+/// comes back meanwhile.
+async fn cross_instance_scenario(db: &TestDb, pair: &Pair, redis: RedisServer) {
+    let (alice_id, bob_id, ada_id) = (db.insert_user("alice"), db.insert_user("bob"), db.insert_user("ada"));
+    let (alice, bob, ada) = (token(alice_id, "user"), token(bob_id, "user"), token(ada_id, "admin"));
+    db.group("Main", "main", &[alice_id, bob_id]);
+    let (status, created) = pair
         .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let dm = created["id"].as_i64().unwrap();
     let send = |content: String| {
-        let one = &one;
         let bob = &bob;
         async move {
-            let reply = one
+            let (status, reply) = pair
                 .post(&format!("/api/user/chat/direct-messages/{dm}/messages"), bob, json!({"content": content}))
                 .await;
-            assert_eq!(reply.status, 201);
-            reply.json()["seq"].as_i64().unwrap()
+            assert_eq!(status, 201, "{reply}");
+            reply["seq"].as_i64().unwrap()
         }
     };
 
     // Alice is connected to instance two; Bob writes through instance one. Redis may still
     // be subscribing, so send until the first message crosses over.
-    let mut ws = WsClient::connect(&two, &alice).await;
+    let mut ws = Pair::socket(&pair.two, &alice).await;
     let mut crossed = false;
     for i in 0..50 {
         send(format!("hello {i}")).await;
@@ -50,8 +96,7 @@ async fn messages_cross_instances_and_survive_a_redis_restart() {
     assert!(crossed, "a message sent through one instance reaches a socket on the other");
     // Presence crosses too: an admin watching the queue on instance one makes support
     // online for users of instance two.
-    let (_, ada) = one.admin("ada");
-    let mut admin_ws = WsClient::connect(&one, &ada).await;
+    let mut admin_ws = Pair::socket(&pair.one, &ada).await;
     assert_eq!(admin_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
     let presence = ws.until(WAIT, |f| f["type"] == "presence").await;
     assert_eq!(presence["supportOnline"], true);
@@ -74,7 +119,7 @@ async fn messages_cross_instances_and_survive_a_redis_restart() {
     let redis = RedisServer::start_on(port);
 
     // Alice reconnects and resumes: nothing is missing, nothing is doubled.
-    let mut ws = WsClient::connect(&two, &alice).await;
+    let mut ws = Pair::socket(&pair.two, &alice).await;
     ws.send(json!({"type": "resume", "id": "r", "positions": {dm.to_string(): last_seen}})).await;
     let mut replayed = Vec::new();
     loop {

@@ -129,12 +129,11 @@ fn the_fixture_moves_verifies_and_isolates() {
     assert_eq!(verified.users_checked, report.users.len(), "per-user counts and checksums compared for all");
     assert_eq!(verified.verified_batches, [batch.id]);
     // Attributed rows of existing users that could not move are named per user.
-    let mut expected_left: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
+    let mut expected_left: BTreeMap<i32, i64> = BTreeMap::new();
     for u in report.unmovable.iter().filter(|u| !matches!(u.reason.as_str(), "no_owner" | "unknown_owner")) {
         *expected_left.entry(u.owner.expect("attributed")).or_default() += 1;
     }
-    let left: std::collections::BTreeMap<i32, i64> =
-        verified.left_in_place.iter().map(|u| (u.user_id, u.rows)).collect();
+    let left: BTreeMap<i32, i64> = verified.left_in_place.iter().map(|u| (u.user_id, u.rows)).collect();
     assert!(!left.is_empty(), "the fixture has attributed rows that cannot move");
     assert_eq!(left, expected_left);
 
