@@ -316,8 +316,8 @@ async fn set_archived(
     archived: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id = ConversationId(id);
-    let at = archived.then(Utc::now);
-    let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, at)).await?;
+    let now = Utc::now();
+    let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, archived, now)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
 }
 

@@ -1,5 +1,7 @@
 //! Use case: start a DM (get-or-create), the avatar click in a group.
 
+use chrono::Utc;
+
 use crate::conversations::ConversationRepository;
 use crate::direct_messages::model::{DmSettings, DmSummary, DmTarget};
 use crate::direct_messages::ports::DirectMessageRepository;
@@ -107,6 +109,7 @@ fn bring_back(
         check_limit(repo, caller, settings)?;
         state.set_archived(side, None);
         repo.save_conversation(&state)?;
+        repo.note_brought_back(id, side, Utc::now())?;
     }
     Ok(id)
 }
@@ -114,6 +117,7 @@ fn bring_back(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversations::Side;
     use crate::direct_messages::test_support::{MockRepo, dm_state, summary};
     use crate::ids::{PersonaId, UserId};
 
@@ -172,13 +176,77 @@ mod tests {
         repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
         repo.expect_lock_conversation().returning(|id| {
             let mut s = dm_state(id, UserId(1), UserId(2));
-            s.archived_one = Some(chrono::Utc::now());
+            s.archived_one = Some(Utc::now());
             Ok(Some(s))
         });
         repo.expect_count_active_dms().returning(|_| Ok(5));
         repo.expect_save_conversation().never();
         let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap_err();
         assert!(matches!(err, StartDmError::LimitReached { .. }));
+    }
+
+    #[test]
+    fn bringing_back_an_archived_dm_within_the_limit_unarchives_the_callers_side_and_is_remembered() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
+        repo.expect_lock_conversation().returning(|id| {
+            let mut s = dm_state(id, UserId(1), UserId(2));
+            s.archived_one = Some(Utc::now());
+            s.archived_two = Some(Utc::now());
+            Ok(Some(s))
+        });
+        repo.expect_count_active_dms().returning(|_| Ok(4));
+        repo.expect_save_conversation()
+            .withf(|s| s.archived_one.is_none() && s.archived_two.is_some())
+            .times(1)
+            .returning(|_| Ok(()));
+        let before = Utc::now();
+        repo.expect_note_brought_back()
+            .withf(move |id, side, at| *id == ConversationId(9) && *side == Side::One && *at >= before)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        repo.expect_create_dm().never();
+        repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap();
+        assert!(!created);
+    }
+
+    #[test]
+    fn reopening_an_active_dm_changes_nothing() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation().never();
+        repo.expect_note_brought_back().never();
+        repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+        start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+    }
+
+    #[test]
+    fn a_caller_who_blocked_the_target_is_told_to_unblock_first() {
+        let mut repo = MockRepo::new();
+        repo.expect_user_is_known().returning(|_| Ok(true));
+        repo.expect_share_a_group().returning(|_, _| Ok(true));
+        repo.expect_is_blocked().returning(|blocker, blocked| Ok(blocker == ALICE.user_id && blocked == BOB));
+        repo.expect_lock_dm_starts().never();
+        repo.expect_find_dm().never();
+        repo.expect_create_dm().never();
+        let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap_err();
+        assert!(matches!(err, StartDmError::YouBlocked));
+    }
+
+    #[test]
+    fn a_block_by_the_target_refuses_even_an_existing_dm() {
+        let mut repo = MockRepo::new();
+        repo.expect_user_is_known().returning(|_| Ok(true));
+        repo.expect_share_a_group().returning(|_, _| Ok(true));
+        repo.expect_is_blocked().returning(|blocker, blocked| Ok(blocker == BOB && blocked == ALICE.user_id));
+        repo.expect_find_dm().never();
+        repo.expect_lock_conversation().never();
+        let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap_err();
+        assert!(matches!(err, StartDmError::NoSharedGroup));
     }
 
     #[test]
