@@ -55,6 +55,7 @@ pub(crate) mod test_support {
             fn share_a_group(&mut self, a: UserId, b: UserId) -> Result<bool, RepoError>;
             fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
             fn blocks_between<'a>(&mut self, user: UserId, others: &'a [UserId]) -> Result<Vec<UserId>, RepoError>;
+            fn without_room_for<'a>(&mut self, user: UserId, others: &'a [UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
             fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
             fn persona_dm_enabled(&mut self, persona: PersonaId) -> Result<Option<bool>, RepoError>;
             fn find_dm(&mut self, user: UserId, other: DmTarget) -> Result<Option<ConversationId>, RepoError>;

@@ -222,6 +222,34 @@ impl DirectMessageRepository for PgTx<'_> {
         Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
     }
 
+    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError> {
+        #[derive(QueryableByName)]
+        struct Other {
+            #[diesel(sql_type = Int4)]
+            other: i32,
+        }
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
+        // The same count as `count_active_dms`, per member, each side from its own index.
+        let rows = diesel::sql_query(
+            "SELECT o.id AS other FROM unnest($2::int[]) AS o(id)
+             WHERE NOT EXISTS (SELECT 1 FROM direct_messages d WHERE d.user2_type = 'real_user'
+                               AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id))
+               AND (SELECT count(*) FROM direct_messages
+                    WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
+                 + (SELECT count(*) FROM direct_messages
+                    WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) >= $3",
+        )
+        .bind::<Int4, _>(user.get())
+        .bind::<Array<Int4>, _>(others)
+        .bind::<BigInt, _>(max)
+        .load::<Other>(self.conn)
+        .or_repo()?;
+        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
+    }
+
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError> {
         diesel::select(exists(users::table.find(user.get()))).get_result(self.conn).or_repo()
     }

@@ -59,6 +59,10 @@ impl From<StartDmError> for ApiError {
                 code: "dm_limit_reached",
                 detail: "You have reached the maximum number of active conversations; archive one first.",
             },
+            StartDmError::TargetLimitReached => Self::Conflict {
+                code: "dm_target_limit_reached",
+                detail: "This person cannot take new conversations right now.",
+            },
             StartDmError::Repo(e) => e.into(),
         }
     }
@@ -407,8 +411,9 @@ async fn list_group_members(
 ) -> Result<HttpResponse, ApiError> {
     let group = GroupId(id.into_inner());
     let (after, limit) = params.try_into_domain()?;
+    let settings = state.settings.dms;
     let (members, next) =
-        state.store.run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit)).await?;
+        state.store.run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings)).await?;
     Ok(HttpResponse::Ok().json(GroupMemberPage {
         items: members.into_iter().map(GroupMemberDto::from).collect(),
         next_cursor: next.map(UserId::get),

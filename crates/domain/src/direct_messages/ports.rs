@@ -31,6 +31,10 @@ pub trait DirectMessageRepository {
     /// query for a page of group members, instead of two lookups per member).
     fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError>;
 
+    /// Those of `others` who have at least `max` active DMs and no DM with `user` at
+    /// all: starting one with them would need a new DM they have no room for.
+    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
+
     /// Whether the user exists.
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
 
