@@ -116,7 +116,8 @@ mod tests {
         repo.expect_without_room_for()
             .withf(|me, others, max| *me == UserId(1) && others == [UserId(2)] && *max == 100)
             .returning(|_, _, _| Ok(Vec::new()));
-        let (members, next) = list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 2, &SETTINGS).unwrap();
+        let (members, next) =
+            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 2, &SETTINGS).unwrap();
         assert_eq!(members.iter().map(|m| m.can_dm).collect::<Vec<_>>(), [false, true]);
         assert_eq!(next, Some(UserId(2)));
     }
@@ -153,7 +154,8 @@ mod tests {
         repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2)]));
         repo.expect_blocks_between().never();
         repo.expect_without_room_for().never();
-        let (members, _) = list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
+        let (members, _) =
+            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
         assert!(members.iter().all(|m| !m.can_dm));
     }
 }

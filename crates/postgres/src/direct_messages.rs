@@ -383,7 +383,9 @@ impl DirectMessageRepository for PgTx<'_> {
     fn archive_idle_dms(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError> {
         // A side is due when it is active and was not brought back since the cutoff.
         let due = |side: u8| {
-            format!("(user{side}_archived_at IS NULL AND (user{side}_unarchived_at IS NULL OR user{side}_unarchived_at < $1))")
+            format!(
+                "(user{side}_archived_at IS NULL AND (user{side}_unarchived_at IS NULL OR user{side}_unarchived_at < $1))"
+            )
         };
         let sql = format!(
             "UPDATE direct_messages

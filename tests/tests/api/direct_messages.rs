@@ -490,8 +490,7 @@ async fn the_idle_archive_task_does_not_undo_an_unarchive_or_a_reopen() {
     // A whole idle period after being brought back, it is archived again.
     let store2 = Arc::clone(&store);
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
-    let archived =
-        store2.run(move |tx| chat_domain::direct_messages::archive_idle_dms(tx, later, 100)).await.unwrap();
+    let archived = store2.run(move |tx| chat_domain::direct_messages::archive_idle_dms(tx, later, 100)).await.unwrap();
     assert_eq!(archived.len(), 1);
     assert_eq!((listed(&alice, true).await, listed(&bob, true).await), (vec![dm], vec![dm]));
 }

@@ -81,7 +81,11 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
     let mut personal_groups = Vec::new();
     for (i, (id, token)) in users.iter().enumerate() {
         let notice = app
-            .post("/api/admin/chat/notifications", &admin, json!({"userId": id, "content": format!("notice secret {i}"), "template": "info"}))
+            .post(
+                "/api/admin/chat/notifications",
+                &admin,
+                json!({"userId": id, "content": format!("notice secret {i}"), "template": "info"}),
+            )
             .await;
         assert_eq!(notice.status, 201, "{:?}", notice.json());
         let list = app.get("/api/user/chat/conversations?limit=100", token).await.json();
@@ -131,7 +135,8 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
 
         // Ids of conversations that are not DMs (every user's support conversation and
         // personal group, the caller's own included) answer the DM routes like missing ids.
-        let not_dms = supports.iter().map(|(id, message)| (*id, *message)).chain(personal_groups.iter().map(|g| (*g, *g)));
+        let not_dms =
+            supports.iter().map(|(id, message)| (*id, *message)).chain(personal_groups.iter().map(|g| (*g, *g)));
         for (id, message) in not_dms {
             for ((method, path, body), (_, missing_path, missing_body)) in
                 dm_routes(id, message).into_iter().zip(dm_routes(MISSING, MISSING))
@@ -168,7 +173,8 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
         assert_eq!(listed, expected, "{raw}");
         assert_eq!(list["support"]["id"], supports[me].0);
         // Unread: the pair message for its receiver (b = odd index), and the notice.
-        let item_unread: i64 = list["items"].as_array().unwrap().iter().map(|i| i["unreadCount"].as_i64().unwrap()).sum();
+        let item_unread: i64 =
+            list["items"].as_array().unwrap().iter().map(|i| i["unreadCount"].as_i64().unwrap()).sum();
         let expected_unread = 1 + i64::from(me % 2 == 1);
         assert_eq!(item_unread, expected_unread, "{raw}");
         assert_eq!(list["support"]["unreadCount"], 0, "{raw}");
@@ -178,7 +184,8 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
                 assert!(!raw.contains(&format!("{secret} {other}")), "{secret} {other} leaked to {me}: {raw}");
             }
         }
-        let (own_pair, foreign_pair) = if me < 2 { ("pair secret 01", "pair secret 23") } else { ("pair secret 23", "pair secret 01") };
+        let (own_pair, foreign_pair) =
+            if me < 2 { ("pair secret 01", "pair secret 23") } else { ("pair secret 23", "pair secret 01") };
         assert!(raw.contains(own_pair) && !raw.contains(foreign_pair), "{raw}");
 
         // Groups: members of a group the caller is not in answer like a missing group.

@@ -388,7 +388,9 @@ pub struct GroupMemberDto {
     pub display_name: String,
     /// Their profile photo.
     pub avatar_url: Option<String>,
-    /// Whether the caller may start a DM with them from this group.
+    /// Whether starting a DM with them would succeed: `false` for the caller, in
+    /// personal groups, with a block either way, and when a new DM is needed and they
+    /// are at their own active-DM limit. It always agrees with what the start answers.
     pub can_dm: bool,
 }
 

@@ -412,8 +412,10 @@ async fn list_group_members(
     let group = GroupId(id.into_inner());
     let (after, limit) = params.try_into_domain()?;
     let settings = state.settings.dms;
-    let (members, next) =
-        state.store.run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings)).await?;
+    let (members, next) = state
+        .store
+        .run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings))
+        .await?;
     Ok(HttpResponse::Ok().json(GroupMemberPage {
         items: members.into_iter().map(GroupMemberDto::from).collect(),
         next_cursor: next.map(UserId::get),
