@@ -158,7 +158,33 @@ async fn the_active_dm_limit_holds_under_200_concurrent_starts_20_times() {
             "SELECT count(*) AS n FROM direct_messages WHERE user1_id = {initiator} OR user2_id = {initiator}"
         ));
         assert_eq!(stored, LIMIT);
+        // The targets (ids 1..=200, side one of every pair) archive theirs, so that the
+        // next run measures the initiator's limit, not a target's.
+        app.db.conn().batch_execute("UPDATE direct_messages SET user1_archived_at = now()").unwrap();
     }
+}
+
+#[tokio::test]
+async fn the_targets_limit_holds_under_100_concurrent_starts_from_distinct_users() {
+    const LIMIT: i64 = 7;
+    let settings = ApiSettings { dms: DmSettings { max_active: LIMIT }, ..ApiSettings::default() };
+    let app = TestApp::spawn_configured(settings).await;
+    let (target, _) = app.user("popular");
+    let mut members = vec![target];
+    let mut starters = Vec::new();
+    for i in 0..100 {
+        let (id, token) = app.user(&format!("fan{i}"));
+        members.push(id);
+        starters.push(token);
+    }
+    app.db.group("Main", "main", &members);
+    let replies =
+        futures_util::future::join_all(starters.iter().map(|token| start(&app, token, "real_user", target.into())))
+            .await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let refused = replies.iter().filter(|r| r.code().as_deref() == Some("dm_target_limit_reached")).count();
+    assert_eq!((created, refused), (LIMIT as usize, 100 - LIMIT as usize));
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM direct_messages"), LIMIT);
 }
 
 #[tokio::test]
