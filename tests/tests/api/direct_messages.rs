@@ -431,6 +431,15 @@ async fn an_admin_catching_up_on_dms_through_sync_is_logged_like_any_read() {
     let own = sync(&alice, json!({})).await;
     assert_eq!(own.json()["messages"].as_array().unwrap().len(), 3);
     assert_eq!(audit(&app, &ada).await.len(), 2);
+
+    // A socket `resume` runs the same catch-up, and is logged the same way.
+    let mut ws = chat_tests::WsClient::connect(&app, &ada).await;
+    ws.send(json!({"type": "resume", "id": "r", "positions": { user_dm.to_string(): 0 }})).await;
+    let resumed = ws.until(std::time::Duration::from_secs(5), |frame| frame["type"] == "resumed").await;
+    assert_eq!(resumed["replayed"], 1);
+    assert_eq!(audit(&app, &ada).await.first(), Some(&(user_dm, "read_messages".to_owned())));
+    assert_eq!(audit(&app, &ada).await.len(), 3);
+    ws.close().await;
 }
 
 #[tokio::test]
