@@ -15,7 +15,7 @@ mod start;
 mod user;
 
 pub use self::admin::{
-    AdminDmError, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log,
+    AdminDmError, READ_MESSAGES, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log,
     reply_in_persona_dm, watch_dm,
 };
 pub use self::blocks::{BlockError, block_user, list_blocks, unblock_user};
@@ -40,10 +40,12 @@ pub(crate) mod test_support {
     use super::ports::DirectMessageRepository;
     use crate::access::{Author, Participants};
     use crate::conversations::{
-        ConversationRepository, ConversationState, HistoryQuery, Message, MessageBody, Side, SideState, UserSummary,
+        ConversationRepository, ConversationState, HistoryQuery, Message, MessageBody, ReplayRepository, Side,
+        SideState, UserSummary,
     };
     use crate::error::RepoError;
-    use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
+    use crate::group_members::GroupMemberRepository;
+    use crate::ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};
 
     mockall::mock! {
         pub Repo {}
@@ -52,6 +54,8 @@ pub(crate) mod test_support {
             fn count_active_dms(&mut self, user: UserId) -> Result<i64, RepoError>;
             fn share_a_group(&mut self, a: UserId, b: UserId) -> Result<bool, RepoError>;
             fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
+            fn blocks_between<'a>(&mut self, user: UserId, others: &'a [UserId]) -> Result<Vec<UserId>, RepoError>;
+            fn without_room_for<'a>(&mut self, user: UserId, others: &'a [UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
             fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
             fn persona_dm_enabled(&mut self, persona: PersonaId) -> Result<Option<bool>, RepoError>;
             fn find_dm(&mut self, user: UserId, other: DmTarget) -> Result<Option<ConversationId>, RepoError>;
@@ -61,11 +65,21 @@ pub(crate) mod test_support {
             fn total_dm_unread(&mut self, user: UserId) -> Result<i64, RepoError>;
             fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError>;
             fn archive_idle_dms(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError>;
+            fn note_brought_back(&mut self, id: ConversationId, side: Side, at: DateTime<Utc>) -> Result<(), RepoError>;
             fn block(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
             fn unblock(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
             fn list_blocks(&mut self, blocker: UserId) -> Result<Vec<BlockedUser>, RepoError>;
             fn record_access(&mut self, admin: UserId, conversation: ConversationId, action: &str) -> Result<(), RepoError>;
             fn list_access(&mut self, query: &AccessLogQuery) -> Result<Vec<AccessLogEntry>, RepoError>;
+        }
+        impl ReplayRepository for Repo {
+            fn conversation_positions(&mut self, user: UserId) -> Result<Vec<(ConversationId, Participants, i64)>, RepoError>;
+            fn conversation_position(&mut self, id: ConversationId) -> Result<Option<(Participants, i64)>, RepoError>;
+            fn messages_after(&mut self, id: ConversationId, after: i64, limit: i64) -> Result<Vec<Message>, RepoError>;
+        }
+        impl GroupMemberRepository for Repo {
+            fn member_group_kind(&mut self, group: GroupId, user: UserId) -> Result<Option<String>, RepoError>;
+            fn list_members(&mut self, group: GroupId, after: Option<UserId>, limit: u16) -> Result<Vec<UserSummary>, RepoError>;
         }
         impl ConversationRepository for Repo {
             fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;

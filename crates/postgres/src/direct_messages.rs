@@ -1,6 +1,6 @@
 //! [`DirectMessageRepository`] on `direct_messages` (DM rows), blocks and the access log.
 
-use chat_domain::conversations::{PersonaSummary, SideState, UserSummary};
+use chat_domain::conversations::{PersonaSummary, Side, SideState, UserSummary};
 use chat_domain::direct_messages::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DirectMessageRepository, DmKind, DmListQuery, DmParty,
     DmSummary, DmTarget,
@@ -9,7 +9,7 @@ use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
 use crate::messages::{LAST_MESSAGE_COLUMNS, LAST_MESSAGE_JOINS, LastMessageRow};
@@ -200,6 +200,56 @@ impl DirectMessageRepository for PgTx<'_> {
             .or_repo()
     }
 
+    fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError> {
+        #[derive(QueryableByName)]
+        struct Other {
+            #[diesel(sql_type = Int4)]
+            other: i32,
+        }
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
+        let rows = diesel::sql_query(
+            "SELECT blocked_id AS other FROM chat_user_blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)
+             UNION
+             SELECT blocker_id AS other FROM chat_user_blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)",
+        )
+        .bind::<Int4, _>(user.get())
+        .bind::<Array<Int4>, _>(others)
+        .load::<Other>(self.conn)
+        .or_repo()?;
+        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
+    }
+
+    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError> {
+        #[derive(QueryableByName)]
+        struct Other {
+            #[diesel(sql_type = Int4)]
+            other: i32,
+        }
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
+        // The same count as `count_active_dms`, per member, each side from its own index.
+        let rows = diesel::sql_query(
+            "SELECT o.id AS other FROM unnest($2::int[]) AS o(id)
+             WHERE NOT EXISTS (SELECT 1 FROM direct_messages d WHERE d.user2_type = 'real_user'
+                               AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id))
+               AND (SELECT count(*) FROM direct_messages
+                    WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
+                 + (SELECT count(*) FROM direct_messages
+                    WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) >= $3",
+        )
+        .bind::<Int4, _>(user.get())
+        .bind::<Array<Int4>, _>(others)
+        .bind::<BigInt, _>(max)
+        .load::<Other>(self.conn)
+        .or_repo()?;
+        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
+    }
+
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError> {
         diesel::select(exists(users::table.find(user.get()))).get_result(self.conn).or_repo()
     }
@@ -331,23 +381,45 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn archive_idle_dms(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError> {
-        let rows = diesel::sql_query(
+        // A side is due when it is active and was not brought back since the cutoff.
+        let due = |side: u8| {
+            format!(
+                "(user{side}_archived_at IS NULL AND (user{side}_unarchived_at IS NULL OR user{side}_unarchived_at < $1))"
+            )
+        };
+        let sql = format!(
             "UPDATE direct_messages
-             SET user1_archived_at = COALESCE(user1_archived_at, now()),
-                 user2_archived_at = COALESCE(user2_archived_at, now()), updated_at = now()
+             SET user1_archived_at = CASE WHEN {one} THEN now() ELSE user1_archived_at END,
+                 user2_archived_at = CASE WHEN {two} THEN now() ELSE user2_archived_at END,
+                 updated_at = now()
              WHERE id IN (
                 SELECT id FROM direct_messages
-                WHERE conversation_type = 'user_dm' AND last_message_at < $1
-                  AND (user1_archived_at IS NULL OR user2_archived_at IS NULL)
+                WHERE conversation_type = 'user_dm' AND last_message_at < $1 AND ({one} OR {two})
                 ORDER BY last_message_at LIMIT $2
                 FOR UPDATE SKIP LOCKED)
              RETURNING id",
-        )
-        .bind::<Timestamptz, _>(idle_before)
-        .bind::<BigInt, _>(limit)
-        .load::<Id64>(self.conn)
-        .or_repo()?;
+            one = due(1),
+            two = due(2),
+        );
+        let rows = diesel::sql_query(sql)
+            .bind::<Timestamptz, _>(idle_before)
+            .bind::<BigInt, _>(limit)
+            .load::<Id64>(self.conn)
+            .or_repo()?;
         Ok(rows.into_iter().map(|r| ConversationId(r.id)).collect())
+    }
+
+    fn note_brought_back(&mut self, id: ConversationId, side: Side, at: DateTime<Utc>) -> Result<(), RepoError> {
+        let sql = match side {
+            Side::One => "UPDATE direct_messages SET user1_unarchived_at = $2 WHERE id = $1",
+            Side::Two => "UPDATE direct_messages SET user2_unarchived_at = $2 WHERE id = $1",
+        };
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(id.get())
+            .bind::<Timestamptz, _>(at)
+            .execute(self.conn)
+            .or_repo()
+            .map(drop)
     }
 
     fn block(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError> {

@@ -169,6 +169,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         is_active -> Bool,
+        user1_unarchived_at -> Nullable<Timestamptz>,
+        user2_unarchived_at -> Nullable<Timestamptz>,
     }
 }
 

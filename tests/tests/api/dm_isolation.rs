@@ -1,8 +1,13 @@
-//! Isolation of DMs, groups and search: every user route that takes an id, called by
-//! every user with ids of conversations, messages and groups they are not in, answers
-//! exactly like an id that does not exist; no list, count, page or hit leaks anything.
+//! Isolation of DMs, groups, the chat list and search: every user route that takes an
+//! id, called by every user with ids of conversations, messages and groups they are not
+//! in (and with ids of conversations that are not DMs at all: support conversations and
+//! personal groups), answers exactly like an id that does not exist; no list, count,
+//! page, preview or hit leaks anything.
+
+use std::collections::BTreeSet;
 
 use chat_tests::TestApp;
+use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 const DMS: &str = "/api/user/chat/direct-messages";
@@ -39,6 +44,7 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
 
     // Pairs (anna, bert) and (cleo, dirk), plus each user's persona DM and support thread.
     let mut owned: Vec<(usize, i64, i64)> = Vec::new(); // (owner index, dm id, message id)
+    let mut supports: Vec<(i64, i64)> = Vec::new(); // (support conversation id, message id), per user
     for (a, b) in [(0, 1), (2, 3)] {
         let dm =
             app.post(DMS, &users[a].1, json!({"targetType": "real_user", "targetId": users[b].0})).await.json()["id"]
@@ -64,8 +70,36 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
             .as_i64()
             .unwrap();
         owned.push((i, dm, message));
-        app.post("/api/user/chat/support/messages", token, json!({"content": format!("support secret {i}")})).await;
+        let sent =
+            app.post("/api/user/chat/support/messages", token, json!({"content": format!("support secret {i}")})).await;
+        let support = app.get("/api/user/chat/support", token).await.json()["id"].as_i64().unwrap();
+        supports.push((support, sent.json()["id"].as_i64().unwrap()));
     }
+    // Each user's personal group, with a notice in it; group ids are moved far away from
+    // conversation ids, so that a group id passed to a DM route names no DM by accident.
+    app.db.conn().batch_execute("SELECT setval('chat_groups_id_seq', 500000)").unwrap();
+    let mut personal_groups = Vec::new();
+    for (i, (id, token)) in users.iter().enumerate() {
+        let notice = app
+            .post(
+                "/api/admin/chat/notifications",
+                &admin,
+                json!({"userId": id, "content": format!("notice secret {i}"), "template": "info"}),
+            )
+            .await;
+        assert_eq!(notice.status, 201, "{:?}", notice.json());
+        let list = app.get("/api/user/chat/conversations?limit=100", token).await.json();
+        let personal = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["groupKind"] == "personal")
+            .and_then(|item| item["id"].as_i64())
+            .unwrap();
+        personal_groups.push(personal);
+    }
+    let dm_ids: Vec<i64> = owned.iter().map(|(_, dm, _)| *dm).collect();
+    assert!(personal_groups.iter().all(|g| !dm_ids.contains(g) && supports.iter().all(|(s, _)| s != g)));
     let rows_before = app.db.count("SELECT count(*) AS n FROM dm_messages");
     let state_before = app.db.count(
         "SELECT sum(user1_last_read_id + user1_unread + user2_last_read_id + user2_unread
@@ -98,6 +132,61 @@ async fn foreign_dms_groups_messages_and_cursors_answer_like_missing_ones() {
             let missing = app.post(&format!("{DMS}/{own_dm}/read"), token, json!({"lastReadMessageId": MISSING})).await;
             assert_eq!((foreign.status, &foreign.bytes), (missing.status, &missing.bytes));
         }
+
+        // Ids of conversations that are not DMs (every user's support conversation and
+        // personal group, the caller's own included) answer the DM routes like missing ids.
+        let not_dms =
+            supports.iter().map(|(id, message)| (*id, *message)).chain(personal_groups.iter().map(|g| (*g, *g)));
+        for (id, message) in not_dms {
+            for ((method, path, body), (_, missing_path, missing_body)) in
+                dm_routes(id, message).into_iter().zip(dm_routes(MISSING, MISSING))
+            {
+                let probe = app.call(method, &path, Some(token), body).await;
+                let missing = app.call(method, &missing_path, Some(token), missing_body).await;
+                assert_eq!((probe.status, &probe.bytes), (missing.status, &missing.bytes), "{method} {path}");
+            }
+        }
+
+        // The chat list holds exactly the caller's own conversations, previews and counts.
+        let reply = app.get("/api/user/chat/conversations?limit=100", token).await;
+        let raw = String::from_utf8_lossy(&reply.bytes).to_string();
+        let list = reply.json();
+        let listed: BTreeSet<(String, i64)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| (item["kind"].as_str().unwrap().to_owned(), item["id"].as_i64().unwrap()))
+            .collect();
+        let mut expected: BTreeSet<(String, i64)> = owned
+            .iter()
+            .filter(|(o, _, _)| *o == me)
+            .map(|(_, dm, _)| {
+                let kind = if owned.iter().filter(|(_, d, _)| d == dm).count() == 2 { "user_dm" } else { "persona_dm" };
+                (kind.to_owned(), *dm)
+            })
+            .collect();
+        expected.insert(("group".to_owned(), i64::from(main)));
+        expected.insert(("group".to_owned(), personal_groups[me]));
+        if me < 2 {
+            expected.insert(("group".to_owned(), i64::from(private)));
+        }
+        assert_eq!(listed, expected, "{raw}");
+        assert_eq!(list["support"]["id"], supports[me].0);
+        // Unread: the pair message for its receiver (b = odd index), and the notice.
+        let item_unread: i64 =
+            list["items"].as_array().unwrap().iter().map(|i| i["unreadCount"].as_i64().unwrap()).sum();
+        let expected_unread = 1 + i64::from(me % 2 == 1);
+        assert_eq!(item_unread, expected_unread, "{raw}");
+        assert_eq!(list["support"]["unreadCount"], 0, "{raw}");
+        assert_eq!(list["totalUnread"], expected_unread, "{raw}");
+        for other in (0..users.len()).filter(|o| *o != me) {
+            for secret in ["persona secret", "support secret", "notice secret"] {
+                assert!(!raw.contains(&format!("{secret} {other}")), "{secret} {other} leaked to {me}: {raw}");
+            }
+        }
+        let (own_pair, foreign_pair) =
+            if me < 2 { ("pair secret 01", "pair secret 23") } else { ("pair secret 23", "pair secret 01") };
+        assert!(raw.contains(own_pair) && !raw.contains(foreign_pair), "{raw}");
 
         // Groups: members of a group the caller is not in answer like a missing group.
         if me >= 2 {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Violations;
-use super::messages::{AdminMessage, Message};
+use super::messages::{ActingAdmin, AdminMessage, Message, MessageType, Sender};
 use super::support::UserRef;
 use crate::problem::ApiError;
 
@@ -151,7 +151,47 @@ impl UserDm {
     }
 }
 
-/// A DM, as admins see it.
+/// The newest message of a DM in the admin list and header: its metadata only.
+///
+/// Staff access to private messages is recorded: the content is read by opening the
+/// messages, which writes an access-log row; list views carry none.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDmLastMessage {
+    /// Its id.
+    #[schema(example = 1042)]
+    pub id: i64,
+    /// Its position in the conversation.
+    #[schema(example = 5)]
+    pub seq: i64,
+    /// Who users see as the sender.
+    pub sender: Sender,
+    /// The admin behind a persona message.
+    pub acting_admin: Option<ActingAdmin>,
+    /// What it carries.
+    pub message_type: MessageType,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// Whether a moderator hid it from users.
+    pub hidden: bool,
+}
+
+impl From<chat_domain::conversations::Message> for AdminDmLastMessage {
+    fn from(m: chat_domain::conversations::Message) -> Self {
+        let m = AdminMessage::from(m);
+        Self {
+            id: m.id,
+            seq: m.seq,
+            sender: m.sender,
+            acting_admin: m.acting_admin,
+            message_type: m.message_type,
+            created_at: m.created_at,
+            hidden: m.hidden,
+        }
+    }
+}
+
+/// A DM, as admins see it: no message content (reading that is logged).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminDm {
@@ -170,8 +210,8 @@ pub struct AdminDm {
     pub other_unread_count: i32,
     /// For persona DMs: the user wrote last and no persona answered yet.
     pub waiting_for_persona: bool,
-    /// The newest message.
-    pub last_message: Option<AdminMessage>,
+    /// The newest message's metadata, without its content.
+    pub last_message: Option<AdminDmLastMessage>,
     /// The newest activity.
     pub last_activity_at: DateTime<Utc>,
     /// Creation time.
@@ -190,7 +230,7 @@ impl From<DmSummary> for AdminDm {
             user_unread_count: dm.side_one.unread,
             other_unread_count: dm.side_two.unread,
             waiting_for_persona: waiting,
-            last_message: dm.last_message.map(AdminMessage::from),
+            last_message: dm.last_message.map(AdminDmLastMessage::from),
             last_activity_at: dm.last_message_at,
             created_at: dm.created_at,
         }
@@ -348,7 +388,9 @@ pub struct GroupMemberDto {
     pub display_name: String,
     /// Their profile photo.
     pub avatar_url: Option<String>,
-    /// Whether the caller may start a DM with them from this group.
+    /// Whether starting a DM with them would succeed: `false` for the caller, in
+    /// personal groups, with a block either way, and when a new DM is needed and they
+    /// are at their own active-DM limit. It always agrees with what the start answers.
     pub can_dm: bool,
 }
 

@@ -59,6 +59,10 @@ impl From<StartDmError> for ApiError {
                 code: "dm_limit_reached",
                 detail: "You have reached the maximum number of active conversations; archive one first.",
             },
+            StartDmError::TargetLimitReached => Self::Conflict {
+                code: "dm_target_limit_reached",
+                detail: "This person cannot take new conversations right now.",
+            },
             StartDmError::Repo(e) => e.into(),
         }
     }
@@ -316,8 +320,8 @@ async fn set_archived(
     archived: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id = ConversationId(id);
-    let at = archived.then(Utc::now);
-    let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, at)).await?;
+    let now = Utc::now();
+    let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, archived, now)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
 }
 
@@ -407,8 +411,11 @@ async fn list_group_members(
 ) -> Result<HttpResponse, ApiError> {
     let group = GroupId(id.into_inner());
     let (after, limit) = params.try_into_domain()?;
-    let (members, next) =
-        state.store.run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit)).await?;
+    let settings = state.settings.dms;
+    let (members, next) = state
+        .store
+        .run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings))
+        .await?;
     Ok(HttpResponse::Ok().json(GroupMemberPage {
         items: members.into_iter().map(GroupMemberDto::from).collect(),
         next_cursor: next.map(UserId::get),

@@ -5,11 +5,16 @@
 //! in per-conversation order, including conversations the client has never seen (a DM
 //! someone started while it was away). Positions are gapless and follow commit order,
 //! so "everything after my position" can never skip a message committed late.
+//!
+//! An admin catching up on a DM they are not in reads its private messages: like the
+//! admin history route, the replay writes a staff access-log row for each such DM whose
+//! messages it returns, in the transaction that reads them.
 
 use std::collections::HashMap;
 
 use crate::access::{self, Participants};
 use crate::conversations::Message;
+use crate::direct_messages::{DirectMessageRepository, READ_MESSAGES};
 use crate::error::RepoError;
 use crate::ids::ConversationId;
 use crate::principal::Principal;
@@ -44,9 +49,10 @@ pub enum Replay {
 ///
 /// Users catch up on all their conversations; admins on the conversations they name
 /// (they may read all). Positions naming conversations the caller may not read are
-/// ignored, exactly like positions naming nothing.
+/// ignored, exactly like positions naming nothing. Every DM an admin is not in whose
+/// messages are returned gets an access-log row.
 pub fn replay(
-    repo: &mut (impl ReplayRepository + ?Sized),
+    repo: &mut (impl ReplayRepository + DirectMessageRepository + ?Sized),
     caller: &Principal,
     positions: &HashMap<ConversationId, i64>,
     limit: usize,
@@ -82,16 +88,28 @@ pub fn replay(
         let after = positions.get(&id).copied().unwrap_or(0).max(0);
         if last > after {
             let remaining = i64::try_from(limit - out.len()).unwrap_or(i64::MAX);
-            out.extend(repo.messages_after(id, after, remaining)?.into_iter().map(|m| (participants, m)));
+            let messages = repo.messages_after(id, after, remaining)?;
+            if !messages.is_empty() && is_staff_read_of_a_dm(caller, &participants) {
+                repo.record_access(caller.user_id, id, READ_MESSAGES)?;
+            }
+            out.extend(messages.into_iter().map(|m| (participants, m)));
         }
     }
     Ok(Replay::Messages(out))
 }
 
+/// Whether `caller` reads a DM as staff (an admin who is not one of its users).
+fn is_staff_read_of_a_dm(caller: &Principal, participants: &Participants) -> bool {
+    caller.is_admin()
+        && matches!(participants, Participants::UserDm { .. } | Participants::PersonaDm { .. })
+        && !access::is_participant(caller.user_id, participants)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UserId;
+    use crate::direct_messages::test_support::MockRepo;
+    use crate::ids::{PersonaId, UserId};
 
     fn message(conversation: i64, seq: i64) -> Message {
         let mut m = crate::support::test_support::message(seq, access::Author::User(UserId(1)));
@@ -102,7 +120,7 @@ mod tests {
 
     #[test]
     fn users_get_everything_after_their_positions_including_new_conversations() {
-        let mut repo = MockReplayRepository::new();
+        let mut repo = MockRepo::new();
         repo.expect_conversation_positions().returning(|_| {
             Ok(vec![
                 (ConversationId(1), Participants::Support { user: UserId(1) }, 5),
@@ -112,6 +130,7 @@ mod tests {
         repo.expect_messages_after().returning(|id, after, _| {
             Ok(((after + 1)..=if id.get() == 1 { 5 } else { 2 }).map(|s| message(id.get(), s)).collect())
         });
+        repo.expect_record_access().never();
         let positions = HashMap::from([(ConversationId(1), 3)]);
         let Replay::Messages(missed) = replay(&mut repo, &Principal::user(UserId(1)), &positions, 100).unwrap() else {
             panic!("expected messages");
@@ -122,7 +141,7 @@ mod tests {
 
     #[test]
     fn too_much_to_replay_asks_for_a_resync() {
-        let mut repo = MockReplayRepository::new();
+        let mut repo = MockRepo::new();
         repo.expect_conversation_positions()
             .returning(|_| Ok(vec![(ConversationId(1), Participants::Support { user: UserId(1) }, 900)]));
         repo.expect_messages_after().never();
@@ -134,15 +153,67 @@ mod tests {
 
     #[test]
     fn admins_replay_named_conversations() {
-        let mut repo = MockReplayRepository::new();
+        let mut repo = MockRepo::new();
         repo.expect_conversation_position()
             .returning(|_| Ok(Some((Participants::UserDm { a: UserId(3), b: UserId(4) }, 2))));
         repo.expect_conversation_positions().returning(|_| Ok(Vec::new()));
         repo.expect_messages_after().returning(|id, _, _| Ok(vec![message(id.get(), 2)]));
+        repo.expect_record_access().returning(|_, _, _| Ok(()));
         let positions = HashMap::from([(ConversationId(7), 1)]);
         let Replay::Messages(missed) = replay(&mut repo, &Principal::admin(UserId(9)), &positions, 10).unwrap() else {
             panic!("expected messages");
         };
         assert_eq!(missed.len(), 1);
+    }
+
+    #[test]
+    fn an_admin_replaying_dms_is_logged_once_per_dm_read_and_never_for_support_or_their_own() {
+        let mut repo = MockRepo::new();
+        repo.expect_conversation_position().returning(|id| {
+            Ok(Some(match id.get() {
+                1 => (Participants::UserDm { a: UserId(3), b: UserId(4) }, 3),
+                2 => (Participants::PersonaDm { user: UserId(3), persona: PersonaId(5) }, 1),
+                3 => (Participants::Support { user: UserId(3) }, 2),
+                // Nothing new here: nothing is read, nothing is logged.
+                _ => (Participants::UserDm { a: UserId(5), b: UserId(6) }, 4),
+            }))
+        });
+        // The admin's own DM with a user, as a participant.
+        repo.expect_conversation_positions()
+            .returning(|_| Ok(vec![(ConversationId(8), Participants::UserDm { a: UserId(3), b: UserId(9) }, 1)]));
+        repo.expect_messages_after()
+            .returning(|id, after, _| Ok(((after + 1)..=after + 2).map(|s| message(id.get(), s)).collect()));
+        for logged in [1, 2] {
+            repo.expect_record_access()
+                .withf(move |admin, id, action| {
+                    *admin == UserId(9) && *id == ConversationId(logged) && action == READ_MESSAGES
+                })
+                .times(1)
+                .returning(|_, _, _| Ok(()));
+        }
+        let positions = HashMap::from([
+            (ConversationId(1), 0),
+            (ConversationId(2), 0),
+            (ConversationId(3), 0),
+            (ConversationId(4), 4),
+        ]);
+        let Replay::Messages(missed) = replay(&mut repo, &Principal::admin(UserId(9)), &positions, 100).unwrap() else {
+            panic!("expected messages");
+        };
+        let conversations: std::collections::BTreeSet<i64> =
+            missed.iter().map(|(_, m)| m.conversation_id.get()).collect();
+        assert_eq!(conversations.into_iter().collect::<Vec<_>>(), [1, 2, 3, 8]);
+    }
+
+    #[test]
+    fn a_failed_access_record_fails_the_replay() {
+        let mut repo = MockRepo::new();
+        repo.expect_conversation_position()
+            .returning(|_| Ok(Some((Participants::UserDm { a: UserId(3), b: UserId(4) }, 1))));
+        repo.expect_conversation_positions().returning(|_| Ok(Vec::new()));
+        repo.expect_messages_after().returning(|id, _, _| Ok(vec![message(id.get(), 1)]));
+        repo.expect_record_access().returning(|_, _, _| Err(RepoError::internal("log unavailable")));
+        let positions = HashMap::from([(ConversationId(7), 0)]);
+        assert!(replay(&mut repo, &Principal::admin(UserId(9)), &positions, 10).is_err(), "no read without its record");
     }
 }

@@ -199,6 +199,17 @@ mod tests {
     }
 
     #[test]
+    fn the_idle_archive_task_asks_storage_for_dms_idle_since_the_cutoff() {
+        let mut repo = MockRepo::new();
+        let cutoff = Utc::now() - chrono::Duration::days(30);
+        repo.expect_archive_idle_dms()
+            .withf(move |before, batch| *before == cutoff && *batch == 500)
+            .times(1)
+            .returning(|_, _| Ok(vec![ConversationId(3)]));
+        assert_eq!(archive_idle_dms(&mut repo, cutoff, 500).unwrap(), [ConversationId(3)]);
+    }
+
+    #[test]
     fn a_failed_read_logs_nothing_and_users_are_refused() {
         let mut repo = MockRepo::new();
         repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));

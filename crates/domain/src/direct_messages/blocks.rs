@@ -78,4 +78,17 @@ mod tests {
         assert!(block_user(&mut repo, &me, UserId(2)).unwrap());
         assert!(!block_user(&mut repo, &me, UserId(2)).unwrap());
     }
+
+    #[test]
+    fn unblocking_removes_only_the_callers_own_block_and_is_idempotent() {
+        let mut repo = MockDirectMessageRepository::new();
+        let mut present = true;
+        repo.expect_unblock()
+            .withf(|blocker, blocked| *blocker == UserId(1) && *blocked == UserId(2))
+            .times(2)
+            .returning(move |_, _| Ok(std::mem::replace(&mut present, false)));
+        let me = Principal::user(UserId(1));
+        unblock_user(&mut repo, &me, UserId(2)).unwrap();
+        unblock_user(&mut repo, &me, UserId(2)).unwrap();
+    }
 }

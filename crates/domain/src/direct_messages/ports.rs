@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::conversations::Side;
 use crate::direct_messages::model::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DmListQuery, DmSummary,
 };
@@ -25,6 +26,14 @@ pub trait DirectMessageRepository {
 
     /// Whether `blocker` has blocked `blocked`.
     fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
+
+    /// Those of `others` with a block between them and `user`, in either direction (one
+    /// query for a page of group members, instead of two lookups per member).
+    fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError>;
+
+    /// Those of `others` who have at least `max` active DMs and no DM with `user` at
+    /// all: starting one with them would need a new DM they have no room for.
+    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
 
     /// Whether the user exists.
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
@@ -59,8 +68,17 @@ pub trait DirectMessageRepository {
     /// Up to `limit + 1` DMs matching `query`, most recent activity first.
     fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError>;
 
-    /// Archives DMs idle since before `idle_before` for both sides; returns their ids.
+    /// Archives, per side, DMs idle since before `idle_before`; returns their ids.
+    ///
+    /// A side is archived only if it is active and was not brought back at or after
+    /// `idle_before` (see [`Self::note_brought_back`]): implementations MUST leave such a
+    /// side alone, or the task would undo a user's unarchive on its next run.
     fn archive_idle_dms(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError>;
+
+    /// Records that `side` brought DM `id` back from the archive at `at` (unarchived it,
+    /// or reopened it by starting it again). The idle-archive task spares that side until
+    /// it has been idle for a whole period after `at`.
+    fn note_brought_back(&mut self, id: ConversationId, side: Side, at: DateTime<Utc>) -> Result<(), RepoError>;
 
     /// Records a block; `false` when it already existed.
     fn block(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;

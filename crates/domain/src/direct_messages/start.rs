@@ -1,5 +1,7 @@
 //! Use case: start a DM (get-or-create), the avatar click in a group.
 
+use chrono::Utc;
+
 use crate::conversations::ConversationRepository;
 use crate::direct_messages::model::{DmSettings, DmSummary, DmTarget};
 use crate::direct_messages::ports::DirectMessageRepository;
@@ -33,6 +35,10 @@ pub enum StartDmError {
         /// The limit.
         max: i64,
     },
+    /// The target user already has the maximum number of active DMs, so a new one
+    /// cannot be opened with them (an existing DM is still returned).
+    #[error("this person cannot take new conversations right now")]
+    TargetLimitReached,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -41,7 +47,10 @@ pub enum StartDmError {
 /// Gets or creates the DM between the caller and `target`; `true` when created.
 ///
 /// Re-opening an existing DM that the caller archived brings it back, which counts
-/// toward the active limit like creating one.
+/// toward the active limit like creating one. A new DM between two users counts for
+/// both, so it needs room under the limit on both sides; both users' starts are
+/// serialized (in id order, so that two people starting with each other cannot
+/// deadlock), which makes each limit exact under concurrency.
 pub fn start_dm(
     repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
     caller: &Principal,
@@ -71,11 +80,22 @@ pub fn start_dm(
             Some(true) => {}
         },
     }
-    repo.lock_dm_starts(me)?;
+    match target {
+        DmTarget::User(other) => {
+            repo.lock_dm_starts(me.min(other))?;
+            repo.lock_dm_starts(me.max(other))?;
+        }
+        DmTarget::Persona(_) => repo.lock_dm_starts(me)?,
+    }
     let (id, created) = match repo.find_dm(me, target)? {
         Some(id) => (bring_back(repo, id, caller, settings)?, false),
         None => {
             check_limit(repo, caller, settings)?;
+            if let DmTarget::User(other) = target
+                && repo.count_active_dms(other)? >= settings.max_active
+            {
+                return Err(StartDmError::TargetLimitReached);
+            }
             repo.create_dm(me, target)?
         }
     };
@@ -107,6 +127,7 @@ fn bring_back(
         check_limit(repo, caller, settings)?;
         state.set_archived(side, None);
         repo.save_conversation(&state)?;
+        repo.note_brought_back(id, side, Utc::now())?;
     }
     Ok(id)
 }
@@ -114,6 +135,7 @@ fn bring_back(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversations::Side;
     use crate::direct_messages::test_support::{MockRepo, dm_state, summary};
     use crate::ids::{PersonaId, UserId};
 
@@ -166,19 +188,131 @@ mod tests {
     }
 
     #[test]
+    fn a_new_dm_needs_room_under_the_targets_limit_too() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, _| Ok(None));
+        repo.expect_count_active_dms().returning(|user| Ok(if user == BOB { 5 } else { 1 }));
+        repo.expect_create_dm().never();
+        let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap_err();
+        assert!(matches!(err, StartDmError::TargetLimitReached));
+    }
+
+    #[test]
+    fn a_full_target_still_gets_back_an_existing_dm_and_personas_have_no_limit() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, target| Ok((target == DmTarget::User(BOB)).then_some(ConversationId(9))));
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_persona_dm_enabled().returning(|_| Ok(Some(true)));
+        repo.expect_count_active_dms().withf(|user| *user == ALICE.user_id).returning(|_| Ok(0));
+        repo.expect_create_dm().times(1).returning(|_, _| Ok((ConversationId(10), true)));
+        repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+        let settings = DmSettings { max_active: 5 };
+        assert!(!start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &settings).unwrap().1);
+        assert!(start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(3)), &settings).unwrap().1);
+    }
+
+    #[test]
+    fn both_users_starts_are_serialized_in_id_order() {
+        for (caller, target) in [(UserId(1), UserId(2)), (UserId(2), UserId(1))] {
+            let mut repo = MockRepo::new();
+            repo.expect_user_is_known().returning(|_| Ok(true));
+            repo.expect_share_a_group().returning(|_, _| Ok(true));
+            repo.expect_is_blocked().returning(|_, _| Ok(false));
+            let mut seq = mockall::Sequence::new();
+            for user in [UserId(1), UserId(2)] {
+                repo.expect_lock_dm_starts()
+                    .withf(move |u| *u == user)
+                    .times(1)
+                    .in_sequence(&mut seq)
+                    .returning(|_| Ok(()));
+            }
+            repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
+            repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+            repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+            start_dm(&mut repo, &Principal::user(caller), DmTarget::User(target), &DmSettings::default()).unwrap();
+        }
+    }
+
+    #[test]
     fn bringing_back_an_archived_dm_counts_toward_the_limit() {
         let mut repo = MockRepo::new();
         reachable(&mut repo);
         repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
         repo.expect_lock_conversation().returning(|id| {
             let mut s = dm_state(id, UserId(1), UserId(2));
-            s.archived_one = Some(chrono::Utc::now());
+            s.archived_one = Some(Utc::now());
             Ok(Some(s))
         });
         repo.expect_count_active_dms().returning(|_| Ok(5));
         repo.expect_save_conversation().never();
         let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap_err();
         assert!(matches!(err, StartDmError::LimitReached { .. }));
+    }
+
+    #[test]
+    fn bringing_back_an_archived_dm_within_the_limit_unarchives_the_callers_side_and_is_remembered() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
+        repo.expect_lock_conversation().returning(|id| {
+            let mut s = dm_state(id, UserId(1), UserId(2));
+            s.archived_one = Some(Utc::now());
+            s.archived_two = Some(Utc::now());
+            Ok(Some(s))
+        });
+        repo.expect_count_active_dms().returning(|_| Ok(4));
+        repo.expect_save_conversation()
+            .withf(|s| s.archived_one.is_none() && s.archived_two.is_some())
+            .times(1)
+            .returning(|_| Ok(()));
+        let before = Utc::now();
+        repo.expect_note_brought_back()
+            .withf(move |id, side, at| *id == ConversationId(9) && *side == Side::One && *at >= before)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        repo.expect_create_dm().never();
+        repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap();
+        assert!(!created);
+    }
+
+    #[test]
+    fn reopening_an_active_dm_changes_nothing() {
+        let mut repo = MockRepo::new();
+        reachable(&mut repo);
+        repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation().never();
+        repo.expect_note_brought_back().never();
+        repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
+        start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+    }
+
+    #[test]
+    fn a_caller_who_blocked_the_target_is_told_to_unblock_first() {
+        let mut repo = MockRepo::new();
+        repo.expect_user_is_known().returning(|_| Ok(true));
+        repo.expect_share_a_group().returning(|_, _| Ok(true));
+        repo.expect_is_blocked().returning(|blocker, blocked| Ok(blocker == ALICE.user_id && blocked == BOB));
+        repo.expect_lock_dm_starts().never();
+        repo.expect_find_dm().never();
+        repo.expect_create_dm().never();
+        let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap_err();
+        assert!(matches!(err, StartDmError::YouBlocked));
+    }
+
+    #[test]
+    fn a_block_by_the_target_refuses_even_an_existing_dm() {
+        let mut repo = MockRepo::new();
+        repo.expect_user_is_known().returning(|_| Ok(true));
+        repo.expect_share_a_group().returning(|_, _| Ok(true));
+        repo.expect_is_blocked().returning(|blocker, blocked| Ok(blocker == BOB && blocked == ALICE.user_id));
+        repo.expect_find_dm().never();
+        repo.expect_lock_conversation().never();
+        let err = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap_err();
+        assert!(matches!(err, StartDmError::NoSharedGroup));
     }
 
     #[test]

@@ -117,17 +117,27 @@ pub fn mark_dm_read(
     Ok(ReadMark::of(&state, side))
 }
 
-/// Archives (`at = Some(now)`) or brings back (`None`) a DM for the caller only.
+/// Archives (`archived`) or brings back a DM for the caller only, at `now`.
+///
+/// Bringing one back is remembered, so that the idle-archive task does not archive
+/// that side again before it has been idle for a whole period since.
 pub fn set_dm_archived(
     repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
     caller: &Principal,
     id: ConversationId,
-    at: Option<DateTime<Utc>>,
+    archived: bool,
+    now: DateTime<Utc>,
 ) -> Result<DmSummary, UserDmError> {
     let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
     let side = state.reader_side(caller.user_id, true);
-    state.set_archived(side, at);
-    repo.save_conversation(&state)?;
+    if archived {
+        state.set_archived(side, Some(now));
+        repo.save_conversation(&state)?;
+    } else if state.archived(side).is_some() {
+        state.set_archived(side, None);
+        repo.save_conversation(&state)?;
+        repo.note_brought_back(id, side, now)?;
+    }
     repo.dm_summary(id)?.ok_or(UserDmError::NotFound)
 }
 
@@ -135,7 +145,7 @@ pub fn set_dm_archived(
 mod tests {
     use super::*;
     use crate::access::Author;
-    use crate::conversations::{MessageBody, MessageKind};
+    use crate::conversations::{MessageBody, MessageKind, Side};
     use crate::direct_messages::test_support::{MockRepo, dm_state};
     use crate::ids::UserId;
 
@@ -193,6 +203,52 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         repo.expect_dm_summary().returning(|id| Ok(Some(crate::direct_messages::test_support::summary(id))));
-        set_dm_archived(&mut repo, &Principal::user(UserId(2)), ConversationId(1), Some(Utc::now())).unwrap();
+        repo.expect_note_brought_back().never();
+        set_dm_archived(&mut repo, &Principal::user(UserId(2)), ConversationId(1), true, Utc::now()).unwrap();
+    }
+
+    #[test]
+    fn unarchiving_brings_back_only_the_callers_side_and_is_remembered() {
+        let mut repo = MockRepo::new();
+        let archived_at = Utc::now() - chrono::Duration::days(30);
+        repo.expect_lock_conversation().returning(move |id| {
+            let mut s = dm_state(id, UserId(1), UserId(2));
+            s.archived_one = Some(archived_at);
+            s.archived_two = Some(archived_at);
+            Ok(Some(s))
+        });
+        repo.expect_save_conversation()
+            .withf(move |s| s.archived_one.is_none() && s.archived_two == Some(archived_at))
+            .times(1)
+            .returning(|_| Ok(()));
+        let now = Utc::now();
+        repo.expect_note_brought_back()
+            .withf(move |id, side, at| *id == ConversationId(1) && *side == Side::One && *at == now)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        repo.expect_dm_summary().returning(|id| Ok(Some(crate::direct_messages::test_support::summary(id))));
+        set_dm_archived(&mut repo, &Principal::user(UserId(1)), ConversationId(1), false, now).unwrap();
+    }
+
+    #[test]
+    fn unarchiving_an_active_dm_changes_nothing() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation().never();
+        repo.expect_note_brought_back().never();
+        repo.expect_dm_summary().returning(|id| Ok(Some(crate::direct_messages::test_support::summary(id))));
+        set_dm_archived(&mut repo, &Principal::user(UserId(2)), ConversationId(1), false, Utc::now()).unwrap();
+    }
+
+    #[test]
+    fn outsiders_cannot_archive_or_unarchive() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation().never();
+        repo.expect_note_brought_back().never();
+        for archived in [true, false] {
+            let err = set_dm_archived(&mut repo, &Principal::user(UserId(3)), ConversationId(1), archived, Utc::now());
+            assert!(matches!(err, Err(UserDmError::NotFound)));
+        }
     }
 }
