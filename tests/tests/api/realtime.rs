@@ -544,3 +544,88 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
     let admins = drain(&mut ada_ws, "a").await;
     assert!(admins.iter().all(|f| f["type"] != "admin-notification"), "{admins:?}");
 }
+
+/// Reads frames until every conversation in `last` has reached its final `seq`; returns
+/// the message seqs per conversation, in arrival order, and whether `resumed` came.
+async fn collect_until(ws: &mut WsClient, last: &HashMap<i64, i64>) -> (HashMap<i64, Vec<i64>>, bool) {
+    let mut got: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut resumed = false;
+    while !last.iter().all(|(c, seq)| got.get(c).and_then(|s| s.iter().max()) >= Some(seq)) {
+        let Some(frame) = ws.next(WAIT).await else { break };
+        resumed |= frame["type"] == "resumed";
+        if is_message(&frame) {
+            let conversation = frame["conversationId"].as_i64().unwrap();
+            got.entry(conversation).or_default().push(frame["message"]["seq"].as_i64().unwrap());
+        }
+    }
+    (got, resumed)
+}
+
+#[tokio::test]
+async fn a_resume_racing_live_messages_is_gap_free_and_duplicate_free() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let dm_with = |token: &str, target: i32| {
+        let (app, token) = (&app, token.to_owned());
+        async move {
+            let dm = app
+                .post("/api/user/chat/direct-messages", &token, json!({"targetType": "real_user", "targetId": target}))
+                .await;
+            dm.json()["id"].as_i64().unwrap()
+        }
+    };
+    let with_bob = dm_with(&bob, alice_id).await;
+    let with_carol = dm_with(&carol, alice_id).await;
+    let support = app.get("/api/user/chat/support", &alice).await.json()["id"].as_i64().unwrap();
+    let writers = [
+        (bob.clone(), format!("/api/user/chat/direct-messages/{with_bob}/messages"), with_bob),
+        (carol.clone(), format!("/api/user/chat/direct-messages/{with_carol}/messages"), with_carol),
+        (ada.clone(), format!("/api/admin/chat/support/{support}/messages"), support),
+    ];
+    let write = |n: usize| {
+        let app = &app;
+        let writers = &writers;
+        async move {
+            let all = writers.iter().map(|(token, path, _)| async move {
+                for i in 0..n {
+                    let mut body = json!({"content": format!("m{i}")});
+                    if path.starts_with("/api/admin") {
+                        body["asTeam"] = json!(true);
+                    }
+                    let reply = app.post(path, token, body).await;
+                    assert_eq!(reply.status, 201, "{:?}", reply.json());
+                }
+            });
+            futures_util::future::join_all(all).await;
+        }
+    };
+    // Alice saw the first 5 of 8 messages in each conversation, then went away.
+    write(8).await;
+    let positions = json!({with_bob.to_string(): 5, with_carol.to_string(): 5, support.to_string(): 5});
+
+    // She reconnects while three writers keep going; a live message lands in her queue
+    // before her `resume` does (the race), and more arrive while the replay runs.
+    let reconnect = async {
+        let mut ws = WsClient::connect(&app, &alice).await;
+        let reply = app.post(&writers[0].1, &bob, json!({"content": "live before resume"})).await;
+        assert_eq!(reply.status, 201);
+        hub_barrier(&app, &alice).await;
+        ws.send(json!({"type": "resume", "id": "r", "positions": positions})).await;
+        ws
+    };
+    let (mut ws, ()) = futures_util::future::join(reconnect, write(30)).await;
+
+    let last = HashMap::from([(with_bob, 8 + 1 + 30), (with_carol, 8 + 30), (support, 8 + 30)]);
+    let (got, resumed) = collect_until(&mut ws, &last).await;
+    assert!(resumed, "the resume is answered");
+    hub_barrier(&app, &alice).await;
+    let late = drain(&mut ws, "p").await;
+    assert!(late.iter().all(|f| !is_message(f)), "nothing arrives twice: {late:?}");
+    for (conversation, last) in last {
+        assert_eq!(got[&conversation], (6..=last).collect::<Vec<_>>(), "conversation {conversation}");
+    }
+}

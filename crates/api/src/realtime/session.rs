@@ -45,6 +45,9 @@ const RATE_PER_SEC: f64 = 20.0;
 const BURST: f64 = 40.0;
 /// Rate-limit violations tolerated before the connection is closed.
 const MAX_STRIKES: u32 = 20;
+/// How long a new socket holds message events back waiting for its first request
+/// (normally `resume`), so that a resume is gap-free and in order.
+pub const RESUME_GRACE: Duration = Duration::from_secs(2);
 
 /// Close codes (4000-4999 are ours).
 pub mod close_codes {
@@ -62,6 +65,21 @@ struct Deregister {
 impl Drop for Deregister {
     fn drop(&mut self) {
         self.hub.unregister(self.id);
+    }
+}
+
+/// The messages of one conversation this socket has: every `seq` in `lo..=hi`. Before a
+/// resume, `lo` is the first live message forwarded; after it, 0 (the client stated
+/// that it has everything up to its position, and the replay delivered the rest).
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    lo: i64,
+    hi: i64,
+}
+
+impl Delivered {
+    const fn contains(self, seq: i64) -> bool {
+        self.lo <= seq && seq <= self.hi
     }
 }
 
@@ -97,8 +115,11 @@ struct Connection {
     id: ConnId,
     session: actix_ws::Session,
     kill: Arc<Notify>,
-    /// The last `seq` delivered per conversation: duplicates are skipped, gaps repaired.
-    positions: HashMap<ConversationId, i64>,
+    /// What this socket has of each conversation: duplicates are skipped, gaps repaired.
+    positions: HashMap<ConversationId, Delivered>,
+    /// Until the first request (or [`RESUME_GRACE`]), queued events stay in the queue: a
+    /// `resume` sent first then replays before anything live is forwarded.
+    holding: bool,
     /// Participants of conversations this socket used, for typing checks.
     participants: HashMap<ConversationId, Participants>,
     bucket: TokenBucket,
@@ -124,6 +145,7 @@ pub async fn run(
         session,
         kill,
         positions: HashMap::new(),
+        holding: true,
         participants: HashMap::new(),
         bucket: TokenBucket { tokens: BURST, last: Instant::now() },
         strikes: 0,
@@ -133,6 +155,8 @@ pub async fn run(
         expires_at.map_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365), Into::into),
     );
     tokio::pin!(expiry);
+    let grace = tokio::time::sleep(RESUME_GRACE);
+    tokio::pin!(grace);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
@@ -144,7 +168,11 @@ pub async fn run(
             biased;
             () = conn.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
             () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
-            out = outbound.recv() => match out {
+            () = &mut grace, if conn.holding => {
+                conn.holding = false;
+                Ok(())
+            }
+            out = outbound.recv(), if !conn.holding => match out {
                 Some(out) => conn.forward(out).await,
                 None => Err(reason(CloseCode::Away, "server shutting down")),
             },
@@ -193,13 +221,21 @@ impl Connection {
     async fn forward(&mut self, out: Outbound) -> Result<(), Stop> {
         if let Some((conversation, seq)) = out.position {
             match self.positions.get(&conversation).copied() {
-                Some(last) if seq <= last => return Ok(()),
-                Some(last) if seq > last + 1 => self.repair(conversation, last, seq - 1).await?,
+                // Already delivered, or older than the first live message (a late event
+                // from another instance): the client resumes for anything before that.
+                Some(have) if seq <= have.hi => return Ok(()),
+                Some(have) if seq > have.hi + 1 => self.repair(conversation, have.hi, seq - 1).await?,
                 _ => {}
             }
-            self.positions.insert(conversation, seq);
+            self.delivered(conversation, seq);
         }
         self.send(out.frame).await
+    }
+
+    /// Records that `seq` of `conversation` reached the client (live, in order).
+    fn delivered(&mut self, conversation: ConversationId, seq: i64) {
+        let have = self.positions.entry(conversation).or_insert(Delivered { lo: seq, hi: seq });
+        have.hi = have.hi.max(seq);
     }
 
     async fn repair(&mut self, conversation: ConversationId, after: i64, upto: i64) -> Result<(), Stop> {
@@ -224,12 +260,17 @@ impl Connection {
 
     async fn deliver_messages(&mut self, participants: &Participants, missed: Vec<DomainMessage>) -> Result<(), Stop> {
         for message in missed {
-            let envelope = message_envelope(participants, &message);
-            let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
-            self.positions.insert(message.conversation_id, message.seq);
-            self.send(frame).await?;
+            self.delivered(message.conversation_id, message.seq);
+            self.send_message(participants, message).await?;
         }
         Ok(())
+    }
+
+    /// Sends a stored message in the view of this socket's role.
+    async fn send_message(&mut self, participants: &Participants, message: DomainMessage) -> Result<(), Stop> {
+        let envelope = message_envelope(participants, &message);
+        let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
+        self.send(frame).await
     }
 
     async fn reply_error(
@@ -258,6 +299,14 @@ impl Connection {
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+        let handled = self.handle_request(text).await;
+        // The first request ends the hold: a `resume` has replayed by now, and a client
+        // that asks anything else does not resume.
+        self.holding = false;
+        handled
+    }
+
+    async fn handle_request(&mut self, text: &str) -> Result<(), Stop> {
         if !self.bucket.take() {
             self.strikes += 1;
             if self.strikes > MAX_STRIKES {
@@ -463,15 +512,25 @@ impl Connection {
         let replay = store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
         match replay {
             Ok(Replay::Messages(missed)) => {
-                for (conversation, seq) in parsed {
-                    self.positions.entry(conversation).or_insert(seq);
-                }
-                let count = missed.len();
+                // The client's positions win: it has everything up to them, and the
+                // replay delivers everything after, except what this socket already
+                // forwarded live (the range of `Delivered` before the resume).
+                let before = self.positions.clone();
+                let mut reached: HashMap<ConversationId, i64> = parsed;
+                let mut count = 0;
                 for (participants, message) in missed {
-                    if self.positions.get(&message.conversation_id).is_some_and(|last| message.seq <= *last) {
+                    let (conversation, seq) = (message.conversation_id, message.seq);
+                    let top = reached.entry(conversation).or_insert(0);
+                    *top = (*top).max(seq);
+                    if before.get(&conversation).is_some_and(|have| have.contains(seq)) {
                         continue;
                     }
-                    self.deliver_messages(&participants, vec![message]).await?;
+                    self.send_message(&participants, message).await?;
+                    count += 1;
+                }
+                for (conversation, seq) in reached {
+                    let hi = before.get(&conversation).map_or(seq, |have| have.hi.max(seq));
+                    self.positions.insert(conversation, Delivered { lo: 0, hi });
                 }
                 self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
             }
