@@ -405,6 +405,60 @@ async fn handshakes_are_refused_before_101_and_sockets_close_when_tokens_expire(
     assert_eq!(ws.end(WAIT).await, WsEnd::Closed(4001));
 }
 
+/// Waits until the hub's counters satisfy `pred` (30 s at most), and returns them.
+async fn stats_until(
+    hub: &chat_api::realtime::hub::Hub,
+    pred: impl Fn(&chat_api::realtime::hub::HubStats) -> bool,
+) -> chat_api::realtime::hub::HubStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        let stats = hub.stats().await;
+        if pred(&stats) {
+            return stats;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "hub counters never got there: {stats:?}");
+        poll.tick().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_client_never_pins_its_session() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+
+    // Alice stops reading. Bob writes large messages until the socket's buffers are full
+    // and her session's writes block (events start piling up in her queue), then stops,
+    // well before her queue is full: the hub never cuts her off.
+    let mut alice_ws = WsClient::connect_small_window(&app, &alice).await;
+    alice_ws.send(json!({"type": "ping", "id": "start"})).await;
+    let content = "\u{1F600}".repeat(4000);
+    let mut sent = 0;
+    while app.hub.stats().await.peak_queue_depth < 64 {
+        let reply =
+            app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": content})).await;
+        assert_eq!(reply.status, 201);
+        sent += 1;
+        assert!(sent < 5000, "the socket's buffers never filled");
+    }
+    // Her session still ends (the write gives up), and is deregistered; nobody was cut
+    // off for a full queue, and her queue stayed within its bound.
+    let stats = stats_until(&app.hub, |s| s.sessions == 0).await;
+    assert_eq!((stats.connections, stats.cut_off), (0, 0), "{stats:?}");
+    let bound = chat_api::realtime::hub::QUEUE_CAPACITY;
+    assert!(stats.peak_queue_depth > 0 && stats.peak_queue_depth <= bound, "{stats:?}");
+    // When she reads again she finds what was buffered, then the slow-consumer close.
+    assert_eq!(alice_ws.end(Duration::from_secs(30)).await, WsEnd::Closed(4008));
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
     let app = TestApp::spawn().await;
@@ -451,14 +505,24 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
             }
         }
     });
+    // Once cut off, the stalled client's session ends at once (deregistered, no task
+    // left waiting on it), with its queue never beyond its bound; then it reads again.
+    let hub = app.hub.clone();
+    let stalled_end = tokio::spawn(async move {
+        let stats = stats_until(&hub, |s| s.cut_off == 1 && s.sessions == 20).await;
+        assert_eq!(stats.connections, 20, "{stats:?}");
+        assert!(stats.peak_queue_depth <= chat_api::realtime::hub::QUEUE_CAPACITY, "{stats:?}");
+        stalled.end(Duration::from_secs(30)).await
+    });
     futures_util::future::join_all(senders).await;
     for collector in collectors {
         assert_eq!(collector.await.unwrap(), total, "a reader missed messages");
     }
     let stats = app.hub.stats().await;
     assert_eq!(stats.cut_off, 1, "only the stalled client is cut off: {stats:?}");
-    // When it finally reads, it finds the close frame (after what the kernel buffered).
-    assert_eq!(stalled.end(Duration::from_secs(30)).await, WsEnd::Closed(4008));
+    let ended = stalled_end.await.unwrap();
+    // When it reads again, it finds the close frame (after what the kernel buffered).
+    assert_eq!(ended, WsEnd::Closed(4008));
 }
 
 #[tokio::test]

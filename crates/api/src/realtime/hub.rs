@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 use chat_domain::{ConversationId, Principal, UserId};
@@ -60,6 +60,12 @@ enum Command {
 pub struct HubStats {
     /// Connections registered now.
     pub connections: usize,
+    /// Session tasks running now (a cut-off connection is deregistered at once; its
+    /// session task ends when it notices, within the send timeout).
+    pub sessions: usize,
+    /// The most events ever waiting in one connection's queue (never above
+    /// [`QUEUE_CAPACITY`]).
+    pub peak_queue_depth: usize,
     /// Connections cut off because their queue was full, since start.
     pub cut_off: u64,
     /// Ephemeral events dropped under pressure, since start.
@@ -71,6 +77,7 @@ pub struct HubStats {
 pub struct Hub {
     tx: mpsc::UnboundedSender<Command>,
     next_id: Arc<AtomicU64>,
+    sessions: Arc<AtomicUsize>,
     local_watchers: watch::Receiver<usize>,
 }
 
@@ -80,7 +87,7 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         let (watchers_tx, local_watchers) = watch::channel(0);
         tokio::spawn(run(rx, watchers_tx));
-        Self { tx, next_id: Arc::new(AtomicU64::new(1)), local_watchers }
+        Self { tx, next_id: Arc::new(AtomicU64::new(1)), sessions: Arc::new(AtomicUsize::new(0)), local_watchers }
     }
 
     /// How many admins watch the support queue on this instance (for other instances).
@@ -93,6 +100,16 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(Command::Register(id, registration));
         id
+    }
+
+    /// A session task started (counted for [`HubStats::sessions`]).
+    pub fn session_started(&self) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session task ended.
+    pub fn session_ended(&self) {
+        self.sessions.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Removes a connection (idempotent).
@@ -131,7 +148,8 @@ impl Hub {
     pub async fn stats(&self) -> HubStats {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Stats(tx));
-        rx.await.unwrap_or_default()
+        let stats = rx.await.unwrap_or_default();
+        HubStats { sessions: self.sessions.load(Ordering::Relaxed), ..stats }
     }
 }
 
@@ -219,6 +237,9 @@ impl Registry {
                 Outbound { frame: frame.clone(), position: envelope.audience.conversation.zip(envelope.seq) };
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
+            } else {
+                let depth = QUEUE_CAPACITY - conn.queue.capacity();
+                self.stats.peak_queue_depth = self.stats.peak_queue_depth.max(depth);
             }
         }
         for id in cut {

@@ -48,6 +48,14 @@ const MAX_STRIKES: u32 = 20;
 /// How long a new socket holds message events back waiting for its first request
 /// (normally `resume`), so that a resume is gap-free and in order.
 pub const RESUME_GRACE: Duration = Duration::from_secs(2);
+/// The longest a write to the socket may wait for room in its outgoing frame queue: a
+/// peer that stops reading never pins the session (heartbeat, expiry and kill keep
+/// working, and a stalled peer is cut off as a slow consumer).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the close frame may wait for room after the session has ended (on a
+/// detached task holding only the socket's sender), so that a stalled client that
+/// reads again still learns why it was closed.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
 /// Close codes (4000-4999 are ours).
 pub mod close_codes {
@@ -57,14 +65,23 @@ pub mod close_codes {
     pub const SLOW_CONSUMER: u16 = 4008;
 }
 
+/// Deregisters the connection and ends its session count, on every exit path.
 struct Deregister {
     hub: Hub,
     id: ConnId,
 }
 
+impl Deregister {
+    fn new(hub: Hub, id: ConnId) -> Self {
+        hub.session_started();
+        Self { hub, id }
+    }
+}
+
 impl Drop for Deregister {
     fn drop(&mut self) {
         self.hub.unregister(self.id);
+        self.hub.session_ended();
     }
 }
 
@@ -102,11 +119,36 @@ impl TokenBucket {
     }
 }
 
-/// The session ended; close with this reason (`None`: the client closed first).
-struct Stop(Option<CloseReason>);
+/// Why the session ends.
+enum Stop {
+    /// The client closed, or the socket is gone: nothing more to send.
+    Gone,
+    /// Close with this reason.
+    Close(CloseReason),
+}
 
 fn reason(code: CloseCode, description: &str) -> Stop {
-    Stop(Some(CloseReason { code, description: Some(description.to_owned()) }))
+    Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
+}
+
+fn slow_consumer() -> Stop {
+    reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")
+}
+
+/// Writes to the socket, bounded: gives up when the hub cuts the connection off, or
+/// when the peer has not made room for [`SEND_TIMEOUT`] (it stopped reading).
+async fn bounded(
+    kill: &Notify,
+    write: impl Future<Output = Result<(), actix_ws::Closed>>,
+) -> Result<(), Stop> {
+    tokio::select! {
+        written = tokio::time::timeout(SEND_TIMEOUT, write) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(actix_ws::Closed)) => Err(Stop::Gone),
+            Err(_) => Err(slow_consumer()),
+        },
+        () = kill.notified() => Err(slow_consumer()),
+    }
 }
 
 struct Connection {
@@ -137,7 +179,7 @@ pub async fn run(
     let (queue, mut outbound) = mpsc::channel(QUEUE_CAPACITY);
     let kill = Arc::new(Notify::new());
     let id = state.hub.register(Registration { principal, queue, kill: Arc::clone(&kill) });
-    let _deregister = Deregister { hub: state.hub.clone(), id };
+    let deregister = Deregister::new(state.hub.clone(), id);
     let mut conn = Connection {
         state,
         principal,
@@ -166,7 +208,7 @@ pub async fn run(
     while stop.is_ok() {
         stop = tokio::select! {
             biased;
-            () = conn.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
+            () = conn.kill.notified() => Err(slow_consumer()),
             () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
             () = &mut grace, if conn.holding => {
                 conn.holding = false;
@@ -183,9 +225,9 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         conn.reply_error(None, "invalid_frame", "Only JSON text frames are accepted.", Vec::new()).await
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => conn.session.pong(&bytes).await.map_err(|_| Stop(None)),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop(None)),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop::Gone),
                     Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
                 }
             }
@@ -193,13 +235,19 @@ pub async fn run(
                 if last_heard.elapsed() > IDLE_TIMEOUT {
                     Err(reason(CloseCode::Away, "idle timeout"))
                 } else {
-                    conn.session.ping(b"").await.map_err(|_| Stop(None))
+                    bounded(&conn.kill, conn.session.ping(b"")).await
                 }
             }
         };
     }
-    if let Err(Stop(Some(close))) = stop {
-        let _ = conn.session.close(Some(close)).await;
+    // The session is over: deregister at once, then close without pinning anything. The
+    // close frame waits for room (a stalled peer) on a detached task, at most CLOSE_GRACE.
+    drop(deregister);
+    if let Err(Stop::Close(close)) = stop {
+        let session = conn.session;
+        actix_web::rt::spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(close))).await;
+        });
     }
 }
 
@@ -208,12 +256,9 @@ fn text_json(value: &impl Serialize) -> ByteString {
 }
 
 impl Connection {
-    /// Sends a frame, giving up if the hub cuts this connection off meanwhile.
+    /// Sends a frame, bounded (see [`bounded`]).
     async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
-        tokio::select! {
-            sent = self.session.text(frame) => sent.map_err(|_| Stop(None)),
-            () = self.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
-        }
+        bounded(&self.kill, self.session.text(frame)).await
     }
 
     /// Forwards a queued event, skipping what this socket already has and first
