@@ -693,3 +693,44 @@ async fn a_resume_racing_live_messages_is_gap_free_and_duplicate_free() {
         assert_eq!(got[&conversation], (6..=last).collect::<Vec<_>>(), "conversation {conversation}");
     }
 }
+
+#[tokio::test]
+async fn typing_is_allowed_only_where_the_caller_may_post() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let support = app.get("/api/user/chat/support", &alice).await.json()["id"].as_i64().unwrap();
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+
+    // An admin may read the users' DM but not post there, so may not type there either.
+    let refused = ada_ws.request(json!({"type": "typing", "conversationId": dm, "isTyping": true}), "t1").await;
+    assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("admin_read_only")));
+    // Where the admin may post (a support conversation), typing reaches the user as the team.
+    ada_ws.send(json!({"type": "typing", "conversationId": support, "isTyping": true})).await;
+    let shown = alice_ws.until(WAIT, |f| f["type"] == "typing").await;
+    assert_eq!((shown["conversationId"].as_i64(), shown["sender"]["type"].clone()), (Some(support), json!("support")));
+    assert!(shown["sender"].get("actingAdminId").is_none(), "{shown}");
+
+    // Once blocked, neither side of the DM may type in it (as with sending).
+    let block = app.call("POST", &format!("/api/user/chat/blocks/{bob_id}"), Some(&alice), None).await;
+    assert_eq!(block.status, 201);
+    let blocked = bob_ws.request(json!({"type": "typing", "conversationId": dm, "isTyping": true}), "t2").await;
+    assert_eq!(blocked["code"], "dm_unavailable", "{blocked}");
+
+    // Neither user heard of any typing in their DM.
+    hub_barrier(&app, &alice).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let frames = drain(ws, "d").await;
+        assert!(frames.iter().all(|f| !(f["type"] == "typing" && f["conversationId"] == dm)), "{frames:?}");
+    }
+}

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use bytestring::ByteString;
-use chat_domain::access::{self, Author, Participants};
+use chat_domain::access::{self, Denied, Participants, Voice};
 use chat_domain::conversations::{self, Message as DomainMessage, ReadMark, Replay};
-use chat_domain::direct_messages::{self, DmTarget};
+use chat_domain::direct_messages::{self, AdminDmError, DmTarget, UserDmError};
 use chat_domain::events::{ChatEvent, Recipients};
 use chat_domain::notifications;
 use chat_domain::support::{self, ReplyVoice};
@@ -680,13 +680,21 @@ impl Connection {
         Ok(AckFrame { conversation: Some(UserDm::new(dm, caller.user_id)), ..AckFrame::default() })
     }
 
+    /// Typing is allowed only where the caller may post, decided as for a send: admins
+    /// never type in user-to-user DMs or personal groups, and a block stops typing too.
     async fn typing(&mut self, conversation: ConversationId, is_typing: bool) -> Result<(), ApiError> {
         let participants = self.readable(conversation).await?;
-        let author = if access::is_participant(self.principal.user_id, &participants) {
-            Author::User(self.principal.user_id)
-        } else {
-            Author::Team { admin: self.principal.user_id }
-        };
+        let author = access::authorize_post(&self.principal, &participants, Voice::Own).map_err(|denied| match denied {
+            Denied::NotVisible => ApiError::NotFound,
+            Denied::ReadOnly | Denied::VoiceNotAllowed => ApiError::from(AdminDmError::UserDmReadOnly),
+        })?;
+        if let Participants::UserDm { a, b } = participants {
+            let store = Arc::clone(&self.state.store);
+            if store.run(move |tx| -> Result<bool, RepoError> { Ok(tx.is_blocked(a, b)? || tx.is_blocked(b, a)?) }).await?
+            {
+                return Err(UserDmError::Blocked.into());
+            }
+        }
         self.publish(ChatEvent::Typing { participants, conversation, author, is_typing });
         Ok(())
     }
