@@ -3,8 +3,8 @@
 //!
 //! Delivery never waits on a client: each connection has a bounded queue, and the hub
 //! only `try_send`s into it. A client whose queue is full is cut off (it will resume from
-//! PostgreSQL when it reconnects); typing events are dropped first, when a queue is half
-//! full. Every delivery is checked against the event's audience and the connection's
+//! PostgreSQL when it reconnects); typing and presence events are dropped first, when a
+//! queue is half full. Every delivery is checked against the event's audience and the connection's
 //! principal, and each connection gets the frame rendered for its role.
 
 use std::collections::{HashMap, HashSet};
@@ -250,10 +250,15 @@ impl Registry {
         }
     }
 
-    /// Tells every user connection whether support is online.
+    /// Tells every user connection whether support is online. Presence is ephemeral like
+    /// typing: dropped first for a connection whose queue is half full.
     fn broadcast_presence(&mut self) {
         let frame = presence_frame(self.online());
         for conn in self.conns.values().filter(|c| !c.principal.is_admin()) {
+            if conn.queue.capacity() < QUEUE_CAPACITY / 2 {
+                self.stats.dropped_ephemeral += 1;
+                continue;
+            }
             let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None });
         }
     }
@@ -309,4 +314,46 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<u
 /// The `presence` frame.
 pub fn presence_frame(support_online: bool) -> ByteString {
     serde_json::to_string(&PresenceEvent { event_type: "presence", support_online }).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::access::Participants;
+
+    use super::*;
+    use crate::realtime::render::Audience;
+
+    fn connect(hub: &Hub, principal: Principal) -> (ConnId, mpsc::Receiver<Outbound>) {
+        let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+        (hub.register(Registration { principal, queue, kill: Arc::new(Notify::new()) }), rx)
+    }
+
+    fn presence_frames(rx: &mut mpsc::Receiver<Outbound>) -> usize {
+        std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"presence\"")).count()
+    }
+
+    #[tokio::test]
+    async fn presence_is_dropped_first_when_a_queue_is_half_full() {
+        let hub = Hub::start();
+        let (busy, idle) = (UserId(1), UserId(2));
+        let (_, mut busy_rx) = connect(&hub, Principal::user(busy));
+        let (_, mut idle_rx) = connect(&hub, Principal::user(idle));
+        for _ in 0..=QUEUE_CAPACITY / 2 {
+            hub.publish(Arc::new(Envelope {
+                audience: Audience::of(&Participants::Support { user: busy }, ConversationId(1)),
+                priority: Priority::Normal,
+                seq: None,
+                user_frame: "{\"type\":\"conversation-updated\"}".into(),
+                admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+            }));
+        }
+        // An admin opens the queue: support goes online, and every user is told, except
+        // the one whose queue is more than half full.
+        let (admin, _admin_rx) = connect(&hub, Principal::admin(UserId(9)));
+        hub.join_queue(admin);
+        let stats = hub.stats().await;
+        assert_eq!(presence_frames(&mut idle_rx), 1);
+        assert_eq!(presence_frames(&mut busy_rx), 0);
+        assert_eq!((stats.dropped_ephemeral, stats.cut_off), (1, 0), "{stats:?}");
+    }
 }
