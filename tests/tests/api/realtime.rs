@@ -734,3 +734,67 @@ async fn typing_is_allowed_only_where_the_caller_may_post() {
         assert!(frames.iter().all(|f| !(f["type"] == "typing" && f["conversationId"] == dm)), "{frames:?}");
     }
 }
+
+#[tokio::test]
+async fn hiding_a_message_and_status_changes_reach_live_clients() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (_, dan) = app.admin("dan");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut carol_ws = WsClient::connect(&app, &carol).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    let join = ada_ws.request(json!({"type": "join-dm-conversation", "conversationId": dm}), "j").await;
+    assert_eq!(join["type"], "ack");
+    let mut dan_ws = WsClient::connect(&app, &dan).await;
+    assert_eq!(dan_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+
+    // A moderator hides a DM message: both users get it replaced, without its content;
+    // the admin watching the DM sees it marked hidden, with its content.
+    let rude = app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": "rude"})).await;
+    let rude = rude.json()["id"].as_i64().unwrap();
+    let hide = app.post(&format!("/api/admin/chat/messages/{rude}/hide"), &dan, json!({"reason": "harassment"})).await;
+    assert_eq!(hide.status, 200);
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let updated = ws.until(WAIT, |f| f["type"] == "message-updated").await;
+        assert_eq!(updated["message"]["id"], rude);
+        assert_eq!((updated["message"]["hidden"].clone(), updated["message"]["content"].clone()), (json!(true), json!(null)));
+    }
+    let seen = ada_ws.until(WAIT, |f| f["type"] == "message-updated").await;
+    assert_eq!((seen["message"]["hidden"].clone(), seen["message"]["content"].clone()), (json!(true), json!("rude")));
+
+    // Support status changes publish `conversation-updated` to the queue watchers: the
+    // team's reply makes it pending, the user's next message (over the socket) opens it
+    // again, and a message that changes nothing publishes nothing.
+    let first = app.post("/api/user/chat/support/messages", &alice, json!({"content": "help"})).await.json();
+    let support = first["conversationId"].as_i64().unwrap();
+    let reply = app
+        .post(&format!("/api/admin/chat/support/{support}/messages"), &ada, json!({"content": "on it", "asTeam": true}))
+        .await;
+    assert_eq!(reply.status, 201);
+    let pending = dan_ws.until(WAIT, |f| f["type"] == "conversation-updated").await;
+    assert_eq!(pending["conversationId"], support);
+    let ack = alice_ws.request(json!({"type": "support-message", "content": "still broken"}), "s1").await;
+    assert_eq!(ack["type"], "ack");
+    let reopened = dan_ws.until(WAIT, |f| f["type"] == "conversation-updated").await;
+    assert_eq!(reopened["conversationId"], support);
+    let ack = alice_ws.request(json!({"type": "support-message", "content": "hello?"}), "s2").await;
+    assert_eq!(ack["type"], "ack");
+
+    hub_barrier(&app, &alice).await;
+    let rest = drain(&mut dan_ws, "d").await;
+    assert!(rest.iter().all(|f| f["type"] != "conversation-updated"), "no change, no event: {rest:?}");
+    assert!(rest.iter().all(|f| f["conversationId"] != dm), "a user DM is not on the queue: {rest:?}");
+    let carols = drain(&mut carol_ws, "c").await;
+    assert!(carols.iter().all(|f| f["conversationId"] != dm && f["conversationId"] != support), "{carols:?}");
+}

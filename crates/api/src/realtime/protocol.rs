@@ -146,11 +146,12 @@ const fn yes() -> bool {
 }
 
 /// A new message in a support conversation (`type: support-message`) or a DM
-/// (`type: dm-message`), as users see it.
+/// (`type: dm-message`), as users see it; or a message a moderator hid (`type: message-updated`: replace the message with this id;
+/// its `content` is `null` and `hidden` is `true`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
-    /// `support-message` or `dm-message`.
+    /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
     pub event_type: &'static str,
     /// The conversation.
@@ -159,11 +160,12 @@ pub struct MessageEvent {
     pub message: Message,
 }
 
-/// A new message, as admins see it (with the acting admin).
+/// A new or hidden message, as admins see it (with the acting admin, and the content of
+/// a hidden message, marked `hidden`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminMessageEvent {
-    /// `support-message` or `dm-message`.
+    /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
     pub event_type: &'static str,
     /// The conversation.

@@ -135,6 +135,25 @@ fn actor(author: &Author, participants: &Participants, admin_view: bool) -> Acto
 pub fn envelope(event: &ChatEvent) -> Envelope {
     match event {
         ChatEvent::MessageCreated { participants, message } => message_envelope(participants, message),
+        ChatEvent::MessageHidden { participants, message } => {
+            let conversation = message.conversation_id;
+            Envelope {
+                audience: Audience::of(participants, conversation),
+                priority: Priority::Normal,
+                // Not a new position: it must not be taken for a duplicate of the message.
+                seq: None,
+                user_frame: json(&MessageEvent {
+                    event_type: "message-updated",
+                    conversation_id: conversation.get(),
+                    message: Message::from(message.clone()),
+                }),
+                admin_frame: json(&AdminMessageEvent {
+                    event_type: "message-updated",
+                    conversation_id: conversation.get(),
+                    message: AdminMessage::from(message.clone()),
+                }),
+            }
+        }
         ChatEvent::ConversationUpdated { participants, conversation } => {
             let frame = json(&ConversationUpdatedEvent {
                 event_type: "conversation-updated",

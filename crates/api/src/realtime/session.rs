@@ -620,9 +620,7 @@ impl Connection {
         let settings = self.state.settings.support.clone();
         let store = Arc::clone(&self.state.store);
         let sent = store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
@@ -638,9 +636,7 @@ impl Connection {
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
         let sent = store.run(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
@@ -659,9 +655,7 @@ impl Connection {
         } else {
             store.run(move |tx| direct_messages::send_dm_message(tx, &caller, conversation, &new)).await?
         };
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
