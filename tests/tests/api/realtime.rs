@@ -798,3 +798,47 @@ async fn hiding_a_message_and_status_changes_reach_live_clients() {
     let carols = drain(&mut carol_ws, "c").await;
     assert!(carols.iter().all(|f| f["conversationId"] != dm && f["conversationId"] != support), "{carols:?}");
 }
+
+#[tokio::test]
+async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (_, alice) = app.user("alice");
+    let mia = app
+        .post("/api/admin/chat/personas", &ada, json!({"name": "Mia", "dmEnabled": true}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "fake_user", "targetId": mia}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let audit = format!("/api/admin/chat/audit?adminId={ada_id}&conversationId={dm}");
+    assert_eq!(app.get(&audit, &ada).await.json()["items"].as_array().unwrap().len(), 0);
+
+    // Ada watches the queue; alice writes to the persona twice.
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    let path = format!("/api/user/chat/direct-messages/{dm}/messages");
+    for content in ["hi Mia", "are you there?"] {
+        assert_eq!(app.post(&path, &alice, json!({"content": content})).await.status, 201);
+        let pushed = ada_ws.until(WAIT, |f| f["type"] == "dm-message").await;
+        assert_eq!(pushed["message"]["content"], content);
+    }
+
+    // The delivery was recorded as a read by ada of that DM: once for the socket.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let rows = loop {
+        let rows = app.get(&audit, &ada).await.json()["items"].as_array().unwrap().clone();
+        if !rows.is_empty() || tokio::time::Instant::now() > deadline {
+            break rows;
+        }
+        hub_barrier(&app, &alice).await;
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0]["admin"]["id"].as_i64(), rows[0]["conversationId"].as_i64()), (Some(i64::from(ada_id)), Some(dm)));
+    assert_eq!(rows[0]["action"], "read_messages");
+}

@@ -31,6 +31,8 @@ pub struct Outbound {
     pub frame: ByteString,
     /// For message events: where it belongs (dedupe and gap repair by the connection).
     pub position: Option<(ConversationId, i64)>,
+    /// For events carrying a DM's message content: the DM (admin deliveries are logged).
+    pub dm_content: Option<ConversationId>,
 }
 
 /// How a connection is reached and cut off.
@@ -233,8 +235,11 @@ impl Registry {
                 self.stats.dropped_ephemeral += 1;
                 continue;
             }
-            let outbound =
-                Outbound { frame: frame.clone(), position: envelope.audience.conversation.zip(envelope.seq) };
+            let outbound = Outbound {
+                frame: frame.clone(),
+                position: envelope.audience.conversation.zip(envelope.seq),
+                dm_content: envelope.audience.conversation.filter(|_| envelope.dm_content),
+            };
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
             } else {
@@ -259,7 +264,7 @@ impl Registry {
                 self.stats.dropped_ephemeral += 1;
                 continue;
             }
-            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None });
+            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None });
         }
     }
 }
@@ -343,6 +348,7 @@ mod tests {
                 audience: Audience::of(&Participants::Support { user: busy }, ConversationId(1)),
                 priority: Priority::Normal,
                 seq: None,
+                dm_content: false,
                 user_frame: "{\"type\":\"conversation-updated\"}".into(),
                 admin_frame: "{\"type\":\"conversation-updated\"}".into(),
             }));

@@ -5,7 +5,7 @@
 //! Requests go through the same use cases as REST (one use-case path, two doors), and
 //! sends are acknowledged only after their transaction has committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::hub::{ConnId, Hub, Outbound, QUEUE_CAPACITY, Registration, presence_frame};
 use super::protocol::{AckFrame, AckMessage, ClientFrame, ControlFrame, ErrorFrame};
-use super::render::message_envelope;
+use super::render::{self, message_envelope};
 use crate::dto::Violations;
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType, ReadState, new_message};
@@ -162,6 +162,8 @@ struct Connection {
     /// Until the first request (or [`RESUME_GRACE`]), queued events stay in the queue: a
     /// `resume` sent first then replays before anything live is forwarded.
     holding: bool,
+    /// DMs whose content this (admin) socket has received, and whose access is recorded.
+    audited: HashSet<ConversationId>,
     /// Participants of conversations this socket used, for typing checks.
     participants: HashMap<ConversationId, Participants>,
     bucket: TokenBucket,
@@ -188,6 +190,7 @@ pub async fn run(
         kill,
         positions: HashMap::new(),
         holding: true,
+        audited: HashSet::new(),
         participants: HashMap::new(),
         bucket: TokenBucket { tokens: BURST, last: Instant::now() },
         strikes: 0,
@@ -274,7 +277,26 @@ impl Connection {
             }
             self.delivered(conversation, seq);
         }
+        if let Some(dm) = out.dm_content {
+            self.audit(dm);
+        }
         self.send(out.frame).await
+    }
+
+    /// Records in the staff access log, once per socket and DM, that an admin received a
+    /// DM's message content (the row a REST read writes). Off the hot path: the write runs
+    /// on its own task, and a failure is logged, never failing the delivery.
+    fn audit(&mut self, conversation: ConversationId) {
+        if !self.principal.is_admin() || !self.audited.insert(conversation) {
+            return;
+        }
+        let (store, admin) = (Arc::clone(&self.state.store), self.principal);
+        actix_web::rt::spawn(async move {
+            let recorded = store.run(move |tx| direct_messages::record_live_read(tx, &admin, conversation)).await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, conversation = conversation.get(), "access log write failed");
+            }
+        });
     }
 
     /// Records that `seq` of `conversation` reached the client (live, in order).
@@ -313,6 +335,9 @@ impl Connection {
 
     /// Sends a stored message in the view of this socket's role.
     async fn send_message(&mut self, participants: &Participants, message: DomainMessage) -> Result<(), Stop> {
+        if render::is_dm(participants) {
+            self.audit(message.conversation_id);
+        }
         let envelope = message_envelope(participants, &message);
         let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
         self.send(frame).await
@@ -406,6 +431,8 @@ impl Connection {
                     let store = Arc::clone(&self.state.store);
                     match store.run(move |tx| direct_messages::watch_dm(tx, &caller, conversation)).await {
                         Ok(dm) => {
+                            // Recorded by the join itself.
+                            self.audited.insert(conversation);
                             self.state.hub.join_conversation(self.id, conversation);
                             self.participants.insert(conversation, participants_of_dm(&dm));
                             Ok(AckFrame::default())
