@@ -600,6 +600,10 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
         .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "notificationStyle": {"backgroundColor": "red", "textColor": "#000000", "borderColor": "#000000"}}), "s")
         .await;
     assert_eq!(bad["code"], "validation_failed", "{bad}");
+    let typo = ada_ws
+        .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "templat": "info"}), "u2")
+        .await;
+    assert_eq!((typo["code"].clone(), typo["errors"][0]["field"].clone()), (json!("validation_failed"), json!("templat")));
 
     // Bob never heard of alice's notice; admins' sockets get no user notices.
     hub_barrier(&app, &alice).await;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType};
+use crate::dto::notifications::SendNotificationRequest;
 
 /// A frame from a client.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -124,6 +125,16 @@ pub enum ClientFrame {
         #[serde(rename = "isTyping", default = "yes")]
         is_typing: bool,
     },
+    /// Admins: send a notice, exactly as `POST /api/admin/chat/notifications` (its body's
+    /// fields next to `type` and `id`; the same validation, field by field).
+    AdminNotification {
+        /// Echoed in the `ack` (which carries `notification`).
+        id: Option<String>,
+        /// The notice, as the REST request body.
+        #[serde(flatten)]
+        #[schema(schema_with = notification_fields)]
+        request: SendNotificationRequest,
+    },
     /// The caller read up to a message.
     Read {
         /// Echoed in the `ack`.
@@ -135,6 +146,21 @@ pub enum ClientFrame {
         #[serde(rename = "lastReadMessageId")]
         last_read_message_id: i64,
     },
+}
+
+/// The fields of `SendNotificationRequest`, open to the frame's `type` and `id` (the REST
+/// body's schema forbids other properties, which would forbid those two here).
+fn notification_fields() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    match SendNotificationRequest::schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.additional_properties = None;
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
 }
 
 const fn text() -> MessageType {

@@ -57,6 +57,8 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// reads again still learns why it was closed.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
+const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
+
 /// Close codes (4000-4999 are ours).
 pub mod close_codes {
     /// The token expired while the socket was open: reconnect with a fresh one.
@@ -384,11 +386,23 @@ impl Connection {
             }
             return self.reply_error(None, "rate_limited", "Too many frames; slow down.", Vec::new()).await;
         }
-        // `admin-notification` takes the body of `POST /api/admin/chat/notifications`.
-        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+        // `admin-notification` carries the body of `POST /api/admin/chat/notifications`,
+        // parsed by the REST parser so that errors name their fields and unknown fields
+        // are refused exactly as over REST (serde's `flatten` would ignore them).
+        if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text)
             && value["type"] == "admin-notification"
         {
-            return self.admin_notification(value).await;
+            let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+            if let Some(object) = value.as_object_mut() {
+                object.remove("type");
+                object.remove("id");
+            }
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            return match crate::extract::parse_json::<SendNotificationRequest>(&body) {
+                Ok(request) => self.dispatch(ClientFrame::AdminNotification { id, request }).await,
+                Err(error) if self.principal.is_admin() => self.reply(id, Err(error)).await,
+                Err(_) => self.reply(id, Err(ADMIN_ONLY)).await,
+            };
         }
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
@@ -416,7 +430,7 @@ impl Connection {
                     self.state.hub.join_queue(self.id);
                     Ok(AckFrame::default())
                 } else {
-                    Err(ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." })
+                    Err(ADMIN_ONLY)
                 };
                 self.reply(id, result).await
             }
@@ -490,6 +504,7 @@ impl Connection {
                     Err(error) => self.reply(id, Err(error)).await,
                 }
             }
+            ClientFrame::AdminNotification { id, request } => self.admin_notification(id, request).await,
             ClientFrame::Read { id, conversation_id, last_read_message_id } => {
                 let result = self.read(ConversationId(conversation_id), MessageId(last_read_message_id)).await;
                 self.reply(id, result).await
@@ -498,19 +513,11 @@ impl Connection {
     }
 
     /// Sends an admin notice, exactly as the REST route does, and publishes it.
-    async fn admin_notification(&mut self, mut value: serde_json::Value) -> Result<(), Stop> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    async fn admin_notification(&mut self, id: Option<String>, request: SendNotificationRequest) -> Result<(), Stop> {
         if !self.principal.is_admin() {
-            let error = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
-            return self.reply(id, Err(error)).await;
+            return self.reply(id, Err(ADMIN_ONLY)).await;
         }
-        if let Some(object) = value.as_object_mut() {
-            object.remove("type");
-            object.remove("id");
-        }
-        let body = serde_json::to_vec(&value).unwrap_or_default();
         let result = async {
-            let request: SendNotificationRequest = crate::extract::parse_json(&body)?;
             let user_ids = request.user_ids.clone();
             let new = request.try_into_domain(Utc::now())?;
             let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
