@@ -846,3 +846,101 @@ async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
     assert_eq!((rows[0]["admin"]["id"].as_i64(), rows[0]["conversationId"].as_i64()), (Some(i64::from(ada_id)), Some(dm)));
     assert_eq!(rows[0]["action"], "read_messages");
 }
+
+#[tokio::test]
+async fn a_backlog_beyond_the_limit_answers_resync_required_on_both_doors() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // 1,001 messages from bob, stored as the send path stores them (gapless seq, last_seq).
+    let limit = i64::try_from(chat_api::realtime::session::REPLAY_LIMIT).unwrap();
+    let total = limit + 1;
+    use diesel::connection::SimpleConnection;
+    app.db
+        .conn()
+        .batch_execute(&format!(
+            "INSERT INTO dm_messages (conversation_id, seq, sender_id, sender_type, content)
+             SELECT {dm}, s, {bob_id}, 'real_user', 'm' || s FROM generate_series(1, {total}) AS s;
+             UPDATE direct_messages SET last_seq = {total} WHERE id = {dm};"
+        ))
+        .expect("the backlog is stored");
+
+    // Over the socket: more than the limit missed -> resync-required; exactly the limit
+    // -> every message, then resumed.
+    let mut ws = WsClient::connect(&app, &alice).await;
+    let resync = ws.request(json!({"type": "resume", "positions": {dm.to_string(): 0}}), "r1").await;
+    assert_eq!(resync["type"], "resync-required", "{resync}");
+    ws.send(json!({"type": "resume", "id": "r2", "positions": {dm.to_string(): 1}})).await;
+    let mut seqs = Vec::new();
+    let resumed = loop {
+        let frame = ws.next(WAIT).await.expect("the replay arrives");
+        if frame["id"] == "r2" {
+            break frame;
+        }
+        if is_message(&frame) {
+            seqs.push(frame["message"]["seq"].as_i64().unwrap());
+        }
+    };
+    assert_eq!(resumed["type"], "resumed");
+    assert_eq!(resumed["replayed"], limit);
+    assert_eq!(seqs, (2..=total).collect::<Vec<_>>());
+
+    // Over REST: the same answers.
+    let sync = app.post("/api/user/chat/sync", &alice, json!({"positions": {dm.to_string(): 0}})).await;
+    assert_eq!(sync.status, 200);
+    let sync = sync.json();
+    assert_eq!((sync["resyncRequired"].clone(), sync["messages"].as_array().map(Vec::len)), (json!(true), Some(0)));
+    let sync = app.post("/api/user/chat/sync", &alice, json!({"positions": {dm.to_string(): 1}})).await.json();
+    assert_eq!(sync["resyncRequired"], false);
+    assert_eq!(sync["messages"].as_array().map(Vec::len), Some(usize::try_from(limit).unwrap()));
+}
+
+#[tokio::test]
+async fn a_socket_send_retried_with_its_client_message_id_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let (_, ada) = app.admin("ada");
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let key = "6f1c2a4e-0b7d-4c1e-9a55-2d3e4f5a6b7c";
+
+    let send = json!({"type": "support-message", "content": "help", "clientMessageId": key});
+    let first = alice_ws.request(send.clone(), "a").await;
+    let again = alice_ws.request(send, "b").await;
+    assert_eq!((first["type"].clone(), again["type"].clone()), (json!("ack"), json!("ack")));
+    assert_eq!(first["message"], again["message"], "both acks carry the stored message");
+    assert_eq!(first["message"]["clientMessageId"], key);
+    let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE client_message_id = '{key}'"));
+    assert_eq!(stored, 1);
+
+    // The same key in a DM is another conversation's key: a new message; reused there by
+    // the other participant, it is refused as over REST.
+    let start = bob_ws.request(json!({"type": "start-dm", "targetType": "real_user", "targetId": alice_id}), "s").await;
+    let dm = start["conversation"]["id"].as_i64().unwrap();
+    let in_dm = json!({"type": "dm-message", "conversationId": dm, "content": "hi", "clientMessageId": key});
+    let mine = bob_ws.request(in_dm.clone(), "d1").await;
+    assert_eq!(mine["type"], "ack");
+    assert_ne!(mine["message"]["id"], first["message"]["id"]);
+    let theirs = alice_ws.request(in_dm, "d2").await;
+    assert_eq!(theirs["code"], "client_message_id_reused", "{theirs}");
+
+    // The watching admin got the support message once (the retry published nothing).
+    hub_barrier(&app, &alice).await;
+    let frames = drain(&mut ada_ws, "p").await;
+    let pushed: Vec<_> = frames.iter().filter(|f| f["type"] == "support-message").collect();
+    assert_eq!(pushed.len(), 1, "{frames:?}");
+    assert_eq!(pushed[0]["message"]["id"], first["message"]["id"]);
+    let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE client_message_id = '{key}'"));
+    assert_eq!(stored, 2, "one in support, one in the DM");
+}
