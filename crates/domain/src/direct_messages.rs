@@ -15,8 +15,8 @@ mod start;
 mod user;
 
 pub use self::admin::{
-    AdminDmError, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log,
-    record_live_read, reply_in_persona_dm, watch_dm,
+    AdminDmError, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log, record_live_read,
+    reply_in_persona_dm, watch_dm,
 };
 pub use self::blocks::{BlockError, block_user, list_blocks, unblock_user};
 pub use self::model::{

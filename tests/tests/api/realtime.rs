@@ -603,7 +603,10 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
     let typo = ada_ws
         .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "templat": "info"}), "u2")
         .await;
-    assert_eq!((typo["code"].clone(), typo["errors"][0]["field"].clone()), (json!("validation_failed"), json!("templat")));
+    assert_eq!(
+        (typo["code"].clone(), typo["errors"][0]["field"].clone()),
+        (json!("validation_failed"), json!("templat"))
+    );
 
     // Bob never heard of alice's notice; admins' sockets get no user notices.
     hub_barrier(&app, &alice).await;
@@ -765,14 +768,18 @@ async fn hiding_a_message_and_status_changes_reach_live_clients() {
 
     // A moderator hides a DM message: both users get it replaced, without its content;
     // the admin watching the DM sees it marked hidden, with its content.
-    let rude = app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": "rude"})).await;
+    let rude =
+        app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": "rude"})).await;
     let rude = rude.json()["id"].as_i64().unwrap();
     let hide = app.post(&format!("/api/admin/chat/messages/{rude}/hide"), &dan, json!({"reason": "harassment"})).await;
     assert_eq!(hide.status, 200);
     for ws in [&mut alice_ws, &mut bob_ws] {
         let updated = ws.until(WAIT, |f| f["type"] == "message-updated").await;
         assert_eq!(updated["message"]["id"], rude);
-        assert_eq!((updated["message"]["hidden"].clone(), updated["message"]["content"].clone()), (json!(true), json!(null)));
+        assert_eq!(
+            (updated["message"]["hidden"].clone(), updated["message"]["content"].clone()),
+            (json!(true), json!(null))
+        );
     }
     let seen = ada_ws.until(WAIT, |f| f["type"] == "message-updated").await;
     assert_eq!((seen["message"]["hidden"].clone(), seen["message"]["content"].clone()), (json!(true), json!("rude")));
@@ -808,10 +815,7 @@ async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
     let app = TestApp::spawn().await;
     let (ada_id, ada) = app.admin("ada");
     let (_, alice) = app.user("alice");
-    let mia = app
-        .post("/api/admin/chat/personas", &ada, json!({"name": "Mia", "dmEnabled": true}))
-        .await
-        .json()["id"]
+    let mia = app.post("/api/admin/chat/personas", &ada, json!({"name": "Mia", "dmEnabled": true})).await.json()["id"]
         .as_i64()
         .unwrap();
     let dm = app
@@ -843,7 +847,10 @@ async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
         hub_barrier(&app, &alice).await;
     };
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!((rows[0]["admin"]["id"].as_i64(), rows[0]["conversationId"].as_i64()), (Some(i64::from(ada_id)), Some(dm)));
+    assert_eq!(
+        (rows[0]["admin"]["id"].as_i64(), rows[0]["conversationId"].as_i64()),
+        (Some(i64::from(ada_id)), Some(dm))
+    );
     assert_eq!(rows[0]["action"], "read_messages");
 }
 

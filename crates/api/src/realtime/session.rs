@@ -139,10 +139,7 @@ fn slow_consumer() -> Stop {
 
 /// Writes to the socket, bounded: gives up when the hub cuts the connection off, or
 /// when the peer has not made room for [`SEND_TIMEOUT`] (it stopped reading).
-async fn bounded(
-    kill: &Notify,
-    write: impl Future<Output = Result<(), actix_ws::Closed>>,
-) -> Result<(), Stop> {
+async fn bounded(kill: &Notify, write: impl Future<Output = Result<(), actix_ws::Closed>>) -> Result<(), Stop> {
     tokio::select! {
         written = tokio::time::timeout(SEND_TIMEOUT, write) => match written {
             Ok(Ok(())) => Ok(()),
@@ -712,13 +709,16 @@ impl Connection {
     /// never type in user-to-user DMs or personal groups, and a block stops typing too.
     async fn typing(&mut self, conversation: ConversationId, is_typing: bool) -> Result<(), ApiError> {
         let participants = self.readable(conversation).await?;
-        let author = access::authorize_post(&self.principal, &participants, Voice::Own).map_err(|denied| match denied {
-            Denied::NotVisible => ApiError::NotFound,
-            Denied::ReadOnly | Denied::VoiceNotAllowed => ApiError::from(AdminDmError::UserDmReadOnly),
-        })?;
+        let author =
+            access::authorize_post(&self.principal, &participants, Voice::Own).map_err(|denied| match denied {
+                Denied::NotVisible => ApiError::NotFound,
+                Denied::ReadOnly | Denied::VoiceNotAllowed => ApiError::from(AdminDmError::UserDmReadOnly),
+            })?;
         if let Participants::UserDm { a, b } = participants {
             let store = Arc::clone(&self.state.store);
-            if store.run(move |tx| -> Result<bool, RepoError> { Ok(tx.is_blocked(a, b)? || tx.is_blocked(b, a)?) }).await?
+            if store
+                .run(move |tx| -> Result<bool, RepoError> { Ok(tx.is_blocked(a, b)? || tx.is_blocked(b, a)?) })
+                .await?
             {
                 return Err(UserDmError::Blocked.into());
             }
