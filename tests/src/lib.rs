@@ -423,6 +423,22 @@ impl WsClient {
         }
     }
 
+    /// Connects with a tiny TCP receive window, for a client that stops reading: the
+    /// server's writes back up after a few frames, not after megabytes of kernel buffer.
+    pub async fn connect_small_window(app: &TestApp, token: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().expect("a socket address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF is set");
+        let tcp = socket.connect(addr).await.expect("the server accepts");
+        let mut request = format!("ws://{addr}/api/chat/ws").into_client_request().expect("valid request");
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        let (stream, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("the socket opens");
+        Self { stream, closed: None }
+    }
+
     /// Connects to a raw URL (query-string tokens).
     pub async fn connect_url(url: &str) -> Result<Self, u16> {
         match tokio_tungstenite::connect_async(url).await {

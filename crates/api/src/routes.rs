@@ -14,9 +14,11 @@ mod support_admin;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-/// Publishes the event of a send, if it stored a new message (a retry publishes nothing).
-fn publish_sent(state: &crate::state::AppState, sent: &chat_domain::conversations::Sent) {
-    if let Some(event) = chat_domain::events::ChatEvent::for_sent(sent) {
+/// Publishes the events of a send: the new message (a retry publishes nothing), then
+/// the support conversation's status change, if the message caused one.
+pub(crate) fn publish_sent(state: &crate::state::AppState, sent: &chat_domain::conversations::Sent) {
+    use chat_domain::events::ChatEvent;
+    for event in [ChatEvent::for_sent(sent), ChatEvent::status_change_of(sent)].into_iter().flatten() {
         state.events.publish(event);
     }
 }

@@ -42,6 +42,14 @@ pub enum ChatEvent {
         /// The message.
         message: Message,
     },
+    /// A moderator hid a message: clients replace it (users see it hidden, without its
+    /// content; admins see it marked hidden).
+    MessageHidden {
+        /// Who is in the conversation.
+        participants: Participants,
+        /// The message, now hidden.
+        message: Message,
+    },
     /// A conversation's status, assignee or existence changed; clients refetch it.
     ConversationUpdated {
         /// Who is in the conversation.
@@ -99,6 +107,15 @@ impl ChatEvent {
     /// The event a [`crate::conversations::Sent`] causes, if the message is new.
     pub fn for_sent(sent: &crate::conversations::Sent) -> Option<Self> {
         sent.created.then(|| Self::MessageCreated { participants: sent.participants, message: sent.message.clone() })
+    }
+
+    /// The `ConversationUpdated` a [`crate::conversations::Sent`] causes, if the message
+    /// changed the support conversation's status.
+    pub fn status_change_of(sent: &crate::conversations::Sent) -> Option<Self> {
+        sent.status_changed.then_some(Self::ConversationUpdated {
+            participants: sent.participants,
+            conversation: sent.message.conversation_id,
+        })
     }
 }
 

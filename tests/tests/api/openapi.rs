@@ -49,3 +49,41 @@ fn every_operation_is_fully_documented() {
         }
     }
 }
+
+/// The `type` values a schema's `oneOf` variants accept (nested `allOf` included).
+fn frame_types(schema: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        if let Some(values) = v.pointer("/properties/type/enum").and_then(Value::as_array) {
+            out.extend(values.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        for key in ["oneOf", "allOf"] {
+            for item in v.get(key).and_then(Value::as_array).into_iter().flatten() {
+                walk(item, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(schema, &mut out);
+    out
+}
+
+#[test]
+fn every_socket_request_is_a_typed_client_frame() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let types = frame_types(&spec["components"]["schemas"]["ClientFrame"]);
+    let expected = [
+        "admin-notification",
+        "dm-message",
+        "join-dm-conversation",
+        "join-support-conversation",
+        "join-support-queue",
+        "ping",
+        "read",
+        "resume",
+        "start-dm",
+        "support-message",
+        "support-response",
+        "typing",
+    ];
+    assert_eq!(types, expected.iter().map(|t| (*t).to_owned()).collect());
+}

@@ -405,6 +405,60 @@ async fn handshakes_are_refused_before_101_and_sockets_close_when_tokens_expire(
     assert_eq!(ws.end(WAIT).await, WsEnd::Closed(4001));
 }
 
+/// Waits until the hub's counters satisfy `pred` (30 s at most), and returns them.
+async fn stats_until(
+    hub: &chat_api::realtime::hub::Hub,
+    pred: impl Fn(&chat_api::realtime::hub::HubStats) -> bool,
+) -> chat_api::realtime::hub::HubStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        let stats = hub.stats().await;
+        if pred(&stats) {
+            return stats;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "hub counters never got there: {stats:?}");
+        poll.tick().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_client_never_pins_its_session() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+
+    // Alice stops reading. Bob writes large messages until the socket's buffers are full
+    // and her session's writes block (events start piling up in her queue), then stops,
+    // well before her queue is full: the hub never cuts her off.
+    let mut alice_ws = WsClient::connect_small_window(&app, &alice).await;
+    alice_ws.send(json!({"type": "ping", "id": "start"})).await;
+    let content = "\u{1F600}".repeat(4000);
+    let mut sent = 0;
+    while app.hub.stats().await.peak_queue_depth < 64 {
+        let reply =
+            app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": content})).await;
+        assert_eq!(reply.status, 201);
+        sent += 1;
+        assert!(sent < 5000, "the socket's buffers never filled");
+    }
+    // Her session still ends (the write gives up), and is deregistered; nobody was cut
+    // off for a full queue, and her queue stayed within its bound.
+    let stats = stats_until(&app.hub, |s| s.sessions == 0).await;
+    assert_eq!((stats.connections, stats.cut_off), (0, 0), "{stats:?}");
+    let bound = chat_api::realtime::hub::QUEUE_CAPACITY;
+    assert!(stats.peak_queue_depth > 0 && stats.peak_queue_depth <= bound, "{stats:?}");
+    // When she reads again she finds what was buffered, then the slow-consumer close.
+    assert_eq!(alice_ws.end(Duration::from_secs(30)).await, WsEnd::Closed(4008));
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
     let app = TestApp::spawn().await;
@@ -451,14 +505,24 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
             }
         }
     });
+    // Once cut off, the stalled client's session ends at once (deregistered, no task
+    // left waiting on it), with its queue never beyond its bound; then it reads again.
+    let hub = app.hub.clone();
+    let stalled_end = tokio::spawn(async move {
+        let stats = stats_until(&hub, |s| s.cut_off == 1 && s.sessions == 20).await;
+        assert_eq!(stats.connections, 20, "{stats:?}");
+        assert!(stats.peak_queue_depth <= chat_api::realtime::hub::QUEUE_CAPACITY, "{stats:?}");
+        stalled.end(Duration::from_secs(30)).await
+    });
     futures_util::future::join_all(senders).await;
     for collector in collectors {
         assert_eq!(collector.await.unwrap(), total, "a reader missed messages");
     }
     let stats = app.hub.stats().await;
     assert_eq!(stats.cut_off, 1, "only the stalled client is cut off: {stats:?}");
-    // When it finally reads, it finds the close frame (after what the kernel buffered).
-    assert_eq!(stalled.end(Duration::from_secs(30)).await, WsEnd::Closed(4008));
+    let ended = stalled_end.await.unwrap();
+    // When it reads again, it finds the close frame (after what the kernel buffered).
+    assert_eq!(ended, WsEnd::Closed(4008));
 }
 
 #[tokio::test]
@@ -536,6 +600,13 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
         .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "notificationStyle": {"backgroundColor": "red", "textColor": "#000000", "borderColor": "#000000"}}), "s")
         .await;
     assert_eq!(bad["code"], "validation_failed", "{bad}");
+    let typo = ada_ws
+        .request(json!({"type": "admin-notification", "userId": alice_id, "content": "x", "templat": "info"}), "u2")
+        .await;
+    assert_eq!(
+        (typo["code"].clone(), typo["errors"][0]["field"].clone()),
+        (json!("validation_failed"), json!("templat"))
+    );
 
     // Bob never heard of alice's notice; admins' sockets get no user notices.
     hub_barrier(&app, &alice).await;
@@ -543,4 +614,340 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
     assert!(bobs.iter().all(|f| f["notificationId"].as_i64() != Some(id)), "{bobs:?}");
     let admins = drain(&mut ada_ws, "a").await;
     assert!(admins.iter().all(|f| f["type"] != "admin-notification"), "{admins:?}");
+}
+
+/// Reads frames until every conversation in `last` has reached its final `seq`; returns
+/// the message seqs per conversation, in arrival order, and whether `resumed` came.
+async fn collect_until(ws: &mut WsClient, last: &HashMap<i64, i64>) -> (HashMap<i64, Vec<i64>>, bool) {
+    let mut got: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut resumed = false;
+    while !last.iter().all(|(c, seq)| got.get(c).and_then(|s| s.iter().max()) >= Some(seq)) {
+        let Some(frame) = ws.next(WAIT).await else { break };
+        resumed |= frame["type"] == "resumed";
+        if is_message(&frame) {
+            let conversation = frame["conversationId"].as_i64().unwrap();
+            got.entry(conversation).or_default().push(frame["message"]["seq"].as_i64().unwrap());
+        }
+    }
+    (got, resumed)
+}
+
+#[tokio::test]
+async fn a_resume_racing_live_messages_is_gap_free_and_duplicate_free() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let dm_with = |token: &str, target: i32| {
+        let (app, token) = (&app, token.to_owned());
+        async move {
+            let dm = app
+                .post("/api/user/chat/direct-messages", &token, json!({"targetType": "real_user", "targetId": target}))
+                .await;
+            dm.json()["id"].as_i64().unwrap()
+        }
+    };
+    let with_bob = dm_with(&bob, alice_id).await;
+    let with_carol = dm_with(&carol, alice_id).await;
+    let support = app.get("/api/user/chat/support", &alice).await.json()["id"].as_i64().unwrap();
+    let writers = [
+        (bob.clone(), format!("/api/user/chat/direct-messages/{with_bob}/messages"), with_bob),
+        (carol.clone(), format!("/api/user/chat/direct-messages/{with_carol}/messages"), with_carol),
+        (ada.clone(), format!("/api/admin/chat/support/{support}/messages"), support),
+    ];
+    let write = |n: usize| {
+        let app = &app;
+        let writers = &writers;
+        async move {
+            let all = writers.iter().map(|(token, path, _)| async move {
+                for i in 0..n {
+                    let mut body = json!({"content": format!("m{i}")});
+                    if path.starts_with("/api/admin") {
+                        body["asTeam"] = json!(true);
+                    }
+                    let reply = app.post(path, token, body).await;
+                    assert_eq!(reply.status, 201, "{:?}", reply.json());
+                }
+            });
+            futures_util::future::join_all(all).await;
+        }
+    };
+    // Alice saw the first 5 of 8 messages in each conversation, then went away.
+    write(8).await;
+    let positions = json!({with_bob.to_string(): 5, with_carol.to_string(): 5, support.to_string(): 5});
+
+    // She reconnects while three writers keep going; a live message lands in her queue
+    // before her `resume` does (the race), and more arrive while the replay runs.
+    let reconnect = async {
+        let mut ws = WsClient::connect(&app, &alice).await;
+        let reply = app.post(&writers[0].1, &bob, json!({"content": "live before resume"})).await;
+        assert_eq!(reply.status, 201);
+        hub_barrier(&app, &alice).await;
+        ws.send(json!({"type": "resume", "id": "r", "positions": positions})).await;
+        ws
+    };
+    let (mut ws, ()) = futures_util::future::join(reconnect, write(30)).await;
+
+    let last = HashMap::from([(with_bob, 8 + 1 + 30), (with_carol, 8 + 30), (support, 8 + 30)]);
+    let (got, resumed) = collect_until(&mut ws, &last).await;
+    assert!(resumed, "the resume is answered");
+    hub_barrier(&app, &alice).await;
+    let late = drain(&mut ws, "p").await;
+    assert!(late.iter().all(|f| !is_message(f)), "nothing arrives twice: {late:?}");
+    for (conversation, last) in last {
+        assert_eq!(got[&conversation], (6..=last).collect::<Vec<_>>(), "conversation {conversation}");
+    }
+}
+
+#[tokio::test]
+async fn typing_is_allowed_only_where_the_caller_may_post() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let support = app.get("/api/user/chat/support", &alice).await.json()["id"].as_i64().unwrap();
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+
+    // An admin may read the users' DM but not post there, so may not type there either.
+    let refused = ada_ws.request(json!({"type": "typing", "conversationId": dm, "isTyping": true}), "t1").await;
+    assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("admin_read_only")));
+    // Where the admin may post (a support conversation), typing reaches the user as the team.
+    ada_ws.send(json!({"type": "typing", "conversationId": support, "isTyping": true})).await;
+    let shown = alice_ws.until(WAIT, |f| f["type"] == "typing").await;
+    assert_eq!((shown["conversationId"].as_i64(), shown["sender"]["type"].clone()), (Some(support), json!("support")));
+    assert!(shown["sender"].get("actingAdminId").is_none(), "{shown}");
+
+    // Once blocked, neither side of the DM may type in it (as with sending).
+    let block = app.call("POST", &format!("/api/user/chat/blocks/{bob_id}"), Some(&alice), None).await;
+    assert_eq!(block.status, 201);
+    let blocked = bob_ws.request(json!({"type": "typing", "conversationId": dm, "isTyping": true}), "t2").await;
+    assert_eq!(blocked["code"], "dm_unavailable", "{blocked}");
+
+    // Neither user heard of any typing in their DM.
+    hub_barrier(&app, &alice).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let frames = drain(ws, "d").await;
+        assert!(frames.iter().all(|f| !(f["type"] == "typing" && f["conversationId"] == dm)), "{frames:?}");
+    }
+}
+
+#[tokio::test]
+async fn hiding_a_message_and_status_changes_reach_live_clients() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (_, dan) = app.admin("dan");
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut carol_ws = WsClient::connect(&app, &carol).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    let join = ada_ws.request(json!({"type": "join-dm-conversation", "conversationId": dm}), "j").await;
+    assert_eq!(join["type"], "ack");
+    let mut dan_ws = WsClient::connect(&app, &dan).await;
+    assert_eq!(dan_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+
+    // A moderator hides a DM message: both users get it replaced, without its content;
+    // the admin watching the DM sees it marked hidden, with its content.
+    let rude =
+        app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": "rude"})).await;
+    let rude = rude.json()["id"].as_i64().unwrap();
+    let hide = app.post(&format!("/api/admin/chat/messages/{rude}/hide"), &dan, json!({"reason": "harassment"})).await;
+    assert_eq!(hide.status, 200);
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let updated = ws.until(WAIT, |f| f["type"] == "message-updated").await;
+        assert_eq!(updated["message"]["id"], rude);
+        assert_eq!(
+            (updated["message"]["hidden"].clone(), updated["message"]["content"].clone()),
+            (json!(true), json!(null))
+        );
+    }
+    let seen = ada_ws.until(WAIT, |f| f["type"] == "message-updated").await;
+    assert_eq!((seen["message"]["hidden"].clone(), seen["message"]["content"].clone()), (json!(true), json!("rude")));
+
+    // Support status changes publish `conversation-updated` to the queue watchers: the
+    // team's reply makes it pending, the user's next message (over the socket) opens it
+    // again, and a message that changes nothing publishes nothing.
+    let first = app.post("/api/user/chat/support/messages", &alice, json!({"content": "help"})).await.json();
+    let support = first["conversationId"].as_i64().unwrap();
+    let reply = app
+        .post(&format!("/api/admin/chat/support/{support}/messages"), &ada, json!({"content": "on it", "asTeam": true}))
+        .await;
+    assert_eq!(reply.status, 201);
+    let pending = dan_ws.until(WAIT, |f| f["type"] == "conversation-updated").await;
+    assert_eq!(pending["conversationId"], support);
+    let ack = alice_ws.request(json!({"type": "support-message", "content": "still broken"}), "s1").await;
+    assert_eq!(ack["type"], "ack");
+    let reopened = dan_ws.until(WAIT, |f| f["type"] == "conversation-updated").await;
+    assert_eq!(reopened["conversationId"], support);
+    let ack = alice_ws.request(json!({"type": "support-message", "content": "hello?"}), "s2").await;
+    assert_eq!(ack["type"], "ack");
+
+    hub_barrier(&app, &alice).await;
+    let rest = drain(&mut dan_ws, "d").await;
+    assert!(rest.iter().all(|f| f["type"] != "conversation-updated"), "no change, no event: {rest:?}");
+    assert!(rest.iter().all(|f| f["conversationId"] != dm), "a user DM is not on the queue: {rest:?}");
+    let carols = drain(&mut carol_ws, "c").await;
+    assert!(carols.iter().all(|f| f["conversationId"] != dm && f["conversationId"] != support), "{carols:?}");
+}
+
+#[tokio::test]
+async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (_, alice) = app.user("alice");
+    let mia = app.post("/api/admin/chat/personas", &ada, json!({"name": "Mia", "dmEnabled": true})).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let dm = app
+        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "fake_user", "targetId": mia}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let audit = format!("/api/admin/chat/audit?adminId={ada_id}&conversationId={dm}");
+    assert_eq!(app.get(&audit, &ada).await.json()["items"].as_array().unwrap().len(), 0);
+
+    // Ada watches the queue; alice writes to the persona twice.
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    let path = format!("/api/user/chat/direct-messages/{dm}/messages");
+    for content in ["hi Mia", "are you there?"] {
+        assert_eq!(app.post(&path, &alice, json!({"content": content})).await.status, 201);
+        let pushed = ada_ws.until(WAIT, |f| f["type"] == "dm-message").await;
+        assert_eq!(pushed["message"]["content"], content);
+    }
+
+    // The delivery was recorded as a read by ada of that DM: once for the socket.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let rows = loop {
+        let rows = app.get(&audit, &ada).await.json()["items"].as_array().unwrap().clone();
+        if !rows.is_empty() || tokio::time::Instant::now() > deadline {
+            break rows;
+        }
+        hub_barrier(&app, &alice).await;
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["admin"]["id"].as_i64(), rows[0]["conversationId"].as_i64()),
+        (Some(i64::from(ada_id)), Some(dm))
+    );
+    assert_eq!(rows[0]["action"], "read_messages");
+}
+
+#[tokio::test]
+async fn a_backlog_beyond_the_limit_answers_resync_required_on_both_doors() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = app
+        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // 1,001 messages from bob, stored as the send path stores them (gapless seq, last_seq).
+    let limit = i64::try_from(chat_api::realtime::session::REPLAY_LIMIT).unwrap();
+    let total = limit + 1;
+    use diesel::connection::SimpleConnection;
+    app.db
+        .conn()
+        .batch_execute(&format!(
+            "INSERT INTO dm_messages (conversation_id, seq, sender_id, sender_type, content)
+             SELECT {dm}, s, {bob_id}, 'real_user', 'm' || s FROM generate_series(1, {total}) AS s;
+             UPDATE direct_messages SET last_seq = {total} WHERE id = {dm};"
+        ))
+        .expect("the backlog is stored");
+
+    // Over the socket: more than the limit missed -> resync-required; exactly the limit
+    // -> every message, then resumed.
+    let mut ws = WsClient::connect(&app, &alice).await;
+    let resync = ws.request(json!({"type": "resume", "positions": {dm.to_string(): 0}}), "r1").await;
+    assert_eq!(resync["type"], "resync-required", "{resync}");
+    ws.send(json!({"type": "resume", "id": "r2", "positions": {dm.to_string(): 1}})).await;
+    let mut seqs = Vec::new();
+    let resumed = loop {
+        let frame = ws.next(WAIT).await.expect("the replay arrives");
+        if frame["id"] == "r2" {
+            break frame;
+        }
+        if is_message(&frame) {
+            seqs.push(frame["message"]["seq"].as_i64().unwrap());
+        }
+    };
+    assert_eq!(resumed["type"], "resumed");
+    assert_eq!(resumed["replayed"], limit);
+    assert_eq!(seqs, (2..=total).collect::<Vec<_>>());
+
+    // Over REST: the same answers.
+    let sync = app.post("/api/user/chat/sync", &alice, json!({"positions": {dm.to_string(): 0}})).await;
+    assert_eq!(sync.status, 200);
+    let sync = sync.json();
+    assert_eq!((sync["resyncRequired"].clone(), sync["messages"].as_array().map(Vec::len)), (json!(true), Some(0)));
+    let sync = app.post("/api/user/chat/sync", &alice, json!({"positions": {dm.to_string(): 1}})).await.json();
+    assert_eq!(sync["resyncRequired"], false);
+    assert_eq!(sync["messages"].as_array().map(Vec::len), Some(usize::try_from(limit).unwrap()));
+}
+
+#[tokio::test]
+async fn a_socket_send_retried_with_its_client_message_id_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let (alice_id, alice) = app.user("alice");
+    let (bob_id, bob) = app.user("bob");
+    app.db.group("Main", "main", &[alice_id, bob_id]);
+    let (_, ada) = app.admin("ada");
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let key = "6f1c2a4e-0b7d-4c1e-9a55-2d3e4f5a6b7c";
+
+    let send = json!({"type": "support-message", "content": "help", "clientMessageId": key});
+    let first = alice_ws.request(send.clone(), "a").await;
+    let again = alice_ws.request(send, "b").await;
+    assert_eq!((first["type"].clone(), again["type"].clone()), (json!("ack"), json!("ack")));
+    assert_eq!(first["message"], again["message"], "both acks carry the stored message");
+    assert_eq!(first["message"]["clientMessageId"], key);
+    let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE client_message_id = '{key}'"));
+    assert_eq!(stored, 1);
+
+    // The same key in a DM is another conversation's key: a new message; reused there by
+    // the other participant, it is refused as over REST.
+    let start = bob_ws.request(json!({"type": "start-dm", "targetType": "real_user", "targetId": alice_id}), "s").await;
+    let dm = start["conversation"]["id"].as_i64().unwrap();
+    let in_dm = json!({"type": "dm-message", "conversationId": dm, "content": "hi", "clientMessageId": key});
+    let mine = bob_ws.request(in_dm.clone(), "d1").await;
+    assert_eq!(mine["type"], "ack");
+    assert_ne!(mine["message"]["id"], first["message"]["id"]);
+    let theirs = alice_ws.request(in_dm, "d2").await;
+    assert_eq!(theirs["code"], "client_message_id_reused", "{theirs}");
+
+    // The watching admin got the support message once (the retry published nothing).
+    hub_barrier(&app, &alice).await;
+    let frames = drain(&mut ada_ws, "p").await;
+    let pushed: Vec<_> = frames.iter().filter(|f| f["type"] == "support-message").collect();
+    assert_eq!(pushed.len(), 1, "{frames:?}");
+    assert_eq!(pushed[0]["message"]["id"], first["message"]["id"]);
+    let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE client_message_id = '{key}'"));
+    assert_eq!(stored, 2, "one in support, one in the DM");
 }

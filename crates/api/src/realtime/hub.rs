@@ -3,13 +3,13 @@
 //!
 //! Delivery never waits on a client: each connection has a bounded queue, and the hub
 //! only `try_send`s into it. A client whose queue is full is cut off (it will resume from
-//! PostgreSQL when it reconnects); typing events are dropped first, when a queue is half
-//! full. Every delivery is checked against the event's audience and the connection's
+//! PostgreSQL when it reconnects); typing and presence events are dropped first, when a
+//! queue is half full. Every delivery is checked against the event's audience and the connection's
 //! principal, and each connection gets the frame rendered for its role.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 use chat_domain::{ConversationId, Principal, UserId};
@@ -31,6 +31,8 @@ pub struct Outbound {
     pub frame: ByteString,
     /// For message events: where it belongs (dedupe and gap repair by the connection).
     pub position: Option<(ConversationId, i64)>,
+    /// For events carrying a DM's message content: the DM (admin deliveries are logged).
+    pub dm_content: Option<ConversationId>,
 }
 
 /// How a connection is reached and cut off.
@@ -60,6 +62,12 @@ enum Command {
 pub struct HubStats {
     /// Connections registered now.
     pub connections: usize,
+    /// Session tasks running now (a cut-off connection is deregistered at once; its
+    /// session task ends when it notices, within the send timeout).
+    pub sessions: usize,
+    /// The most events ever waiting in one connection's queue (never above
+    /// [`QUEUE_CAPACITY`]).
+    pub peak_queue_depth: usize,
     /// Connections cut off because their queue was full, since start.
     pub cut_off: u64,
     /// Ephemeral events dropped under pressure, since start.
@@ -71,6 +79,7 @@ pub struct HubStats {
 pub struct Hub {
     tx: mpsc::UnboundedSender<Command>,
     next_id: Arc<AtomicU64>,
+    sessions: Arc<AtomicUsize>,
     local_watchers: watch::Receiver<usize>,
 }
 
@@ -80,7 +89,7 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         let (watchers_tx, local_watchers) = watch::channel(0);
         tokio::spawn(run(rx, watchers_tx));
-        Self { tx, next_id: Arc::new(AtomicU64::new(1)), local_watchers }
+        Self { tx, next_id: Arc::new(AtomicU64::new(1)), sessions: Arc::new(AtomicUsize::new(0)), local_watchers }
     }
 
     /// How many admins watch the support queue on this instance (for other instances).
@@ -93,6 +102,16 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(Command::Register(id, registration));
         id
+    }
+
+    /// A session task started (counted for [`HubStats::sessions`]).
+    pub fn session_started(&self) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session task ended.
+    pub fn session_ended(&self) {
+        self.sessions.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Removes a connection (idempotent).
@@ -131,7 +150,8 @@ impl Hub {
     pub async fn stats(&self) -> HubStats {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Stats(tx));
-        rx.await.unwrap_or_default()
+        let stats = rx.await.unwrap_or_default();
+        HubStats { sessions: self.sessions.load(Ordering::Relaxed), ..stats }
     }
 }
 
@@ -215,10 +235,16 @@ impl Registry {
                 self.stats.dropped_ephemeral += 1;
                 continue;
             }
-            let outbound =
-                Outbound { frame: frame.clone(), position: envelope.audience.conversation.zip(envelope.seq) };
+            let outbound = Outbound {
+                frame: frame.clone(),
+                position: envelope.audience.conversation.zip(envelope.seq),
+                dm_content: envelope.audience.conversation.filter(|_| envelope.dm_content),
+            };
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
+            } else {
+                let depth = QUEUE_CAPACITY - conn.queue.capacity();
+                self.stats.peak_queue_depth = self.stats.peak_queue_depth.max(depth);
             }
         }
         for id in cut {
@@ -229,11 +255,16 @@ impl Registry {
         }
     }
 
-    /// Tells every user connection whether support is online.
+    /// Tells every user connection whether support is online. Presence is ephemeral like
+    /// typing: dropped first for a connection whose queue is half full.
     fn broadcast_presence(&mut self) {
         let frame = presence_frame(self.online());
         for conn in self.conns.values().filter(|c| !c.principal.is_admin()) {
-            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None });
+            if conn.queue.capacity() < QUEUE_CAPACITY / 2 {
+                self.stats.dropped_ephemeral += 1;
+                continue;
+            }
+            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None });
         }
     }
 }
@@ -288,4 +319,47 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<u
 /// The `presence` frame.
 pub fn presence_frame(support_online: bool) -> ByteString {
     serde_json::to_string(&PresenceEvent { event_type: "presence", support_online }).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::access::Participants;
+
+    use super::*;
+    use crate::realtime::render::Audience;
+
+    fn connect(hub: &Hub, principal: Principal) -> (ConnId, mpsc::Receiver<Outbound>) {
+        let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+        (hub.register(Registration { principal, queue, kill: Arc::new(Notify::new()) }), rx)
+    }
+
+    fn presence_frames(rx: &mut mpsc::Receiver<Outbound>) -> usize {
+        std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"presence\"")).count()
+    }
+
+    #[tokio::test]
+    async fn presence_is_dropped_first_when_a_queue_is_half_full() {
+        let hub = Hub::start();
+        let (busy, idle) = (UserId(1), UserId(2));
+        let (_, mut busy_rx) = connect(&hub, Principal::user(busy));
+        let (_, mut idle_rx) = connect(&hub, Principal::user(idle));
+        for _ in 0..=QUEUE_CAPACITY / 2 {
+            hub.publish(Arc::new(Envelope {
+                audience: Audience::of(&Participants::Support { user: busy }, ConversationId(1)),
+                priority: Priority::Normal,
+                seq: None,
+                dm_content: false,
+                user_frame: "{\"type\":\"conversation-updated\"}".into(),
+                admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+            }));
+        }
+        // An admin opens the queue: support goes online, and every user is told, except
+        // the one whose queue is more than half full.
+        let (admin, _admin_rx) = connect(&hub, Principal::admin(UserId(9)));
+        hub.join_queue(admin);
+        let stats = hub.stats().await;
+        assert_eq!(presence_frames(&mut idle_rx), 1);
+        assert_eq!(presence_frames(&mut busy_rx), 0);
+        assert_eq!((stats.dropped_ephemeral, stats.cut_off), (1, 0), "{stats:?}");
+    }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType};
+use crate::dto::notifications::SendNotificationRequest;
 
 /// A frame from a client.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -124,6 +125,16 @@ pub enum ClientFrame {
         #[serde(rename = "isTyping", default = "yes")]
         is_typing: bool,
     },
+    /// Admins: send a notice, exactly as `POST /api/admin/chat/notifications` (its body's
+    /// fields next to `type` and `id`; the same validation, field by field).
+    AdminNotification {
+        /// Echoed in the `ack` (which carries `notification`).
+        id: Option<String>,
+        /// The notice, as the REST request body.
+        #[serde(flatten)]
+        #[schema(schema_with = notification_fields)]
+        request: SendNotificationRequest,
+    },
     /// The caller read up to a message.
     Read {
         /// Echoed in the `ack`.
@@ -137,6 +148,21 @@ pub enum ClientFrame {
     },
 }
 
+/// The fields of `SendNotificationRequest`, open to the frame's `type` and `id` (the REST
+/// body's schema forbids other properties, which would forbid those two here).
+fn notification_fields() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    match SendNotificationRequest::schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.additional_properties = None;
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
 const fn text() -> MessageType {
     MessageType::Text
 }
@@ -146,11 +172,12 @@ const fn yes() -> bool {
 }
 
 /// A new message in a support conversation (`type: support-message`) or a DM
-/// (`type: dm-message`), as users see it.
+/// (`type: dm-message`), as users see it; or a message a moderator hid (`type: message-updated`: replace the message with this id;
+/// its `content` is `null` and `hidden` is `true`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
-    /// `support-message` or `dm-message`.
+    /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
     pub event_type: &'static str,
     /// The conversation.
@@ -159,11 +186,12 @@ pub struct MessageEvent {
     pub message: Message,
 }
 
-/// A new message, as admins see it (with the acting admin).
+/// A new or hidden message, as admins see it (with the acting admin, and the content of
+/// a hidden message, marked `hidden`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminMessageEvent {
-    /// `support-message` or `dm-message`.
+    /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
     pub event_type: &'static str,
     /// The conversation.

@@ -70,6 +70,10 @@ pub struct Envelope {
     pub priority: Priority,
     /// For message events: the conversation position, for dedupe and gap repair.
     pub seq: Option<i64>,
+    /// The event carries a DM's message content: its delivery to an admin is recorded in
+    /// the staff access log, like a REST read.
+    #[serde(default)]
+    pub dm_content: bool,
     /// The frame users get (cheap to clone: shared bytes).
     pub user_frame: ByteString,
     /// The frame admins get.
@@ -88,6 +92,11 @@ fn message_type(participants: &Participants) -> &'static str {
     }
 }
 
+/// Whether a conversation is a DM (its content read by an admin is logged).
+pub const fn is_dm(participants: &Participants) -> bool {
+    matches!(participants, Participants::UserDm { .. } | Participants::PersonaDm { .. })
+}
+
 /// The envelope of a stored message.
 pub fn message_envelope(participants: &Participants, message: &DomainMessage) -> Envelope {
     let event_type = message_type(participants);
@@ -96,6 +105,7 @@ pub fn message_envelope(participants: &Participants, message: &DomainMessage) ->
         audience: Audience::of(participants, conversation),
         priority: Priority::Normal,
         seq: Some(message.seq),
+        dm_content: is_dm(participants),
         user_frame: json(&MessageEvent {
             event_type,
             conversation_id: conversation.get(),
@@ -135,6 +145,26 @@ fn actor(author: &Author, participants: &Participants, admin_view: bool) -> Acto
 pub fn envelope(event: &ChatEvent) -> Envelope {
     match event {
         ChatEvent::MessageCreated { participants, message } => message_envelope(participants, message),
+        ChatEvent::MessageHidden { participants, message } => {
+            let conversation = message.conversation_id;
+            Envelope {
+                audience: Audience::of(participants, conversation),
+                priority: Priority::Normal,
+                // Not a new position: it must not be taken for a duplicate of the message.
+                seq: None,
+                dm_content: is_dm(participants),
+                user_frame: json(&MessageEvent {
+                    event_type: "message-updated",
+                    conversation_id: conversation.get(),
+                    message: Message::from(message.clone()),
+                }),
+                admin_frame: json(&AdminMessageEvent {
+                    event_type: "message-updated",
+                    conversation_id: conversation.get(),
+                    message: AdminMessage::from(message.clone()),
+                }),
+            }
+        }
         ChatEvent::ConversationUpdated { participants, conversation } => {
             let frame = json(&ConversationUpdatedEvent {
                 event_type: "conversation-updated",
@@ -144,6 +174,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 audience: Audience::of(participants, *conversation),
                 priority: Priority::Normal,
                 seq: None,
+                dm_content: false,
                 user_frame: frame.clone(),
                 admin_frame: frame,
             }
@@ -161,6 +192,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 audience: Audience::of(participants, *conversation),
                 priority: Priority::Ephemeral,
                 seq: None,
+                dm_content: false,
                 user_frame: frame(false),
                 admin_frame: frame(true),
             }
@@ -178,6 +210,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 audience: Audience::of_recipients(recipients),
                 priority: Priority::Normal,
                 seq: None,
+                dm_content: false,
                 user_frame: frame.clone(),
                 admin_frame: frame,
             }
@@ -191,6 +224,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 audience: Audience::of_recipients(recipients),
                 priority: Priority::Normal,
                 seq: None,
+                dm_content: false,
                 user_frame: frame.clone(),
                 admin_frame: frame,
             }
@@ -217,6 +251,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 audience: Audience::of(participants, *conversation),
                 priority: Priority::Normal,
                 seq: None,
+                dm_content: false,
                 user_frame: frame(false),
                 admin_frame: frame(true),
             }

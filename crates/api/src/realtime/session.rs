@@ -5,16 +5,16 @@
 //! Requests go through the same use cases as REST (one use-case path, two doors), and
 //! sends are acknowledged only after their transaction has committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use bytestring::ByteString;
-use chat_domain::access::{self, Author, Participants};
+use chat_domain::access::{self, Denied, Participants, Voice};
 use chat_domain::conversations::{self, Message as DomainMessage, ReadMark, Replay};
-use chat_domain::direct_messages::{self, DmTarget};
+use chat_domain::direct_messages::{self, AdminDmError, DmTarget, UserDmError};
 use chat_domain::events::{ChatEvent, Recipients};
 use chat_domain::notifications;
 use chat_domain::support::{self, ReplyVoice};
@@ -25,7 +25,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::hub::{ConnId, Hub, Outbound, QUEUE_CAPACITY, Registration, presence_frame};
 use super::protocol::{AckFrame, AckMessage, ClientFrame, ControlFrame, ErrorFrame};
-use super::render::message_envelope;
+use super::render::{self, message_envelope};
 use crate::dto::Violations;
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType, ReadState, new_message};
@@ -45,6 +45,19 @@ const RATE_PER_SEC: f64 = 20.0;
 const BURST: f64 = 40.0;
 /// Rate-limit violations tolerated before the connection is closed.
 const MAX_STRIKES: u32 = 20;
+/// How long a new socket holds message events back waiting for its first request
+/// (normally `resume`), so that a resume is gap-free and in order.
+pub const RESUME_GRACE: Duration = Duration::from_millis(500);
+/// The longest a write to the socket may wait for room in its outgoing frame queue: a
+/// peer that stops reading never pins the session (heartbeat, expiry and kill keep
+/// working, and a stalled peer is cut off as a slow consumer).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the close frame may wait for room after the session has ended (on a
+/// detached task holding only the socket's sender), so that a stalled client that
+/// reads again still learns why it was closed.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
+
+const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
 
 /// Close codes (4000-4999 are ours).
 pub mod close_codes {
@@ -54,14 +67,38 @@ pub mod close_codes {
     pub const SLOW_CONSUMER: u16 = 4008;
 }
 
+/// Deregisters the connection and ends its session count, on every exit path.
 struct Deregister {
     hub: Hub,
     id: ConnId,
 }
 
+impl Deregister {
+    fn new(hub: Hub, id: ConnId) -> Self {
+        hub.session_started();
+        Self { hub, id }
+    }
+}
+
 impl Drop for Deregister {
     fn drop(&mut self) {
         self.hub.unregister(self.id);
+        self.hub.session_ended();
+    }
+}
+
+/// The messages of one conversation this socket has: every `seq` in `lo..=hi`. Before a
+/// resume, `lo` is the first live message forwarded; after it, 0 (the client stated
+/// that it has everything up to its position, and the replay delivered the rest).
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    lo: i64,
+    hi: i64,
+}
+
+impl Delivered {
+    const fn contains(self, seq: i64) -> bool {
+        self.lo <= seq && seq <= self.hi
     }
 }
 
@@ -84,11 +121,33 @@ impl TokenBucket {
     }
 }
 
-/// The session ended; close with this reason (`None`: the client closed first).
-struct Stop(Option<CloseReason>);
+/// Why the session ends.
+enum Stop {
+    /// The client closed, or the socket is gone: nothing more to send.
+    Gone,
+    /// Close with this reason.
+    Close(CloseReason),
+}
 
 fn reason(code: CloseCode, description: &str) -> Stop {
-    Stop(Some(CloseReason { code, description: Some(description.to_owned()) }))
+    Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
+}
+
+fn slow_consumer() -> Stop {
+    reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")
+}
+
+/// Writes to the socket, bounded: gives up when the hub cuts the connection off, or
+/// when the peer has not made room for [`SEND_TIMEOUT`] (it stopped reading).
+async fn bounded(kill: &Notify, write: impl Future<Output = Result<(), actix_ws::Closed>>) -> Result<(), Stop> {
+    tokio::select! {
+        written = tokio::time::timeout(SEND_TIMEOUT, write) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(actix_ws::Closed)) => Err(Stop::Gone),
+            Err(_) => Err(slow_consumer()),
+        },
+        () = kill.notified() => Err(slow_consumer()),
+    }
 }
 
 struct Connection {
@@ -97,8 +156,13 @@ struct Connection {
     id: ConnId,
     session: actix_ws::Session,
     kill: Arc<Notify>,
-    /// The last `seq` delivered per conversation: duplicates are skipped, gaps repaired.
-    positions: HashMap<ConversationId, i64>,
+    /// What this socket has of each conversation: duplicates are skipped, gaps repaired.
+    positions: HashMap<ConversationId, Delivered>,
+    /// Until the first request (or [`RESUME_GRACE`]), queued events stay in the queue: a
+    /// `resume` sent first then replays before anything live is forwarded.
+    holding: bool,
+    /// DMs whose content this (admin) socket has received, and whose access is recorded.
+    audited: HashSet<ConversationId>,
     /// Participants of conversations this socket used, for typing checks.
     participants: HashMap<ConversationId, Participants>,
     bucket: TokenBucket,
@@ -116,7 +180,7 @@ pub async fn run(
     let (queue, mut outbound) = mpsc::channel(QUEUE_CAPACITY);
     let kill = Arc::new(Notify::new());
     let id = state.hub.register(Registration { principal, queue, kill: Arc::clone(&kill) });
-    let _deregister = Deregister { hub: state.hub.clone(), id };
+    let deregister = Deregister::new(state.hub.clone(), id);
     let mut conn = Connection {
         state,
         principal,
@@ -124,6 +188,8 @@ pub async fn run(
         session,
         kill,
         positions: HashMap::new(),
+        holding: true,
+        audited: HashSet::new(),
         participants: HashMap::new(),
         bucket: TokenBucket { tokens: BURST, last: Instant::now() },
         strikes: 0,
@@ -133,6 +199,8 @@ pub async fn run(
         expires_at.map_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365), Into::into),
     );
     tokio::pin!(expiry);
+    let grace = tokio::time::sleep(RESUME_GRACE);
+    tokio::pin!(grace);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
@@ -142,9 +210,13 @@ pub async fn run(
     while stop.is_ok() {
         stop = tokio::select! {
             biased;
-            () = conn.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
+            () = conn.kill.notified() => Err(slow_consumer()),
             () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
-            out = outbound.recv() => match out {
+            () = &mut grace, if conn.holding => {
+                conn.holding = false;
+                Ok(())
+            }
+            out = outbound.recv(), if !conn.holding => match out {
                 Some(out) => conn.forward(out).await,
                 None => Err(reason(CloseCode::Away, "server shutting down")),
             },
@@ -155,9 +227,9 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         conn.reply_error(None, "invalid_frame", "Only JSON text frames are accepted.", Vec::new()).await
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => conn.session.pong(&bytes).await.map_err(|_| Stop(None)),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop(None)),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop::Gone),
                     Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
                 }
             }
@@ -165,13 +237,19 @@ pub async fn run(
                 if last_heard.elapsed() > IDLE_TIMEOUT {
                     Err(reason(CloseCode::Away, "idle timeout"))
                 } else {
-                    conn.session.ping(b"").await.map_err(|_| Stop(None))
+                    bounded(&conn.kill, conn.session.ping(b"")).await
                 }
             }
         };
     }
-    if let Err(Stop(Some(close))) = stop {
-        let _ = conn.session.close(Some(close)).await;
+    // The session is over: deregister at once, then close without pinning anything. The
+    // close frame waits for room (a stalled peer) on a detached task, at most CLOSE_GRACE.
+    drop(deregister);
+    if let Err(Stop::Close(close)) = stop {
+        let session = conn.session;
+        actix_web::rt::spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(close))).await;
+        });
     }
 }
 
@@ -180,12 +258,9 @@ fn text_json(value: &impl Serialize) -> ByteString {
 }
 
 impl Connection {
-    /// Sends a frame, giving up if the hub cuts this connection off meanwhile.
+    /// Sends a frame, bounded (see [`bounded`]).
     async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
-        tokio::select! {
-            sent = self.session.text(frame) => sent.map_err(|_| Stop(None)),
-            () = self.kill.notified() => Err(reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")),
-        }
+        bounded(&self.kill, self.session.text(frame)).await
     }
 
     /// Forwards a queued event, skipping what this socket already has and first
@@ -193,13 +268,40 @@ impl Connection {
     async fn forward(&mut self, out: Outbound) -> Result<(), Stop> {
         if let Some((conversation, seq)) = out.position {
             match self.positions.get(&conversation).copied() {
-                Some(last) if seq <= last => return Ok(()),
-                Some(last) if seq > last + 1 => self.repair(conversation, last, seq - 1).await?,
+                // Already delivered, or older than the first live message (a late event
+                // from another instance): the client resumes for anything before that.
+                Some(have) if seq <= have.hi => return Ok(()),
+                Some(have) if seq > have.hi + 1 => self.repair(conversation, have.hi, seq - 1).await?,
                 _ => {}
             }
-            self.positions.insert(conversation, seq);
+            self.delivered(conversation, seq);
+        }
+        if let Some(dm) = out.dm_content {
+            self.audit(dm);
         }
         self.send(out.frame).await
+    }
+
+    /// Records in the staff access log, once per socket and DM, that an admin received a
+    /// DM's message content (the row a REST read writes). Off the hot path: the write runs
+    /// on its own task, and a failure is logged, never failing the delivery.
+    fn audit(&mut self, conversation: ConversationId) {
+        if !self.principal.is_admin() || !self.audited.insert(conversation) {
+            return;
+        }
+        let (store, admin) = (Arc::clone(&self.state.store), self.principal);
+        actix_web::rt::spawn(async move {
+            let recorded = store.run(move |tx| direct_messages::record_live_read(tx, &admin, conversation)).await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, conversation = conversation.get(), "access log write failed");
+            }
+        });
+    }
+
+    /// Records that `seq` of `conversation` reached the client (live, in order).
+    fn delivered(&mut self, conversation: ConversationId, seq: i64) {
+        let have = self.positions.entry(conversation).or_insert(Delivered { lo: seq, hi: seq });
+        have.hi = have.hi.max(seq);
     }
 
     async fn repair(&mut self, conversation: ConversationId, after: i64, upto: i64) -> Result<(), Stop> {
@@ -224,12 +326,20 @@ impl Connection {
 
     async fn deliver_messages(&mut self, participants: &Participants, missed: Vec<DomainMessage>) -> Result<(), Stop> {
         for message in missed {
-            let envelope = message_envelope(participants, &message);
-            let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
-            self.positions.insert(message.conversation_id, message.seq);
-            self.send(frame).await?;
+            self.delivered(message.conversation_id, message.seq);
+            self.send_message(participants, message).await?;
         }
         Ok(())
+    }
+
+    /// Sends a stored message in the view of this socket's role.
+    async fn send_message(&mut self, participants: &Participants, message: DomainMessage) -> Result<(), Stop> {
+        if render::is_dm(participants) {
+            self.audit(message.conversation_id);
+        }
+        let envelope = message_envelope(participants, &message);
+        let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
+        self.send(frame).await
     }
 
     async fn reply_error(
@@ -258,6 +368,14 @@ impl Connection {
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+        let handled = self.handle_request(text).await;
+        // The first request ends the hold: a `resume` has replayed by now, and a client
+        // that asks anything else does not resume.
+        self.holding = false;
+        handled
+    }
+
+    async fn handle_request(&mut self, text: &str) -> Result<(), Stop> {
         if !self.bucket.take() {
             self.strikes += 1;
             if self.strikes > MAX_STRIKES {
@@ -265,11 +383,23 @@ impl Connection {
             }
             return self.reply_error(None, "rate_limited", "Too many frames; slow down.", Vec::new()).await;
         }
-        // `admin-notification` takes the body of `POST /api/admin/chat/notifications`.
-        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+        // `admin-notification` carries the body of `POST /api/admin/chat/notifications`,
+        // parsed by the REST parser so that errors name their fields and unknown fields
+        // are refused exactly as over REST (serde's `flatten` would ignore them).
+        if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text)
             && value["type"] == "admin-notification"
         {
-            return self.admin_notification(value).await;
+            let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+            if let Some(object) = value.as_object_mut() {
+                object.remove("type");
+                object.remove("id");
+            }
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            return match crate::extract::parse_json::<SendNotificationRequest>(&body) {
+                Ok(request) => self.dispatch(ClientFrame::AdminNotification { id, request }).await,
+                Err(error) if self.principal.is_admin() => self.reply(id, Err(error)).await,
+                Err(_) => self.reply(id, Err(ADMIN_ONLY)).await,
+            };
         }
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
@@ -297,7 +427,7 @@ impl Connection {
                     self.state.hub.join_queue(self.id);
                     Ok(AckFrame::default())
                 } else {
-                    Err(ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." })
+                    Err(ADMIN_ONLY)
                 };
                 self.reply(id, result).await
             }
@@ -312,6 +442,8 @@ impl Connection {
                     let store = Arc::clone(&self.state.store);
                     match store.run(move |tx| direct_messages::watch_dm(tx, &caller, conversation)).await {
                         Ok(dm) => {
+                            // Recorded by the join itself.
+                            self.audited.insert(conversation);
                             self.state.hub.join_conversation(self.id, conversation);
                             self.participants.insert(conversation, participants_of_dm(&dm));
                             Ok(AckFrame::default())
@@ -369,6 +501,7 @@ impl Connection {
                     Err(error) => self.reply(id, Err(error)).await,
                 }
             }
+            ClientFrame::AdminNotification { id, request } => self.admin_notification(id, request).await,
             ClientFrame::Read { id, conversation_id, last_read_message_id } => {
                 let result = self.read(ConversationId(conversation_id), MessageId(last_read_message_id)).await;
                 self.reply(id, result).await
@@ -377,19 +510,11 @@ impl Connection {
     }
 
     /// Sends an admin notice, exactly as the REST route does, and publishes it.
-    async fn admin_notification(&mut self, mut value: serde_json::Value) -> Result<(), Stop> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    async fn admin_notification(&mut self, id: Option<String>, request: SendNotificationRequest) -> Result<(), Stop> {
         if !self.principal.is_admin() {
-            let error = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
-            return self.reply(id, Err(error)).await;
+            return self.reply(id, Err(ADMIN_ONLY)).await;
         }
-        if let Some(object) = value.as_object_mut() {
-            object.remove("type");
-            object.remove("id");
-        }
-        let body = serde_json::to_vec(&value).unwrap_or_default();
         let result = async {
-            let request: SendNotificationRequest = crate::extract::parse_json(&body)?;
             let user_ids = request.user_ids.clone();
             let new = request.try_into_domain(Utc::now())?;
             let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
@@ -463,15 +588,29 @@ impl Connection {
         let replay = store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
         match replay {
             Ok(Replay::Messages(missed)) => {
-                for (conversation, seq) in parsed {
-                    self.positions.entry(conversation).or_insert(seq);
-                }
-                let count = missed.len();
+                // The client's positions win: it has everything up to them, and the
+                // replay delivers everything after, except what this socket already
+                // forwarded live (the range of `Delivered` before the resume).
+                let before = self.positions.clone();
+                let mut reached: HashMap<ConversationId, i64> = parsed;
+                let mut count = 0;
                 for (participants, message) in missed {
-                    if self.positions.get(&message.conversation_id).is_some_and(|last| message.seq <= *last) {
+                    let (conversation, seq) = (message.conversation_id, message.seq);
+                    let top = reached.entry(conversation).or_insert(0);
+                    *top = (*top).max(seq);
+                    if before.get(&conversation).is_some_and(|have| have.contains(seq)) {
                         continue;
                     }
-                    self.deliver_messages(&participants, vec![message]).await?;
+                    if render::is_dm(&participants) {
+                        // The replay recorded this read in the access log already.
+                        self.audited.insert(conversation);
+                    }
+                    self.send_message(&participants, message).await?;
+                    count += 1;
+                }
+                for (conversation, seq) in reached {
+                    let hi = before.get(&conversation).map_or(seq, |have| have.hi.max(seq));
+                    self.positions.insert(conversation, Delivered { lo: 0, hi });
                 }
                 self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
             }
@@ -516,9 +655,7 @@ impl Connection {
         let settings = self.state.settings.support.clone();
         let store = Arc::clone(&self.state.store);
         let sent = store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
@@ -534,9 +671,7 @@ impl Connection {
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
         let sent = store.run(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
@@ -555,9 +690,7 @@ impl Connection {
         } else {
             store.run(move |tx| direct_messages::send_dm_message(tx, &caller, conversation, &new)).await?
         };
-        if let Some(event) = ChatEvent::for_sent(&sent) {
-            self.publish(event);
-        }
+        crate::routes::publish_sent(&self.state, &sent);
         Ok(self.ack_message(sent.message))
     }
 
@@ -576,13 +709,24 @@ impl Connection {
         Ok(AckFrame { conversation: Some(UserDm::new(dm, caller.user_id)), ..AckFrame::default() })
     }
 
+    /// Typing is allowed only where the caller may post, decided as for a send: admins
+    /// never type in user-to-user DMs or personal groups, and a block stops typing too.
     async fn typing(&mut self, conversation: ConversationId, is_typing: bool) -> Result<(), ApiError> {
         let participants = self.readable(conversation).await?;
-        let author = if access::is_participant(self.principal.user_id, &participants) {
-            Author::User(self.principal.user_id)
-        } else {
-            Author::Team { admin: self.principal.user_id }
-        };
+        let author =
+            access::authorize_post(&self.principal, &participants, Voice::Own).map_err(|denied| match denied {
+                Denied::NotVisible => ApiError::NotFound,
+                Denied::ReadOnly | Denied::VoiceNotAllowed => ApiError::from(AdminDmError::UserDmReadOnly),
+            })?;
+        if let Participants::UserDm { a, b } = participants {
+            let store = Arc::clone(&self.state.store);
+            if store
+                .run(move |tx| -> Result<bool, RepoError> { Ok(tx.is_blocked(a, b)? || tx.is_blocked(b, a)?) })
+                .await?
+            {
+                return Err(UserDmError::Blocked.into());
+            }
+        }
         self.publish(ChatEvent::Typing { participants, conversation, author, is_typing });
         Ok(())
     }

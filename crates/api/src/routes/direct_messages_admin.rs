@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::direct_messages::{self, AdminDmError};
+use chat_domain::events::ChatEvent;
 use chat_domain::moderation::{self, HideError};
 use chat_domain::search::{self, AdminSearchError};
 use chat_domain::{ConversationId, MessageId};
@@ -207,7 +208,18 @@ async fn hide_message(
     let mut v = Violations::default();
     let reason = v.check("reason", moderation::parse_reason(&body.reason));
     let reason = v.finish(|| reason)?;
-    let message = state.store.run(move |tx| moderation::hide_message(tx, &admin, id, &reason)).await?;
+    let (message, participants) = state
+        .store
+        .run(move |tx| -> Result<_, HideError> {
+            let message = moderation::hide_message(tx, &admin, id, &reason)?;
+            let participants = tx.conversation_position(message.conversation_id)?.map(|(participants, _)| participants);
+            Ok((message, participants))
+        })
+        .await?;
+    // After the commit: live clients of the conversation replace the message.
+    if let Some(participants) = participants {
+        state.events.publish(ChatEvent::MessageHidden { participants, message: message.clone() });
+    }
     Ok(HttpResponse::Ok().json(AdminMessage::from(message)))
 }
 

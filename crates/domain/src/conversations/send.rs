@@ -17,6 +17,9 @@ pub struct Sent {
     pub participants: crate::access::Participants,
     /// `false` when a retry with the same `clientMessageId` found it already stored.
     pub created: bool,
+    /// Whether the message changed the support conversation's status (a user message
+    /// opens it, a staff reply makes it pending).
+    pub status_changed: bool,
 }
 
 /// Why a message could not be appended.
@@ -45,7 +48,7 @@ pub fn append_message(
         && let Some(existing) = repo.find_by_client_id(state.id, client_id)?
     {
         return if existing.author == author {
-            Ok(Sent { message: existing, participants: state.participants, created: false })
+            Ok(Sent { message: existing, participants: state.participants, created: false, status_changed: false })
         } else {
             Err(AppendError::ClientIdReused)
         };
@@ -53,14 +56,17 @@ pub fn append_message(
     let message = repo.insert_message(state.id, state.next_seq(), &author, &new.body, new.client_message_id)?;
     let side = state.side_of(&author);
     state.record_message(message.id, message.created_at, side);
+    let mut status_changed = false;
     if let Some(support) = &mut state.support {
+        let before = support.status;
         match side {
             Side::One => support.on_user_message(message.created_at),
             Side::Two => support.on_staff_message(),
         }
+        status_changed = support.status != before;
     }
     repo.save_conversation(state)?;
-    Ok(Sent { message, participants: state.participants, created: true })
+    Ok(Sent { message, participants: state.participants, created: true, status_changed })
 }
 
 /// A page of a conversation's history, or `Ok(None)` when the cursor names no message

@@ -104,6 +104,18 @@ pub fn watch_dm(
     Ok(dm)
 }
 
+/// An admin's socket received a DM's message content live (the support queue carries
+/// persona DMs): recorded like a read of its messages.
+pub fn record_live_read(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<(), AdminDmError> {
+    require_admin(caller)?;
+    repo.record_access(caller.user_id, id, READ_MESSAGES)?;
+    Ok(())
+}
+
 /// Answers in a persona DM, always as that conversation's persona.
 pub fn reply_in_persona_dm(
     repo: &mut (impl ConversationRepository + ?Sized),
@@ -219,5 +231,17 @@ mod tests {
         assert!(matches!(admin_dm_history(&mut repo, &ADMIN, ConversationId(1), &query), Err(AdminDmError::NotFound)));
         let user = Principal::user(UserId(1));
         assert!(matches!(admin_dm_history(&mut repo, &user, ConversationId(1), &query), Err(AdminDmError::Forbidden)));
+    }
+
+    #[test]
+    fn live_reads_are_logged_for_admins_only() {
+        let mut repo = MockRepo::new();
+        repo.expect_record_access()
+            .withf(|admin, id, action| *admin == UserId(9) && *id == ConversationId(4) && action == READ_MESSAGES)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        record_live_read(&mut repo, &ADMIN, ConversationId(4)).unwrap();
+        let user = Principal::user(UserId(1));
+        assert!(matches!(record_live_read(&mut repo, &user, ConversationId(4)), Err(AdminDmError::Forbidden)));
     }
 }
