@@ -58,6 +58,8 @@ pub async fn run(env: &Env, args: &NoticeArgs) -> anyhow::Result<bool> {
     let (tap, mut seen) = mpsc::unbounded_channel();
     let fleet = Fleet::connect_tapped(env, who, args.concurrency, Some(tap)).await;
     anyhow::ensure!(fleet.connected() == args.sockets, "sockets failed to connect: {:?}", fleet.errors);
+    // A first request ends the server's resume grace (docs/websocket.md), as clients do.
+    anyhow::ensure!(fleet.ping_all(256).await == args.sockets, "sockets failed to answer a ping");
     let http = Http::new(env.addr, 1)?;
 
     let mut audiences = vec![1, 1_000, args.sockets];

@@ -109,6 +109,8 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
     let admin_sockets: Vec<usize> = (users.len()..users.len() + if with_ws { args.admins } else { 0 }).collect();
     let fleet = Fleet::connect(env, who, 128).await;
     anyhow::ensure!(fleet.connected() == fleet.who.len(), "sockets failed to connect: {:?}", fleet.errors);
+    // A first request ends our server's resume grace (docs/websocket.md), as clients do.
+    anyhow::ensure!(fleet.ping_all(256).await == fleet.who.len(), "sockets failed to answer a ping");
     for &a in &admin_sockets {
         if let Some(c) = &fleet.clients[a] {
             c.join_support_queue(Duration::from_secs(10)).await?;
