@@ -16,8 +16,7 @@ mod user;
 
 pub use self::admin::{
     AdminDmError, READ_MESSAGES, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log,
-    record_live_read,
-    reply_in_persona_dm, watch_dm,
+    record_live_read, reply_in_persona_dm, watch_dm,
 };
 pub use self::blocks::{BlockError, block_user, list_blocks, unblock_user};
 pub use self::model::{
