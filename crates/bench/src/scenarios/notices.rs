@@ -122,7 +122,8 @@ pub async fn run(env: &Env, args: &NoticeArgs) -> anyhow::Result<bool> {
             first.get_or_insert(at);
             last = Some(at);
         }
-        let ms = |at: Option<Instant>| at.map_or(0.0, |at| round3(at.saturating_duration_since(t0).as_secs_f64() * 1e3));
+        let ms =
+            |at: Option<Instant>| at.map_or(0.0, |at| round3(at.saturating_duration_since(t0).as_secs_f64() * 1e3));
         outcomes.push(Outcome {
             audience: k,
             answered_ms: round3(answered.as_secs_f64() * 1e3),
