@@ -49,3 +49,32 @@ fn every_operation_is_fully_documented() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_docs_ui_and_the_spec_are_served_offline() {
+    let app = chat_tests::TestApp::spawn().await;
+    let redirect = app.http.get(format!("{}/docs", app.base)).send().await.unwrap();
+    assert_eq!(redirect.status(), 200, "/docs redirects to /docs/ (followed)");
+    assert_eq!(redirect.url().path(), "/docs/");
+
+    let ui = app.call("GET", "/docs/", None, None).await;
+    assert_eq!(ui.status, 200);
+    assert!(ui.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", ui.headers);
+    let page = String::from_utf8_lossy(&ui.bytes);
+    assert!(page.contains("swagger-ui"), "{page}");
+    // The UI's assets are vendored: served by the app, never fetched from a CDN.
+    assert!(!page.contains("https://"), "the docs page loads nothing from the internet: {page}");
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/swagger-initializer.js"] {
+        let reply = app.call("GET", asset, None, None).await;
+        assert_eq!(reply.status, 200, "{asset}");
+        assert!(!reply.bytes.is_empty(), "{asset}");
+    }
+    let initializer = app.call("GET", "/docs/swagger-initializer.js", None, None).await;
+    assert!(String::from_utf8_lossy(&initializer.bytes).contains("/api-docs/openapi.json"));
+
+    let spec = app.call("GET", "/api-docs/openapi.json", None, None).await;
+    assert_eq!(spec.status, 200);
+    assert!(spec.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    let committed: Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(spec.json(), committed, "the served spec is the committed one");
+}
