@@ -108,7 +108,23 @@ CREATE UNIQUE INDEX dm_messages_conversation_seq ON dm_messages (conversation_id
 CREATE UNIQUE INDEX dm_messages_client_id_idx
     ON dm_messages (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL;
 
--- Seed Phase 1.3: notifications in the existing groups' message table.
-ALTER TABLE chat_messages
-    ADD COLUMN IF NOT EXISTS is_notification BOOLEAN NOT NULL DEFAULT FALSE,
-    ADD COLUMN IF NOT EXISTS notification_style JSONB NOT NULL DEFAULT '{}';
+-- Seed Phase 1.3: notifications in the existing groups' message table. An existing app
+-- may already have these columns (with its data): each is added only where absent, and
+-- the ones added here are recorded in chat_legacy_baseline (as 'table.column'), so that
+-- down.sql drops only those and never an existing app's column.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'chat_messages'::regclass AND attname = 'is_notification'
+                     AND NOT attisdropped) THEN
+        ALTER TABLE chat_messages ADD COLUMN is_notification BOOLEAN NOT NULL DEFAULT FALSE;
+        INSERT INTO chat_legacy_baseline VALUES ('chat_messages.is_notification');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'chat_messages'::regclass AND attname = 'notification_style'
+                     AND NOT attisdropped) THEN
+        ALTER TABLE chat_messages ADD COLUMN notification_style JSONB NOT NULL DEFAULT '{}';
+        INSERT INTO chat_legacy_baseline VALUES ('chat_messages.notification_style');
+    END IF;
+END
+$$;

@@ -302,9 +302,24 @@ impl TestApp {
         Self::start(db, pool, ApiSettings::default(), Some(redis_url)).await
     }
 
+    /// Starts the app on a fresh migrated database with given auth settings.
+    pub async fn spawn_with_auth(auth: AuthConfig) -> Self {
+        let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
+        Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), None, &auth).await
+    }
+
     async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis_url: Option<&str>) -> Self {
-        let state =
-            chat_server::app_state(&db.url, pool, &auth_config(), settings, redis_url).expect("the app state is built");
+        Self::start_with_auth(db, pool, settings, redis_url, &auth_config()).await
+    }
+
+    async fn start_with_auth(
+        db: TestDb,
+        pool: PoolConfig,
+        settings: ApiSettings,
+        redis_url: Option<&str>,
+        auth: &AuthConfig,
+    ) -> Self {
+        let state = chat_server::app_state(&db.url, pool, auth, settings, redis_url).expect("the app state is built");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
         let hub = state.hub.clone();

@@ -39,7 +39,9 @@ fn documented_app() -> UtoipaApp<
 
 /// The OpenAPI document of every route, as committed in `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_app().split_for_parts().1
+    let mut api = documented_app().split_for_parts().1;
+    openapi::add_shared_examples(&mut api);
+    api
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline (the committed form).
@@ -61,7 +63,8 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, api) = documented_app().split_for_parts();
+    let (app, mut api) = documented_app().split_for_parts();
+    openapi::add_shared_examples(&mut api);
     let routes = Arc::new(RouteTable::from_openapi(&api));
     let cors = cors(&state.settings.cors_allowed_origins);
     app.app_data(web::Data::new(state))

@@ -26,7 +26,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "type": "urn:chat:problem:validation_failed",
-    "title": "Unprocessable Content",
+    "title": "Unprocessable Entity",
     "status": 422,
     "detail": "One or more fields are invalid.",
     "code": "validation_failed",

@@ -96,3 +96,105 @@ async fn users_get_403_on_admin_routes_before_their_body_is_read() {
     assert_eq!((reply.status, reply.code().as_deref()), (403, Some("admin_only")));
     assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_fake_users"), 0);
 }
+
+const RS256_PRIVATE: &[u8] = include_bytes!("../../fixtures/rs256-test-private.pem");
+const RS256_PUBLIC: &[u8] = include_bytes!("../../fixtures/rs256-test-public.pem");
+const OTHER_PRIVATE: &[u8] = include_bytes!("../../fixtures/rs256-other-private.pem");
+
+fn sign_rs256(claims: &serde_json::Value, private_pem: &[u8]) -> String {
+    let key = EncodingKey::from_rsa_pem(private_pem).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+}
+
+#[tokio::test]
+async fn an_rs256_token_is_accepted_when_a_public_key_is_configured() {
+    let auth =
+        chat_api::auth::AuthConfig { rs256_public_key_pem: Some(RS256_PUBLIC.to_vec()), ..chat_tests::auth_config() };
+    let app = TestApp::spawn_with_auth(auth).await;
+    let (admin_id, _) = app.admin("ada");
+    let (user_id, hs256) = app.user("alice");
+
+    let admin = sign_rs256(&json!({"sub": admin_id.to_string(), "role": "admin", "exp": in_an_hour()}), RS256_PRIVATE);
+    let reply = app.post("/api/admin/chat/personas", &admin, json!({"name": "Sam"})).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.json());
+    let user = sign_rs256(&json!({"sub": user_id.to_string(), "role": "user", "exp": in_an_hour()}), RS256_PRIVATE);
+    assert_eq!(app.get("/api/user/chat/personas", &user).await.status, 200);
+    assert_eq!(app.get("/api/user/chat/personas", &hs256).await.status, 200, "HS256 still works");
+
+    // Signed by another key, expired, or the public key used as an HMAC secret: 401.
+    let claims = json!({"sub": user_id.to_string(), "role": "user", "exp": in_an_hour()});
+    let expired = json!({"sub": user_id.to_string(), "role": "user", "exp": chrono::Utc::now().timestamp() - 120});
+    let confused =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(RS256_PUBLIC)).unwrap();
+    let refused = [
+        ("another key", sign_rs256(&claims, OTHER_PRIVATE)),
+        ("expired", sign_rs256(&expired, RS256_PRIVATE)),
+        ("public key as HMAC secret", confused),
+    ];
+    for (case, token) in refused {
+        let reply = app.get("/api/user/chat/personas", &token).await;
+        assert_eq!((reply.status, reply.code().as_deref()), (401, Some("unauthorized")), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn an_rs256_token_is_refused_when_no_public_key_is_configured() {
+    let app = TestApp::spawn().await;
+    let (user_id, _) = app.user("alice");
+    let token = sign_rs256(&json!({"sub": user_id.to_string(), "role": "user", "exp": in_an_hour()}), RS256_PRIVATE);
+    let reply = app.get("/api/user/chat/personas", &token).await;
+    assert_eq!((reply.status, reply.code().as_deref()), (401, Some("unauthorized")));
+}
+
+#[tokio::test]
+async fn cors_preflights_from_an_allowed_origin_pass_and_others_are_refused() {
+    const ADMIN_SPA: &str = "https://admin.example.com";
+    let settings = chat_api::ApiSettings { cors_allowed_origins: vec![ADMIN_SPA.to_owned()], ..Default::default() };
+    let app = TestApp::spawn_configured(settings).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/api/admin/chat/personas", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+
+    let allowed = preflight(ADMIN_SPA).await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let header = |r: &reqwest::Response, name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some(ADMIN_SPA));
+    let methods = header(&allowed, "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("POST") && methods.contains("PATCH"), "{methods}");
+    let headers = header(&allowed, "access-control-allow-headers").unwrap_or_default().to_lowercase();
+    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert_eq!(header(&refused, "access-control-allow-origin"), None);
+
+    // An actual request from the refused origin gets no CORS grant either, so a browser
+    // will not hand the response to that page.
+    let (_, admin) = app.admin("ada");
+    let simple = app
+        .http
+        .get(format!("{}/api/admin/chat/personas", app.base))
+        .bearer_auth(&admin)
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&simple, "access-control-allow-origin"), None);
+    let from_spa = app
+        .http
+        .get(format!("{}/api/admin/chat/personas", app.base))
+        .bearer_auth(&admin)
+        .header("origin", ADMIN_SPA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_spa.status(), 200);
+    assert_eq!(header(&from_spa, "access-control-allow-origin").as_deref(), Some(ADMIN_SPA));
+    let exposed = header(&from_spa, "access-control-expose-headers").unwrap_or_default().to_lowercase();
+    assert!(exposed.contains("x-request-id") && exposed.contains("retry-after"), "{exposed}");
+}

@@ -130,3 +130,28 @@ async fn a_database_outage_is_a_quick_503_with_retry_after() {
     assert!(started.elapsed() < Duration::from_secs(10), "an outage must not hang requests");
     assert_eq!(app.call("GET", "/healthz", None, None).await.status, 200);
 }
+
+#[tokio::test]
+async fn probes_answer_and_every_response_carries_its_own_request_id() {
+    let app = TestApp::spawn().await;
+    let healthz = app.call("GET", "/healthz", None, None).await;
+    assert_eq!((healthz.status, healthz.json()), (200, serde_json::json!({"status": "ok"})));
+    let readyz = app.call("GET", "/readyz", None, None).await;
+    assert_eq!((readyz.status, readyz.json()), (200, serde_json::json!({"status": "ok"})));
+
+    // Successes, problems and unknown paths alike name their request for the logs.
+    let replies = [
+        healthz,
+        readyz,
+        app.call("GET", "/api/user/chat/personas", None, None).await,
+        app.call("GET", "/no/such/path", None, None).await,
+        app.call("DELETE", "/healthz", None, None).await,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for reply in &replies {
+        let id = reply.header("x-request-id").unwrap_or_else(|| panic!("{}: no x-request-id", reply.status));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+        assert!(seen.insert(id.to_owned()), "request ids are unique: {id}");
+    }
+    assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 200, 401, 404, 405]);
+}

@@ -48,6 +48,249 @@ fn every_operation_is_fully_documented() {
             }
         }
     }
+    assert_true_examples_everywhere(&spec);
+}
+
+/// Follows `$ref`s to what they name.
+fn resolve<'a>(spec: &'a Value, mut node: &'a Value) -> &'a Value {
+    while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("external $ref {reference}"));
+        node = spec.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"));
+    }
+    node
+}
+
+/// The examples of a media type: its own (`example`, `examples`), or its schema's (after
+/// `$ref`s: `example`, `examples`).
+fn examples_of<'a>(spec: &'a Value, media: &'a Value) -> Vec<&'a Value> {
+    let mut found: Vec<&Value> = media.get("example").into_iter().collect();
+    if let Some(named) = media.get("examples").and_then(Value::as_object) {
+        found.extend(named.values().filter_map(|e| resolve(spec, e).get("value")));
+    }
+    if let Some(schema) = media.get("schema").map(|s| resolve(spec, s)) {
+        found.extend(schema.get("example"));
+        found.extend(schema.get("examples").and_then(Value::as_array).into_iter().flatten());
+    }
+    found
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema the spec uses): types,
+/// enums, formats, required and unknown properties, items, oneOf/anyOf/allOf. An object
+/// schema without `additionalProperties` takes no property it does not declare, so an
+/// example that names a renamed or removed field fails.
+fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    let schema = resolve(spec, schema);
+    for key in ["oneOf", "anyOf"] {
+        if let Some(branches) = schema.get(key).and_then(Value::as_array) {
+            let errors: Vec<String> = branches.iter().filter_map(|b| conforms(spec, b, value, at).err()).collect();
+            return if errors.len() < branches.len() { Ok(()) } else { Err(errors.join(" | ")) };
+        }
+    }
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        // One object from every part: properties and requirements add up.
+        let mut merged = serde_json::json!({"type": "object", "properties": {}, "required": []});
+        for part in parts.iter().map(|p| resolve(spec, p)) {
+            for (name, property) in part.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                merged["properties"][name] = property.clone();
+            }
+            for name in part.get("required").and_then(Value::as_array).into_iter().flatten() {
+                merged["required"].as_array_mut().unwrap().push(name.clone());
+            }
+        }
+        return conforms(spec, &merged, value, at);
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let is = |t: &str| match t {
+        "null" => value.is_null(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        other => panic!("{at}: unknown type {other}"),
+    };
+    if !types.is_empty() && !types.iter().any(|t| is(t)) {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    if let Some(text) = value.as_str() {
+        match schema.get("format").and_then(Value::as_str) {
+            Some("date-time") if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
+                return Err(format!("{at}: {text:?} is not a date-time"));
+            }
+            Some("uuid") if uuid::Uuid::parse_str(text).is_err() => {
+                return Err(format!("{at}: {text:?} is not a uuid"));
+            }
+            _ => {}
+        }
+    }
+    if let Some(object) = value.as_object() {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: required property {name:?} is missing"));
+            }
+        }
+        for (name, field) in object {
+            let here = format!("{at}.{name}");
+            match (properties.and_then(|p| p.get(name)), schema.get("additionalProperties")) {
+                (Some(property), _) => conforms(spec, property, field, &here)?,
+                (None, Some(extra)) if extra.is_object() => conforms(spec, extra, field, &here)?,
+                (None, Some(Value::Bool(true))) => {}
+                (None, _) => return Err(format!("{here}: the schema has no such property")),
+            }
+        }
+    }
+    if let (Some(items), Some(elements)) = (schema.get("items"), value.as_array()) {
+        for (i, element) in elements.iter().enumerate() {
+            conforms(spec, items, element, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every request body and every success response of every operation has an example (on
+/// the media type, or on its schema after `$ref`s), and every example in the document
+/// fits its schema.
+fn assert_true_examples_everywhere(spec: &Value) {
+    // (where, media type object, whether it must have an example)
+    let mut media_types: Vec<(String, &Value, bool)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            if let Some(body) = op.get("requestBody").map(|b| resolve(spec, b)) {
+                let content = body["content"].as_object().unwrap_or_else(|| panic!("{at}: a body without content"));
+                for (media_type, media) in content {
+                    media_types.push((format!("{at} request body ({media_type})"), media, true));
+                }
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = resolve(spec, response);
+                // Error examples need not exist per operation (they are shared), but must be true.
+                for (media_type, media) in response.get("content").and_then(Value::as_object).into_iter().flatten() {
+                    media_types.push((format!("{at} {status} ({media_type})"), media, status.starts_with('2')));
+                }
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let mut wrong = Vec::new();
+    for (what, media, required) in media_types {
+        let examples = examples_of(spec, media);
+        if required && examples.is_empty() {
+            missing.push(what.clone());
+        }
+        let schema = media.get("schema").unwrap_or(&Value::Null);
+        wrong.extend(examples.into_iter().filter_map(|example| conforms(spec, schema, example, &what).err()));
+    }
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        let examples = schema
+            .get("example")
+            .into_iter()
+            .chain(schema.get("examples").and_then(Value::as_array).into_iter().flatten());
+        for example in examples {
+            if let Err(e) = conforms(spec, schema, example, &format!("schema {name}")) {
+                wrong.push(e);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no example for:\n  {}", missing.join("\n  "));
+    assert!(wrong.is_empty(), "examples that do not fit their schema:\n  {}", wrong.join("\n  "));
+}
+
+#[test]
+fn the_example_checker_catches_what_it_must() {
+    let spec = serde_json::json!({"components": {"schemas": {"Page": {
+        "type": "object", "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                       "nextCursor": {"type": ["integer", "null"]}}},
+        "Item": {"type": "object", "required": ["id", "at"],
+                 "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                                "kind": {"oneOf": [{"type": "string", "enum": ["a", "b"]}, {"type": "null"}]}}}}}});
+    let page = serde_json::json!({"$ref": "#/components/schemas/Page"});
+    let ok = serde_json::json!({"items": [{"id": 1, "at": "2026-11-24T09:30:00Z", "kind": "a"}], "nextCursor": null});
+    assert_eq!(conforms(&spec, &page, &ok, "page"), Ok(()));
+    for bad in [
+        serde_json::json!({"items": [{"id": 1}]}),
+        serde_json::json!({"items": [{"id": "1", "at": "2026-11-24T09:30:00Z"}]}),
+        serde_json::json!({"items": [{"id": 1, "at": "yesterday"}]}),
+        serde_json::json!({"items": [{"id": 1, "at": "2026-11-24T09:30:00Z", "kind": "c"}]}),
+        serde_json::json!({"items": [], "next_cursor": 3}),
+        serde_json::json!({"nextCursor": 3}),
+    ] {
+        assert!(conforms(&spec, &page, &bad, "page").is_err(), "{bad}");
+    }
+    let media = serde_json::json!({"schema": page});
+    assert!(examples_of(&spec, &media).is_empty(), "a schema without an example has none");
+}
+
+#[tokio::test]
+async fn the_docs_ui_and_the_spec_are_served_offline() {
+    let app = chat_tests::TestApp::spawn().await;
+    let redirect = app.http.get(format!("{}/docs", app.base)).send().await.unwrap();
+    assert_eq!(redirect.status(), 200, "/docs redirects to /docs/ (followed)");
+    assert_eq!(redirect.url().path(), "/docs/");
+
+    let ui = app.call("GET", "/docs/", None, None).await;
+    assert_eq!(ui.status, 200);
+    assert!(ui.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", ui.headers);
+    let page = String::from_utf8_lossy(&ui.bytes);
+    assert!(page.contains("swagger-ui"), "{page}");
+    // The UI's assets are vendored: served by the app, never fetched from a CDN.
+    assert!(!page.contains("https://"), "the docs page loads nothing from the internet: {page}");
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/swagger-initializer.js"] {
+        let reply = app.call("GET", asset, None, None).await;
+        assert_eq!(reply.status, 200, "{asset}");
+        assert!(!reply.bytes.is_empty(), "{asset}");
+    }
+    let initializer = app.call("GET", "/docs/swagger-initializer.js", None, None).await;
+    assert!(String::from_utf8_lossy(&initializer.bytes).contains("/api-docs/openapi.json"));
+
+    let spec = app.call("GET", "/api-docs/openapi.json", None, None).await;
+    assert_eq!(spec.status, 200);
+    assert!(spec.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    let committed: Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(spec.json(), committed, "the served spec is the committed one");
+}
+
+#[tokio::test]
+async fn the_problem_examples_say_what_the_server_sends() {
+    let app = chat_tests::TestApp::spawn().await;
+    let (_, admin) = app.admin("ada");
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let example = |response: &str| {
+        spec["components"]["responses"][response]["content"]["application/problem+json"]["example"].clone()
+    };
+
+    // A 404 has nothing variable: the example is the server's body, byte for byte.
+    let missing = app.patch("/api/admin/chat/personas/424242", &admin, serde_json::json!({"isActive": true})).await;
+    assert_eq!(missing.json(), example("NotFound"));
+
+    // A 422: the same type, title, status, detail and code as both examples of it.
+    let invalid = app.post("/api/admin/chat/personas", &admin, serde_json::json!({"name": ""})).await.json();
+    let schema_example = spec["components"]["schemas"]["Problem"]["example"].clone();
+    for documented in [example("ValidationFailed"), schema_example] {
+        for key in ["type", "title", "status", "detail", "code"] {
+            assert_eq!(invalid[key], documented[key], "{key}: {documented}");
+        }
+    }
+    // Every shared error response names the title the server sends for its status.
+    for (name, response) in spec["components"]["responses"].as_object().unwrap() {
+        let documented = &response["content"]["application/problem+json"]["example"];
+        let status = u16::try_from(documented["status"].as_u64().unwrap()).unwrap();
+        let reason = actix_web::http::StatusCode::from_u16(status).unwrap().canonical_reason().unwrap();
+        assert_eq!(documented["title"], reason, "{name}");
+    }
 }
 
 /// The `type` values a schema's `oneOf` variants accept (nested `allOf` included).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chat_domain::store::Store;
 use chat_postgres::{PgStore, PoolConfig};
-use chat_tests::TestApp;
+use chat_tests::{TestApp, WsClient};
 use serde_json::{Value, json};
 
 const SUPPORT: &str = "/api/user/chat/support";
@@ -372,4 +372,199 @@ async fn users_get_403_on_every_admin_support_route() {
     }
     assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 1);
     assert_eq!(app.get(SUPPORT, &alice).await.json()["status"], "open");
+}
+
+#[tokio::test]
+async fn a_url_that_grows_past_the_limit_when_normalized_is_a_422_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user("alice");
+    // 2048 characters as typed; percent-encoding turns each space into 3 characters and
+    // each accent into 6, so the stored URL would be about 7,500 characters.
+    let prefix = "https://cdn.example.com/";
+    let url = format!("{prefix}{}", "é ü".repeat((2048 - prefix.len()) / 3));
+    assert!(url.chars().count() <= 2048);
+    for message_type in ["image", "link"] {
+        let reply = app.post(MESSAGES, &alice, json!({"content": url, "messageType": message_type})).await;
+        assert_eq!(reply.status, 422, "{message_type}: {:?}", reply.json());
+        assert_eq!(reply.code().as_deref(), Some("validation_failed"));
+        let errors = reply.json()["errors"].clone();
+        assert_eq!(errors[0]["field"], "content", "{errors}");
+        assert_eq!(errors[0]["code"], "too_long", "{errors}");
+    }
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 0);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM direct_messages WHERE last_message_id IS NOT NULL"), 0);
+}
+
+#[tokio::test]
+async fn the_header_shows_the_personas_avatar_and_whether_an_admin_watches_the_queue() {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let created = app
+        .post(
+            "/api/admin/chat/personas",
+            &ada,
+            json!({"name": "Sam", "isSupportAgent": true, "avatarUrl": "https://cdn.example.com/sam.png"}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let (_, alice) = app.user("alice");
+
+    let header = app.get(SUPPORT, &alice).await.json()["header"].clone();
+    assert_eq!(header["personaName"], "Sam");
+    assert_eq!(header["avatarUrl"], "https://cdn.example.com/sam.png");
+    assert_eq!(header["online"], false, "nobody has the queue open");
+
+    // An admin opens the queue: support is online.
+    let mut alice_ws = WsClient::connect(&app, &alice).await;
+    assert_eq!(alice_ws.until(WAIT, |f| f["type"] == "presence").await["supportOnline"], false);
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(ada_ws.request(json!({"type": "join-support-queue"}), "q").await["type"], "ack");
+    assert_eq!(app.get(SUPPORT, &alice).await.json()["header"]["online"], true);
+    assert_eq!(alice_ws.until(WAIT, |f| f["type"] == "presence").await["supportOnline"], true);
+
+    // The last watcher leaves: offline again (once the user's socket has been told).
+    ada_ws.close().await;
+    let offline = alice_ws.until(WAIT, |f| f["type"] == "presence").await;
+    assert_eq!(offline["supportOnline"], false);
+    assert_eq!(app.get(SUPPORT, &alice).await.json()["header"]["online"], false);
+}
+
+#[tokio::test]
+async fn the_queue_filters_by_persona_and_by_a_named_assignee() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (grace_id, grace) = app.admin("grace");
+    async fn start(app: &TestApp, name: &str) -> i64 {
+        let (_, token) = app.user(name);
+        app.get(SUPPORT, &token).await.json()["id"].as_i64().unwrap()
+    }
+    async fn queue(app: &TestApp, admin: &str, query: String) -> Value {
+        let reply = app.get(&format!("/api/admin/chat/support?status=all&{query}"), admin).await;
+        assert_eq!(reply.status, 200, "{query}: {:?}", reply.json());
+        reply.json()
+    }
+    // No support agent yet: no persona. Then Sam, then Max once Sam stops being an agent.
+    let faceless = start(&app, "u1").await;
+    let sam = persona(&app, &ada, "Sam", true).await;
+    let with_sam = [start(&app, "u2").await, start(&app, "u3").await];
+    let max = persona(&app, &ada, "Max", true).await;
+    let demoted = app.patch(&format!("/api/admin/chat/personas/{sam}"), &ada, json!({"isSupportAgent": false})).await;
+    assert_eq!(demoted.status, 200, "{:?}", demoted.json());
+    let with_max = start(&app, "u4").await;
+
+    let ids = |page: Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = page["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids(queue(&app, &ada, format!("personaId={sam}")).await), with_sam);
+    assert_eq!(ids(queue(&app, &ada, format!("personaId={max}")).await), [with_max]);
+    assert_eq!(ids(queue(&app, &ada, "personaId=424242".to_owned()).await), Vec::<i64>::new());
+    let everyone = ids(queue(&app, &ada, String::new()).await);
+    assert_eq!(everyone.len(), 4);
+    assert!(everyone.contains(&faceless));
+
+    // Assign one conversation to each admin; `assignee=<id>` names either.
+    let path = |id: i64| format!("/api/admin/chat/support/{id}");
+    assert_eq!(app.patch(&path(with_sam[0]), &ada, json!({"assigneeId": ada_id})).await.status, 200);
+    assert_eq!(app.patch(&path(with_sam[1]), &ada, json!({"assigneeId": grace_id})).await.status, 200);
+    assert_eq!(ids(queue(&app, &ada, format!("assignee={ada_id}")).await), [with_sam[0]]);
+    assert_eq!(ids(queue(&app, &ada, format!("assignee={grace_id}")).await), [with_sam[1]]);
+    let graces_own = app.get("/api/admin/chat/support?status=all&assignee=me", &grace).await.json();
+    assert_eq!(ids(graces_own), [with_sam[1]], "`me` is the caller");
+    assert_eq!(ids(queue(&app, &ada, format!("assignee={grace_id}&personaId={max}")).await), Vec::<i64>::new());
+    assert_eq!(ids(queue(&app, &ada, format!("assignee={ada_id}&personaId={sam}")).await), [with_sam[0]]);
+}
+
+#[tokio::test]
+async fn an_admin_reply_retried_with_the_same_client_message_id_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (_, alice) = app.user("alice");
+    let conversation = say(&app, &alice, "help").await["conversationId"].as_i64().unwrap();
+    let path = format!("/api/admin/chat/support/{conversation}/messages");
+    let body = json!({"content": "on it", "asTeam": true, "clientMessageId": uuid::Uuid::new_v4()});
+
+    let first = app.post(&path, &ada, body.clone()).await;
+    let retry = app.post(&path, &ada, body).await;
+    assert_eq!((first.status, retry.status), (201, 200));
+    assert_eq!(first.json(), retry.json(), "the retry answers the stored message");
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages WHERE content = 'on it'"), 1);
+    assert_eq!(app.get(SUPPORT, &alice).await.json()["unreadCount"], 1, "a retry does not count twice");
+
+    // Another admin reusing the key is a conflict, not a second copy.
+    let (_, grace) = app.admin("grace");
+    let key = first.json()["clientMessageId"].clone();
+    let reused = app.post(&path, &grace, json!({"content": "me too", "asTeam": true, "clientMessageId": key})).await;
+    assert_eq!(reused.status, 409, "{:?}", reused.json());
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 2);
+}
+
+#[tokio::test]
+async fn the_admin_history_names_persona_and_acting_admin_and_the_users_history_does_not() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let sam = persona(&app, &ada, "Sam", true).await;
+    let (_, alice) = app.user("alice");
+    let conversation = say(&app, &alice, "hello").await["conversationId"].as_i64().unwrap();
+    let sent = answer(&app, &ada, conversation, json!({"content": "Sam here"})).await;
+
+    let admin_view = app.get(&format!("/api/admin/chat/support/{conversation}/messages"), &ada).await;
+    assert_eq!(admin_view.status, 200);
+    let newest = admin_view.json()["items"][0].clone();
+    assert_eq!(newest["id"], sent["id"]);
+    assert_eq!(newest["sender"], json!({"type": "fake_user", "id": sam, "displayName": "Sam"}));
+    assert_eq!(newest["actingAdmin"], json!({"id": ada_id, "displayName": "Ada"}));
+    assert_eq!(admin_view.json()["items"][1]["actingAdmin"], Value::Null, "the user's own message has no admin");
+
+    let user_view = app.get(MESSAGES, &alice).await;
+    let raw = String::from_utf8(user_view.bytes.clone()).unwrap();
+    assert!(!raw.contains("acting") && !raw.contains("Ada"), "{raw}");
+    let mine = user_view.json()["items"][0].clone();
+    assert_eq!(mine["id"], sent["id"]);
+    assert_eq!(mine["sender"], json!({"type": "fake_user", "id": sam, "displayName": "Sam"}));
+    let keys: Vec<&String> = mine.as_object().unwrap().keys().collect();
+    assert!(keys.iter().all(|k| !k.to_lowercase().contains("admin")), "{keys:?}");
+}
+
+#[tokio::test]
+async fn an_admin_answering_their_own_support_conversation_as_the_team_is_stored_as_the_team() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    persona(&app, &ada, "Sam", true).await;
+    // Ada writes to support as a user...
+    let asked = say(&app, &ada, "my own question").await;
+    assert_eq!(asked["sender"]["type"], "real_user");
+    let conversation = asked["conversationId"].as_i64().unwrap();
+    let path = format!("/api/admin/chat/support/{conversation}/messages");
+
+    // ...and answers it from the queue as the team (explicitly, or by default).
+    for body in [json!({"content": "team answer", "asTeam": true}), json!({"content": "default answer"})] {
+        let reply = app.post(&path, &ada, body.clone()).await;
+        assert_eq!(reply.status, 201, "{body}: {:?}", reply.json());
+        assert_eq!(reply.json()["sender"], json!({"type": "support", "id": null, "displayName": "Support"}), "{body}");
+        assert_eq!(reply.json()["actingAdmin"]["id"], ada_id);
+    }
+    let stored = app.db.count(&format!(
+        "SELECT count(*) AS n FROM dm_messages
+         WHERE conversation_id = {conversation} AND sender_type = 'admin' AND acting_admin_id = {ada_id}"
+    ));
+    assert_eq!(stored, 2, "stored as team messages with the acting admin");
+    let as_user = app.db.count(&format!(
+        "SELECT count(*) AS n FROM dm_messages WHERE conversation_id = {conversation} AND sender_type = 'real_user'"
+    ));
+    assert_eq!(as_user, 1, "only the question is a user message");
+
+    // Her user view sees the team's answers as unread staff messages; the queue sees it answered.
+    let mine = app.get(SUPPORT, &ada).await.json();
+    assert_eq!((mine["status"].clone(), mine["unreadCount"].clone()), (json!("pending"), json!(2)));
+    let history = app.get(MESSAGES, &ada).await.json();
+    assert_eq!(history["items"][0]["sender"]["displayName"], "Support");
+
+    // Speaking to herself as a persona is refused, and stores nothing.
+    let sam = app.get("/api/admin/chat/personas", &ada).await.json()["items"][0]["id"].clone();
+    let refused = app.post(&path, &ada, json!({"content": "x", "personaId": sam})).await;
+    assert_eq!((refused.status, refused.code()), (403, Some("voice_not_allowed".to_owned())));
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 3);
 }

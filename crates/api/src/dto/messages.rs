@@ -8,6 +8,7 @@ use chat_domain::access::Author;
 use chat_domain::conversations::{self, MessageBody, MessageKind, NewMessage, Page};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -100,6 +101,7 @@ impl Sender {
 /// A message, as users see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_message)]
 pub struct Message {
     /// Its id (also the history cursor).
     #[schema(example = 1042)]
@@ -156,6 +158,7 @@ pub struct ActingAdmin {
 /// A message, as admins see it: with the acting admin, and content even when hidden.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_admin_message)]
 pub struct AdminMessage {
     /// Its id.
     #[schema(example = 1042)]
@@ -210,6 +213,7 @@ impl From<conversations::Message> for AdminMessage {
 /// A page of history, as users see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_message_page)]
 pub struct MessagePage {
     /// Newest first (or oldest first when paging with `after`).
     pub items: Vec<Message>,
@@ -227,6 +231,7 @@ impl From<Page<conversations::Message>> for MessagePage {
 /// A page of history, as admins see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_admin_message_page)]
 pub struct AdminMessagePage {
     /// Newest first (or oldest first when paging with `after`).
     pub items: Vec<AdminMessage>,
@@ -264,6 +269,11 @@ impl HistoryParams {
 /// Posts a message.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "content": "Hi! How can I change my email address?",
+    "messageType": "text",
+    "clientMessageId": "0b0f4c4e-8a51-4d1e-9a3f-3c7d2f1e9b10"
+}))]
 pub struct SendMessageRequest {
     /// Text (1..=4000 characters), or the https URL of an image or link.
     #[schema(example = "Hi! How can I change my email address?")]
@@ -309,6 +319,7 @@ impl SendMessageRequest {
 /// Moves the caller's read mark.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"lastReadMessageId": 1043}))]
 pub struct ReadRequest {
     /// The newest message the caller has seen (a message of this conversation).
     #[schema(example = 1042)]
@@ -318,6 +329,7 @@ pub struct ReadRequest {
 /// A side's read state after the change.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"lastReadMessageId": 1043, "unreadCount": 0}))]
 pub struct ReadState {
     /// The read mark (it never moves backwards).
     #[schema(example = 1042)]
@@ -331,4 +343,57 @@ impl From<conversations::SideState> for ReadState {
     fn from(s: conversations::SideState) -> Self {
         Self { last_read_message_id: s.last_read.get(), unread_count: s.unread }
     }
+}
+
+/// Examples for the spec: one support exchange (Alice asks, Sam answers, written by Ada).
+/// Other DTOs build on them, so every example tells the same story.
+pub(crate) fn example_message() -> Value {
+    json!({
+        "id": 1042,
+        "conversationId": 17,
+        "seq": 5,
+        "sender": {"type": "real_user", "id": 1, "displayName": "Alice Martin"},
+        "messageType": "text",
+        "content": "Hi! How can I change my email address?",
+        "clientMessageId": "0b0f4c4e-8a51-4d1e-9a3f-3c7d2f1e9b10",
+        "createdAt": "2026-11-24T09:30:00Z",
+        "hidden": false
+    })
+}
+
+/// The answer, as the user sees it: the persona, no trace of the admin.
+pub(crate) fn example_reply() -> Value {
+    json!({
+        "id": 1043,
+        "conversationId": 17,
+        "seq": 6,
+        "sender": {"type": "fake_user", "id": 1, "displayName": "Sam from Support"},
+        "messageType": "text",
+        "content": "Happy to help! Go to Settings > Account.",
+        "clientMessageId": null,
+        "createdAt": "2026-11-24T09:32:00Z",
+        "hidden": false
+    })
+}
+
+/// The answer, as admins see it: the persona and the admin who wrote it.
+pub(crate) fn example_admin_message() -> Value {
+    let mut message = example_reply();
+    message["actingAdmin"] = json!({"id": 6, "displayName": "Ada (Admin)"});
+    message
+}
+
+/// The question, as admins see it (a user's message has no acting admin).
+pub(crate) fn example_admin_question() -> Value {
+    let mut message = example_message();
+    message["actingAdmin"] = Value::Null;
+    message
+}
+
+fn example_message_page() -> Value {
+    json!({"items": [example_reply(), example_message()], "nextCursor": 1042})
+}
+
+fn example_admin_message_page() -> Value {
+    json!({"items": [example_admin_message(), example_admin_question()], "nextCursor": 1042})
 }

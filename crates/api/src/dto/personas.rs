@@ -4,6 +4,7 @@ use chat_domain::personas::{NewPersona, Persona, PersonaPatch};
 use chat_domain::values::{Bio, HttpsUrl, PersonaName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::Violations;
@@ -13,6 +14,7 @@ use crate::problem::ApiError;
 /// A persona, as admins see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_admin_persona)]
 pub struct AdminPersona {
     /// Its id.
     #[schema(example = 1)]
@@ -57,6 +59,7 @@ impl From<Persona> for AdminPersona {
 /// A persona's public face, as users see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_public_persona)]
 pub struct PublicPersona {
     /// Its id (use it as `targetId` with `targetType: fake_user` to start a DM).
     #[schema(example = 2)]
@@ -80,6 +83,7 @@ impl From<Persona> for PublicPersona {
 
 /// A list of personas (admin view).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = example_admin_persona_list)]
 pub struct AdminPersonaList {
     /// Every persona, by id.
     pub items: Vec<AdminPersona>,
@@ -87,6 +91,7 @@ pub struct AdminPersonaList {
 
 /// A list of personas (public view).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = example_public_persona_list)]
 pub struct PublicPersonaList {
     /// The personas that accept DMs, by id.
     pub items: Vec<PublicPersona>,
@@ -95,6 +100,13 @@ pub struct PublicPersonaList {
 /// Creates a persona.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Coach Mia",
+    "avatarUrl": "https://cdn.example.com/mia.png",
+    "bio": "Community coach. Ask me anything.",
+    "dmEnabled": true,
+    "isSupportAgent": false
+}))]
 pub struct CreatePersonaRequest {
     /// 1..=64 characters, one line.
     #[schema(example = "Coach Mia")]
@@ -135,6 +147,7 @@ impl CreatePersonaRequest {
 /// Changes a persona. Absent fields stay as they are; `null` clears `avatarUrl` or `bio`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"bio": null, "dmEnabled": false, "isActive": true}))]
 pub struct UpdatePersonaRequest {
     /// 1..=64 characters, one line.
     #[schema(example = "Coach Mia")]
@@ -180,4 +193,42 @@ impl UpdatePersonaRequest {
             })
         })
     }
+}
+
+/// Examples for the spec: Sam is the face of support, Mia takes DMs.
+pub(crate) fn example_admin_persona() -> Value {
+    json!({
+        "id": 1,
+        "name": "Sam from Support",
+        "avatarUrl": "https://cdn.example.com/sam.png",
+        "bio": "Here to help, every day.",
+        "dmEnabled": false,
+        "isSupportAgent": true,
+        "isActive": true,
+        "createdAt": "2026-11-24T08:00:00Z",
+        "updatedAt": "2026-11-24T08:00:00Z"
+    })
+}
+
+fn example_public_persona() -> Value {
+    json!({
+        "id": 2,
+        "name": "Coach Mia",
+        "avatarUrl": "https://cdn.example.com/mia.png",
+        "bio": "Community coach. Ask me anything."
+    })
+}
+
+fn example_admin_persona_list() -> Value {
+    let mut mia = example_public_persona();
+    mia["dmEnabled"] = json!(true);
+    mia["isSupportAgent"] = json!(false);
+    mia["isActive"] = json!(true);
+    mia["createdAt"] = json!("2026-11-24T08:05:00Z");
+    mia["updatedAt"] = json!("2026-11-24T08:05:00Z");
+    json!({"items": [example_admin_persona(), mia]})
+}
+
+fn example_public_persona_list() -> Value {
+    json!({"items": [example_public_persona()]})
 }

@@ -7,11 +7,12 @@ use chat_domain::support::{
 use chat_domain::{ConversationId, PersonaId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Violations;
-use super::messages::{AdminMessage, Message, MessageType, new_message};
+use super::messages::{AdminMessage, Message, MessageType, example_admin_question, example_reply, new_message};
 use crate::extract::double_option;
 use crate::problem::ApiError;
 
@@ -70,6 +71,7 @@ pub struct SupportHeader {
 /// The caller's support conversation.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_user_support)]
 pub struct UserSupportConversation {
     /// Its id.
     #[schema(example = 17)]
@@ -155,6 +157,7 @@ impl From<PersonaSummary> for PersonaRef {
 /// A support conversation, as admins see it (a queue row, or one conversation).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_admin_support)]
 pub struct AdminSupportConversation {
     /// Its id.
     #[schema(example = 17)]
@@ -205,6 +208,7 @@ impl From<SupportConversation> for AdminSupportConversation {
 /// A page of the support queue.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_queue_page)]
 pub struct SupportQueuePage {
     /// Open: longest waiting first; other statuses: most recent activity first.
     pub items: Vec<AdminSupportConversation>,
@@ -325,6 +329,12 @@ impl QueueParams {
 /// An admin's answer in a support conversation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "content": "Happy to help! Go to Settings > Account.",
+    "messageType": "text",
+    "clientMessageId": "5d2b8f61-3c1e-4f0a-9e7d-2a6b4c8d1e3f",
+    "personaId": 1
+}))]
 pub struct SupportReplyRequest {
     /// Text (1..=4000 characters), or the https URL of an image or link.
     #[schema(example = "Happy to help! Go to Settings > Account.")]
@@ -367,6 +377,7 @@ impl SupportReplyRequest {
 /// Changes the status and/or assignee of a support conversation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"status": "pending", "assigneeId": 6}))]
 pub struct UpdateSupportRequest {
     /// New status.
     pub status: Option<SupportStatusDto>,
@@ -381,6 +392,47 @@ impl UpdateSupportRequest {
     pub fn into_domain(self) -> SupportPatch {
         SupportPatch { status: self.status.map(SupportStatus::from), assignee: self.assignee_id.map(|a| a.map(UserId)) }
     }
+}
+
+/// Examples for the spec: Alice's conversation, answered by Sam (written by Ada).
+fn example_user_support() -> Value {
+    json!({
+        "id": 17,
+        "status": "pending",
+        "header": {
+            "title": SUPPORT_TITLE,
+            "personaName": "Sam from Support",
+            "avatarUrl": "https://cdn.example.com/sam.png",
+            "online": true
+        },
+        "unreadCount": 1,
+        "lastReadMessageId": 1042,
+        "lastMessage": example_reply(),
+        "lastActivityAt": "2026-11-24T09:32:00Z",
+        "createdAt": "2026-11-24T09:29:00Z"
+    })
+}
+
+/// A queue row: Alice is waiting, Ada has taken it.
+fn example_admin_support() -> Value {
+    json!({
+        "id": 17,
+        "user": {"id": 1, "displayName": "Alice Martin", "profilePhotoUrl": "https://cdn.example.com/alice.png"},
+        "status": "open",
+        "assignee": {"id": 6, "displayName": "Ada (Admin)", "profilePhotoUrl": null},
+        "waitingSince": "2026-11-24T09:30:00Z",
+        "persona": {"id": 1, "name": "Sam from Support", "avatarUrl": "https://cdn.example.com/sam.png"},
+        "teamUnreadCount": 1,
+        "teamLastReadMessageId": 1041,
+        "userUnreadCount": 0,
+        "lastMessage": example_admin_question(),
+        "lastActivityAt": "2026-11-24T09:30:00Z",
+        "createdAt": "2026-11-24T09:29:00Z"
+    })
+}
+
+fn example_queue_page() -> Value {
+    json!({"items": [example_admin_support()], "nextCursor": "w1795590997000000_17"})
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl From<ReplyError> for ApiError {
             ReplyError::UnknownPersona => Self::invalid("personaId", "unknown_persona", "is not an active persona"),
             ReplyError::VoiceNotAllowed => Self::Forbidden {
                 code: "voice_not_allowed",
-                detail: "You cannot answer as staff in your own support conversation.",
+                detail: "You cannot answer as a persona in your own support conversation; answer as the team.",
             },
             ReplyError::ClientIdReused => CLIENT_ID_REUSED,
             ReplyError::Repo(e) => e.into(),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::access::{self, Denied, Participants};
+use crate::access::{self, Author, Denied, Participants};
 use crate::conversations::{
     AppendError, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent,
     Side, append_message, history, mark_read,
@@ -48,7 +48,8 @@ pub enum ReplyError {
     /// The persona does not exist or is inactive.
     #[error("unknown or inactive persona")]
     UnknownPersona,
-    /// The caller may not speak as this persona here (they own the conversation).
+    /// The caller may not speak as a persona here (they own the conversation; they may
+    /// answer it as the team).
     #[error("voice not allowed")]
     VoiceNotAllowed,
     /// The `clientMessageId` is already used by another sender in this conversation.
@@ -156,6 +157,17 @@ pub fn reply_to_support(
         return Err(ReplyError::Forbidden);
     }
     let mut state = lock_support(repo, id)?.ok_or(ReplyError::NotFound)?;
+    if access::is_participant(caller.user_id, &state.participants) {
+        // An admin answering their own support conversation from the queue speaks for the
+        // team, never as themselves (that is the user route) and never as a persona to
+        // themselves. Without this, the access policy would see a participant and store
+        // a "team" reply as the admin's own user message.
+        let author = match voice {
+            Voice::Team | Voice::Default => Author::Team { admin: caller.user_id },
+            Voice::Persona(_) => return Err(ReplyError::VoiceNotAllowed),
+        };
+        return Ok(append_message(repo, &mut state, author, new)?);
+    }
     let asked = match voice {
         Voice::Team => access::Voice::Own,
         Voice::Persona(persona) if repo.persona_is_active(persona)? => access::Voice::Persona(persona),
@@ -226,7 +238,6 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::access::Author;
     use crate::conversations::{MessageBody, MessageKind};
     use crate::support::test_support::{MockRepo, message, state};
 
@@ -274,6 +285,42 @@ mod tests {
         reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text()).unwrap();
         let mut repo = replying(Author::Team { admin: UserId(1) });
         reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Team, &text()).unwrap();
+    }
+
+    #[test]
+    fn an_admin_answering_their_own_conversation_speaks_for_the_team_never_as_a_user() {
+        let own = |repo: &mut MockRepo| {
+            repo.expect_lock_conversation().returning(|_| {
+                let mut s = state(UserId(1));
+                s.persona = Some(PersonaId(2));
+                Ok(Some(s))
+            });
+        };
+        for voice in [Voice::Team, Voice::Default] {
+            let mut repo = MockRepo::new();
+            own(&mut repo);
+            repo.expect_persona_is_active().returning(|_| Ok(true));
+            repo.expect_insert_message()
+                .withf(|_, _, author, _, _| *author == Author::Team { admin: UserId(1) })
+                .times(1)
+                .returning(|_, _, author, _, _| Ok(message(20, *author)));
+            repo.expect_save_conversation()
+                .withf(|s| {
+                    let support = s.support.unwrap();
+                    // A staff message: the team's side, and the conversation is answered.
+                    s.side_two.last_read == MessageId(20) && support.status == SupportStatus::Pending
+                })
+                .times(1)
+                .returning(|_| Ok(()));
+            let sent = reply_to_support(&mut repo, &ADMIN, ConversationId(1), voice, &text()).unwrap();
+            assert_eq!(sent.message.author, Author::Team { admin: UserId(1) }, "{voice:?}");
+        }
+        let mut repo = MockRepo::new();
+        own(&mut repo);
+        repo.expect_persona_is_active().returning(|_| Ok(true));
+        repo.expect_insert_message().never();
+        let err = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(2)), &text());
+        assert!(matches!(err, Err(ReplyError::VoiceNotAllowed)));
     }
 
     #[test]
