@@ -223,7 +223,9 @@ pub async fn run(
             frame = stream.recv() => {
                 last_heard = Instant::now();
                 match frame {
-                    Some(Ok(AggregatedMessage::Text(text))) => conn.handle_text(&text).await,
+                    // Boxed: a request's future is large (every use case), and inlined it
+                    // would sit in every idle socket's task (docs/performance.md).
+                    Some(Ok(AggregatedMessage::Text(text))) => Box::pin(conn.handle_text(&text)).await,
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         conn.reply_error(None, "invalid_frame", "Only JSON text frames are accepted.", Vec::new()).await
                     }
@@ -271,7 +273,7 @@ impl Connection {
                 // Already delivered, or older than the first live message (a late event
                 // from another instance): the client resumes for anything before that.
                 Some(have) if seq <= have.hi => return Ok(()),
-                Some(have) if seq > have.hi + 1 => self.repair(conversation, have.hi, seq - 1).await?,
+                Some(have) if seq > have.hi + 1 => Box::pin(self.repair(conversation, have.hi, seq - 1)).await?,
                 _ => {}
             }
             self.delivered(conversation, seq);
