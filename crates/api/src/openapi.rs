@@ -155,8 +155,16 @@ fn shared_examples() -> Vec<(&'static str, serde_json::Value)> {
         "lastActivityAt": "2026-11-24T11:00:00Z",
         "createdAt": "2026-11-20T18:00:00Z"
     });
-    let mut admin_dm_message = example_dm_message();
-    admin_dm_message["actingAdmin"] = serde_json::Value::Null;
+    // Admin DM views carry no content (reading it is logged): the metadata only.
+    let admin_dm_message = json!({
+        "id": 2041,
+        "seq": 3,
+        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
+        "actingAdmin": null,
+        "messageType": "text",
+        "createdAt": "2026-11-24T11:00:00Z",
+        "hidden": false
+    });
     let admin_dm = json!({
         "id": 42,
         "kind": "user_dm",
