@@ -223,6 +223,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The real-time hub of this instance.
     pub hub: chat_api::realtime::hub::Hub,
+    /// Its state (store, event publisher...), for driving the server's background jobs.
+    pub state: chat_api::AppState,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -322,11 +324,11 @@ impl TestApp {
         let state = chat_server::app_state(&db.url, pool, auth, settings, redis_url).expect("the app state is built");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let hub = state.hub.clone();
+        let (hub, app_state) = (state.hub.clone(), state.clone());
         let server = chat_server::server(listener, state, Some(2)).expect("the server starts");
         let handle = server.handle();
         tokio::spawn(server);
-        Self { base, db, http: reqwest::Client::new(), hub, handle }
+        Self { base, db, http: reqwest::Client::new(), hub, state: app_state, handle }
     }
 
     /// Sends a request with an optional bearer token and JSON body.

@@ -50,7 +50,7 @@ pub(crate) mod test_support {
             fn persona_is_active(&mut self, persona: PersonaId) -> Result<bool, RepoError>;
             fn support_conversation(&mut self, id: ConversationId) -> Result<Option<SupportConversation>, RepoError>;
             fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError>;
-            fn resolve_idle_pending(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError>;
+            fn resolve_idle_pending(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<(ConversationId, UserId)>, RepoError>;
         }
         impl ConversationRepository for Repo {
             fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;

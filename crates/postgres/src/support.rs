@@ -235,11 +235,13 @@ impl SupportRepository for PgTx<'_> {
         &mut self,
         idle_before: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<ConversationId>, RepoError> {
+    ) -> Result<Vec<(ConversationId, UserId)>, RepoError> {
         #[derive(QueryableByName)]
         struct Resolved {
             #[diesel(sql_type = BigInt)]
             id: i64,
+            #[diesel(sql_type = diesel::sql_types::Int4)]
+            user1_id: i32,
         }
         let rows = diesel::sql_query(
             "UPDATE direct_messages SET support_status = 'resolved', waiting_since = NULL, updated_at = now()
@@ -248,13 +250,13 @@ impl SupportRepository for PgTx<'_> {
                 WHERE conversation_type = 'support' AND support_status = 'pending' AND last_message_at < $1
                 ORDER BY last_message_at LIMIT $2
                 FOR UPDATE SKIP LOCKED)
-             RETURNING id",
+             RETURNING id, user1_id",
         )
         .bind::<Timestamptz, _>(idle_before)
         .bind::<BigInt, _>(limit)
         .load::<Resolved>(self.conn)
         .or_repo()?;
-        Ok(rows.into_iter().map(|r| ConversationId(r.id)).collect())
+        Ok(rows.into_iter().map(|r| (ConversationId(r.id), UserId(r.user1_id))).collect())
     }
 }
 

@@ -56,28 +56,50 @@ pub fn server(
 
 /// Idle-time housekeeping, run every minute for as long as the server runs: resolve
 /// pending support conversations idle for `support_idle`, archive DMs idle for
-/// `dm_idle`. Each runs in batches; a failure is logged and retried at the next tick.
-pub async fn maintenance_loop(store: Arc<dyn Store>, support_idle: Option<Duration>, dm_idle: Option<Duration>) {
+/// `dm_idle` (see [`maintain`]).
+pub async fn maintenance_loop(
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventPublisher>,
+    support_idle: Option<Duration>,
+    dm_idle: Option<Duration>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Some(idle) = support_idle {
-            let before = idle_before(idle);
-            drain("auto-resolved idle support conversations", || {
-                let store = Arc::clone(&store);
-                async move { store.run(move |tx| support::auto_resolve(tx, before, 500)).await }
-            })
-            .await;
-        }
-        if let Some(idle) = dm_idle {
-            let before = idle_before(idle);
-            drain("archived idle direct messages", || {
-                let store = Arc::clone(&store);
-                async move { store.run(move |tx| direct_messages::archive_idle_dms(tx, before, 500)).await }
-            })
-            .await;
-        }
+        maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
+    }
+}
+
+/// One round of housekeeping: resolves pending support conversations idle since
+/// `support_before` (telling their users and the queue, after each batch's commit) and
+/// archives DMs idle since `dm_before`. Each runs in batches; a failure is logged and
+/// retried at the next round.
+pub async fn maintain(
+    store: &Arc<dyn Store>,
+    events: &Arc<dyn EventPublisher>,
+    support_before: Option<chrono::DateTime<chrono::Utc>>,
+    dm_before: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    if let Some(before) = support_before {
+        drain("auto-resolved idle support conversations", || {
+            let (store, events) = (Arc::clone(store), Arc::clone(events));
+            async move {
+                let changed = store.run(move |tx| support::auto_resolve(tx, before, 500)).await?;
+                for event in &changed {
+                    events.publish(event.clone());
+                }
+                Ok(changed)
+            }
+        })
+        .await;
+    }
+    if let Some(before) = dm_before {
+        drain("archived idle direct messages", || {
+            let store = Arc::clone(store);
+            async move { store.run(move |tx| direct_messages::archive_idle_dms(tx, before, 500)).await }
+        })
+        .await;
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_domain::store::Store;
 use chat_postgres::{PgStore, PoolConfig};
@@ -345,12 +346,23 @@ async fn idle_pending_conversations_auto_resolve_and_open_ones_stay() {
     let not_yet = chrono::Utc::now() - chrono::Duration::hours(1);
     let resolved = store.run(move |tx| chat_domain::support::auto_resolve(tx, not_yet, 100)).await.unwrap();
     assert!(resolved.is_empty(), "nothing is idle for an hour yet");
+
+    // The server's housekeeping round resolves it and tells the user and the queue live.
+    let mut user_ws = WsClient::connect(&app, &answered).await;
+    let mut queue_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(queue_ws.request(json!({"type": "join-support-queue"}), "q").await["type"], "ack");
+    assert_eq!(user_ws.request(json!({"type": "ping"}), "p").await["type"], "pong");
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    let resolved = store.run(move |tx| chat_domain::support::auto_resolve(tx, later, 100)).await.unwrap();
-    assert_eq!(resolved.iter().map(|id| id.get()).collect::<Vec<_>>(), [pending_id]);
+    chat_server::maintain(&app.state.store, &app.state.events, Some(later), None).await;
+    for ws in [&mut user_ws, &mut queue_ws] {
+        let updated = ws.until(Duration::from_secs(10), |f| f["type"] == "conversation-updated").await;
+        assert_eq!(updated["conversationId"], pending_id);
+    }
     assert_eq!(app.get(SUPPORT, &answered).await.json()["status"], "resolved");
     let open = app.get(&format!("/api/admin/chat/support/{open_id}"), &ada).await.json();
     assert_eq!(open["status"], "open", "a waiting user is never resolved behind their back");
+    let again = store.run(move |tx| chat_domain::support::auto_resolve(tx, later, 100)).await.unwrap();
+    assert!(again.is_empty(), "a resolved conversation is not resolved twice");
 }
 
 #[tokio::test]

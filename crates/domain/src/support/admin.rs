@@ -9,6 +9,7 @@ use crate::conversations::{
     Side, append_message, history, mark_read,
 };
 use crate::error::RepoError;
+use crate::events::ChatEvent;
 use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
 use crate::principal::Principal;
 use crate::support::lifecycle::SupportStatus;
@@ -224,13 +225,21 @@ pub fn mark_team_read(
 }
 
 /// Resolves pending conversations idle since before `idle_before` (open ones, where a
-/// user is waiting, are never touched). Returns the resolved ids.
+/// user is waiting, are never touched). Returns what changed, for the caller to
+/// publish after the commit: a `ConversationUpdated` per resolved conversation.
 pub fn auto_resolve(
     repo: &mut (impl SupportRepository + ?Sized),
     idle_before: DateTime<Utc>,
     batch: i64,
-) -> Result<Vec<ConversationId>, RepoError> {
-    repo.resolve_idle_pending(idle_before, batch)
+) -> Result<Vec<ChatEvent>, RepoError> {
+    let resolved = repo.resolve_idle_pending(idle_before, batch)?;
+    Ok(resolved
+        .into_iter()
+        .map(|(conversation, user)| ChatEvent::ConversationUpdated {
+            participants: Participants::Support { user },
+            conversation,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -390,5 +399,28 @@ mod tests {
             limit: 10,
         };
         assert!(matches!(support_queue(&mut repo, &ADMIN, &query), Err(AdminSupportError::CursorMismatch)));
+    }
+
+    #[test]
+    fn auto_resolve_tells_each_resolved_conversations_user() {
+        let mut repo = MockRepo::new();
+        let before = Utc::now();
+        repo.expect_resolve_idle_pending()
+            .withf(move |idle_before, limit| *idle_before == before && *limit == 50)
+            .returning(|_, _| Ok(vec![(ConversationId(3), UserId(7)), (ConversationId(4), UserId(8))]));
+        let events = auto_resolve(&mut repo, before, 50).unwrap();
+        assert_eq!(
+            events,
+            [
+                ChatEvent::ConversationUpdated {
+                    participants: Participants::Support { user: UserId(7) },
+                    conversation: ConversationId(3)
+                },
+                ChatEvent::ConversationUpdated {
+                    participants: Participants::Support { user: UserId(8) },
+                    conversation: ConversationId(4)
+                },
+            ]
+        );
     }
 }

@@ -31,10 +31,11 @@ pub trait SupportRepository {
     /// Up to `limit + 1` queue rows matching `query`, in its order.
     fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError>;
 
-    /// Resolves pending conversations with no activity since `idle_before`; returns their ids.
+    /// Resolves pending conversations with no activity since `idle_before`; returns each
+    /// one's id and user (to tell them).
     fn resolve_idle_pending(
         &mut self,
         idle_before: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<ConversationId>, RepoError>;
+    ) -> Result<Vec<(ConversationId, UserId)>, RepoError>;
 }
