@@ -240,7 +240,7 @@ impl SupportRepository for PgTx<'_> {
         struct Resolved {
             #[diesel(sql_type = BigInt)]
             id: i64,
-            #[diesel(sql_type = diesel::sql_types::Int4)]
+            #[diesel(sql_type = Int4)]
             user1_id: i32,
         }
         let rows = diesel::sql_query(
