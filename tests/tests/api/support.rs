@@ -409,7 +409,7 @@ async fn a_url_that_grows_past_the_limit_when_normalized_is_a_422_and_nothing_is
 
 #[tokio::test]
 async fn the_header_shows_the_personas_avatar_and_whether_an_admin_watches_the_queue() {
-    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    const WAIT: Duration = Duration::from_secs(10);
     let app = TestApp::spawn().await;
     let (_, ada) = app.admin("ada");
     let created = app
