@@ -579,6 +579,8 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
     assert_eq!(all.status, 201);
     assert_eq!(bob_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Maintenance tonight");
     assert_eq!(alice_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Maintenance tonight");
+    // Admins are users too: the notice is in their personal group, and on their socket.
+    assert_eq!(ada_ws.until(WAIT, |f| f["type"] == "admin-notification").await["content"], "Maintenance tonight");
 
     assert_eq!(
         app.call("DELETE", &format!("/api/admin/chat/notifications/{id}"), Some(&ada), None).await.status / 100,

@@ -201,7 +201,8 @@ impl Registry {
     fn may_receive(&self, id: ConnId, conn: &Conn, envelope: &Envelope) -> bool {
         let audience = &envelope.audience;
         audience.users.contains(&conn.principal.user_id)
-            || (audience.everyone && !conn.principal.is_admin())
+            // Every user, admins included: an all-users notice lands in every personal group.
+            || audience.everyone
             || (conn.principal.is_admin()
                 && ((audience.staff_feed && self.queue_watchers.contains(&id))
                     || audience.conversation.is_some_and(|c| conn.joined.contains(&c))))
@@ -219,7 +220,7 @@ impl Registry {
             candidates.extend(self.by_conversation.get(&conversation).into_iter().flatten());
         }
         if envelope.audience.everyone {
-            candidates.extend(self.conns.iter().filter(|(_, c)| !c.principal.is_admin()).map(|(id, _)| *id));
+            candidates.extend(self.conns.keys().copied());
         }
         candidates.sort_unstable();
         candidates.dedup();

@@ -21,7 +21,8 @@ use crate::dto::notifications::NotificationStyleView;
 pub struct Audience {
     /// Participants: each of their connections gets the event without joining.
     pub users: Vec<UserId>,
-    /// Every user connection gets it (a notice to all users).
+    /// Every connection gets it (a notice to all users: admins are users too, with a
+    /// personal group of their own).
     #[serde(default)]
     pub everyone: bool,
     /// The conversation: admins who joined it get the event.
