@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -95,6 +96,8 @@ enum Cmd {
 pub struct Client {
     kind: Kind,
     tx: mpsc::Sender<Cmd>,
+    /// The close code the server sent, if it closed the socket first.
+    server_close: Arc<std::sync::Mutex<Option<u16>>>,
     task: std::sync::Mutex<Option<JoinHandle<Vec<Received>>>>,
     next_id: AtomicU64,
 }
@@ -149,8 +152,9 @@ async fn connect_inner(
         sio_handshake(&mut socket, &who.token).await?;
     }
     let (tx, rx) = mpsc::channel(64);
-    let task = tokio::spawn(run(kind, socket, rx, tap));
-    Ok(Client { kind, tx, task: std::sync::Mutex::new(Some(task)), next_id: AtomicU64::new(0) })
+    let server_close = Arc::new(std::sync::Mutex::new(None));
+    let task = tokio::spawn(run(kind, socket, rx, tap, Arc::clone(&server_close)));
+    Ok(Client { kind, tx, server_close, task: std::sync::Mutex::new(Some(task)), next_id: AtomicU64::new(0) })
 }
 
 async fn sio_handshake(socket: &mut Ws, token: &str) -> anyhow::Result<()> {
@@ -171,7 +175,13 @@ async fn sio_handshake(socket: &mut Ws, token: &str) -> anyhow::Result<()> {
     anyhow::bail!("closed during the socket.io handshake")
 }
 
-async fn run(kind: Kind, mut socket: Ws, mut rx: mpsc::Receiver<Cmd>, tap: Option<NoticeTap>) -> Vec<Received> {
+async fn run(
+    kind: Kind,
+    mut socket: Ws,
+    mut rx: mpsc::Receiver<Cmd>,
+    tap: Option<NoticeTap>,
+    server_close: Arc<std::sync::Mutex<Option<u16>>>,
+) -> Vec<Received> {
     let mut log = Vec::new();
     let mut pending: HashMap<String, oneshot::Sender<Reply>> = HashMap::new();
     loop {
@@ -190,6 +200,13 @@ async fn run(kind: Kind, mut socket: Ws, mut rx: mpsc::Receiver<Cmd>, tap: Optio
             frame = socket.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 let at = Instant::now();
+                if let Message::Close(close) = &frame {
+                    let code = close.as_ref().map_or(1005, |c| u16::from(c.code));
+                    if let Ok(mut slot) = server_close.lock() {
+                        *slot = Some(code);
+                    }
+                    continue;
+                }
                 let Message::Text(text) = frame else { continue };
                 let incoming = match kind {
                     Kind::Ours => ws::decode(&text, None),
@@ -312,6 +329,12 @@ impl Client {
     /// Sends a raw frame (relay publishing).
     pub async fn send_raw(&self, frame: String) -> anyhow::Result<()> {
         self.tx.send(Cmd::Send(frame)).await.map_err(|_| anyhow::anyhow!("socket closed"))
+    }
+
+    /// The close code of the server's close frame, if the server closed the socket
+    /// (e.g. 4008: cut off as a slow consumer).
+    pub fn server_close(&self) -> Option<u16> {
+        self.server_close.lock().ok().and_then(|c| *c)
     }
 
     /// Closes the socket and returns every message it received (empty on a second call).

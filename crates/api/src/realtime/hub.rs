@@ -18,8 +18,22 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use super::protocol::PresenceEvent;
 use super::render::{Envelope, Priority};
 
-/// Capacity of each connection's outbound queue.
+/// Capacity of a user connection's outbound queue.
 pub const QUEUE_CAPACITY: usize = 256;
+/// Capacity of an admin connection's outbound queue: watching the support queue is a
+/// feed of every support and persona-DM message, so staff sockets get more room before
+/// they count as slow (there are few of them; frames are shared, not copied).
+pub const STAFF_QUEUE_CAPACITY: usize = 1024;
+
+/// The outbound queue capacity of a connection of `principal`.
+pub fn queue_capacity(principal: &Principal) -> usize {
+    if principal.is_admin() { STAFF_QUEUE_CAPACITY } else { QUEUE_CAPACITY }
+}
+
+/// Whether a connection's queue is at least half full (ephemeral events are dropped).
+fn half_full(queue: &mpsc::Sender<Outbound>) -> bool {
+    queue.capacity() < queue.max_capacity() / 2
+}
 
 /// Identifies a connection within this process.
 pub type ConnId = u64;
@@ -232,7 +246,7 @@ impl Registry {
                 continue;
             }
             let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
-            if envelope.priority == Priority::Ephemeral && conn.queue.capacity() < QUEUE_CAPACITY / 2 {
+            if envelope.priority == Priority::Ephemeral && half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
                 continue;
             }
@@ -244,13 +258,18 @@ impl Registry {
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
             } else {
-                let depth = QUEUE_CAPACITY - conn.queue.capacity();
+                let depth = conn.queue.max_capacity() - conn.queue.capacity();
                 self.stats.peak_queue_depth = self.stats.peak_queue_depth.max(depth);
             }
         }
         for id in cut {
             if let Some(conn) = self.remove(id) {
                 self.stats.cut_off += 1;
+                tracing::info!(
+                    user = conn.principal.user_id.get(),
+                    admin = conn.principal.is_admin(),
+                    "socket cut off as a slow consumer (4008): its queue is full"
+                );
                 conn.kill.notify_one();
             }
         }
@@ -261,7 +280,7 @@ impl Registry {
     fn broadcast_presence(&mut self) {
         let frame = presence_frame(self.online());
         for conn in self.conns.values().filter(|c| !c.principal.is_admin()) {
-            if conn.queue.capacity() < QUEUE_CAPACITY / 2 {
+            if half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
                 continue;
             }
@@ -330,7 +349,7 @@ mod tests {
     use crate::realtime::render::Audience;
 
     fn connect(hub: &Hub, principal: Principal) -> (ConnId, mpsc::Receiver<Outbound>) {
-        let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (queue, rx) = mpsc::channel(queue_capacity(&principal));
         (hub.register(Registration { principal, queue, kill: Arc::new(Notify::new()) }), rx)
     }
 

@@ -23,7 +23,7 @@ use chrono::Utc;
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
-use super::hub::{ConnId, Hub, Outbound, QUEUE_CAPACITY, Registration, presence_frame};
+use super::hub::{ConnId, Hub, Outbound, Registration, presence_frame, queue_capacity};
 use super::protocol::{AckFrame, AckMessage, ClientFrame, ControlFrame, ErrorFrame};
 use super::render::{self, message_envelope};
 use crate::dto::Violations;
@@ -177,7 +177,7 @@ pub async fn run(
     session: actix_ws::Session,
     stream: actix_ws::MessageStream,
 ) {
-    let (queue, mut outbound) = mpsc::channel(QUEUE_CAPACITY);
+    let (queue, mut outbound) = mpsc::channel(queue_capacity(&principal));
     let kill = Arc::new(Notify::new());
     let id = state.hub.register(Registration { principal, queue, kill: Arc::clone(&kill) });
     let deregister = Deregister::new(state.hub.clone(), id);

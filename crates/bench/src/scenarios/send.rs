@@ -182,6 +182,8 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
         Some(k) => load::closed_loop(k, u64::MAX, duration, make, sink).await,
     };
     tokio::time::sleep(Duration::from_secs(if with_ws { 2 } else { 0 })).await;
+    let server_close: Vec<Option<u16>> =
+        fleet.clients.iter().map(|c| c.as_ref().and_then(|c| c.server_close())).collect();
     let logs = fleet.close().await;
     for p in publishers.iter() {
         p.close().await;
@@ -215,7 +217,7 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
             }
             received.push(mine);
         }
-        delivery = gate::check_deliveries(&expected, &received);
+        delivery = gate::check_deliveries(&expected, &received, &server_close);
     }
 
     // Storage gate: read every written conversation back.
@@ -233,13 +235,18 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
     let elapsed = stats.elapsed.as_secs_f64().max(1e-9);
     let achieved = accepted as f64 / elapsed.min(duration.as_secs_f64() + args.drain as f64).max(1e-9);
     let failed = stats.shed + stats.aborted + errors.values().sum::<u64>();
-    let ok = failed == 0 && delivery.ok() && stored.ok() && accepted > 0;
+    // Overload refusals are reported, not gate failures: a 503 stores nothing (the client
+    // retries with the same clientMessageId), and a shed send was never issued. Anything
+    // else (a timeout, a 500) leaves the outcome unknown and fails the gate.
+    let refused = stats.shed + errors.get("http 503").copied().unwrap_or(0);
+    let ok = failed == refused && delivery.ok() && stored.ok() && accepted > 0;
     let name = if args.workers.is_some() { "s2b_saturation" } else { "s2_send" };
     let result = json!({
         "scenario": name, "kind": env.kind, "rate": args.workers.map_or(json!(args.rate), |_| Value::Null),
         "workers": args.workers, "duration_s": args.duration, "conversations": plan.convs.len(),
         "admins": if with_ws { args.admins } else { 0 }, "sockets": if with_ws { logs.len() } else { 0 },
         "issued": stats.issued, "accepted": accepted, "shed": stats.shed, "aborted": stats.aborted,
+        "refused": refused,
         "errors": tally(&errors), "achieved_per_s": round3(achieved),
         "send_latency": http_lat.summary(), "send_to_receive": receive_lat.summary(),
         "delivery_gate": if with_ws { json!(delivery) } else { Value::Null },
@@ -248,7 +255,8 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
         "gate_ok": ok,
     });
     let summary = format!(
-        "{name} [{:?}] {}: {accepted} accepted ({achieved:.0}/s), {failed} failed; send p50/p99/p99.9 \
+        "{name} [{:?}] {}: {accepted} accepted ({achieved:.0}/s), {failed} failed ({refused} refused under \
+         overload); send p50/p99/p99.9 \
          {:.2}/{:.2}/{:.2} ms; send-to-receive p50/p99/p99.9 {:.2}/{:.2}/{:.2} ms; deliveries {:?}; stored {}: {}",
         env.kind,
         args.workers.map_or_else(|| format!("{}/s", args.rate), |k| format!("{k} senders")),
