@@ -54,6 +54,14 @@ def fmt(s, unit=""):
     return f"{med:,.2f}{unit} ({lo:,.2f}-{hi:,.2f})"
 
 
+def count(s):
+    """A count's median (and range), without decimals."""
+    if s is None:
+        return "not measured"
+    med, lo, hi = s
+    return f"{med:,.0f}" if lo == hi else f"{med:,.0f} ({lo:,.0f}-{hi:,.0f})"
+
+
 def ratio(a, b):
     if a is None or b is None or not b[0]:
         return None
@@ -103,7 +111,7 @@ def render(rows, source):
         w(f"- pgbench, {name.upper()} SQL at 16 clients: {fmt(stat(s, 'tps'), ' tx/s')}, p99 {fmt(stat(s, 'p99_ms'), ' ms')}")
     relay_idle = pick(rows, "relay", "s1_idle")
     w(f"- Bare relay: {fmt(stat(relay_idle, 'rss_per_conn_kib'), ' KiB')} RSS per idle socket "
-      f"({fmt(stat(relay_idle, 'sockets'))} sockets)")
+      f"({count(stat(relay_idle, 'sockets'))} sockets)")
     w("")
 
     w("### Ratios\n")
@@ -151,7 +159,7 @@ def render(rows, source):
     s6 = pick(rows, "ours", "s6_notices")
     if s6:
         w("### S6: one notice, N users online\n")
-        w(f"{fmt(stat(s6, 'sockets'))} users online; an admin sends one notice (`userIds`) to the first 1, 1,000 "
+        w(f"{count(stat(s6, 'sockets'))} users online; an admin sends one notice (`userIds`) to the first 1, 1,000 "
           "and all of them. Times from the request; gates: every online recipient got it exactly once, no socket "
           "outside the audience got it.\n")
         w("| audience | answered (committed) ms | first delivery ms | last delivery ms | gates passed |")
@@ -167,13 +175,13 @@ def render(rows, source):
     s7 = pick(rows, "ours", "s7_reconnect_storm")
     if s7:
         w("### S7: reconnect storm\n")
-        w(f"{fmt(stat(s7, 'clients'))} clients drop their sockets, then reconnect over {fmt(stat(s7, 'window_s'))} s, "
+        w(f"{count(stat(s7, 'clients'))} clients drop their sockets, then reconnect over {count(stat(s7, 'window_s'))} s, "
           "each sending `resume` with its last seen position.\n")
         w("| resumed | resync-required | replayed messages | connect + resume p50 / p99 / max ms | wall time s | gates passed |")
         w("|---|---|---|---|---|---|")
         lat = " / ".join(fmt(stat(s7, f"reconnect_resume_latency.{q}")) for q in ("p50_ms", "p99_ms", "max_ms"))
         passed = sum(1 for r in s7 if r.get("gate_ok"))
-        w(f"| {fmt(stat(s7, 'resumed'))} | {fmt(stat(s7, 'resync_required'))} | {fmt(stat(s7, 'replayed'))} | {lat} | "
+        w(f"| {count(stat(s7, 'resumed'))} | {count(stat(s7, 'resync_required'))} | {count(stat(s7, 'replayed'))} | {lat} | "
           f"{fmt(stat(s7, 'elapsed_s'))} | {passed}/{len(s7)} |")
         w("")
 
