@@ -19,7 +19,7 @@ use chat_postgres::PoolConfig;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int4, Text};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The HS256 secret the test apps accept.
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
@@ -369,6 +369,15 @@ impl TestApp {
     /// `PATCH` JSON with a token.
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    /// Starts (or gets) the caller's DM with real user `target` and returns its id.
+    pub async fn start_dm(&self, token: &str, target: i32) -> i64 {
+        let reply = self
+            .post("/api/user/chat/direct-messages", token, json!({"targetType": "real_user", "targetId": target}))
+            .await;
+        assert!(reply.status == 200 || reply.status == 201, "starting the DM: {} {}", reply.status, reply.json());
+        reply.json()["id"].as_i64().expect("the DM's id")
     }
 
     /// Inserts a user and returns its id and a user token.

@@ -37,13 +37,7 @@ async fn the_chat_list_orders_counts_totals_and_pages() {
     let start = |from: &str, to: i32| {
         let app = &app;
         let from = from.to_owned();
-        async move {
-            app.post("/api/user/chat/direct-messages", &from, json!({"targetType": "real_user", "targetId": to}))
-                .await
-                .json()["id"]
-                .as_i64()
-                .unwrap()
-        }
+        async move { app.start_dm(&from, to).await }
     };
     let say = |token: &str, dm: i64, content: &str| {
         let app = &app;

@@ -278,18 +278,8 @@ async fn a_reconnecting_client_resumes_with_everything_it_missed_exactly_once_in
     let (carol_id, carol) = app.user("carol");
     let (dave_id, dave) = app.user("dave");
     app.db.group("Main", "main", &[alice_id, bob_id, carol_id, dave_id]);
-    let with_bob = app
-        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
-    let with_carol = app
-        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": carol_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let with_bob = app.start_dm(&alice, bob_id).await;
+    let with_carol = app.start_dm(&alice, carol_id).await;
     let support =
         app.post("/api/user/chat/support/messages", &alice, json!({"content": "hi"})).await.json()["conversationId"]
             .as_i64()
@@ -300,12 +290,7 @@ async fn a_reconnecting_client_resumes_with_everything_it_missed_exactly_once_in
     ws.close().await;
 
     // 200 messages from four concurrent writers, one in a DM alice has never seen.
-    let with_dave = app
-        .post("/api/user/chat/direct-messages", &dave, json!({"targetType": "real_user", "targetId": alice_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let with_dave = app.start_dm(&dave, alice_id).await;
     let writer = |token: String, path: String| {
         let app = &app;
         async move {
@@ -428,12 +413,7 @@ async fn a_stalled_client_never_pins_its_session() {
     let (alice_id, alice) = app.user("alice");
     let (bob_id, bob) = app.user("bob");
     app.db.group("Main", "main", &[alice_id, bob_id]);
-    let dm = app
-        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let dm = app.start_dm(&bob, alice_id).await;
 
     // Alice stops reading. Bob writes large messages until the socket's buffers are full
     // and her session's writes block (events start piling up in her queue), then stops,
@@ -713,12 +693,7 @@ async fn typing_is_allowed_only_where_the_caller_may_post() {
     let (alice_id, alice) = app.user("alice");
     let (bob_id, bob) = app.user("bob");
     app.db.group("Main", "main", &[alice_id, bob_id]);
-    let dm = app
-        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let dm = app.start_dm(&alice, bob_id).await;
     let support = app.get("/api/user/chat/support", &alice).await.json()["id"].as_i64().unwrap();
     let mut alice_ws = WsClient::connect(&app, &alice).await;
     let mut bob_ws = WsClient::connect(&app, &bob).await;
@@ -756,12 +731,7 @@ async fn hiding_a_message_and_status_changes_reach_live_clients() {
     let (bob_id, bob) = app.user("bob");
     let (carol_id, carol) = app.user("carol");
     app.db.group("Main", "main", &[alice_id, bob_id, carol_id]);
-    let dm = app
-        .post("/api/user/chat/direct-messages", &alice, json!({"targetType": "real_user", "targetId": bob_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let dm = app.start_dm(&alice, bob_id).await;
     let mut alice_ws = WsClient::connect(&app, &alice).await;
     let mut bob_ws = WsClient::connect(&app, &bob).await;
     let mut carol_ws = WsClient::connect(&app, &carol).await;
@@ -865,12 +835,7 @@ async fn a_backlog_beyond_the_limit_answers_resync_required_on_both_doors() {
     let (alice_id, alice) = app.user("alice");
     let (bob_id, bob) = app.user("bob");
     app.db.group("Main", "main", &[alice_id, bob_id]);
-    let dm = app
-        .post("/api/user/chat/direct-messages", &bob, json!({"targetType": "real_user", "targetId": alice_id}))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let dm = app.start_dm(&bob, alice_id).await;
     // 1,001 messages from bob, stored as the send path stores them (gapless seq, last_seq).
     let limit = i64::try_from(chat_api::realtime::session::REPLAY_LIMIT).unwrap();
     let total = limit + 1;
