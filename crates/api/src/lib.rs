@@ -115,16 +115,20 @@ impl RootSpanBuilder for RedactingRootSpan {
     }
 }
 
-/// `path?query` with the value of every `access_token` replaced.
+/// `path?query` with the value of every `access_token` replaced. Keys are compared
+/// decoded, as the socket's token lookup reads them (`access%5Ftoken` is the same key).
 pub fn redact_query(path: &str, query: &str) -> String {
     if query.is_empty() {
         return path.to_owned();
     }
     let redacted: Vec<String> = query
         .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key == "access_token" => format!("{key}=REDACTED"),
-            _ => pair.to_owned(),
+        .map(|pair| {
+            let key = form_urlencoded::parse(pair.as_bytes()).next().map(|(key, _)| key);
+            match (key, pair.split_once('=')) {
+                (Some(key), Some((raw_key, _))) if key == "access_token" => format!("{raw_key}=REDACTED"),
+                _ => pair.to_owned(),
+            }
         })
         .collect();
     format!("{path}?{}", redacted.join("&"))
@@ -151,4 +155,25 @@ async fn request_id_header(
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_query;
+
+    #[test]
+    fn tokens_in_the_query_never_reach_a_log_line() {
+        assert_eq!(redact_query("/api/chat/ws", ""), "/api/chat/ws");
+        assert_eq!(redact_query("/api/chat/ws", "access_token=eyJ.secret"), "/api/chat/ws?access_token=REDACTED");
+        assert_eq!(
+            redact_query("/api/chat/ws", "a=1&access%5Ftoken=eyJ.secret&b=2"),
+            "/api/chat/ws?a=1&access%5Ftoken=REDACTED&b=2",
+            "an encoded key is the same key"
+        );
+        assert_eq!(
+            redact_query("/x", "access_token=one&access_token=two"),
+            "/x?access_token=REDACTED&access_token=REDACTED"
+        );
+        assert_eq!(redact_query("/x", "access_tokens=kept&q=access_token"), "/x?access_tokens=kept&q=access_token");
+    }
 }
