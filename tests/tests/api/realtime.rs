@@ -921,3 +921,34 @@ async fn a_socket_send_retried_with_its_client_message_id_is_stored_once() {
     let stored = app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE client_message_id = '{key}'"));
     assert_eq!(stored, 2, "one in support, one in the DM");
 }
+
+#[tokio::test]
+async fn an_admin_writes_in_their_own_dm_over_the_socket_as_over_rest() {
+    let app = TestApp::spawn().await;
+    let (ada_id, ada) = app.admin("ada");
+    let (bob_id, bob) = app.user("bob");
+    let (carol_id, carol) = app.user("carol");
+    app.db.group("Main", "main", &[ada_id, bob_id, carol_id]);
+    let own = app.start_dm(&bob, ada_id).await;
+    let foreign = app.start_dm(&carol, bob_id).await;
+    let mut bob_ws = WsClient::connect(&app, &bob).await;
+    let mut ada_ws = WsClient::connect(&app, &ada).await;
+    assert_eq!(bob_ws.request(json!({"type": "ping"}), "p").await["type"], "pong");
+
+    // In her own DM, an admin is a participant: she writes as herself.
+    let ack = ada_ws.request(json!({"type": "dm-message", "conversationId": own, "content": "hi bob"}), "m").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let got = bob_ws.until(WAIT, |f| f["type"] == "dm-message").await;
+    assert_eq!(
+        (got["message"]["content"].clone(), got["message"]["sender"]["id"].clone()),
+        (json!("hi bob"), json!(ada_id))
+    );
+
+    // In other users' DMs, staff stay read-only, on both doors alike.
+    let refused = ada_ws.request(json!({"type": "dm-message", "conversationId": foreign, "content": "x"}), "r").await;
+    assert_eq!(refused["code"], "admin_read_only", "{refused}");
+    let rest =
+        app.post(&format!("/api/admin/chat/direct-messages/{foreign}/messages"), &ada, json!({"content": "x"})).await;
+    assert_eq!(rest.code().as_deref(), Some("admin_read_only"));
+    assert_eq!(app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE conversation_id = {foreign}")), 0);
+}

@@ -688,7 +688,19 @@ impl Connection {
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
         let sent = if caller.is_admin() {
-            store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &caller, conversation, &new)).await?
+            // An admin writes as a participant where they are one (their own DMs, as over
+            // `POST /api/user/chat/direct-messages/{id}/messages`), else as the DM's persona
+            // (as over the admin route); one transaction either way.
+            store
+                .run(move |tx| -> Result<_, ApiError> {
+                    match direct_messages::send_dm_message(tx, &caller, conversation, &new) {
+                        Err(UserDmError::NotFound) => {
+                            Ok(direct_messages::reply_in_persona_dm(tx, &caller, conversation, &new)?)
+                        }
+                        own => Ok(own?),
+                    }
+                })
+                .await?
         } else {
             store.run(move |tx| direct_messages::send_dm_message(tx, &caller, conversation, &new)).await?
         };
