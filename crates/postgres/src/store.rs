@@ -59,9 +59,13 @@ impl PgStore {
     /// while the database is down, and connects as soon as it is up.
     pub fn new(database_url: &str, config: PoolConfig) -> Self {
         let manager = ConnectionManager::<PgConnection>::new(database_url);
+        // No `SELECT 1` probe on checkout: it costs a round trip on every request. A
+        // connection a database restart broke fails its next query, which answers 503
+        // with Retry-After (an outage), and r2d2 discards it on return (`has_broken`).
         let pool = Pool::builder()
             .max_size(config.max_size)
             .min_idle(Some(0))
+            .test_on_check_out(false)
             .connection_timeout(config.checkout_timeout)
             .build_unchecked(manager);
         let permits = Arc::new(Semaphore::new(config.max_size as usize));

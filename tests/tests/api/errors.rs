@@ -132,6 +132,43 @@ async fn a_database_outage_is_a_quick_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn connections_the_database_drops_answer_503_once_and_the_pool_recovers() {
+    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_secs(2) };
+    let app = TestApp::spawn_with(TestDb::migrated(), pool).await;
+    let (_, ada) = app.admin("ada");
+    // Open every pooled connection, then have the database end them all (a restart, a
+    // failover, an administrator's pg_terminate_backend).
+    let warm = futures_util::future::join_all((0..8).map(|_| app.get(PERSONAS, &ada))).await;
+    assert!(warm.iter().all(|r| r.status == 200));
+    let killed = app.db.count(&format!(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        app.db.name
+    ));
+    assert!(killed > 0, "the pool held connections");
+    // Each broken connection fails one request with an honest 503 (never a 500) and is
+    // discarded; then the service answers again without a restart.
+    let mut unavailable = 0;
+    let mut recovered = false;
+    for _ in 0..40 {
+        let reply = app.get(PERSONAS, &ada).await;
+        match reply.status {
+            200 => {
+                recovered = true;
+                break;
+            }
+            503 => {
+                assert_eq!(reply.header("retry-after"), Some("2"));
+                unavailable += 1;
+            }
+            other => panic!("a dropped connection answered {other}: {}", reply.json()),
+        }
+    }
+    assert!(recovered, "the pool replaces broken connections");
+    assert!(unavailable <= 4, "at most one failed request per pooled connection, got {unavailable}");
+}
+
+#[tokio::test]
 async fn probes_answer_and_every_response_carries_its_own_request_id() {
     let app = TestApp::spawn().await;
     let healthz = app.call("GET", "/healthz", None, None).await;
