@@ -40,7 +40,7 @@ fn documented_app() -> UtoipaApp<
 /// The OpenAPI document of every route, as committed in `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = documented_app().split_for_parts().1;
-    openapi::add_shared_examples(&mut api);
+    openapi::finish(&mut api);
     api
 }
 
@@ -64,7 +64,7 @@ pub fn app(
     >,
 > {
     let (app, mut api) = documented_app().split_for_parts();
-    openapi::add_shared_examples(&mut api);
+    openapi::finish(&mut api);
     let routes = Arc::new(RouteTable::from_openapi(&api));
     let cors = cors(&state.settings.cors_allowed_origins);
     app.app_data(web::Data::new(state))

@@ -100,6 +100,32 @@ impl Modify for BearerAuth {
 /// moving one onto its DTO needs no change in this file; the openapi test checks every
 /// example against its schema, so one that drifts from its DTO fails.
 ///
+/// Completes the collected document: shared examples, and `anyOf` for the untagged
+/// unions whose variants overlap.
+pub(crate) fn finish(openapi: &mut utoipa::openapi::OpenApi) {
+    add_shared_examples(openapi);
+    overlapping_unions_as_any_of(openapi);
+}
+
+/// Untagged enums whose variants overlap: an admin's view of a message is a user's view
+/// plus fields, so one value matches both and a `oneOf` (what utoipa emits for an
+/// untagged enum) would reject it. JSON Schema's `anyOf` says what the body is.
+const OVERLAPPING_UNIONS: [&str; 2] = ["SyncMessage", "AckMessage"];
+
+fn overlapping_unions_as_any_of(openapi: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = openapi.components.as_mut() else { return };
+    for name in OVERLAPPING_UNIONS {
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get(name) {
+            let mut any_of = utoipa::openapi::schema::AnyOf::new();
+            any_of.items = one_of.items.clone();
+            any_of.description = one_of.description.clone();
+            any_of.example = one_of.example.clone();
+            any_of.examples = one_of.examples.clone();
+            components.schemas.insert(name.to_owned(), RefOr::T(Schema::AnyOf(any_of)));
+        }
+    }
+}
+
 /// Called on the finished document (after the handlers' schemas are collected).
 pub(crate) fn add_shared_examples(openapi: &mut utoipa::openapi::OpenApi) {
     let Some(components) = openapi.components.as_mut() else { return };
@@ -480,6 +506,17 @@ mod tests {
         parse::<direct_messages::HideRequest>("HideRequest");
         parse::<groups::GroupReadRequest>("GroupReadRequest");
         parse::<notifications::SendNotificationRequest>("SendNotificationRequest");
+    }
+
+    #[test]
+    fn unions_whose_variants_overlap_are_any_of() {
+        // An admin's message is a user's message plus fields: under `oneOf` it would match
+        // both variants and be invalid (schemathesis found this on POST /api/user/chat/sync).
+        let api = crate::openapi();
+        let schemas = &api.components.as_ref().expect("components").schemas;
+        for name in super::OVERLAPPING_UNIONS {
+            assert!(matches!(schemas.get(name), Some(RefOr::T(Schema::AnyOf(_)))), "{name} is anyOf");
+        }
     }
 
     #[test]
