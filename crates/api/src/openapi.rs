@@ -515,7 +515,7 @@ mod tests {
         let api = crate::openapi();
         let schemas = &api.components.as_ref().expect("components").schemas;
         for name in super::OVERLAPPING_UNIONS {
-            assert!(matches!(schemas.get(name), Some(RefOr::T(Schema::AnyOf(_)))), "{name} is anyOf");
+            assert!(matches!(schemas.get(name), Some(super::RefOr::T(super::Schema::AnyOf(_)))), "{name} is anyOf");
         }
     }
 
