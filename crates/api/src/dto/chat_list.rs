@@ -197,6 +197,7 @@ pub struct ChatListParams {
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 

@@ -294,6 +294,7 @@ pub struct DmListParams {
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -325,6 +326,7 @@ pub struct AdminDmParams {
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -424,6 +426,7 @@ pub struct MemberParams {
     /// Members with a larger id than this.
     pub after: Option<i32>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -541,6 +544,7 @@ pub struct SearchParams {
     /// Hits older than this message id (the previous page's `nextCursor`).
     pub before: Option<i64>,
     /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -614,6 +618,7 @@ pub struct AccessLogParams {
     /// Entries older than this id.
     pub before: Option<i64>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 

@@ -255,6 +255,7 @@ pub struct HistoryParams {
     /// Messages strictly newer than this message id, oldest first (`0`: from the start).
     pub after: Option<i64>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -276,7 +277,7 @@ impl HistoryParams {
 }))]
 pub struct SendMessageRequest {
     /// Text (1..=4000 characters), or the https URL of an image or link.
-    #[schema(example = "Hi! How can I change my email address?")]
+    #[schema(min_length = 1, max_length = 4000, example = "Hi! How can I change my email address?")]
     pub content: String,
     /// `text` (default), `image` or `link`.
     #[serde(default = "default_type")]

@@ -83,6 +83,7 @@ pub struct SendNotificationRequest {
     /// Every user of the app.
     pub all_users: Option<bool>,
     /// The text (1..=4000 characters, trimmed, no control characters but line feeds and tabs).
+    #[schema(min_length = 1, max_length = 4000)]
     pub content: String,
     /// A named style.
     pub template: Option<TemplateName>,
@@ -287,6 +288,7 @@ pub struct NotificationListParams {
     /// Notices strictly older than this notification id (the previous page's `nextCursor`).
     pub before: Option<i64>,
     /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 

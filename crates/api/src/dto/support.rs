@@ -249,6 +249,7 @@ pub struct QueueParams {
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
 }
 
@@ -337,7 +338,7 @@ impl QueueParams {
 }))]
 pub struct SupportReplyRequest {
     /// Text (1..=4000 characters), or the https URL of an image or link.
-    #[schema(example = "Happy to help! Go to Settings > Account.")]
+    #[schema(min_length = 1, max_length = 4000, example = "Happy to help! Go to Settings > Account.")]
     pub content: String,
     /// `text` (default), `image` or `link`.
     #[serde(default = "text")]
