@@ -201,11 +201,6 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError> {
-        #[derive(QueryableByName)]
-        struct Other {
-            #[diesel(sql_type = Int4)]
-            other: i32,
-        }
         if others.is_empty() {
             return Ok(Vec::new());
         }
@@ -217,17 +212,12 @@ impl DirectMessageRepository for PgTx<'_> {
         )
         .bind::<Int4, _>(user.get())
         .bind::<Array<Int4>, _>(others)
-        .load::<Other>(self.conn)
+        .load::<OtherUser>(self.conn)
         .or_repo()?;
         Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
     }
 
     fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError> {
-        #[derive(QueryableByName)]
-        struct Other {
-            #[diesel(sql_type = Int4)]
-            other: i32,
-        }
         if others.is_empty() {
             return Ok(Vec::new());
         }
@@ -245,7 +235,7 @@ impl DirectMessageRepository for PgTx<'_> {
         .bind::<Int4, _>(user.get())
         .bind::<Array<Int4>, _>(others)
         .bind::<BigInt, _>(max)
-        .load::<Other>(self.conn)
+        .load::<OtherUser>(self.conn)
         .or_repo()?;
         Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
     }
@@ -530,4 +520,11 @@ pub(crate) fn admin_list_sql() -> String {
          ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
         dm_view()
     )
+}
+
+/// A row naming another user (`other`), as the per-member queries of a group page return.
+#[derive(QueryableByName)]
+struct OtherUser {
+    #[diesel(sql_type = Int4)]
+    other: i32,
 }
