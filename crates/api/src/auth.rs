@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chat_domain::store::Store;
 use chat_domain::{Principal, RepoError, Role, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use crate::problem::ApiError;
+use crate::rate_limit::Budget;
 use crate::state::AppState;
 
 /// How tokens are checked.
@@ -189,13 +190,24 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
+    /// Authenticates, records the caller for the access log, and spends one request of
+    /// the route's rate-limit budget (a 429 before the body is read or anything runs).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let budget = req.match_pattern().and_then(|route| Budget::of(req.method(), &route));
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
             let token = token.ok_or(ApiError::Unauthorized("A bearer token is required."))?;
-            state.auth.authenticate(&token, &state.store).await.map(Caller)
+            let principal = state.auth.authenticate(&token, &state.store).await?;
+            req.extensions_mut().insert(principal);
+            if let Some(budget) = budget
+                && let Some(status) = state.limits.check(&principal, budget)?
+            {
+                req.extensions_mut().insert(status);
+            }
+            Ok(Caller(principal))
         })
     }
 }

@@ -5,11 +5,14 @@
 //! crate depends on the domain, never on the database adapter: the composition root
 //! (`chat-server`) hands it a store.
 
+pub mod access_log;
 pub mod auth;
 pub mod dto;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod realtime;
 mod routes;
 pub mod state;
@@ -19,10 +22,9 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{Compat, from_fn};
-use actix_web::{App, HttpMessage, HttpRequest, web};
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
+use actix_web::{App, HttpRequest, web};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
@@ -51,7 +53,8 @@ pub fn openapi_json() -> String {
     json
 }
 
-/// The whole application: routes, docs UI, error handling, CORS, request ids, tracing.
+/// The whole application: routes, docs UI, error handling, CORS, request ids, access
+/// log and HTTP metrics.
 pub fn app(
     state: AppState,
 ) -> App<
@@ -86,36 +89,12 @@ pub fn app(
             }
         }))
         .wrap(Compat::new(cors))
-        .wrap(from_fn(request_id_header))
-        .wrap(TracingLogger::<RedactingRootSpan>::new())
+        .wrap(from_fn(access_log::observe))
 }
 
-/// The request span, without the query string's secrets: a browser's WebSocket token
-/// travels as `?access_token=`, and must never reach a log line.
-#[derive(Debug)]
-pub struct RedactingRootSpan;
-
-impl RootSpanBuilder for RedactingRootSpan {
-    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        let target = redact_query(request.path(), request.query_string());
-        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
-        tracing::info_span!(
-            "HTTP request",
-            http.method = %request.method(),
-            http.target = %target,
-            request_id = %request_id,
-            http.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-        )
-    }
-
-    fn on_request_end<B: MessageBody>(span: tracing::Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
-}
-
-/// `path?query` with the value of every `access_token` replaced. Keys are compared
+/// `path?query` with the value of every `access_token` replaced (for the request span:
+/// a browser's WebSocket token travels as `?access_token=`, and must never reach a log
+/// line). Keys are compared
 /// decoded, as the socket's token lookup reads them (`access%5Ftoken` is the same key).
 pub fn redact_query(path: &str, query: &str) -> String {
     if query.is_empty() {
@@ -137,24 +116,22 @@ pub fn redact_query(path: &str, query: &str) -> String {
 fn cors(origins: &[String]) -> Cors {
     let cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            access_log::REQUEST_ID,
+            access_log::TRACEPARENT,
+            HeaderName::from_static("tracestate"),
+        ])
+        .expose_headers([
+            access_log::REQUEST_ID,
+            header::RETRY_AFTER,
+            rate_limit::RATELIMIT,
+            rate_limit::RATELIMIT_POLICY,
+        ])
         .max_age(3600);
     origins.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
-}
-
-/// Echoes the tracing request id in an `x-request-id` response header, so a user's
-/// report can be matched to the server's logs.
-async fn request_id_header(
-    req: ServiceRequest,
-    next: actix_web::middleware::Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
-    let mut res = next.call(req).await?;
-    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Schema, Type};
 
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 
@@ -45,7 +46,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, InternalError, Unavailable
+            UnsupportedMediaType, ValidationFailed, TooManyRequests, InternalError, Unavailable
         )
     ),
     tags(
@@ -105,6 +106,31 @@ impl Modify for BearerAuth {
 pub(crate) fn finish(openapi: &mut utoipa::openapi::OpenApi) {
     add_shared_examples(openapi);
     overlapping_unions_as_any_of(openapi);
+    rate_limited_operations(openapi);
+}
+
+/// Every operation that draws on a rate-limit budget may answer 429: decided by the
+/// same [`Budget::of`](crate::rate_limit::Budget::of) that the server applies, so the
+/// spec and the behaviour cannot drift apart.
+fn rate_limited_operations(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in &mut openapi.paths.paths {
+        let operations = [
+            (Method::GET, item.get.as_mut()),
+            (Method::POST, item.post.as_mut()),
+            (Method::PATCH, item.patch.as_mut()),
+            (Method::DELETE, item.delete.as_mut()),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation
+                && crate::rate_limit::Budget::of(&method, path).is_some()
+            {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".to_owned(), RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+            }
+        }
+    }
 }
 
 /// Untagged enums whose variants overlap: an admin's view of a message is a user's view
@@ -409,6 +435,54 @@ problem_response!(
     "The database is unreachable; retry after the `Retry-After` delay.",
     "The service is temporarily unavailable; retry shortly."
 );
+
+/// 429: the caller spent its budget for this kind of request.
+#[derive(Debug)]
+pub struct TooManyRequests;
+
+impl<'s> ToResponse<'s> for TooManyRequests {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let example = json!({
+            "type": "urn:chat:problem:rate_limited",
+            "title": "Too Many Requests",
+            "status": 429,
+            "detail": "Too many requests of this kind (sends); retry in 1 s.",
+            "code": "rate_limited",
+        });
+        let content =
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).example(Some(example)).build();
+        let header = |description: &str, example: serde_json::Value| {
+            HeaderBuilder::new()
+                .schema(Some(Object::with_type(Type::String)))
+                .description(Some(description))
+                .example(Some(example))
+                .build()
+        };
+        let response = ResponseBuilder::new()
+            .description(
+                "The caller spent its budget for this kind of request (sends, DM starts, notifications or reads); \
+                 nothing was done. Retry after `Retry-After` seconds.",
+            )
+            .header("Retry-After", header("Seconds until a retry can succeed.", json!("1")))
+            .header(
+                "RateLimit-Policy",
+                header(
+                    "The budget (draft-ietf-httpapi-ratelimit-headers): quota `q` requests per window `w` seconds.",
+                    json!("\"sends\";q=20;w=10"),
+                ),
+            )
+            .header(
+                "RateLimit",
+                header(
+                    "What is left: `r` requests, `t` seconds until the next one is allowed.",
+                    json!("\"sends\";r=0;t=1"),
+                ),
+            )
+            .content(PROBLEM_JSON, content)
+            .build();
+        ("TooManyRequests", response.into())
+    }
+}
 
 /// Declares a named set of error responses, each a `$ref` to the shared component above,
 /// so an operation lists `AuthErrors` instead of repeating the same three lines.

@@ -121,6 +121,9 @@ pub enum ApiError {
     /// Fields that are present but invalid (422).
     #[error("validation failed")]
     Validation(Vec<FieldViolation>),
+    /// The caller spent its budget for this kind of request: retry after the wait (429).
+    #[error("rate limited: {} budget", .0.budget.name())]
+    RateLimited(crate::rate_limit::RateLimitStatus),
     /// The database is unreachable: retry later (503).
     #[error("service unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
@@ -144,6 +147,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
+            Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         })
@@ -159,6 +163,11 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => Cow::Owned(format!("The request body exceeds {limit} bytes.")),
             Self::UnsupportedMediaType => Cow::Borrowed("The request body must be application/json."),
             Self::Validation(_) => Cow::Borrowed("One or more fields are invalid."),
+            Self::RateLimited(status) => Cow::Owned(format!(
+                "Too many requests of this kind ({}); retry in {} s.",
+                status.budget.name(),
+                status.retry_after_secs()
+            )),
             Self::Unavailable(_) => Cow::Borrowed("The service is temporarily unavailable; retry shortly."),
             Self::Internal(_) => Cow::Borrowed("An unexpected error occurred."),
         }
@@ -203,6 +212,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -211,7 +221,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Internal(cause) => tracing::error!(error = %cause, source = ?cause.source(), "internal error"),
-            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            // The store logs an outage once when it starts and once when it ends (and
+            // counts every 503 in the metrics), not once per refused request.
+            Self::Unavailable(cause) => tracing::debug!(error = %cause, "database unavailable"),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -225,6 +237,12 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            Self::RateLimited(status) => {
+                response.insert_header((header::RETRY_AFTER, status.retry_after_secs()));
+                for field in status.headers() {
+                    response.insert_header(field);
+                }
             }
             _ => {}
         }

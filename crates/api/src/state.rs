@@ -8,6 +8,7 @@ use chat_domain::store::Store;
 use chat_domain::support::SupportSettings;
 
 use crate::auth::Authenticator;
+use crate::rate_limit::{RateLimitSettings, RateLimits};
 use crate::realtime::hub::Hub;
 
 /// Shared application state, cloned into each worker.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub events: Arc<dyn EventPublisher>,
     /// Settings the API needs at request time.
     pub settings: Arc<ApiSettings>,
+    /// Every caller's rate-limit buckets (REST and WebSocket draw on the same ones).
+    pub limits: Arc<RateLimits>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -40,4 +43,6 @@ pub struct ApiSettings {
     pub support: SupportSettings,
     /// The active-DM limit.
     pub dms: DmSettings,
+    /// Per-caller budgets (the default limits nothing).
+    pub rate_limits: RateLimitSettings,
 }

@@ -77,20 +77,23 @@ pub type StoreFuture = Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, R
 
 /// Runs jobs transactionally. Implemented by the database adapter.
 pub trait Store: Send + Sync + 'static {
-    /// Runs `job` in one transaction and returns its payload.
+    /// Runs `job` in one transaction and returns its payload. `use_case` names the job
+    /// for measurements (a bounded set of static names, see [`use_case_name`]).
     ///
     /// Implementations MUST commit exactly when the job returns [`JobOutcome::Commit`],
     /// roll back otherwise, and return [`RepoError::Unavailable`] (without running the
     /// job) when no connection can be had within their bounded wait. A panic in the job
     /// MUST be propagated, not swallowed.
-    fn execute(&self, job: Job) -> StoreFuture;
+    fn execute(&self, use_case: &'static str, job: Job) -> StoreFuture;
 
     /// Whether the database answers a trivial query (for readiness probes).
     fn ping(&self) -> Pin<Box<dyn Future<Output = Result<(), RepoError>> + Send>>;
 }
 
 impl dyn Store {
-    /// Runs a use case in one transaction: commit on `Ok`, roll back on `Err`.
+    /// Runs a use case in one transaction: commit on `Ok`, roll back on `Err`. The
+    /// transaction is measured under the name of the function that asked for it (see
+    /// [`use_case_name`]).
     ///
     /// # Panics
     /// Only if a [`Store`] implementation hands back a payload that its job did not
@@ -105,7 +108,64 @@ impl dyn Store {
             ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
             err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
         });
-        let payload = self.execute(job).await?;
+        let payload = self.execute(use_case_name::<F>(), job).await?;
         *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+    }
+}
+
+/// The measurement name of a use case passed as closure `F`: the path of the function
+/// the closure was written in, e.g. `chat_api::routes::support::send_message` or
+/// `chat_api::realtime::session::Connection::dm_message`.
+///
+/// Derived from the closure's type, so no call site has to name itself and the set of
+/// names is fixed at compile time (one per `store.run` call site): a bounded, static
+/// label. actix-web's route macros nest a handler in a trait impl on a unit struct of
+/// the same name (`<path::handler as HttpServiceFactory>::register::handler`); that is
+/// named `path::handler`.
+pub fn use_case_name<F>() -> &'static str {
+    let full = std::any::type_name::<F>();
+    // Everything from the first closure on is the closure's own nesting.
+    let function = full.find("::{{closure}}").map_or(full, |end| &full[..end]);
+    if let Some(qualified) = function.strip_prefix('<')
+        && let Some(end) = qualified.find(" as ")
+    {
+        return &qualified[..end];
+    }
+    function
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_case_name;
+
+    fn name_of<F: FnOnce()>(_: F) -> &'static str {
+        use_case_name::<F>()
+    }
+
+    fn plain_function() -> &'static str {
+        name_of(|| {})
+    }
+
+    /// What actix-web's `#[post("...")] async fn send_message` expands to.
+    #[expect(non_camel_case_types, reason = "the shape of actix-web's generated handler type")]
+    struct send_message;
+
+    trait HttpServiceFactory {
+        fn register(self) -> &'static str;
+    }
+
+    impl HttpServiceFactory for send_message {
+        fn register(self) -> &'static str {
+            fn send_message() -> &'static str {
+                name_of(|| {})
+            }
+            send_message()
+        }
+    }
+
+    #[test]
+    fn a_use_case_is_named_after_the_function_that_runs_it() {
+        assert_eq!(plain_function(), "chat_domain::store::tests::plain_function");
+        assert_eq!(send_message.register(), "chat_domain::store::tests::send_message");
     }
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod explain;
 mod group_members;
 mod group_messages;
+pub mod health;
 pub mod legacy;
 mod messages;
 mod migrations;
@@ -28,5 +29,5 @@ mod users;
 
 pub use self::migrations::{MigrationError, ensure_database, revert_all_migrations, run_migrations};
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
-pub use self::store::{PgStore, PoolConfig};
+pub use self::store::{PgStore, PoolConfig, SupportQueueGauges};
 pub use self::tx::PgTx;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_api::auth::AuthConfig;
+use chat_api::rate_limit::{BudgetRates, RateLimitSettings, RateSetting};
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
@@ -109,6 +110,12 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHAT_WORKERS")]
     pub workers: Option<usize>,
+    /// Address of the Prometheus endpoint (`GET /metrics`); off when unset. Keep it
+    /// private (loopback or an internal interface): it is a separate listener for that.
+    #[arg(long, env = "CHAT_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
     #[command(flatten)]
     pub support: SupportArgs,
     #[command(flatten)]
@@ -169,5 +176,68 @@ impl DmArgs {
     /// The idle time after which DMs are archived, if enabled.
     pub fn archive_after(&self) -> Option<Duration> {
         (self.dm_archive_after_days > 0).then(|| Duration::from_secs(u64::from(self.dm_archive_after_days) * 86_400))
+    }
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// Per-caller rate limits: `COUNT/PERIOD` (a bucket of COUNT requests, refilled evenly
+/// over PERIOD: `20/10s`, `300/1m`) or `off`. Buckets are per instance (docs/operations.md).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RateLimitArgs {
+    /// `off` disables every budget (load tests); `on` applies the rates below.
+    #[arg(long, env = "CHAT_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+    /// Messages a user may send (support, DMs), REST and WebSocket together.
+    #[arg(long, env = "CHAT_RATE_SENDS", default_value = "30/10s")]
+    pub rate_sends: RateSetting,
+    /// DMs a user may start.
+    #[arg(long, env = "CHAT_RATE_DM_STARTS", default_value = "20/1m")]
+    pub rate_dm_starts: RateSetting,
+    /// Reads (GETs, sync, resume) a user may make.
+    #[arg(long, env = "CHAT_RATE_READS", default_value = "600/1m")]
+    pub rate_reads: RateSetting,
+    /// Messages an admin may send (support replies, persona DMs).
+    #[arg(long, env = "CHAT_RATE_ADMIN_SENDS", default_value = "120/10s")]
+    pub rate_admin_sends: RateSetting,
+    /// DMs an admin may start.
+    #[arg(long, env = "CHAT_RATE_ADMIN_DM_STARTS", default_value = "60/1m")]
+    pub rate_admin_dm_starts: RateSetting,
+    /// Notifications an admin may send.
+    #[arg(long, env = "CHAT_RATE_NOTIFICATIONS", default_value = "30/1m")]
+    pub rate_notifications: RateSetting,
+    /// Reads an admin may make (the queue and DM oversight page a lot).
+    #[arg(long, env = "CHAT_RATE_ADMIN_READS", default_value = "2400/1m")]
+    pub rate_admin_reads: RateSetting,
+}
+
+impl RateLimitArgs {
+    /// The API's settings.
+    pub fn settings(&self) -> RateLimitSettings {
+        if self.rate_limits == Switch::Off {
+            return RateLimitSettings::default();
+        }
+        RateLimitSettings {
+            user: BudgetRates {
+                sends: self.rate_sends.0,
+                dm_starts: self.rate_dm_starts.0,
+                // Users cannot send notifications (403 before any budget is spent).
+                notifications: None,
+                reads: self.rate_reads.0,
+            },
+            admin: BudgetRates {
+                sends: self.rate_admin_sends.0,
+                dm_starts: self.rate_admin_dm_starts.0,
+                notifications: self.rate_notifications.0,
+                reads: self.rate_admin_reads.0,
+            },
+        }
     }
 }

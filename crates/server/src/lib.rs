@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod legacy;
+pub mod telemetry;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use chat_api::auth::{AuthConfig, Authenticator};
+use chat_api::rate_limit::RateLimits;
 use chat_api::realtime::RealtimePublisher;
 use chat_api::realtime::fanout::Fanout;
 use chat_api::realtime::hub::Hub;
@@ -28,17 +30,41 @@ pub fn app_state(
     settings: ApiSettings,
     redis_url: Option<&str>,
 ) -> anyhow::Result<AppState> {
+    app_state_on(PgStore::new(database_url, pool), auth, settings, redis_url)
+}
+
+/// Like [`app_state`], on a store the caller keeps a handle to (for the metrics).
+pub fn app_state_on(
+    store: PgStore,
+    auth: &AuthConfig,
+    settings: ApiSettings,
+    redis_url: Option<&str>,
+) -> anyhow::Result<AppState> {
     let authenticator = Authenticator::new(auth)?;
     let hub = Hub::start();
     let fanout = redis_url.map(|url| Fanout::start(url, &hub)).transpose()?;
     let events: Arc<dyn EventPublisher> = Arc::new(RealtimePublisher::new(hub.clone(), fanout));
+    let limits = Arc::new(RateLimits::new(&settings.rate_limits));
+    tokio::spawn(forget_idle_callers(Arc::clone(&limits)));
     Ok(AppState {
-        store: Arc::new(PgStore::new(database_url, pool)),
+        store: Arc::new(store),
         auth: Arc::new(authenticator),
         hub,
         events,
         settings: Arc::new(settings),
+        limits,
     })
+}
+
+/// Drops the buckets of callers who have been idle long enough to have a full bucket
+/// again, every minute, so memory follows active callers.
+async fn forget_idle_callers(limits: Arc<RateLimits>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        limits.retain_recent();
+    }
 }
 
 /// Serves the API on `listener` until SIGINT or SIGTERM, then drains in-flight requests.

@@ -1,6 +1,7 @@
 //! `chat-server`: serve the API, migrate, seed demo data, print the OpenAPI document,
 //! and mint development tokens.
 
+use std::io::IsTerminal;
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the REST API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[command(flatten)]
@@ -64,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Migrate { database } => migrate(&database.database_url),
         Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
         Command::Legacy(command) => chat_server::legacy::run(command),
@@ -81,7 +82,11 @@ fn main() -> anyhow::Result<()> {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: escape codes garble files and collectors.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -130,14 +135,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_allowed_origins: args.cors_origins.clone(),
         support: args.support.settings(),
         dms: args.dms.settings(),
+        rate_limits: args.rate_limits.settings(),
     };
-    let state = chat_server::app_state(
-        &args.database.database_url,
-        args.pool.into(),
-        &auth,
-        settings,
-        args.redis_url.as_deref(),
-    )?;
+    let store = chat_postgres::PgStore::new(&args.database.database_url, args.pool.into());
+    let metrics = match args.metrics_bind {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .with_context(|| format!("cannot listen on {address} (CHAT_METRICS_BIND)"))?;
+            let handle = chat_server::telemetry::install_recorder()?;
+            tracing::info!(address = %address, "metrics at /metrics");
+            Some(chat_server::telemetry::metrics_server(listener, handle, store.clone())?)
+        }
+        None => None,
+    };
+    let state = chat_server::app_state_on(store, &auth, settings, args.redis_url.as_deref())?;
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),
@@ -146,6 +157,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     tracing::info!(address = %args.bind, docs = %format!("http://{}/docs/", args.bind), "serving");
+    if let Some(metrics) = metrics {
+        // Stops with the process (its own signal handling is off: the API server's
+        // drain decides when the process ends).
+        actix_web::rt::spawn(metrics);
+    }
     chat_server::server(listener, state, args.workers)?.await?;
     tracing::info!("stopped");
     Ok(())

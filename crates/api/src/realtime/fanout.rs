@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::hub::Hub;
 use super::render::Envelope;
+use crate::metrics::{self, FanoutSide};
 
 /// The Redis channel.
 pub const CHANNEL: &str = "chat:events";
@@ -59,6 +60,7 @@ impl Fanout {
     pub fn forward(&self, envelope: &Envelope) {
         let wire = Wire { origin: self.instance.to_string(), body: WireBody::Event { envelope: envelope.clone() } };
         if self.tx.try_send(wire).is_err() {
+            metrics::fanout_publish_failed();
             tracing::warn!("fan-out queue full: an event was not sent to other instances (clients repair by resume)");
         }
     }
@@ -79,32 +81,49 @@ async fn announce_presence(fanout: Fanout, mut watchers: tokio::sync::watch::Rec
 
 async fn publish_loop(client: redis::Client, mut rx: mpsc::Receiver<Wire>) {
     let mut conn: Option<redis::aio::MultiplexedConnection> = None;
+    // Whether a connection was lost: the next one made is a reconnect.
+    let mut lost = false;
     while let Some(wire) = rx.recv().await {
         let Ok(payload) = serde_json::to_string(&wire) else { continue };
         // One retry with a fresh connection; after that the event is dropped (resume heals).
+        let mut published = false;
         for _ in 0..2 {
             if conn.is_none() {
                 conn = client.get_multiplexed_async_connection().await.ok();
+                if conn.is_some() && std::mem::take(&mut lost) {
+                    metrics::fanout_reconnected(FanoutSide::Publish);
+                }
             }
             let Some(c) = conn.as_mut() else { break };
             match c.publish::<_, _, ()>(CHANNEL, &payload).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    published = true;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "redis publish failed");
                     conn = None;
                 }
             }
         }
+        if !published {
+            lost = true;
+            metrics::fanout_publish_failed();
+        }
     }
 }
 
 async fn subscribe_loop(client: redis::Client, instance: Arc<str>, hub: Hub) {
     let mut backoff = Duration::from_millis(100);
+    let mut first = true;
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
                 Ok(()) => {
                     tracing::info!("subscribed to redis fan-out");
+                    if !std::mem::replace(&mut first, false) {
+                        metrics::fanout_reconnected(FanoutSide::Subscribe);
+                    }
                     backoff = Duration::from_millis(100);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {

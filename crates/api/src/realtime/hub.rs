@@ -17,6 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::protocol::PresenceEvent;
 use super::render::{Envelope, Priority};
+use crate::metrics::{self, Dropped};
 
 /// Capacity of a user connection's outbound queue.
 pub const QUEUE_CAPACITY: usize = 256;
@@ -121,11 +122,13 @@ impl Hub {
     /// A session task started (counted for [`HubStats::sessions`]).
     pub fn session_started(&self) {
         self.sessions.fetch_add(1, Ordering::Relaxed);
+        metrics::ws_opened();
     }
 
     /// A session task ended.
     pub fn session_ended(&self) {
         self.sessions.fetch_sub(1, Ordering::Relaxed);
+        metrics::ws_closed();
     }
 
     /// Removes a connection (idempotent).
@@ -248,6 +251,7 @@ impl Registry {
             let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
             if envelope.priority == Priority::Ephemeral && half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
+                metrics::ws_event_dropped(Dropped::Typing);
                 continue;
             }
             let outbound = Outbound {
@@ -258,6 +262,7 @@ impl Registry {
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
             } else {
+                metrics::ws_event_sent();
                 let depth = conn.queue.max_capacity() - conn.queue.capacity();
                 self.stats.peak_queue_depth = self.stats.peak_queue_depth.max(depth);
             }
@@ -282,9 +287,12 @@ impl Registry {
         for conn in self.conns.values().filter(|c| !c.principal.is_admin()) {
             if half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
+                metrics::ws_event_dropped(Dropped::Presence);
                 continue;
             }
-            let _ = conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None });
+            if conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None }).is_ok() {
+                metrics::ws_event_sent();
+            }
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType, ReadState, new_message};
 use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
 use crate::problem::ApiError;
+use crate::rate_limit::Budget;
 use crate::routes::notifications_admin::send_error;
 use crate::state::AppState;
 
@@ -248,6 +249,7 @@ pub async fn run(
     // close frame waits for room (a stalled peer) on a detached task, at most CLOSE_GRACE.
     drop(deregister);
     if let Err(Stop::Close(close)) = stop {
+        crate::metrics::ws_server_close(close.code.into());
         let session = conn.session;
         actix_web::rt::spawn(async move {
             let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(close))).await;
@@ -517,6 +519,7 @@ impl Connection {
             return self.reply(id, Err(ADMIN_ONLY)).await;
         }
         let result = async {
+            self.spend(Budget::Notifications)?;
             let user_ids = request.user_ids.clone();
             let new = request.try_into_domain(Utc::now())?;
             let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
@@ -584,6 +587,9 @@ impl Connection {
                 }
             }
         }
+        if let Err(error) = self.spend(Budget::Reads) {
+            return self.reply(id, Err(error)).await;
+        }
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
         let known = parsed.clone();
@@ -627,6 +633,12 @@ impl Connection {
         self.state.events.publish(event);
     }
 
+    /// Spends one request of the caller's budget, as the REST twin of the request does
+    /// (the same bucket: a client cannot double its budget by switching doors).
+    fn spend(&self, budget: Budget) -> Result<(), ApiError> {
+        self.state.limits.check(&self.principal, budget).map(drop)
+    }
+
     fn parse_message(
         content: &str,
         message_type: MessageType,
@@ -652,6 +664,7 @@ impl Connection {
         message_type: MessageType,
         client_message_id: Option<uuid::Uuid>,
     ) -> Result<AckFrame, ApiError> {
+        self.spend(Budget::Sends)?;
         let new = Self::parse_message(content, message_type, client_message_id)?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
@@ -669,6 +682,7 @@ impl Connection {
         message_type: MessageType,
         client_message_id: Option<uuid::Uuid>,
     ) -> Result<AckFrame, ApiError> {
+        self.spend(Budget::Sends)?;
         let new = Self::parse_message(content, message_type, client_message_id)?;
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
@@ -684,6 +698,7 @@ impl Connection {
         message_type: MessageType,
         client_message_id: Option<uuid::Uuid>,
     ) -> Result<AckFrame, ApiError> {
+        self.spend(Budget::Sends)?;
         let new = Self::parse_message(content, message_type, client_message_id)?;
         let caller = self.principal;
         let store = Arc::clone(&self.state.store);
@@ -709,6 +724,7 @@ impl Connection {
     }
 
     async fn start_dm(&mut self, target_type: TargetType, target_id: i32) -> Result<AckFrame, ApiError> {
+        self.spend(Budget::DmStarts)?;
         let target = match target_type {
             TargetType::RealUser => DmTarget::User(UserId(target_id)),
             TargetType::FakeUser => DmTarget::Persona(PersonaId(target_id)),
