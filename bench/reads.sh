@@ -23,7 +23,7 @@ for r in s3 s4 s5; do
     bench_log "pgbench $r, 16 clients: $tps tx/s"
 done
 PORT=$(bench_free_port 19200)
-DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 RUST_LOG=warn \
+DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off RUST_LOG=warn \
     bench_spawn target/release/chat-server serve 2>>bench/results/ours.log
 PID=$LAST_PID
 for _ in $(seq 50); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done

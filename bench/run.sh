@@ -92,7 +92,7 @@ RELAY_PORT=$(bench_free_port 19100)
 bench_spawn "$BENCH" relay --bind "127.0.0.1:$RELAY_PORT" 2>/dev/null
 RELAY_PID=$LAST_PID
 OURS_PORT=$(bench_free_port 19200)
-DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$OURS_PORT" CHAT_DB_POOL_SIZE=32 RUST_LOG=warn \
+DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$OURS_PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off RUST_LOG=warn \
     bench_spawn "$SERVER" serve 2>>bench/results/ours.log
 OURS_PID=$LAST_PID
 PEER_PORT=$(bench_free_port 19300)

@@ -452,8 +452,13 @@ impl WsClient {
     /// Connects with a tiny TCP receive window, for a client that stops reading: the
     /// server's writes back up after a few frames, not after megabytes of kernel buffer.
     pub async fn connect_small_window(app: &TestApp, token: &str) -> Self {
+        Self::connect_small_window_at(&app.base, token).await
+    }
+
+    /// [`Self::connect_small_window`] to the server at `base` (`http://127.0.0.1:PORT`).
+    pub async fn connect_small_window_at(base: &str, token: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().expect("a socket address");
+        let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().expect("a socket address");
         let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
         socket.set_recv_buffer_size(4096).expect("SO_RCVBUF is set");
         let tcp = socket.connect(addr).await.expect("the server accepts");

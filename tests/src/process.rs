@@ -1,8 +1,10 @@
 //! The real `chat-server` binary as a child process, for tests that need separate
 //! processes (several instances behind one database and a Redis).
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `chat-server serve` child process on a free loopback port, killed on drop.
@@ -10,7 +12,30 @@ use std::time::{Duration, Instant};
 pub struct ServerProcess {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when one was asked for.
+    pub metrics: Option<String>,
     child: Child,
+    /// Its stderr, line by line, when captured.
+    stderr: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+/// How to start a [`ServerProcess`] beyond the defaults.
+#[derive(Debug, Default)]
+pub struct ServerOptions {
+    /// `REDIS_URL`, if any.
+    pub redis_url: Option<String>,
+    /// More environment variables (they win over the defaults, e.g. `RUST_LOG`).
+    pub env: Vec<(String, String)>,
+    /// Serve `/metrics` on a second free port (`CHAT_METRICS_BIND`).
+    pub metrics: bool,
+    /// Keep stderr (the logs) for [`ServerProcess::stderr_lines`].
+    pub capture_stderr: bool,
+    /// Wait for `/healthz` only (the database may be down on purpose), not `/readyz`.
+    pub healthz_only: bool,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 /// `target/<profile>/chat-server`, next to the test binary's `deps/` folder. Cargo builds
@@ -31,33 +56,79 @@ impl ServerProcess {
     /// Starts `chat-server serve` on `database_url` with Redis fan-out through `redis_url`,
     /// accepting the test tokens, and waits until `/readyz` answers 200.
     pub async fn spawn(database_url: &str, redis_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        Self::start(database_url, ServerOptions { redis_url: Some(redis_url.to_owned()), ..ServerOptions::default() })
+            .await
+    }
+
+    /// Starts `chat-server serve` on `database_url` with `options`, and waits until it
+    /// is ready (or only alive, with [`ServerOptions::healthz_only`]).
+    pub async fn start(database_url: &str, options: ServerOptions) -> Self {
+        let port = free_port();
         let secret = std::str::from_utf8(crate::SECRET).expect("the test secret is text");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url)
             .env("CHAT_JWT_SECRET", secret)
             .env("CHAT_BIND", format!("127.0.0.1:{port}"))
             .env("CHAT_WORKERS", "1")
             .env("CHAT_DB_POOL_SIZE", "8")
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("chat-server starts");
-        let server = Self { base: format!("http://127.0.0.1:{port}"), child };
-        server.wait_ready().await;
+            .stdout(Stdio::null());
+        if let Some(redis_url) = &options.redis_url {
+            command.env("REDIS_URL", redis_url);
+        }
+        let metrics = options.metrics.then(|| {
+            let port = free_port();
+            command.env("CHAT_METRICS_BIND", format!("127.0.0.1:{port}"));
+            format!("http://127.0.0.1:{port}")
+        });
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
+        if options.capture_stderr {
+            command.stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("chat-server starts");
+        let stderr = child.stderr.take().map(|pipe| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().expect("the log buffer").push(line);
+                }
+            });
+            lines
+        });
+        let server = Self { base: format!("http://127.0.0.1:{port}"), metrics, child, stderr };
+        server.wait_for(if options.healthz_only { "/healthz" } else { "/readyz" }).await;
         server
     }
 
-    async fn wait_ready(&self) {
+    /// The stderr lines logged so far (empty unless captured).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.as_ref().map(|lines| lines.lock().expect("the log buffer").clone()).unwrap_or_default()
+    }
+
+    /// Waits (30 s at most) until the logged lines satisfy `done`, and returns them.
+    pub async fn logs_until(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.stderr_lines();
+            if done(&lines) {
+                return lines;
+            }
+            assert!(Instant::now() < deadline, "the expected log lines never came:\n{}", lines.join("\n"));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn wait_for(&self, probe: &str) {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = http
-                .get(format!("{}/readyz", self.base))
+                .get(format!("{}{probe}", self.base))
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await

@@ -17,6 +17,7 @@ mod notifications;
 mod notifications_isolation;
 mod notifications_schema;
 mod openapi;
+mod operations;
 mod personas;
 mod plans;
 mod realtime;

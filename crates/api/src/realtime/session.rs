@@ -134,6 +134,13 @@ fn reason(code: CloseCode, description: &str) -> Stop {
     Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
 }
 
+/// Whether a read error is the connection itself failing (a reset, an EOF mid-frame):
+/// the peer is gone, so there is nobody to send a close frame to, and no close to count.
+fn peer_gone(error: &actix_ws::ProtocolError) -> bool {
+    matches!(error, actix_ws::ProtocolError::Io(io)
+        if io.get_ref().is_some_and(|inner| inner.is::<actix_web::error::PayloadError>()))
+}
+
 fn slow_consumer() -> Stop {
     reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")
 }
@@ -233,6 +240,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
                     Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop::Gone),
+                    Some(Err(e)) if peer_gone(&e) => Err(Stop::Gone),
                     Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
                 }
             }
