@@ -426,3 +426,36 @@ async fn a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends()
     assert_eq!(value(&metrics, "chat_db_up", &[]), 1.0);
     drop(server);
 }
+
+#[tokio::test]
+async fn redis_fan_out_failures_and_reconnects_are_counted() {
+    let redis = chat_tests::RedisServer::start();
+    let db = TestDb::migrated();
+    let (bob_id, carol_id) = (db.insert_user("bob"), db.insert_user("carol"));
+    db.group("Main", "main", &[bob_id, carol_id]);
+    let options = ServerOptions { redis_url: Some(redis.url()), metrics: true, ..ServerOptions::default() };
+    let server = ServerProcess::start(&db.url, options).await;
+    let bob = token(bob_id, "user");
+    let http = reqwest::Client::new();
+    let post =
+        |path: String, body: Value| http.post(format!("{}{path}", server.base)).bearer_auth(&bob).json(&body).send();
+    let created =
+        post("/api/user/chat/direct-messages".into(), json!({"targetId": carol_id, "targetType": "real_user"}));
+    let dm = created.await.unwrap().json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let send = || post(format!("/api/user/chat/direct-messages/{dm}/messages"), json!({"content": "hello"}));
+    assert_eq!(send().await.unwrap().status(), 201);
+    let healthy = scrape(&server).await;
+    assert_eq!(value(&healthy, "chat_fanout_publish_failures_total", &[]), 0.0);
+
+    // Redis crashes: a send still succeeds, and its event's publish fails.
+    let port = redis.kill();
+    assert_eq!(send().await.unwrap().status(), 201);
+    scrape_until(&server, |s| value(s, "chat_fanout_publish_failures_total", &[]) >= 1.0).await;
+
+    // Redis is back: the subscription and, at the next event, the publisher reconnect.
+    let _redis = chat_tests::RedisServer::start_on(port);
+    scrape_until(&server, |s| value(s, "chat_fanout_reconnects_total", &[("side", "subscribe")]) == 1.0).await;
+    assert_eq!(send().await.unwrap().status(), 201);
+    let last = scrape_until(&server, |s| value(s, "chat_fanout_reconnects_total", &[("side", "publish")]) == 1.0).await;
+    assert_eq!(value(&last, "chat_fanout_reconnects_total", &[]), 2.0);
+}
