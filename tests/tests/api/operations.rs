@@ -420,6 +420,7 @@ async fn a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends()
     assert_eq!(count("database unreachable"), 1, "{}", lines.join("\n"));
     assert_eq!(count("database reachable again"), 1);
     assert_eq!(count(" ERROR "), 1, "no error line per failed connection attempt:\n{}", lines.join("\n"));
+    assert_eq!(count(" WARN "), 0, "nor a warning per refused request:\n{}", lines.join("\n"));
     assert!(!lines.join("\n").contains('\u{1b}'), "no ANSI colours when stderr is not a terminal");
     let metrics = scrape(&server).await;
     assert_eq!(value(&metrics, "chat_db_checkout_timeouts_total", &[]), f64::from(refused));
