@@ -93,8 +93,8 @@ status=0
 st_run() {
     local config=$1
     shift
-    "$venv/bin/st" --no-color --config-file "$config" run "$base/api-docs/openapi.json" \
-        --checks all --max-time "$max_time" --workers 1 --request-timeout 10 "$@" || status=1
+    (cd "$work" && "$venv/bin/st" --no-color --config-file "$config" run "$base/api-docs/openapi.json" \
+        --checks all --max-time "$max_time" --workers 1 --request-timeout 10 "$@") || status=1
 }
 log "user routes, peers alice and bob (${max_time}s)"
 st_run "$work/schemathesis.toml" --exclude-path-regex '^/api/admin/'
