@@ -46,7 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document as pretty JSON with a trailing newline (the committed form).
 pub fn openapi_json() -> String {
-    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&openapi::document(&openapi())).unwrap_or_default();
     json.push('\n');
     json
 }
@@ -69,7 +69,9 @@ pub fn app(
     let cors = cors(&state.settings.cors_allowed_origins);
     app.app_data(web::Data::new(state))
         .configure(extract::configure_extractors)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api-docs/openapi.json", openapi::document(&api)),
+        )
         .route(
             "/docs",
             web::get().to(|| async {
