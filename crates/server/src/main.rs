@@ -45,8 +45,9 @@ enum Command {
         /// The address `serve` listens on (a wildcard address is probed on loopback).
         #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
-        /// How long to wait for the answer, in milliseconds.
-        #[arg(long, default_value_t = 2000)]
+        /// How long to wait for the answer, in milliseconds (more than the 2 s that
+        /// `/readyz` may wait for a database connection).
+        #[arg(long, default_value_t = 4000)]
         timeout_ms: u64,
     },
     /// Move the group-based support history into support conversations, verify, roll
