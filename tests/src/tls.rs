@@ -58,37 +58,27 @@ pub struct Certs {
 impl Certs {
     /// Generates them with the `openssl` command (P-256 keys, valid for two days).
     pub fn generate() -> Self {
+        const NEW_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
         let certs = Self { dir: ScratchDir::new("chat-certs") };
         let path = |name: &str| certs.dir.0.join(name).to_string_lossy().into_owned();
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let openssl = |args: &[&[&str]]| run(Command::new("openssl").args(args.concat()));
         for (ca, name) in [("ca", "chat test CA"), ("other-ca", "unrelated CA")] {
-            run(Command::new("openssl")
-                .args(["req", "-x509", "-days", "2", "-subj", &format!("/CN={name}")])
-                .args(key)
-                .args(["-keyout", &path(&format!("{ca}.key")), "-out", &path(&format!("{ca}.pem"))]));
+            let (key, cert, subject) = (path(&format!("{ca}.key")), path(&format!("{ca}.pem")), format!("/CN={name}"));
+            openssl(&[&["req", "-x509", "-days", "2", "-subj", &subject], &NEW_KEY, &["-keyout", &key, "-out", &cert]]);
         }
-        run(Command::new("openssl")
-            .args(["req", "-subj", "/CN=localhost"])
-            .args(key)
-            .args(["-keyout", &path("server.key"), "-out", &path("server.csr")]));
+        let (key, csr) = (path("server.key"), path("server.csr"));
+        openssl(&[&["req", "-subj", "/CN=localhost"], &NEW_KEY, &["-keyout", &key, "-out", &csr]]);
         std::fs::write(
             path("server.ext"),
             "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n\
              keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n",
         )
         .expect("the extensions file is written");
-        run(Command::new("openssl").args(["x509", "-req", "-days", "2", "-set_serial", "2"]).args([
-            "-in",
-            &path("server.csr"),
-            "-CA",
-            &path("ca.pem"),
-            "-CAkey",
-            &path("ca.key"),
-            "-extfile",
-            &path("server.ext"),
-            "-out",
-            &path("server.pem"),
-        ]));
+        let (ca, ca_key, ext, cert) = (path("ca.pem"), path("ca.key"), path("server.ext"), path("server.pem"));
+        openssl(&[
+            &["x509", "-req", "-days", "2", "-set_serial", "2", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key],
+            &["-extfile", &ext, "-out", &cert],
+        ]);
         certs
     }
 

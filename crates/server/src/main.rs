@@ -147,13 +147,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dms: args.dms.settings(),
     };
     let redis = args.redis()?;
-    let state = chat_server::app_state(
-        &args.database.database_url,
-        args.pool.into(),
-        &auth,
-        settings,
-        redis.as_ref(),
-    )?;
+    let state = chat_server::app_state(&args.database.database_url, args.pool.into(), &auth, settings, redis.as_ref())?;
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),

@@ -52,7 +52,8 @@ async fn sigterm_closes_sockets_with_1001_finishes_requests_and_exits_0() {
             reply.await.map(|r| r.status().as_u16())
         }
     });
-    let waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+    let waiting =
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
     eventually(Duration::from_secs(10), "the send waits for the row lock", || db.count(waiting) == 1).await;
 
     let sigterm = Instant::now();
