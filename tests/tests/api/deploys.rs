@@ -49,7 +49,7 @@ async fn sigterm_closes_sockets_with_1001_finishes_requests_and_exits_0() {
         let url = format!("{}/api/user/chat/direct-messages/{dm}/messages", server.base);
         async move {
             let reply = reqwest::Client::new().post(url).bearer_auth(bob).json(&json!({"content": "in flight"})).send();
-            reply.await.map(|r| r.status().as_u16())
+            reply.await.map(|r| (r.status().as_u16(), r.headers().get("connection").cloned()))
         }
     });
     let waiting =
@@ -69,7 +69,9 @@ async fn sigterm_closes_sockets_with_1001_finishes_requests_and_exits_0() {
 
     // The send completes once the lock is released, and is stored; then the process exits 0.
     lock.batch_execute("COMMIT").unwrap();
-    assert_eq!(send.await.unwrap().expect("the in-flight request gets its answer"), 201);
+    let (status, connection) = send.await.unwrap().expect("the in-flight request gets its answer");
+    assert_eq!(status, 201);
+    assert_eq!(connection.as_ref().and_then(|c| c.to_str().ok()), Some("close"), "keep-alive ends while draining");
     assert_eq!(db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE conversation_id = {dm}")), 1);
     let status = server.exit_status(Duration::from_secs(15)).await;
     assert_eq!(status.code(), Some(0), "a drained server exits 0: {status}");
