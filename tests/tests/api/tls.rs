@@ -22,9 +22,15 @@ async fn the_server_works_over_verify_full_postgres_and_rediss() {
     let certs = Certs::generate();
     let pg = PgCluster::start(Some(&certs));
     let redis = TlsRedis::start(&certs);
-    let url = pg.url("chat", &format!("sslmode=verify-full&sslrootcert={}", certs.ca().display()));
+    let ca = certs.ca().display().to_string();
+    let url = pg.url("chat", &format!("sslmode=verify-full&sslrootcert={ca}"));
 
-    // The operator's commands: migrate (which creates the database), and a legacy one.
+    // The operator's commands: migrate (which creates the database) in every mode that
+    // encrypts, and a legacy one.
+    for params in ["sslmode=require".to_owned(), format!("sslmode=verify-ca&sslrootcert={ca}")] {
+        let (status, stderr) = chat_server(&["migrate"], &pg.url("chat", &params));
+        assert!(status.success(), "migrate over {params}: {stderr}");
+    }
     let (status, stderr) = chat_server(&["migrate"], &url);
     assert!(status.success(), "migrate over verify-full: {stderr}");
     let (status, stderr) = chat_server(&["legacy", "verify-support"], &url);
@@ -32,7 +38,6 @@ async fn the_server_works_over_verify_full_postgres_and_rediss() {
 
     // Two instances: a request that writes through one reaches a socket on the other
     // through rediss://, verified against the test's authority.
-    let ca = certs.ca().display().to_string();
     let env = [("DATABASE_URL", url.as_str()), ("REDIS_URL", &redis.url()), ("CHAT_REDIS_CA_FILE", &ca)];
     let (one, two) = (ServerProcess::spawn_with(&env).await, ServerProcess::spawn_with(&env).await);
     let db = TestDb::at(&url);
@@ -65,10 +70,13 @@ async fn the_server_works_over_verify_full_postgres_and_rediss() {
 async fn a_wrong_root_certificate_is_refused_with_a_clear_error() {
     let certs = Certs::generate();
     let pg = PgCluster::start(Some(&certs));
-    let wrong = pg.url("chat", &format!("sslmode=verify-full&sslrootcert={}", certs.other_ca().display()));
-    let (status, stderr) = chat_server(&["migrate"], &wrong);
-    assert!(!status.success(), "a server certificate from another authority is refused");
-    assert!(stderr.contains("certificate verify failed"), "the error says why: {stderr}");
+    let other = certs.other_ca().display().to_string();
+    for mode in ["verify-full", "verify-ca"] {
+        let wrong = pg.url("chat", &format!("sslmode={mode}&sslrootcert={other}"));
+        let (status, stderr) = chat_server(&["migrate"], &wrong);
+        assert!(!status.success(), "a server certificate from another authority is refused: {wrong}");
+        assert!(stderr.contains("certificate verify failed"), "the error says why: {stderr}");
+    }
 
     // Redis: the same certificate from an authority we were not told to trust.
     let redis = TlsRedis::start(&certs);
