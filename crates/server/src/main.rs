@@ -1,5 +1,5 @@
-//! `chat-server`: serve the API, migrate, seed demo data, print the OpenAPI document,
-//! and mint development tokens.
+//! `chat-server`: serve the API (draining on SIGTERM), check its health, migrate, seed
+//! demo data, print the OpenAPI document, and mint development tokens.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
