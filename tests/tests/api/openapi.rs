@@ -242,6 +242,26 @@ async fn the_docs_ui_and_the_spec_are_served_offline() {
     assert_eq!(spec.json(), committed, "the served spec is the committed one");
 }
 
+/// Swagger UI validates the spec through validator.swagger.io by default, from any page
+/// not served on localhost: the request leaks the spec's URL and fails offline.
+#[tokio::test]
+async fn the_docs_ui_never_asks_the_online_validator() {
+    let app = chat_tests::TestApp::spawn().await;
+    let initializer = app.call("GET", "/docs/swagger-initializer.js", None, None).await;
+    assert_eq!(initializer.status, 200);
+    let script = String::from_utf8_lossy(&initializer.bytes);
+    // The served configuration: the JSON members inside `SwaggerUIBundle({ ... presets:`.
+    let members = script
+        .split_once("SwaggerUIBundle({")
+        .and_then(|(_, rest)| rest.split_once("presets:"))
+        .map(|(members, _)| members.trim().trim_end_matches(','))
+        .unwrap_or_else(|| panic!("no SwaggerUIBundle configuration in {script}"));
+    let config: Value = serde_json::from_str(&format!("{{{members}}}")).unwrap_or_else(|e| panic!("{e}: {members}"));
+    assert_eq!(config["validatorUrl"], "none", "the validator is disabled: {config}");
+    assert_eq!(config["url"], "/api-docs/openapi.json", "the spec comes from this server: {config}");
+    assert!(!script.contains("validator.swagger.io"), "{script}");
+}
+
 #[tokio::test]
 async fn the_problem_examples_say_what_the_server_sends() {
     let app = chat_tests::TestApp::spawn().await;
