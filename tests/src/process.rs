@@ -19,12 +19,13 @@ pub struct ServerProcess {
     stderr: Option<Arc<Mutex<Vec<String>>>>,
 }
 
-/// How to start a [`ServerProcess`] beyond the defaults.
+/// How to start a [`ServerProcess`] beyond the test settings
+/// ([`ServerProcess::spawn_with_options`]).
 #[derive(Debug, Default)]
 pub struct ServerOptions {
     /// `REDIS_URL`, if any.
     pub redis_url: Option<String>,
-    /// More environment variables (they win over the defaults, e.g. `RUST_LOG`).
+    /// More environment variables (they win over the test settings, e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,
     /// Serve `/metrics` on a second free port (`CHAT_METRICS_BIND`).
     pub metrics: bool,
@@ -52,34 +53,60 @@ fn binary() -> PathBuf {
     bin
 }
 
+/// `chat-server` with a clean environment (only `PATH` and a quiet `RUST_LOG`), for
+/// one-shot commands (`migrate`, `legacy ...`, `healthcheck`); add arguments and
+/// variables, then run it.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    command
+}
+
 impl ServerProcess {
     /// Starts `chat-server serve` on `database_url` with Redis fan-out through `redis_url`,
     /// accepting the test tokens, and waits until `/readyz` answers 200.
     pub async fn spawn(database_url: &str, redis_url: &str) -> Self {
-        Self::start(database_url, ServerOptions { redis_url: Some(redis_url.to_owned()), ..ServerOptions::default() })
-            .await
+        Self::spawn_with(&[("DATABASE_URL", database_url), ("REDIS_URL", redis_url)]).await
+    }
+
+    /// Starts `chat-server serve` with `env` (at least `DATABASE_URL`) over the test
+    /// settings, and waits until `/readyz` answers 200.
+    pub async fn spawn_with(env: &[(&str, &str)]) -> Self {
+        let server = Self::start(env);
+        server.wait_for("/readyz").await;
+        server
+    }
+
+    /// Starts `chat-server serve` with `env` over the test settings, without waiting.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::launch(ServerOptions { env, ..ServerOptions::default() })
     }
 
     /// Starts `chat-server serve` on `database_url` with `options`, and waits until it
     /// is ready (or only alive, with [`ServerOptions::healthz_only`]).
-    pub async fn start(database_url: &str, options: ServerOptions) -> Self {
+    pub async fn spawn_with_options(database_url: &str, mut options: ServerOptions) -> Self {
+        options.env.insert(0, ("DATABASE_URL".to_owned(), database_url.to_owned()));
+        if let Some(redis_url) = options.redis_url.take() {
+            options.env.insert(0, ("REDIS_URL".to_owned(), redis_url));
+        }
+        let probe = if options.healthz_only { "/healthz" } else { "/readyz" };
+        let server = Self::launch(options);
+        server.wait_for(probe).await;
+        server
+    }
+
+    fn launch(options: ServerOptions) -> Self {
         let port = free_port();
         let secret = std::str::from_utf8(crate::SECRET).expect("the test secret is text");
-        let mut command = Command::new(binary());
+        let mut command = command();
         command
             .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
             .env("CHAT_JWT_SECRET", secret)
             .env("CHAT_BIND", format!("127.0.0.1:{port}"))
             .env("CHAT_WORKERS", "1")
             .env("CHAT_DB_POOL_SIZE", "8")
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
-        if let Some(redis_url) = &options.redis_url {
-            command.env("REDIS_URL", redis_url);
-        }
         let metrics = options.metrics.then(|| {
             let port = free_port();
             command.env("CHAT_METRICS_BIND", format!("127.0.0.1:{port}"));
@@ -100,9 +127,7 @@ impl ServerProcess {
             });
             lines
         });
-        let server = Self { base: format!("http://127.0.0.1:{port}"), metrics, child, stderr };
-        server.wait_for(if options.healthz_only { "/healthz" } else { "/readyz" }).await;
-        server
+        Self { base: format!("http://127.0.0.1:{port}"), metrics, child, stderr }
     }
 
     /// The stderr lines logged so far (empty unless captured).
@@ -119,6 +144,30 @@ impl ServerProcess {
                 return lines;
             }
             assert!(Instant::now() < deadline, "the expected log lines never came:\n{}", lines.join("\n"));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The address it listens on (`127.0.0.1:PORT`, its `CHAT_BIND`).
+    pub fn bind(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends it SIGTERM, as a deploy (or `docker stop`) does.
+    pub fn terminate(&self) {
+        let pid = i32::try_from(self.child.id()).expect("a pid fits in i32");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+            .expect("SIGTERM is delivered");
+    }
+
+    /// Waits (polling) for it to exit; panics if it is still running after `within`.
+    pub async fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status is readable") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "chat-server on {} did not exit within {within:?}", self.base);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

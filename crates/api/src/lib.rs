@@ -48,7 +48,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document as pretty JSON with a trailing newline (the committed form).
 pub fn openapi_json() -> String {
-    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&openapi::document(&openapi())).unwrap_or_default();
     json.push('\n');
     json
 }
@@ -72,7 +72,7 @@ pub fn app(
     let cors = cors(&state.settings.cors_allowed_origins);
     app.app_data(web::Data::new(state))
         .configure(extract::configure_extractors)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
+        .service(swagger_ui(&api))
         .route(
             "/docs",
             web::get().to(|| async {
@@ -90,6 +90,14 @@ pub fn app(
         }))
         .wrap(Compat::new(cors))
         .wrap(from_fn(access_log::observe))
+}
+
+/// Swagger UI at `/docs/`, fully offline: its default validator would send the spec's
+/// URL to validator.swagger.io from any page not served on localhost.
+fn swagger_ui(api: &utoipa::openapi::OpenApi) -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}")
+        .external_url_unchecked("/api-docs/openapi.json", openapi::document(api))
+        .config(utoipa_swagger_ui::Config::default().validator_url("none"))
 }
 
 /// `path?query` with the value of every `access_token` replaced (for the request span:

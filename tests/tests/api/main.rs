@@ -5,6 +5,7 @@
 
 mod auth;
 mod chat_list;
+mod deploys;
 mod direct_messages;
 mod dm_isolation;
 mod errors;
@@ -23,3 +24,4 @@ mod plans;
 mod realtime;
 mod support;
 mod support_isolation;
+mod tls;

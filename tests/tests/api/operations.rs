@@ -124,7 +124,7 @@ async fn metrics_count_a_known_workload_exactly_with_bounded_labels() {
     db.group("Main", "main", &[alice_id, bob_id, carol_id, dave_id]);
     // Budgets off: the slow-consumer phase sends more than a user's budget.
     let options = ServerOptions { metrics: true, env: env(&[("CHAT_RATE_LIMITS", "off")]), ..ServerOptions::default() };
-    let server = ServerProcess::start(&db.url, options).await;
+    let server = ServerProcess::spawn_with_options(&db.url, options).await;
     let http = reqwest::Client::new();
     let (bob, carol, dave) = (token(bob_id, "user"), token(carol_id, "user"), token(dave_id, "user"));
     let post = |path: String, token: &str, body: Value| {
@@ -235,7 +235,7 @@ async fn one_json_access_event_per_request_carries_a_kept_request_id() {
         capture_stderr: true,
         ..ServerOptions::default()
     };
-    let server = ServerProcess::start(&db.url, options).await;
+    let server = ServerProcess::spawn_with_options(&db.url, options).await;
     let alice = token(alice_id, "user");
     let http = reqwest::Client::new();
     let get = |request_id: &str| {
@@ -400,7 +400,7 @@ async fn a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends()
         healthz_only: true,
         ..ServerOptions::default()
     };
-    let server = ServerProcess::start(&db.url, options).await;
+    let server = ServerProcess::spawn_with_options(&db.url, options).await;
     let http = reqwest::Client::new();
     let ready = || http.get(format!("{}/readyz", server.base)).send();
     let mut refused = 0;
@@ -435,7 +435,7 @@ async fn redis_fan_out_failures_and_reconnects_are_counted() {
     let (bob_id, carol_id) = (db.insert_user("bob"), db.insert_user("carol"));
     db.group("Main", "main", &[bob_id, carol_id]);
     let options = ServerOptions { redis_url: Some(redis.url()), metrics: true, ..ServerOptions::default() };
-    let server = ServerProcess::start(&db.url, options).await;
+    let server = ServerProcess::spawn_with_options(&db.url, options).await;
     let bob = token(bob_id, "user");
     let http = reqwest::Client::new();
     let post =

@@ -1,6 +1,6 @@
 //! One task per socket: a single `select!` loop over the outbound queue, the client's
-//! frames, the heartbeat, the token's expiry and the hub's kill signal. Every exit path
-//! deregisters (a drop guard makes that certain).
+//! frames, the heartbeat, the token's expiry, the hub's kill signal and the server's
+//! shutdown. Every exit path deregisters (a drop guard makes that certain).
 //!
 //! Requests go through the same use cases as REST (one use-case path, two doors), and
 //! sends are acknowledged only after their transaction has committed.
@@ -130,7 +130,10 @@ enum Stop {
     Close(CloseReason),
 }
 
+/// A close the server decides on, counted by close code (`chat_ws_server_closes_total`).
+/// Each one ends its session; an answer to the client's own close is not one of them.
 fn reason(code: CloseCode, description: &str) -> Stop {
+    crate::metrics::ws_server_close(code.into());
     Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
 }
 
@@ -139,6 +142,17 @@ fn reason(code: CloseCode, description: &str) -> Stop {
 fn peer_gone(error: &actix_ws::ProtocolError) -> bool {
     matches!(error, actix_ws::ProtocolError::Io(io)
         if io.get_ref().is_some_and(|inner| inner.is::<actix_web::error::PayloadError>()))
+}
+
+/// The answer to a client's Close frame: a Close frame of our own echoing its code (RFC
+/// 6455 5.5.1), after which the server closes the TCP connection.
+fn answer_close(received: Option<CloseReason>) -> Stop {
+    Stop::Close(CloseReason { code: received.map_or(CloseCode::Normal, |r| r.code), description: None })
+}
+
+/// A deploy: the client should reconnect (to another instance) and resume.
+fn going_away() -> Stop {
+    reason(CloseCode::Away, "server shutting down")
 }
 
 fn slow_consumer() -> Stop {
@@ -209,6 +223,8 @@ pub async fn run(
     tokio::pin!(expiry);
     let grace = tokio::time::sleep(RESUME_GRACE);
     tokio::pin!(grace);
+    let shutdown = conn.state.hub.shutting_down();
+    tokio::pin!(shutdown);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
@@ -219,6 +235,7 @@ pub async fn run(
         stop = tokio::select! {
             biased;
             () = conn.kill.notified() => Err(slow_consumer()),
+            () = &mut shutdown => Err(going_away()),
             () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
             () = &mut grace, if conn.holding => {
                 conn.holding = false;
@@ -226,7 +243,7 @@ pub async fn run(
             }
             out = outbound.recv(), if !conn.holding => match out {
                 Some(out) => conn.forward(out).await,
-                None => Err(reason(CloseCode::Away, "server shutting down")),
+                None => Err(going_away()),
             },
             frame = stream.recv() => {
                 last_heard = Instant::now();
@@ -239,7 +256,8 @@ pub async fn run(
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop::Gone),
+                    Some(Ok(AggregatedMessage::Close(received))) => Err(answer_close(received)),
+                    None => Err(Stop::Gone),
                     Some(Err(e)) if peer_gone(&e) => Err(Stop::Gone),
                     Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
                 }
@@ -257,7 +275,6 @@ pub async fn run(
     // close frame waits for room (a stalled peer) on a detached task, at most CLOSE_GRACE.
     drop(deregister);
     if let Err(Stop::Close(close)) = stop {
-        crate::metrics::ws_server_close(close.code.into());
         let session = conn.session;
         actix_web::rt::spawn(async move {
             let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(close))).await;

@@ -7,8 +7,19 @@
 use super::ValueError;
 
 /// Checks length (in Unicode scalar values) and control characters of trimmed text.
+///
+/// Control characters are looked for before trimming, so a value is refused or accepted
+/// whatever surrounds it (a trailing vertical tab is refused as one in the middle is),
+/// exactly as the OpenAPI `pattern` of these fields reads.
 pub(crate) fn clean(raw: &str, max_chars: usize, multiline: bool) -> Result<String, ValueError> {
     let normalized = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let allowed = |c: char| multiline && (c == '\n' || c == '\t');
+    if let Some(bad) = normalized.chars().find(|&c| c.is_control() && !allowed(c)) {
+        return Err(ValueError::new(
+            "control_character",
+            format!("must not contain control characters (found U+{:04X})", u32::from(bad)),
+        ));
+    }
     let text = normalized.trim();
     if text.is_empty() {
         return Err(ValueError::new("empty", "must not be empty or only whitespace"));
@@ -16,13 +27,6 @@ pub(crate) fn clean(raw: &str, max_chars: usize, multiline: bool) -> Result<Stri
     let count = text.chars().count();
     if count > max_chars {
         return Err(ValueError::new("too_long", format!("must be at most {max_chars} characters (got {count})")));
-    }
-    let allowed = |c: char| multiline && (c == '\n' || c == '\t');
-    if let Some(bad) = text.chars().find(|&c| c.is_control() && !allowed(c)) {
-        return Err(ValueError::new(
-            "control_character",
-            format!("must not contain control characters (found U+{:04X})", u32::from(bad)),
-        ));
     }
     Ok(text.to_owned())
 }
