@@ -264,6 +264,7 @@ pub fn auth_config() -> AuthConfig {
         issuer: None,
         audience: None,
         role_claim: "role".to_owned(),
+        user_cache_ttl: chat_api::auth::DEFAULT_USER_CACHE_TTL,
     }
 }
 

@@ -57,6 +57,10 @@ pub struct JwtArgs {
     /// Name of the claim holding `user` or `admin`.
     #[arg(long, env = "CHAT_JWT_ROLE_CLAIM", default_value = "role")]
     pub jwt_role_claim: String,
+    /// Seconds a token's user, once found, is trusted without looking again: the longest
+    /// a deleted user's token keeps working.
+    #[arg(long, env = "CHAT_AUTH_USER_CACHE_SECS", default_value_t = 60)]
+    pub auth_user_cache_secs: u64,
 }
 
 impl JwtArgs {
@@ -75,6 +79,7 @@ impl JwtArgs {
             issuer: self.jwt_issuer.clone(),
             audience: self.jwt_audience.clone(),
             role_claim: self.jwt_role_claim.clone(),
+            user_cache_ttl: Duration::from_secs(self.auth_user_cache_secs),
         })
     }
 }
