@@ -39,6 +39,29 @@ impl From<PoolArgs> for PoolConfig {
     }
 }
 
+/// Deadlines on reading a request, so that a slow client cannot hold a connection.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct HttpArgs {
+    /// Milliseconds a client may take to send a request's head (408 and close after).
+    #[arg(long, env = "CHAT_HTTP_HEAD_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_head_timeout_ms: u64,
+    /// Milliseconds a client may take to send a request's body (408 and close after).
+    #[arg(long, env = "CHAT_HTTP_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
+}
+
+impl HttpArgs {
+    /// The head deadline.
+    pub const fn head_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_head_timeout_ms)
+    }
+
+    /// The body deadline.
+    pub const fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
+    }
+}
+
 /// How bearer tokens are verified.
 #[derive(Debug, Clone, Args)]
 pub struct JwtArgs {
@@ -114,6 +137,8 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHAT_WORKERS")]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub support: SupportArgs,
     #[command(flatten)]

@@ -47,7 +47,11 @@ pub fn server(
     state: AppState,
     workers: Option<usize>,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let mut server = HttpServer::new(move || chat_api::app(state.clone())).shutdown_timeout(10).listen(listener)?;
+    let head_timeout = state.settings.head_timeout;
+    let mut server = HttpServer::new(move || chat_api::app(state.clone()))
+        .client_request_timeout(head_timeout)
+        .shutdown_timeout(10)
+        .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);
     }

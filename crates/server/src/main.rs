@@ -130,6 +130,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_allowed_origins: args.cors_origins.clone(),
         support: args.support.settings(),
         dms: args.dms.settings(),
+        head_timeout: args.http.head_timeout(),
+        body_timeout: args.http.body_timeout(),
     };
     let state = chat_server::app_state(
         &args.database.database_url,

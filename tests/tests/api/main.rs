@@ -20,5 +20,6 @@ mod openapi;
 mod personas;
 mod plans;
 mod realtime;
+mod slow_bodies;
 mod support;
 mod support_isolation;
