@@ -7,6 +7,7 @@
 //!   each test then clones it (`CREATE DATABASE ... TEMPLATE`, ~50 ms) and drops its
 //!   clone when done.
 
+pub mod cluster;
 pub mod process;
 
 use std::net::TcpListener;
@@ -140,6 +141,11 @@ impl TestDb {
         admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", self.name)).expect("the copy is created");
         let url = url_with_db(&name);
         Self { name, url, owned: true }
+    }
+
+    /// A database someone else drops (e.g. with its whole cluster).
+    pub fn unowned(name: String, url: String) -> Self {
+        Self { name, url, owned: false }
     }
 
     /// The same database, for a second server instance (dropping it drops nothing).

@@ -11,7 +11,7 @@ use chat_api::auth::AuthConfig;
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
-use chat_postgres::PoolConfig;
+use chat_postgres::{Keepalives, PoolConfig};
 use clap::{Args, ValueEnum};
 
 /// Where the database is.
@@ -22,20 +22,68 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-/// Connection pool settings.
+/// Connection pool settings and the deadlines of database work (docs/operations.md).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct PoolArgs {
     /// Pooled connections (16-32 lets PostgreSQL group commits on a small machine).
     #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_pool_size: u32,
-    /// How long a request may wait for a connection before answering 503, in milliseconds.
+    /// How long a request may wait for a connection, in all, before answering 503 (ms).
     #[arg(long, env = "CHAT_DB_CHECKOUT_TIMEOUT_MS", default_value_t = 2000)]
     pub db_checkout_timeout_ms: u64,
+    /// How long a request's database work may take once it has a connection, commit
+    /// included, before answering 503 (ms; measured by the server, not the database).
+    #[arg(long, env = "CHAT_DB_TRANSACTION_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_transaction_timeout_ms: u64,
+    /// libpq `connect_timeout` (seconds; libpq treats less than 2 as 2).
+    #[arg(long, env = "CHAT_DB_CONNECT_TIMEOUT_SECS", default_value_t = 2)]
+    pub db_connect_timeout_secs: u64,
+    /// libpq `keepalives_idle`: seconds of silence before the first TCP keepalive.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_IDLE_SECS", default_value_t = 30)]
+    pub db_keepalives_idle_secs: u64,
+    /// libpq `keepalives_interval`: seconds between unanswered keepalives.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_INTERVAL_SECS", default_value_t = 10)]
+    pub db_keepalives_interval_secs: u64,
+    /// libpq `keepalives_count`: unanswered keepalives before the connection is dead.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_COUNT", default_value_t = 3)]
+    pub db_keepalives_count: u32,
+    /// `statement_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_STATEMENT_TIMEOUT_MS", default_value_t = 4000)]
+    pub db_statement_timeout_ms: u64,
+    /// `lock_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_LOCK_TIMEOUT_MS", default_value_t = 1000)]
+    pub db_lock_timeout_ms: u64,
+    /// `idle_in_transaction_session_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub db_idle_in_transaction_timeout_ms: u64,
+    /// Transactions per conversation that may hold or wait for its row lock at once, per
+    /// instance, once a writer has waited half the lock timeout; more get 503 at once.
+    #[arg(long, env = "CHAT_DB_CONVERSATION_WRITERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_conversation_writers: u32,
+    /// How long `/readyz` waits for the database on its own connection (ms).
+    #[arg(long, env = "CHAT_READYZ_TIMEOUT_MS", default_value_t = 1000)]
+    pub readyz_timeout_ms: u64,
 }
 
 impl From<PoolArgs> for PoolConfig {
     fn from(args: PoolArgs) -> Self {
-        Self { max_size: args.db_pool_size, checkout_timeout: Duration::from_millis(args.db_checkout_timeout_ms) }
+        let ms = Duration::from_millis;
+        Self {
+            max_size: args.db_pool_size,
+            checkout_timeout: ms(args.db_checkout_timeout_ms),
+            transaction_timeout: ms(args.db_transaction_timeout_ms),
+            connect_timeout: Duration::from_secs(args.db_connect_timeout_secs),
+            keepalives: Keepalives {
+                idle: Duration::from_secs(args.db_keepalives_idle_secs),
+                interval: Duration::from_secs(args.db_keepalives_interval_secs),
+                count: args.db_keepalives_count,
+            },
+            statement_timeout: ms(args.db_statement_timeout_ms),
+            lock_timeout: ms(args.db_lock_timeout_ms),
+            idle_in_transaction_timeout: ms(args.db_idle_in_transaction_timeout_ms),
+            conversation_writers: args.db_conversation_writers as usize,
+            ping_timeout: ms(args.readyz_timeout_ms),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the REST API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[command(flatten)]
@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Migrate { database } => migrate(&database.database_url),
         Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
         Command::Legacy(command) => chat_server::legacy::run(command),

@@ -5,6 +5,7 @@
 
 mod auth;
 mod chat_list;
+mod deadlines;
 mod direct_messages;
 mod dm_isolation;
 mod errors;
