@@ -60,8 +60,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers (on a connection of its own, within a short
-/// deadline). A saturated pool is still ready: see `saturated`.
+/// Readiness: the database answers.
+///
+/// Checked on a connection of its own, within a short deadline (`CHAT_READYZ_TIMEOUT_MS`),
+/// never behind the requests waiting for the pool: a saturated pool is still ready (200
+/// with `saturated: true`); 503 means the database does not answer.
 #[utoipa::path(
     operation_id = "readyz",
     tag = "operations",
