@@ -17,6 +17,7 @@ use anyhow::Context;
 use chat_api::ApiSettings;
 use chat_api::auth::{AuthConfig, DevClaims, mint_token};
 use chat_postgres::PoolConfig;
+use chat_server::config::FanoutArgs;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int4, Text};
@@ -297,38 +298,43 @@ impl TestApp {
 
     /// Starts the app on a fresh migrated database with given settings.
     pub async fn spawn_configured(settings: ApiSettings) -> Self {
-        Self::start(TestDb::migrated(), PoolConfig { max_size: 16, ..PoolConfig::default() }, settings, None).await
+        Self::start(TestDb::migrated(), PoolConfig { max_size: 16, ..PoolConfig::default() }, settings).await
     }
 
     /// Starts the app on `db` with a given pool.
     pub async fn spawn_with(db: TestDb, pool: PoolConfig) -> Self {
-        Self::start(db, pool, ApiSettings::default(), None).await
+        Self::start(db, pool, ApiSettings::default()).await
     }
 
     /// Starts an instance on `db` with Redis fan-out, as one of several instances.
     pub async fn spawn_instance(db: TestDb, redis_url: &str) -> Self {
+        Self::spawn_instance_with(db, &FanoutArgs::redis(redis_url)).await
+    }
+
+    /// Starts an instance on `db` with the given fan-out settings (channel prefix, key).
+    pub async fn spawn_instance_with(db: TestDb, fanout: &FanoutArgs) -> Self {
         let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
-        Self::start(db, pool, ApiSettings::default(), Some(redis_url)).await
+        Self::start_with_auth(db, pool, ApiSettings::default(), fanout, &auth_config()).await
     }
 
     /// Starts the app on a fresh migrated database with given auth settings.
     pub async fn spawn_with_auth(auth: AuthConfig) -> Self {
         let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
-        Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), None, &auth).await
+        Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), &FanoutArgs::default(), &auth).await
     }
 
-    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis_url: Option<&str>) -> Self {
-        Self::start_with_auth(db, pool, settings, redis_url, &auth_config()).await
+    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings) -> Self {
+        Self::start_with_auth(db, pool, settings, &FanoutArgs::default(), &auth_config()).await
     }
 
     async fn start_with_auth(
         db: TestDb,
         pool: PoolConfig,
         settings: ApiSettings,
-        redis_url: Option<&str>,
+        fanout: &FanoutArgs,
         auth: &AuthConfig,
     ) -> Self {
-        let state = chat_server::app_state(&db.url, pool, auth, settings, redis_url).expect("the app state is built");
+        let state = chat_server::app_state(&db.url, pool, auth, settings, fanout).expect("the app state is built");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
         let (hub, app_state) = (state.hub.clone(), state.clone());

@@ -198,6 +198,39 @@ impl PgStore {
         }
     }
 
+    /// A name of this database that no other database shares: the cluster's
+    /// `system_identifier` (random, chosen by initdb) and the database's oid, as
+    /// `{system}-{oid}`. Where `pg_control_system()` is not allowed (some managed
+    /// services), the database's name stands in for the system, which is unique only
+    /// per server: then configure a channel prefix explicitly.
+    pub async fn database_identity(&self) -> Result<String, RepoError> {
+        #[derive(QueryableByName)]
+        struct Identity {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            system: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            database: i64,
+        }
+        self.with_connection(|conn, _| {
+            let identity = diesel::sql_query(
+                "SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system,
+                        (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS database",
+            )
+            .get_result::<Identity>(conn)
+            .or_else(|_| {
+                tracing::warn!("pg_control_system() is not allowed: the database's name stands in for its system");
+                diesel::sql_query(
+                    "SELECT current_database()::text AS system,
+                            (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS database",
+                )
+                .get_result::<Identity>(conn)
+            })
+            .map_err(repo_error)?;
+            Ok(format!("{}-{}", identity.system, identity.database))
+        })
+        .await
+    }
+
     /// How busy the pool is now.
     fn load(&self) -> StoreLoad {
         let capacity = self.config.max_size as usize;

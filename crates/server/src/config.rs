@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_api::auth::AuthConfig;
+use chat_api::realtime::fanout::FanoutKey;
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
@@ -83,6 +84,38 @@ impl From<PoolArgs> for PoolConfig {
             idle_in_transaction_timeout: ms(args.db_idle_in_transaction_timeout_ms),
             conversation_writers: args.db_conversation_writers as usize,
             ping_timeout: ms(args.readyz_timeout_ms),
+        }
+    }
+}
+
+/// Fan-out between instances through Redis, separate per deployment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FanoutArgs {
+    /// Redis URL for fan-out between server instances (one instance needs none).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of this deployment's Redis channel (`{prefix}:events`). Default:
+    /// `chat:{system_identifier}-{database oid}` of the database, so that instances on one
+    /// database share a channel and two databases never do.
+    #[arg(long, env = "CHAT_REDIS_CHANNEL_PREFIX")]
+    pub redis_channel_prefix: Option<String>,
+    /// Key (at least 32 bytes) signing this deployment's fan-out messages (HMAC-SHA256);
+    /// messages that do not verify are dropped. Default: derived from CHAT_JWT_SECRET.
+    #[arg(long, env = "CHAT_FANOUT_KEY", hide_env_values = true)]
+    pub fanout_key: Option<String>,
+}
+
+impl FanoutArgs {
+    /// Fan-out through Redis at `redis_url`, with the default prefix and key.
+    pub fn redis(redis_url: &str) -> Self {
+        Self { redis_url: Some(redis_url.to_owned()), ..Self::default() }
+    }
+
+    /// The signing key: the configured one, else one derived from the JWT secret.
+    pub fn key(&self, jwt_secret: &[u8]) -> anyhow::Result<FanoutKey> {
+        match &self.fanout_key {
+            Some(key) => FanoutKey::new(key.as_bytes()).map_err(|e| anyhow::anyhow!("CHAT_FANOUT_KEY: {e}")),
+            None => Ok(FanoutKey::derive_from(jwt_secret)),
         }
     }
 }
@@ -179,9 +212,8 @@ pub struct ServeArgs {
     /// Browser origins allowed by CORS (comma-separated), e.g. the admin SPA's.
     #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Redis URL for fan-out between server instances (one instance needs none).
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHAT_WORKERS")]
     pub workers: Option<usize>,

@@ -18,27 +18,47 @@ use chat_domain::store::Store;
 use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
 
+use crate::config::FanoutArgs;
+
 /// Wires the PostgreSQL store, the authenticator and the real-time hub (with Redis
-/// fan-out when `redis_url` is set) into the API's state. Must run inside a Tokio
+/// fan-out when `fanout.redis_url` is set) into the API's state. Must run inside a Tokio
 /// runtime: it starts the hub task.
 pub fn app_state(
     database_url: &str,
     pool: PoolConfig,
     auth: &AuthConfig,
     settings: ApiSettings,
-    redis_url: Option<&str>,
+    fanout: &FanoutArgs,
 ) -> anyhow::Result<AppState> {
     let authenticator = Authenticator::new(auth)?;
     let hub = Hub::start();
-    let fanout = redis_url.map(|url| Fanout::start(url, &hub)).transpose()?;
+    let store = Arc::new(PgStore::new(database_url, pool));
+    let fanout = match &fanout.redis_url {
+        Some(url) => {
+            let prefix = channel_prefix(Arc::clone(&store), fanout.redis_channel_prefix.clone());
+            Some(Fanout::start(url, prefix, fanout.key(&auth.hs256_secret)?, &hub)?)
+        }
+        None => None,
+    };
     let events: Arc<dyn EventPublisher> = Arc::new(RealtimePublisher::new(hub.clone(), fanout));
-    Ok(AppState {
-        store: Arc::new(PgStore::new(database_url, pool)),
-        auth: Arc::new(authenticator),
-        hub,
-        events,
-        settings: Arc::new(settings),
-    })
+    Ok(AppState { store, auth: Arc::new(authenticator), hub, events, settings: Arc::new(settings) })
+}
+
+/// The deployment's channel prefix: the configured one, else `chat:` and the database's
+/// identity, asked for until the database answers (fan-out waits meanwhile).
+async fn channel_prefix(store: Arc<PgStore>, configured: Option<String>) -> String {
+    if let Some(prefix) = configured {
+        return prefix;
+    }
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match store.database_identity().await {
+            Ok(identity) => return format!("chat:{identity}"),
+            Err(e) => tracing::warn!(error = %e, "fan-out waits for the database to name its channel"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Serves the API on `listener` until SIGINT or SIGTERM, then drains in-flight requests.

@@ -133,13 +133,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         head_timeout: args.http.head_timeout(),
         body_timeout: args.http.body_timeout(),
     };
-    let state = chat_server::app_state(
-        &args.database.database_url,
-        args.pool.into(),
-        &auth,
-        settings,
-        args.redis_url.as_deref(),
-    )?;
+    let state = chat_server::app_state(&args.database.database_url, args.pool.into(), &auth, settings, &args.fanout)?;
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),
