@@ -139,8 +139,8 @@ pub struct Fanout {
 impl Fanout {
     /// Connects lazily to `redis_url` and starts publishing and subscribing (current
     /// Tokio runtime) on the channel of `prefix` once it resolves (the default prefix
-    /// needs the database; events before that are dropped, and healed by resume). Fails
-    /// only on a malformed URL.
+    /// needs the database; events forwarded before that wait in the bounded queue).
+    /// Fails only on a malformed URL.
     pub fn start(
         redis_url: &str,
         prefix: impl Future<Output = String> + Send + 'static,
@@ -291,6 +291,24 @@ mod tests {
         for forged in [body.to_owned(), format!("00.{body}"), format!("zz{}", &signed[2..]), String::new()] {
             assert_eq!(key(1).verify("a:events", forged.as_bytes()), None, "{forged}");
         }
+    }
+
+    #[tokio::test]
+    async fn unverified_messages_are_dropped_and_counted() {
+        let channel: Arc<str> = "a:events".into();
+        let subscriber = Subscriber {
+            channel: Arc::clone(&channel),
+            key: key(1),
+            instance: "me".into(),
+            hub: Hub::start(),
+            rejected: Arc::new(AtomicU64::new(0)),
+        };
+        let body = r#"{"origin":"other","kind":"presence","watchers":1}"#;
+        subscriber.receive(body.as_bytes());
+        subscriber.receive(key(2).sign(&channel, body).as_bytes());
+        assert_eq!(subscriber.rejected.load(Ordering::Relaxed), 2, "unsigned and wrongly signed");
+        subscriber.receive(key(1).sign(&channel, body).as_bytes());
+        assert_eq!(subscriber.rejected.load(Ordering::Relaxed), 2, "a verified message is not counted");
     }
 
     #[test]
