@@ -170,9 +170,9 @@ impl PgStore {
         F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
     {
         let checkout_by = Instant::now() + self.config.checkout_timeout;
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Waiting::count(&self.waiting);
         let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(&self.permits).acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         let permit = permit
             .map_err(|_| unavailable(Deadline::Checkout(self.config.checkout_timeout)))?
             .map_err(|closed| RepoError::Unavailable(Box::new(closed)))?;
@@ -239,6 +239,23 @@ impl PgStore {
             in_use: capacity.saturating_sub(self.permits.available_permits()),
             waiting: self.waiting.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// One request counted as waiting for a permit, until dropped (also when the request
+/// is cancelled while it waits).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
