@@ -9,6 +9,20 @@ BENCH_PIDS=()
 
 bench_log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 
+# Builds chat-server and chat-bench and sets SERVER and BENCH to them: release unless
+# BENCH_PROFILE=debug (CI's smoke, and trial runs on a busy machine: correct, not fast).
+bench_build() {
+    if [[ ${BENCH_PROFILE:-release} == debug ]]; then
+        cargo build -q -p chat-server -p chat-bench
+        SERVER=target/debug/chat-server
+        BENCH=target/debug/chat-bench
+    else
+        cargo build --release -q -p chat-server -p chat-bench
+        SERVER=target/release/chat-server
+        BENCH=target/release/chat-bench
+    fi
+}
+
 # Starts a command in the background and remembers its pid for bench_cleanup.
 bench_spawn() {
     "$@" &
