@@ -48,6 +48,20 @@ bench_cleanup() {
     if declare -F stop_throwaway_postgres >/dev/null; then stop_throwaway_postgres || true; fi
 }
 
+# Waits (at most 60 s) until no other session is working in database URL $1: what an
+# overloaded scenario left queued in a server must not land in the next scenario.
+bench_settle() {
+    local i busy
+    for ((i = 0; i < 120; i++)); do
+        busy=$(psql -X -qAt "$1" -c "select count(*) from pg_stat_activity
+            where datname = current_database() and backend_type = 'client backend' and state <> 'idle'
+              and pid <> pg_backend_pid()" 2>/dev/null || echo 0)
+        [[ $busy == 0 ]] && return 0
+        sleep 0.5
+    done
+    bench_log "the database is still busy after 60 s; going on"
+}
+
 # A TCP port nobody listens on (probed, then used at once).
 bench_free_port() {
     local port=${1:-18000}

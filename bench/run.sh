@@ -137,12 +137,14 @@ relay() { "$BENCH" "$1" --kind relay --addr "127.0.0.1:$RELAY_PORT" --server-pid
 # 1, 1,000 and all IDLE online users (three of each), and the typing relay's steps.
 FAN=$((IDLE < 10000 ? IDLE : 10000))
 fanout() { # fanout CONTENDER ROUND
+    bench_settle "$DB"
     "$1" notices --sockets "$FAN" --audiences "1,1000,$FAN" --repeat 3 | emit "$2" "$1" || true
     "$1" typing --pairs "$PAIRS" --rates "$TYPING_RATES" --duration "$TYPING_SECS" | emit "$2" "$1" || true
 }
 
 for round in $(seq "$ROUNDS"); do
     bench_log "round $round/$ROUNDS: relay"
+    bench_settle "$DB"
     relay idle --sockets "$IDLE" --hold 5 | emit "$round" relay || true
     for admins in 8; do
         relay send --rate 1000 --duration "$SECS" --admins "$admins" | emit "$round" relay || true
@@ -150,6 +152,7 @@ for round in $(seq "$ROUNDS"); do
     fanout relay "$round"
 
     bench_log "round $round/$ROUNDS: A = ours"
+    bench_settle "$DB"
     ours idle --sockets "$IDLE" --hold 5 | emit "$round" ours || true
     for w in 16 32 64; do
         ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws | emit "$round" ours || true
@@ -177,9 +180,11 @@ for round in $(seq "$ROUNDS"); do
     done
     sed 's/"scenario":"s2_send"/"scenario":"s2_beside_reads"/' "$TMP/s2" | emit "$round" ours
     fanout ours "$round"
+    bench_settle "$DB"
     ours storm --clients "$FAN" --window 10 | emit "$round" ours || true
 
     bench_log "round $round/$ROUNDS: B = peer"
+    bench_settle "$DB"
     peer idle --sockets "$IDLE" --hold 5 | emit "$round" peer || true
     for w in 16 32 64; do
         peer send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --admins 0 | emit "$round" peer || true
