@@ -28,6 +28,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             lists page by keyset cursor. See docs/api-design.md.",
         license(name = "MIT", identifier = "MIT"),
     ),
+    servers((url = "/", description = "The server that serves this document (`/api-docs/openapi.json`).")),
     modifiers(&BearerAuth),
     components(
         schemas(

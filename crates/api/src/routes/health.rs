@@ -53,6 +53,7 @@ pub struct PoolLoad {
 #[utoipa::path(
     operation_id = "healthz",
     tag = "operations",
+    security(()),
     responses((status = 200, description = "The process is alive.", body = Health, example = json!({"status": "ok"})))
 )]
 #[get("/healthz")]
@@ -68,6 +69,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     operation_id = "readyz",
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "The database answers; the instance can take traffic (even when saturated).", body = Readiness),
         (status = 503, response = crate::openapi::Unavailable),
