@@ -71,6 +71,11 @@ pub struct FixtureArgs {
     /// Old support messages to create.
     #[arg(long, default_value_t = 100_000)]
     messages: i64,
+    /// Instead: write an existing app's schema and rows in the plan's style (TIMESTAMP
+    /// without time zone, Europe/Berlin, nullable columns, a reactions table, old
+    /// notices) into an EMPTY database, before `chat-server migrate`.
+    #[arg(long, conflicts_with_all = ["users", "messages"])]
+    old_app: bool,
 }
 
 /// Runs a legacy command and exits with its code.
@@ -125,6 +130,11 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
                 (legacy::cleanup(&database.database_url)?, "cleanup applied", "cleanup was already applied")
             };
             println!("{}", if outcome == CleanupOutcome::Done { done } else { nothing });
+            Ok(0)
+        }
+        LegacyCommand::Fixture(args) if args.old_app => {
+            legacy::old_app_fixture(&args.database.database_url)?;
+            println!("fixture: the old app's schema and rows (time zone Europe/Berlin); next: chat-server legacy preflight");
             Ok(0)
         }
         LegacyCommand::Fixture(args) => {
