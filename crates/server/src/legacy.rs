@@ -7,8 +7,10 @@
 use std::io::Write;
 use std::time::Instant;
 
-use chat_postgres::legacy::{self, CleanupOutcome, ExecuteOptions, ExecuteOutcome, LegacyError, Report};
-use clap::{Args, Subcommand};
+use chat_postgres::legacy::{
+    self, CleanupOutcome, Cohort, ExecuteOptions, ExecuteOutcome, LegacyError, Policies, Report, RowPolicy,
+};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::DatabaseArgs;
 
@@ -17,9 +19,21 @@ pub const EXIT_DIFFERENCES: i32 = 3;
 /// Exit code: the command refused to run.
 pub const EXIT_REFUSED: i32 = 4;
 
+/// Exit code: preflight found problems that block the migration.
+pub const EXIT_PREFLIGHT: i32 = 5;
+
 /// The `legacy` command group.
 #[derive(Debug, Subcommand)]
 pub enum LegacyCommand {
+    /// Read the old database as it is and name every row that would stop or distort the
+    /// move, with the remedy per kind (exit 5 while something blocks). Every other
+    /// command runs it first.
+    Preflight {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        policies: PolicyArgs,
+    },
     /// Move the old support messages into per-user support conversations (dry run by
     /// default: prints the report and changes nothing).
     MigrateSupport {
@@ -34,6 +48,10 @@ pub enum LegacyCommand {
         /// Rows per transaction (users are never split across transactions).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
         batch_rows: i64,
+        #[command(flatten)]
+        policies: PolicyArgs,
+        #[command(flatten)]
+        cohort: CohortArgs,
     },
     /// Compare every user's old and new side (count and checksum); exit 3 on a difference.
     VerifySupport {
@@ -58,6 +76,82 @@ pub enum LegacyCommand {
     },
     /// Fill the database with old-style support data (testing and measuring only).
     Fixture(FixtureArgs),
+}
+
+/// A row policy on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    /// Move as a notice from the support team.
+    Notice,
+    /// Move hidden (kept for audit, not shown to the user).
+    Hidden,
+    /// Leave in place and report (archived by the cleanup).
+    Skip,
+}
+
+impl From<PolicyArg> for RowPolicy {
+    fn from(arg: PolicyArg) -> Self {
+        match arg {
+            PolicyArg::Notice => Self::Notice,
+            PolicyArg::Hidden => Self::Hidden,
+            PolicyArg::Skip => Self::Skip,
+        }
+    }
+}
+
+/// The operator's choices for rows without an exact place in the new schema, and time.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Rows with sender_type 'system'.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Notice)]
+    system_messages: PolicyArg,
+    /// Old notices (is_notification = TRUE) inside support threads.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Notice)]
+    support_notices: PolicyArg,
+    /// The zone `timestamp without time zone` columns are read in (default: the
+    /// database's TimeZone).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// A thread whose last message is older than this many days arrives resolved.
+    #[arg(long, default_value_t = 30)]
+    resolve_after_days: u32,
+}
+
+impl PolicyArgs {
+    fn policies(&self) -> Policies {
+        Policies {
+            system_messages: self.system_messages.into(),
+            support_notices: self.support_notices.into(),
+            time_zone: self.time_zone.clone(),
+            resolve_after_days: self.resolve_after_days,
+        }
+    }
+}
+
+/// Whose support moves (gradual rollout); default everyone.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct CohortArgs {
+    /// These users (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    user_ids: Option<Vec<i32>>,
+    /// The members of this group.
+    #[arg(long)]
+    group_id: Option<i32>,
+    /// The users whose id % 100 is below this number (10, then 100 for the rest).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    percent: Option<u8>,
+}
+
+impl CohortArgs {
+    fn cohort(&self) -> Cohort {
+        match (&self.user_ids, self.group_id, self.percent) {
+            (Some(ids), _, _) => Cohort::Users(ids.clone()),
+            (_, Some(group), _) => Cohort::Group(group),
+            (_, _, Some(share)) => Cohort::Percent(share),
+            _ => Cohort::All,
+        }
+    }
 }
 
 /// Fixture size.
@@ -97,11 +191,22 @@ pub fn run(command: LegacyCommand) -> anyhow::Result<()> {
 
 fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
     match command {
-        LegacyCommand::MigrateSupport { database, execute, batch_rows, .. } => {
+        LegacyCommand::Preflight { database, policies } => {
+            let found = legacy::preflight(&database.database_url, &policies.policies())?;
+            print!("{found}");
+            Ok(if found.blocking().is_empty() { 0 } else { EXIT_PREFLIGHT })
+        }
+        LegacyCommand::MigrateSupport { database, execute, batch_rows, policies, cohort, .. } => {
+            let options = ExecuteOptions {
+                policies: policies.policies(),
+                cohort: cohort.cohort(),
+                batch_rows,
+                ..ExecuteOptions::default()
+            };
             if execute {
-                migrate(&database.database_url, batch_rows)
+                migrate(&database.database_url, &options)
             } else {
-                let report = legacy::report(&database.database_url)?;
+                let report = legacy::report_with(&database.database_url, &options.policies, &options.cohort)?;
                 // A reader that stops early (`| head`) is not an error.
                 let _ = std::io::stdout().write_all(render_report(&report).as_bytes());
                 Ok(0)
@@ -134,7 +239,9 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
         }
         LegacyCommand::Fixture(args) if args.old_app => {
             legacy::old_app_fixture(&args.database.database_url)?;
-            println!("fixture: the old app's schema and rows (time zone Europe/Berlin); next: chat-server legacy preflight");
+            println!(
+                "fixture: the old app's schema and rows (time zone Europe/Berlin); next: chat-server legacy preflight"
+            );
             Ok(0)
         }
         LegacyCommand::Fixture(args) => {
@@ -153,10 +260,9 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
     }
 }
 
-fn migrate(database_url: &str, batch_rows: i64) -> Result<i32, LegacyError> {
+fn migrate(database_url: &str, options: &ExecuteOptions) -> Result<i32, LegacyError> {
     let started = Instant::now();
-    let options = ExecuteOptions { batch_rows, ..ExecuteOptions::default() };
-    let outcome = legacy::execute(database_url, &options, &mut |p| {
+    let outcome = legacy::execute(database_url, options, &mut |p| {
         println!(
             "batch {}: chunk {} committed, {}/{} users, {} messages moved ({:.1} s)",
             p.batch,
@@ -208,6 +314,10 @@ fn verify(database_url: &str) -> Result<i32, LegacyError> {
     }
     println!("moved messages outside their owner's conversation: {}", report.misplaced);
     println!("conversations with broken positions: {}", report.broken_sequences);
+    println!("users still on the old support (not in a migrated cohort): {}", report.users_pending);
+    if !report.unfinished_batches.is_empty() {
+        println!("unfinished batches (resume with --execute): {:?}", report.unfinished_batches);
+    }
     if !report.left_in_place.is_empty() {
         let rows: i64 = report.left_in_place.iter().map(|u| u.rows).sum();
         println!(

@@ -2,11 +2,16 @@
 //! `migrations-legacy-cleanup/` (never run by `chat-server migrate`), with its revert.
 //!
 //! The guard lives in the migration's SQL itself, so it holds however the migration is
-//! run: it refuses unless a verified, not rolled back batch is recorded (and no support
-//! message arrived since), or there is no old support data at all.
+//! run, and re-checks in the cleanup's own transaction: it refuses unless every old
+//! support row is in the last verification's row-by-row record, unchanged, with its
+//! moved copy in place (or its reason to stay), or there is no old support data at all.
+//! Rows of other tables pointing at removed rows are archived too (or the cleanup
+//! refuses, naming the key).
 
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::preflight::require_clean;
+use super::scope::Scope;
 use super::{LegacyError, connect, exclusively};
 
 const CLEANUP: EmbeddedMigrations = embed_migrations!("../../migrations-legacy-cleanup");
@@ -28,6 +33,8 @@ pub fn cleanup(database_url: &str) -> Result<CleanupOutcome, LegacyError> {
         if !conn.has_pending_migration(CLEANUP).map_err(LegacyError::Migration)? {
             return Ok(CleanupOutcome::AlreadyDone);
         }
+        let policies = Scope::recorded_policies(conn)?.unwrap_or_default();
+        require_clean(conn, &policies)?;
         conn.run_pending_migrations(CLEANUP).map(drop).map_err(refusal)?;
         Ok(CleanupOutcome::Done)
     })

@@ -6,23 +6,33 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
 
 use super::chunk::{move_chunk, stage_sql};
-use super::scope::{classified, row_hash};
+use super::cohort::Cohort;
+use super::preflight::require_clean;
+use super::scope::{Policies, Scope, row_hash};
 use super::{LegacyError, connect, exclusively, require_legacy_column};
 
 /// How `execute` runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecuteOptions {
+    /// How rows without an exact place in the new schema move, and the time zone.
+    pub policies: Policies,
+    /// Whose support moves in this run (the rest stays on the old support groups).
+    pub cohort: Cohort,
     /// Rows per transaction, roughly: users are added to a chunk until it holds this
-    /// many rows (a user is never split, so one large thread makes a larger chunk).
+    /// many rows (a user is never split, so one large thread makes a larger chunk);
+    /// 0: [`ExecuteOptions::BATCH_ROWS`].
     pub batch_rows: i64,
     /// Tests only: after this many committed chunks, the next chunk does its work and
     /// then fails before committing, like a crash mid-run.
     pub fail_after_chunks: Option<usize>,
 }
 
-impl Default for ExecuteOptions {
-    fn default() -> Self {
-        Self { batch_rows: 5000, fail_after_chunks: None }
+impl ExecuteOptions {
+    /// The default chunk size.
+    pub const BATCH_ROWS: i64 = 5000;
+
+    fn batch_rows(&self) -> i64 {
+        if self.batch_rows == 0 { Self::BATCH_ROWS } else { self.batch_rows }
     }
 }
 
@@ -116,6 +126,8 @@ pub fn execute(
     let mut conn = connect(database_url)?;
     require_legacy_column(&mut conn)?;
     exclusively(&mut conn, |conn| {
+        let scope = require_clean(conn, &options.policies)?;
+        require_same_policies(conn, &scope)?;
         let unfinished = diesel::sql_query(
             "SELECT id FROM chat_support_migration_batches
              WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY id LIMIT 1",
@@ -123,8 +135,9 @@ pub fn execute(
         .get_result::<Id>(conn)
         .optional()?
         .map(|b| b.id);
-        let owners = pending_owners(conn)?;
-        if unfinished.is_none() && owners.is_empty() {
+        let owners = pending_owners(conn, &scope, &options.cohort)?;
+        let cohort_new = cohort_users_missing(conn, &options.cohort)?;
+        if unfinished.is_none() && owners.is_empty() && cohort_new == 0 {
             let moved_before =
                 diesel::sql_query("SELECT count(*) AS n FROM dm_messages WHERE legacy_message_id IS NOT NULL")
                     .get_result::<Count>(conn)?
@@ -134,15 +147,24 @@ pub fn execute(
         let batch = match unfinished {
             Some(id) => id,
             None => {
-                diesel::sql_query("INSERT INTO chat_support_migration_batches DEFAULT VALUES RETURNING id")
+                diesel::sql_query("INSERT INTO chat_support_migration_batches (options) VALUES ($1) RETURNING id")
+                    .bind::<diesel::sql_types::Jsonb, _>(scope.recorded())
                     .get_result::<Id>(conn)?
                     .id
             }
         };
         let mut done = ExecuteProgress { batch, chunks: 0, users: 0, users_total: owners.len(), moved: 0 };
-        for chunk in &chunks(&owners, options.batch_rows) {
+        for chunk in &chunks(&owners, options.batch_rows()) {
             let moved = conn.transaction::<_, LegacyError, _>(|conn| {
-                let moved = move_chunk(conn, batch, chunk)?;
+                let moved = move_chunk(conn, batch, chunk, scope.policies.resolve_after_days)?;
+                // The users switch to the new support in the same transaction as their history.
+                diesel::sql_query(
+                    "INSERT INTO chat_support_users (user_id, batch_id) SELECT unnest($1::int[]), $2
+                     ON CONFLICT (user_id) DO NOTHING",
+                )
+                .bind::<Array<Int4>, _>(chunk)
+                .bind::<BigInt, _>(batch)
+                .execute(conn)?;
                 if options.fail_after_chunks == Some(done.chunks) {
                     return Err(LegacyError::Injected(done.chunks));
                 }
@@ -153,14 +175,51 @@ pub fn execute(
             done.moved += moved as u64;
             progress(&done);
         }
-        let summary = conn.transaction::<_, LegacyError, _>(|conn| finish(conn, batch))?;
+        let summary = conn.transaction::<_, LegacyError, _>(|conn| finish(conn, &scope, &options.cohort, batch))?;
         Ok(ExecuteOutcome::Finished { batch: summary, resumed: unfinished.is_some() })
     })
 }
 
+/// Refuses to mix choices: rows moved by a live batch were classified with its
+/// policies and time zone, and verification compares with those.
+fn require_same_policies(conn: &mut PgConnection, scope: &Scope) -> Result<(), LegacyError> {
+    #[derive(QueryableByName)]
+    struct Recorded {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        options: serde_json::Value,
+    }
+    let live = diesel::sql_query(
+        "SELECT id, options FROM chat_support_migration_batches WHERE rolled_back_at IS NULL ORDER BY id",
+    )
+    .load::<Recorded>(conn)?;
+    for batch in live {
+        if batch.options != scope.recorded() {
+            return Err(LegacyError::Refused(format!(
+                "batch {} was moved with other choices ({}) than this run ({}): pass the same options, or roll it back first",
+                batch.id,
+                batch.options,
+                scope.recorded()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Cohort users not yet on the new support (users without old rows switch too).
+fn cohort_users_missing(conn: &mut PgConnection, cohort: &Cohort) -> QueryResult<i64> {
+    Ok(diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM ({}) c WHERE NOT EXISTS (SELECT 1 FROM chat_support_users s WHERE s.user_id = c.id)",
+        cohort.users_sql()
+    ))
+    .get_result::<Count>(conn)?
+    .n)
+}
+
 /// Stages the rows to move and returns their owners, by id, with their row counts.
-fn pending_owners(conn: &mut PgConnection) -> QueryResult<Vec<(i32, i64)>> {
-    conn.batch_execute(&stage_sql())?;
+fn pending_owners(conn: &mut PgConnection, scope: &Scope, cohort: &Cohort) -> QueryResult<Vec<(i32, i64)>> {
+    conn.batch_execute(&stage_sql(scope, &cohort.owner_filter()))?;
     let sql = "SELECT owner, count(*) AS n FROM legacy_pending GROUP BY owner ORDER BY owner";
     Ok(diesel::sql_query(sql).load::<OwnerRows>(conn)?.into_iter().map(|r| (r.owner, r.n)).collect())
 }
@@ -183,15 +242,27 @@ fn chunks(owners: &[(i32, i64)], rows: i64) -> Vec<Vec<i32>> {
     out
 }
 
-/// Deactivates the old support groups and closes the batch with its counts.
-fn finish(conn: &mut PgConnection, batch: i64) -> Result<BatchSummary, LegacyError> {
-    let unmovable =
-        diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c WHERE c.reason IS NOT NULL", classified("")))
-            .get_result::<Count>(conn)?
-            .n;
+/// Switches the cohort's users without old rows too, deactivates the old support groups
+/// once no user with old rows is left on them, and closes the batch with its counts.
+fn finish(conn: &mut PgConnection, scope: &Scope, cohort: &Cohort, batch: i64) -> Result<BatchSummary, LegacyError> {
+    diesel::sql_query(format!(
+        "INSERT INTO chat_support_users (user_id, batch_id) SELECT c.id, $1 FROM ({}) c ON CONFLICT (user_id) DO NOTHING",
+        cohort.users_sql()
+    ))
+    .bind::<BigInt, _>(batch)
+    .execute(conn)?;
+    let unmovable = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM ({}) c WHERE c.reason IS NOT NULL",
+        scope.classified(&cohort.owner_filter())
+    ))
+    .get_result::<Count>(conn)?
+    .n;
     let hash = row_hash("m");
     diesel::sql_query(format!(
-        "WITH g AS (UPDATE chat_groups SET is_active = FALSE WHERE kind = 'support' AND is_active RETURNING id)
+        "WITH g AS (UPDATE chat_groups SET is_active = FALSE WHERE kind = 'support' AND is_active
+                    AND NOT EXISTS (SELECT 1 FROM chat_messages cm JOIN users u ON u.id = cm.support_conversation_user_id
+                                    WHERE NOT EXISTS (SELECT 1 FROM chat_support_users s WHERE s.user_id = u.id))
+                    RETURNING id)
          UPDATE chat_support_migration_batches b SET
              finished_at = now(),
              deactivated_group_ids = b.deactivated_group_ids || ARRAY(SELECT id FROM g ORDER BY id),

@@ -3,7 +3,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
-use super::scope::{DEFAULT_PERSONA, Unmovable, classified, unmovable};
+use super::cohort::Cohort;
+use super::preflight::require_clean;
+use super::scope::{DEFAULT_PERSONA, Policies, Scope, Unmovable, unmovable};
 use super::{LegacyError, connect, require_legacy_column};
 
 /// One user's old support thread and what becomes of it.
@@ -86,15 +88,24 @@ struct GroupId {
     id: i32,
 }
 
-/// Builds the dry-run report in one read-only transaction (one consistent snapshot).
+/// Builds the dry-run report with the default policies, for everyone.
 pub fn report(database_url: &str) -> Result<Report, LegacyError> {
+    report_with(database_url, &Policies::default(), &Cohort::All)
+}
+
+/// Builds the dry-run report in one read-only transaction (one consistent snapshot),
+/// after preflight: the rows it calls unmovable are exactly those execute leaves.
+pub fn report_with(database_url: &str, policies: &Policies, cohort: &Cohort) -> Result<Report, LegacyError> {
     let mut conn = connect(database_url)?;
     require_legacy_column(&mut conn)?;
     conn.build_transaction().read_only().repeatable_read().run(|conn| {
-        let in_scope =
-            diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c", classified(""))).get_result::<Count>(conn)?.n;
-        let users = diesel::sql_query(users_sql()).load::<UserPlan>(conn)?;
-        let unmovable = unmovable(conn)?;
+        let scope = require_clean(conn, policies)?;
+        let filter = cohort.owner_filter();
+        let in_scope = diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c", scope.classified(&filter)))
+            .get_result::<Count>(conn)?
+            .n;
+        let users = diesel::sql_query(users_sql(&scope, &filter)).load::<UserPlan>(conn)?;
+        let unmovable = unmovable(conn, &scope, &filter)?;
         let active_support_groups =
             diesel::sql_query("SELECT id FROM chat_groups WHERE kind = 'support' AND is_active ORDER BY id")
                 .load::<GroupId>(conn)?
@@ -105,8 +116,8 @@ pub fn report(database_url: &str) -> Result<Report, LegacyError> {
     })
 }
 
-fn users_sql() -> String {
-    let rows = classified("AND cm.support_conversation_user_id IS NOT NULL");
+fn users_sql(scope: &Scope, filter: &str) -> String {
+    let rows = scope.classified(&format!("AND cm.support_conversation_user_id IS NOT NULL {filter}"));
     format!(
         "WITH c AS ({rows}),
          per AS (
