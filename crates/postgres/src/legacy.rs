@@ -50,6 +50,9 @@ pub enum LegacyError {
     /// A failure injected by a test ([`ExecuteOptions::fail_after_chunks`]).
     #[error("injected failure after {0} committed chunks")]
     Injected(usize),
+    /// A worker thread of `execute` panicked.
+    #[error("a worker of the move stopped unexpectedly")]
+    Worker,
     /// A cleanup migration failed (including its guard).
     #[error("cleanup migration failed: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),

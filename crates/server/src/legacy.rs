@@ -48,6 +48,9 @@ pub enum LegacyCommand {
         /// Rows per transaction (users are never split across transactions).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
         batch_rows: i64,
+        /// Chunks moved at once, each on its own database connection.
+        #[arg(long, default_value_t = ExecuteOptions::WORKERS)]
+        workers: usize,
         #[command(flatten)]
         policies: PolicyArgs,
         #[command(flatten)]
@@ -196,11 +199,12 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
             print!("{found}");
             Ok(if found.blocking().is_empty() { 0 } else { EXIT_PREFLIGHT })
         }
-        LegacyCommand::MigrateSupport { database, execute, batch_rows, policies, cohort, .. } => {
+        LegacyCommand::MigrateSupport { database, execute, batch_rows, workers, policies, cohort, .. } => {
             let options = ExecuteOptions {
                 policies: policies.policies(),
                 cohort: cohort.cohort(),
                 batch_rows,
+                workers,
                 ..ExecuteOptions::default()
             };
             if execute {

@@ -17,31 +17,36 @@ const CREATE_CHUNK_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS legacy_chunk (
         persona_eligible BOOLEAN NOT NULL, ord BIGINT NOT NULL
     ) ON COMMIT DELETE ROWS";
 
-/// $1: the chunk's owners: their staged rows (see [`stage_sql`]), numbered per owner in
-/// old time order.
+/// $1: the chunk's owners: their staged rows to move (see [`stage_sql`]), numbered per
+/// owner in old time order.
 const FILL_SQL: &str = "INSERT INTO legacy_chunk
     SELECT id, owner, sender_type, sender_id, acting_admin_id, content, message_type, created_at, is_active,
            hidden_reason, is_notice, persona_eligible, row_number() OVER (PARTITION BY owner ORDER BY created_at, id)
-    FROM legacy_pending WHERE owner = ANY($1)";
+    FROM chat_support_migration_pending WHERE owner = ANY($1) AND reason IS NULL AND NOT moved";
 
-/// Stages every movable row not moved yet, clustered by owner, once per run: reading
-/// the old table user by user would visit most of its pages for every chunk (a shared
-/// group interleaves everyone's messages), which made a 1M-row move several times
-/// slower than ten 100k ones. A team answer keeps its admin as acting admin when that
-/// user still exists. The table lives as long as the run's connection.
+/// The staging table of a run, shared by its workers (each on its own connection).
+pub(crate) const PENDING: &str = "chat_support_migration_pending";
+
+/// Stages every row in scope of the run (`owners`: the cohort's filter), classified,
+/// clustered by owner, once per run: reading the old table user by user would visit
+/// most of its pages for every chunk (a shared group interleaves everyone's messages),
+/// which made a 1M-row move several times slower than ten 100k ones. A team answer
+/// keeps its admin as acting admin when that user still exists. An unlogged table, so
+/// that the run's parallel workers see it; every run rebuilds it and drops it at the
+/// end, so nothing depends on it surviving a crash.
 pub(crate) fn stage_sql(scope: &Scope, owners: &str) -> String {
-    let rows = scope.classified(&format!("AND cm.support_conversation_user_id IS NOT NULL {owners}"));
+    let rows = scope.classified(owners);
     format!(
-        "DROP TABLE IF EXISTS legacy_pending;
-         CREATE TEMP TABLE legacy_pending AS
+        "DROP TABLE IF EXISTS {PENDING};
+         CREATE UNLOGGED TABLE {PENDING} AS
          SELECT c.id, c.owner, c.sender_type, c.sender_id, a.id AS acting_admin_id, c.content, c.message_type,
-                c.created_at, c.is_active, c.hidden_reason, c.is_notice, c.persona_eligible
+                c.created_at, c.is_active, c.hidden_reason, c.is_notice, c.persona_eligible, c.reason,
+                EXISTS (SELECT 1 FROM dm_messages m WHERE m.legacy_message_id = c.id) AS moved
          FROM ({rows}) c
          LEFT JOIN users a ON c.sender_type = 'admin' AND a.id = c.sender_id
-         WHERE c.reason IS NULL AND NOT EXISTS (SELECT 1 FROM dm_messages m WHERE m.legacy_message_id = c.id)
          ORDER BY c.owner;
-         CREATE INDEX ON legacy_pending (owner);
-         ANALYZE legacy_pending;"
+         CREATE INDEX ON {PENDING} (owner);
+         ANALYZE {PENDING};"
     )
 }
 
