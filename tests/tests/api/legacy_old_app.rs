@@ -282,3 +282,149 @@ fn the_runbook_passes_on_an_old_apps_database() {
         .map(|t| checksum(&db, &format!("SELECT * FROM {t}")));
     assert_eq!(back, old_tables, "after revert and rollback the old tables are as they were");
 }
+
+fn kinds(preflight: &legacy::Preflight) -> BTreeMap<String, (bool, Vec<String>)> {
+    preflight.findings.iter().map(|f| (f.kind.clone(), (f.blocking, f.ids.clone()))).collect()
+}
+
+/// Preflight reads the old database as it is, before `migrate`, and names every row.
+#[test]
+fn preflight_names_every_problem_row_with_its_kind() {
+    let db = old_app();
+    let before = legacy::preflight(&db.url, &legacy::Policies::default()).unwrap();
+    let found = kinds(&before);
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(found["old_notice"], (true, ids(&["1007", "2001", "2002", "2003", "2004", "2005"])), "{before}");
+    assert_eq!(before.time_zone.zone, "Europe/Berlin");
+    assert!(before.to_string().contains("--old-notices keep"), "a remedy per kind: {before}");
+
+    chat_postgres::run_migrations_with(&db.url, &MigrateOptions { old_notices: OldNotices::Keep }).unwrap();
+    let after = legacy::preflight(&db.url, &legacy::Policies::default()).unwrap();
+    let found = kinds(&after);
+    assert!(after.blocking().is_empty(), "{after}");
+    for (kind, id) in [
+        ("system_message", "1002"),
+        ("no_content", "1003"),
+        ("no_time", "1004"),
+        ("null_is_active", "1005"),
+        ("null_message_type", "1006"),
+        ("support_notice", "1007"),
+    ] {
+        assert_eq!(found[kind].1, [id], "{kind}: {after}");
+    }
+    // Reactions on support messages (and nothing else) point at what the cleanup removes.
+    let keys: Vec<&legacy::Finding> = after.findings.iter().filter(|f| f.kind == "foreign_key").collect();
+    assert_eq!(keys.len(), 1, "{after}");
+    assert_eq!(keys[0].ids, ["chat_message_reactions.message_id -> chat_messages"]);
+    assert_eq!(keys[0].count, 37, "one per thread's second message and one on 1001");
+}
+
+/// A key the cleanup could not restore blocks every command, named.
+#[test]
+fn every_command_runs_preflight_first() {
+    let db = migrated_old_app();
+    db.conn()
+        .batch_execute(
+            "CREATE TABLE chat_reaction_votes (id SERIAL PRIMARY KEY,
+                 reaction_id INTEGER REFERENCES chat_message_reactions(id) ON DELETE CASCADE);
+             INSERT INTO chat_reaction_votes (reaction_id) SELECT min(id) FROM chat_message_reactions",
+        )
+        .unwrap();
+    let found = legacy::preflight(&db.url, &legacy::Policies::default()).unwrap();
+    assert_eq!(found.blocking().len(), 1, "{found}");
+    for result in [execute(&db).map(drop), legacy::report(&db.url).map(drop), legacy::verify(&db.url).map(drop)] {
+        match result {
+            Err(LegacyError::Refused(why)) => assert!(why.contains("chat_message_reactions"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(db.count("SELECT count(*) AS n FROM dm_messages"), 0);
+}
+
+/// The policies decide, the dry run agrees with execute, and a batch keeps its choices.
+#[test]
+fn policies_decide_and_the_dry_run_agrees() {
+    let db = migrated_old_app();
+    let policies = legacy::Policies {
+        system_messages: legacy::RowPolicy::Skip,
+        support_notices: legacy::RowPolicy::Hidden,
+        time_zone: Some("UTC".to_owned()),
+        ..legacy::Policies::default()
+    };
+    let report = legacy::report_with(&db.url, &policies, &legacy::Cohort::All).unwrap();
+    assert!(report.unmovable.iter().any(|u| u.id == 1002 && u.reason == "system_message"));
+    let options = ExecuteOptions { policies: policies.clone(), ..ExecuteOptions::default() };
+    let ExecuteOutcome::Finished { batch, .. } = legacy::execute(&db.url, &options, &mut |_| {}).unwrap() else {
+        panic!("finished");
+    };
+    assert_eq!(batch.messages_migrated, report.messages_to_move());
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM dm_messages WHERE legacy_message_id = 1007 AND hidden_at IS NOT NULL"),
+        1
+    );
+    let at = text(
+        &db,
+        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI') AS t FROM dm_messages WHERE legacy_message_id = 1001",
+    );
+    assert_eq!(at, "10:00", "an explicit zone is used as given");
+    assert!(legacy::verify(&db.url).unwrap().passed(), "verify uses the batch's choices");
+    db.conn().batch_execute("UPDATE chat_messages SET content = 'fixed' WHERE id = 1003").unwrap();
+    let mixed = execute(&db);
+    assert!(matches!(mixed, Err(LegacyError::Refused(ref why)) if why.contains("other choices")), "{mixed:?}");
+}
+
+/// Gradual rollout: a tenth of the users, then the rest; the first cohort rolls back
+/// alone; cleanup waits for everyone.
+#[test]
+fn a_cohort_moves_first_and_rolls_back_alone() {
+    use crate::legacy_support::{SMALL, fixture_db};
+    let db = fixture_db(SMALL);
+    let cohort = |share| ExecuteOptions { cohort: legacy::Cohort::Percent(share), ..ExecuteOptions::default() };
+    let run = |share| match legacy::execute(&db.url, &cohort(share), &mut |_| {}).unwrap() {
+        ExecuteOutcome::Finished { batch, .. } => batch,
+        other => panic!("{other:?}"),
+    };
+    let on_new = "SELECT count(*) AS n FROM chat_support_users";
+    let moved_outside = |filter: &str| {
+        db.count(&format!(
+            "SELECT count(*) AS n FROM dm_messages m JOIN direct_messages d ON d.id = m.conversation_id
+             WHERE m.legacy_message_id IS NOT NULL AND {filter}"
+        ))
+    };
+    let first = run(10);
+    assert_eq!(db.count(on_new), db.count("SELECT count(*) AS n FROM users WHERE id % 100 < 10"));
+    assert_eq!(moved_outside("d.user1_id % 100 >= 10"), 0, "only the cohort moved");
+    assert!(moved_outside("d.user1_id % 100 < 10") > 0);
+    assert!(first.deactivated_group_ids.is_empty(), "the others still use the old support groups");
+    let verified = legacy::verify(&db.url).unwrap();
+    assert!(verified.passed() && verified.users_pending > 100, "{verified:?}");
+    assert!(matches!(legacy::cleanup(&db.url), Err(LegacyError::Refused(_))), "not before everyone moved");
+
+    let rest = run(100);
+    assert!(!rest.deactivated_group_ids.is_empty());
+    assert_eq!(db.count(on_new), db.count("SELECT count(*) AS n FROM users"));
+    assert!(legacy::verify(&db.url).unwrap().passed());
+    let rest_state = checksum(
+        &db,
+        "SELECT m.* FROM dm_messages m JOIN direct_messages d ON d.id = m.conversation_id WHERE d.user1_id % 100 >= 10",
+    );
+
+    legacy::rollback(&db.url, first.id).unwrap();
+    assert_eq!(moved_outside("d.user1_id % 100 < 10"), 0, "the first cohort is back on the old support");
+    assert_eq!(db.count("SELECT count(*) AS n FROM chat_support_users WHERE user_id % 100 < 10"), 0);
+    assert_eq!(
+        checksum(
+            &db,
+            "SELECT m.* FROM dm_messages m JOIN direct_messages d ON d.id = m.conversation_id WHERE d.user1_id % 100 >= 10"
+        ),
+        rest_state,
+        "the second cohort is untouched"
+    );
+    assert_eq!(db.count("SELECT count(*) AS n FROM chat_groups WHERE kind = 'support' AND NOT is_active"), 0);
+    let verified = legacy::verify(&db.url).unwrap();
+    assert!(verified.passed() && verified.users_pending > 0, "{verified:?}");
+
+    run(10);
+    assert!(legacy::verify(&db.url).unwrap().passed());
+    assert_eq!(legacy::cleanup(&db.url).unwrap(), CleanupOutcome::Done);
+}
