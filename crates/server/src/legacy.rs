@@ -356,6 +356,15 @@ pub fn render_report(report: &Report) -> String {
     let _ = writeln!(out, "messages moved already:           {}", report.messages_moved());
     let _ = writeln!(out, "unmovable messages (left in place): {}", report.unmovable.len());
     let _ = writeln!(out, "old support groups to deactivate: {:?}", report.active_support_groups);
+    let _ = writeln!(
+        out,
+        "times:                            {}",
+        if report.local_time {
+            format!("chat_messages.created_at is local time (no time zone), read in {}", report.time_zone)
+        } else {
+            "chat_messages.created_at has a time zone; moved as is".to_owned()
+        }
+    );
     let _ = writeln!(out, "\nper user: user_id | messages | movable | moved | to move | conversation | persona");
     for u in &report.users {
         let conversation = u.conversation_id.map_or_else(|| "new".to_owned(), |id| format!("existing {id}"));

@@ -154,7 +154,8 @@ fn inspect(conn: &mut PgConnection, policies: &Policies) -> Result<(Preflight, S
     let scope = Scope::load(conn, policies)?;
     let local_columns = diesel::sql_query(
         "SELECT table_name || '.' || column_name AS name FROM information_schema.columns
-         WHERE table_schema = current_schema() AND data_type = 'timestamp without time zone' ORDER BY 1",
+         WHERE table_schema = current_schema() AND data_type = 'timestamp without time zone'
+           AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY 1",
     )
     .load::<Name>(conn)?
     .into_iter()
@@ -343,7 +344,9 @@ pub(crate) const REMOVED_GROUPS: &str = "SELECT id FROM chat_groups WHERE kind =
 
 /// Every foreign key onto `chat_messages` or `chat_groups` from another table than the
 /// old model's own (`tbl` and `col` quoted for SQL), and whether the cleanup can
-/// archive and restore the rows it covers. The cleanup's guard asks the same.
+/// archive and restore the rows it covers. The cleanup migration's `legacy_cleanup_keys`
+/// is the same query on purpose: its guard must hold however that migration is run,
+/// and preflight must work before the schema exists; keep the two in step.
 const FOREIGN_KEYS: &str = "
     SELECT c.conrelid::regclass::text AS tbl, quote_ident(a.attname) AS col, c.confrelid::regclass::text AS target,
            array_length(c.conkey, 1) = 1 AND fa.attname = 'id'

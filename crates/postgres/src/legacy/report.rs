@@ -55,8 +55,14 @@ pub struct Report {
     pub users: Vec<UserPlan>,
     /// Rows that cannot move, with why.
     pub unmovable: Vec<Unmovable>,
-    /// Active old support groups, which `execute` deactivates at the end.
+    /// Active old support groups, which `execute` deactivates at the end (once no user
+    /// with old rows is left outside the migrated cohorts).
     pub active_support_groups: Vec<i32>,
+    /// The zone `timestamp without time zone` times are read in, and whether the old
+    /// table's `created_at` is such a column.
+    pub time_zone: String,
+    /// Whether `chat_messages.created_at` is `timestamp without time zone`.
+    pub local_time: bool,
 }
 
 impl Report {
@@ -112,7 +118,14 @@ pub fn report_with(database_url: &str, policies: &Policies, cohort: &Cohort) -> 
                 .into_iter()
                 .map(|g| g.id)
                 .collect();
-        Ok(Report { in_scope, users, unmovable, active_support_groups })
+        Ok(Report {
+            in_scope,
+            users,
+            unmovable,
+            active_support_groups,
+            time_zone: scope.zone.clone(),
+            local_time: scope.local_time,
+        })
     })
 }
 
