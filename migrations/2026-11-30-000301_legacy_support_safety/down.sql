@@ -10,6 +10,7 @@ ALTER TABLE direct_messages
     ADD CONSTRAINT direct_messages_user2_id_fkey FOREIGN KEY (user2_id) REFERENCES users(id),
     DROP CONSTRAINT direct_messages_user1_id_fkey,
     ADD CONSTRAINT direct_messages_user1_id_fkey FOREIGN KEY (user1_id) REFERENCES users(id);
+DROP TABLE chat_legacy_support_cohort_archive;
 DROP TABLE chat_support_users;
 DROP TABLE chat_support_migration_rows;
 ALTER TABLE chat_support_migration_batches DROP COLUMN options;

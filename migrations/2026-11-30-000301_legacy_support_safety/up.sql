@@ -29,6 +29,20 @@ CREATE TABLE chat_support_users (
 );
 CREATE INDEX chat_support_users_batch ON chat_support_users (batch_id);
 
+-- `cleanup-support --cohort`: the old support rows of users already on the new support
+-- (verified), and the rows of other tables pointing at them, archived as JSON before
+-- they are deleted; `cleanup-support --revert` puts them back. The groups, the other
+-- users' rows and the old column stay until the final cleanup.
+CREATE TABLE chat_legacy_support_cohort_archive (
+    id BIGSERIAL PRIMARY KEY,
+    -- chat_messages, or the table of a row that pointed at one.
+    source TEXT NOT NULL,
+    row_data JSONB NOT NULL,
+    -- The owner of an archived chat_messages row.
+    user_id INTEGER,
+    archived_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
 -- The existing app deletes a user with `DELETE FROM users` (their group memberships
 -- cascade; their old messages stay, naming a user that is gone). The new tables follow
 -- it: a user's own conversations (support, DMs) go with the user, and references to a

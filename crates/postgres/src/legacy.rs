@@ -24,7 +24,7 @@ mod verify;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-pub use self::cleanup::{CleanupOutcome, cleanup, revert_cleanup};
+pub use self::cleanup::{CleanupOutcome, CohortCleanup, cleanup, cleanup_cohort, revert_cleanup};
 pub use self::cohort::Cohort;
 pub use self::execute::{BatchSummary, ExecuteOptions, ExecuteOutcome, ExecuteProgress, execute};
 pub use self::fixture::{FixtureSpec, FixtureSummary, fixture};

@@ -73,9 +73,13 @@ pub enum LegacyCommand {
     CleanupSupport {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Put the old column, groups and rows back from the archive.
-        #[arg(long)]
+        /// Put the old column, groups and rows back from the archives.
+        #[arg(long, conflicts_with = "cohort")]
         revert: bool,
+        /// Only the old rows of the users already on the new support (a verified
+        /// cohort), archived; the groups and the other users' rows stay.
+        #[arg(long)]
+        cohort: bool,
     },
     /// Fill the database with old-style support data (testing and measuring only).
     Fixture(FixtureArgs),
@@ -232,7 +236,16 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
             );
             Ok(0)
         }
-        LegacyCommand::CleanupSupport { database, revert } => {
+        LegacyCommand::CleanupSupport { database, cohort: true, .. } => {
+            let done = legacy::cleanup_cohort(&database.database_url)?;
+            println!(
+                "cohort cleanup applied: {} old support messages and {} rows of other tables archived and removed \
+                 (restore with --revert)",
+                done.messages, done.other_rows
+            );
+            Ok(0)
+        }
+        LegacyCommand::CleanupSupport { database, revert, .. } => {
             let (outcome, done, nothing) = if revert {
                 (legacy::revert_cleanup(&database.database_url)?, "cleanup reverted", "cleanup was not applied")
             } else {

@@ -373,8 +373,8 @@ fn policies_decide_and_the_dry_run_agrees() {
     assert!(matches!(mixed, Err(LegacyError::Refused(ref why)) if why.contains("other choices")), "{mixed:?}");
 }
 
-/// Gradual rollout: a tenth of the users, then the rest; the first cohort rolls back
-/// alone; cleanup waits for everyone.
+/// Gradual rollout: a tenth of the users, then the rest; the first cohort is cleaned
+/// up alone (and reverted), rolls back alone; the final cleanup waits for everyone.
 #[test]
 fn a_cohort_moves_first_and_rolls_back_alone() {
     use crate::legacy_support::{SMALL, fixture_db};
@@ -399,6 +399,19 @@ fn a_cohort_moves_first_and_rolls_back_alone() {
     let verified = legacy::verify(&db.url).unwrap();
     assert!(verified.passed() && verified.users_pending > 100, "{verified:?}");
     assert!(matches!(legacy::cleanup(&db.url), Err(LegacyError::Refused(_))), "not before everyone moved");
+
+    // The cohort's old rows can go before the others': archived, and put back by --revert.
+    let old_rows = checksum(&db, "SELECT * FROM chat_messages");
+    let cleaned = legacy::cleanup_cohort(&db.url).unwrap();
+    assert!(cleaned.messages > 0);
+    let cohort_rows = "SELECT count(*) AS n FROM chat_messages cm JOIN chat_groups g ON g.id = cm.group_id
+                       WHERE g.kind = 'support' AND cm.support_conversation_user_id IN (SELECT user_id FROM chat_support_users)";
+    assert_eq!(db.count(cohort_rows), 0);
+    assert!(db.count("SELECT count(*) AS n FROM chat_messages WHERE support_conversation_user_id % 100 >= 10") > 0);
+    assert!(legacy::verify(&db.url).unwrap().passed(), "verify reads the archived rows");
+    assert!(matches!(legacy::rollback(&db.url, first.id), Err(LegacyError::Refused(_))), "revert first");
+    assert_eq!(legacy::revert_cleanup(&db.url).unwrap(), CleanupOutcome::Done);
+    assert_eq!(checksum(&db, "SELECT * FROM chat_messages"), old_rows, "every old row is back");
 
     let rest = run(100);
     assert!(!rest.deactivated_group_ids.is_empty());
@@ -426,5 +439,8 @@ fn a_cohort_moves_first_and_rolls_back_alone() {
 
     run(10);
     assert!(legacy::verify(&db.url).unwrap().passed());
+    legacy::cleanup_cohort(&db.url).unwrap();
     assert_eq!(legacy::cleanup(&db.url).unwrap(), CleanupOutcome::Done);
+    assert_eq!(legacy::revert_cleanup(&db.url).unwrap(), CleanupOutcome::Done);
+    assert_eq!(checksum(&db, "SELECT * FROM chat_messages"), old_rows, "both archives restored");
 }

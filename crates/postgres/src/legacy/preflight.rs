@@ -114,16 +114,17 @@ struct Name {
     name: String,
 }
 
+/// A foreign key onto the old rows (see [`FOREIGN_KEYS`]).
 #[derive(QueryableByName)]
-struct ForeignKey {
+pub(crate) struct ForeignKey {
     #[diesel(sql_type = Text)]
-    tbl: String,
+    pub tbl: String,
     #[diesel(sql_type = Text)]
-    col: String,
+    pub col: String,
     #[diesel(sql_type = Text)]
-    target: String,
+    pub target: String,
     #[diesel(sql_type = Bool)]
-    archivable: bool,
+    pub archivable: bool,
 }
 
 #[derive(QueryableByName)]
@@ -347,7 +348,7 @@ pub(crate) const REMOVED_GROUPS: &str = "SELECT id FROM chat_groups WHERE kind =
 /// archive and restore the rows it covers. The cleanup migration's `legacy_cleanup_keys`
 /// is the same query on purpose: its guard must hold however that migration is run,
 /// and preflight must work before the schema exists; keep the two in step.
-const FOREIGN_KEYS: &str = "
+pub(crate) const FOREIGN_KEYS: &str = "
     SELECT c.conrelid::regclass::text AS tbl, quote_ident(a.attname) AS col, c.confrelid::regclass::text AS target,
            array_length(c.conkey, 1) = 1 AND fa.attname = 'id'
                AND NOT EXISTS (SELECT 1 FROM pg_constraint d WHERE d.contype = 'f' AND d.confrelid = c.conrelid

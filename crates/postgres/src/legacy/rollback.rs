@@ -26,6 +26,12 @@ pub struct RollbackSummary {
 }
 
 #[derive(QueryableByName)]
+struct CleanedRows {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct BatchState {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     rolled_back_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -122,6 +128,19 @@ pub fn rollback(database_url: &str, batch: i64) -> Result<RollbackSummary, Legac
             .ok_or_else(|| LegacyError::Refused(format!("there is no migration batch {batch}")))?;
             if state.rolled_back_at.is_some() {
                 return Err(LegacyError::Refused(format!("batch {batch} was already rolled back")));
+            }
+            let cleaned = diesel::sql_query(
+                "SELECT count(*) AS n FROM chat_legacy_support_cohort_archive a
+                 JOIN chat_support_users s ON s.user_id = a.user_id WHERE s.batch_id = $1",
+            )
+            .bind::<BigInt, _>(batch)
+            .get_result::<CleanedRows>(conn)?
+            .n;
+            if cleaned > 0 {
+                return Err(LegacyError::Refused(format!(
+                    "the old rows of batch {batch}'s users were cleaned up (cleanup-support --cohort); put them back \
+                     with `chat-server legacy cleanup-support --revert` first"
+                )));
             }
             if state.later_live {
                 return Err(LegacyError::Refused(format!(

@@ -79,7 +79,14 @@ pub(crate) struct Scope {
     pub local_time: bool,
     /// Whether `chat_messages.is_notification` exists (it does after `migrate`).
     pub has_notices: bool,
+    /// The relation the old rows are read from: `chat_messages`, or for verification
+    /// [`OLD_ROWS`] (with the rows a cohort cleanup archived).
+    pub messages: &'static str,
 }
+
+/// `chat_messages` with the rows `cleanup-support --cohort` archived: the old side as
+/// it was moved. A temporary view, created by [`Scope::with_cleaned_rows`].
+pub(crate) const OLD_ROWS: &str = "legacy_old_rows";
 
 #[derive(QueryableByName)]
 struct Found {
@@ -123,7 +130,22 @@ impl Scope {
             zone,
             local_time: found.created_type.as_deref() == Some("timestamp without time zone"),
             has_notices: found.has_notices,
+            messages: "chat_messages",
         })
+    }
+
+    /// Reads the old rows with those a cohort cleanup archived (creates [`OLD_ROWS`] for
+    /// this session).
+    pub(crate) fn with_cleaned_rows(self, conn: &mut PgConnection) -> QueryResult<Self> {
+        diesel::sql_query(format!(
+            "CREATE OR REPLACE TEMP VIEW {OLD_ROWS} AS
+             SELECT * FROM chat_messages
+             UNION ALL
+             SELECT (jsonb_populate_record(NULL::chat_messages, row_data)).* FROM chat_legacy_support_cohort_archive
+             WHERE source = 'chat_messages'"
+        ))
+        .execute(conn)?;
+        Ok(Self { messages: OLD_ROWS, ..self })
     }
 
     /// The choices as recorded on a batch (the zone resolved).
@@ -223,13 +245,14 @@ impl Scope {
                     {as_notice} AS is_notice,
                     COALESCE(p.is_active AND p.is_support_agent, FALSE) AS persona_eligible,
                     {reasons} AS reason
-             FROM chat_messages cm
+             FROM {messages} cm
              LEFT JOIN chat_groups g ON g.id = cm.group_id
              LEFT JOIN users o ON o.id = cm.support_conversation_user_id
              LEFT JOIN chat_fake_users p ON cm.sender_type = 'fake_user' AND p.id = cm.sender_id
              WHERE (cm.support_conversation_user_id IS NOT NULL OR g.kind = 'support') {filter}",
             instant = self.instant(),
             reasons = self.reasons(),
+            messages = self.messages,
         )
     }
 }

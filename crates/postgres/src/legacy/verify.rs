@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
 use super::preflight::require_clean;
-use super::scope::{IN_SCOPE, Scope, row_hash};
+use super::scope::{IN_SCOPE, OLD_ROWS, Scope, row_hash};
 use super::{LegacyError, connect, exclusively, require_legacy_column};
 
 /// One user's two sides: movable old rows (old time order, then old id) and moved rows
@@ -105,11 +105,12 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
     exclusively(&mut conn, |conn| {
         conn.build_transaction().repeatable_read().run(|conn| {
             let policies = Scope::recorded_policies(conn)?.unwrap_or_default();
-            let scope = require_clean(conn, &policies)?;
+            let scope = require_clean(conn, &policies)?.with_cleaned_rows(conn)?;
             // The old side's local times are cast in this zone (see the module docs).
             diesel::sql_query(format!("SET LOCAL TimeZone = '{}'", scope.zone.replace('\'', "''"))).execute(conn)?;
             let users = diesel::sql_query(per_user_sql(&scope)).load::<UserDifference>(conn)?;
-            let misplaced = diesel::sql_query(MISPLACED_SQL).get_result::<Count>(conn)?.n;
+            let misplaced =
+                diesel::sql_query(MISPLACED_SQL.replace("chat_messages", OLD_ROWS)).get_result::<Count>(conn)?.n;
             let broken_sequences = diesel::sql_query(BROKEN_SEQUENCES_SQL).get_result::<Count>(conn)?.n;
             let left_in_place = diesel::sql_query(left_in_place_sql(&scope)).load::<LeftInPlace>(conn)?;
             let users_pending = diesel::sql_query(PENDING_USERS_SQL).get_result::<Count>(conn)?.n;
@@ -174,10 +175,11 @@ fn record_rows_sql(scope: &Scope) -> String {
         "INSERT INTO chat_support_migration_rows (message_id, user_id, dm_message_id, reason, row_md5)
          SELECT c.id, c.owner, m.id, CASE WHEN m.id IS NULL THEN c.reason END, md5(to_jsonb(cm)::text)
          FROM ({}) c
-         JOIN chat_messages cm ON cm.id = c.id
+         JOIN {} cm ON cm.id = c.id
          LEFT JOIN dm_messages m ON m.legacy_message_id = c.id
          WHERE m.id IS NOT NULL OR c.reason IS NOT NULL",
-        scope.classified("")
+        scope.classified(""),
+        scope.messages
     )
 }
 
@@ -186,13 +188,14 @@ fn record_rows_sql(scope: &Scope) -> String {
 fn per_user_sql(scope: &Scope) -> String {
     let rows = scope.classified("AND cm.support_conversation_user_id IN (SELECT user_id FROM chat_support_users)");
     let new_hash = row_hash("m");
+    let messages = scope.messages;
     format!(
         "WITH old AS (
             SELECT c.owner AS user_id, count(*) AS n,
                    md5(string_agg(md5(c.sender_type || ':' || c.sender_id || ':'
                        || (extract(epoch FROM cm.created_at::timestamptz) * 1000000)::bigint || ':' || c.content),
                        '' ORDER BY cm.created_at, c.id)) AS sum
-            FROM ({rows}) c JOIN chat_messages cm ON cm.id = c.id
+            FROM ({rows}) c JOIN {messages} cm ON cm.id = c.id
             WHERE c.reason IS NULL GROUP BY c.owner),
          new AS (
             SELECT d.user1_id AS user_id, count(*) AS n, md5(string_agg({new_hash}, '' ORDER BY m.seq)) AS sum
