@@ -22,13 +22,13 @@ const CREATE_CHUNK_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS legacy_chunk (
 const FILL_SQL: &str = "INSERT INTO legacy_chunk
     SELECT id, owner, sender_type, sender_id, acting_admin_id, content, message_type, created_at, is_active,
            hidden_reason, is_notice, persona_eligible, row_number() OVER (PARTITION BY owner ORDER BY created_at, id)
-    FROM chat_support_migration_pending WHERE owner = ANY($1) AND reason IS NULL AND NOT moved";
+    FROM chat_support_migration_pending WHERE owner = ANY($1) AND reason IS NULL";
 
 /// The staging table of a run, shared by its workers (each on its own connection).
 pub(crate) const PENDING: &str = "chat_support_migration_pending";
 
-/// Stages every row in scope of the run (`owners`: the cohort's filter), classified,
-/// clustered by owner, once per run: reading the old table user by user would visit
+/// Stages every row in scope of the run (`owners`: the cohort's filter) not moved yet,
+/// classified (the unmovable ones with their reason), clustered by owner, once per run: reading the old table user by user would visit
 /// most of its pages for every chunk (a shared group interleaves everyone's messages),
 /// which made a 1M-row move several times slower than ten 100k ones. A team answer
 /// keeps its admin as acting admin when that user still exists. An unlogged table, so
@@ -40,10 +40,10 @@ pub(crate) fn stage_sql(scope: &Scope, owners: &str) -> String {
         "DROP TABLE IF EXISTS {PENDING};
          CREATE UNLOGGED TABLE {PENDING} AS
          SELECT c.id, c.owner, c.sender_type, c.sender_id, a.id AS acting_admin_id, c.content, c.message_type,
-                c.created_at, c.is_active, c.hidden_reason, c.is_notice, c.persona_eligible, c.reason,
-                EXISTS (SELECT 1 FROM dm_messages m WHERE m.legacy_message_id = c.id) AS moved
+                c.created_at, c.is_active, c.hidden_reason, c.is_notice, c.persona_eligible, c.reason
          FROM ({rows}) c
          LEFT JOIN users a ON c.sender_type = 'admin' AND a.id = c.sender_id
+         WHERE NOT EXISTS (SELECT 1 FROM dm_messages m WHERE m.legacy_message_id = c.id)
          ORDER BY c.owner;
          CREATE INDEX ON {PENDING} (owner);
          ANALYZE {PENDING};"

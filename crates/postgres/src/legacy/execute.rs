@@ -305,9 +305,7 @@ fn cohort_users_missing(conn: &mut PgConnection, cohort: &Cohort) -> QueryResult
 /// Stages the rows to move and returns their owners, by id, with their row counts.
 fn pending_owners(conn: &mut PgConnection, scope: &Scope, cohort: &Cohort) -> QueryResult<Vec<(i32, i64)>> {
     conn.batch_execute(&stage_sql(scope, &cohort.owner_filter()))?;
-    let sql = format!(
-        "SELECT owner, count(*) AS n FROM {PENDING} WHERE reason IS NULL AND NOT moved GROUP BY owner ORDER BY owner"
-    );
+    let sql = format!("SELECT owner, count(*) AS n FROM {PENDING} WHERE reason IS NULL GROUP BY owner ORDER BY owner");
     Ok(diesel::sql_query(sql).load::<OwnerRows>(conn)?.into_iter().map(|r| (r.owner, r.n)).collect())
 }
 

@@ -137,13 +137,23 @@ struct Flag {
 pub fn preflight(database_url: &str, policies: &Policies) -> Result<Preflight, LegacyError> {
     let mut conn = connect(database_url)?;
     require_legacy_column(&mut conn)?;
-    conn.build_transaction().read_only().repeatable_read().run(|conn| Ok(inspect(conn, policies)?.0))
+    conn.build_transaction().read_only().repeatable_read().run(|conn| Ok(inspect(conn, policies, Depth::Full)?.0))
+}
+
+/// How much preflight reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Everything, for the report.
+    Full,
+    /// Only what can block (old notices, foreign keys the cleanup cannot restore): the
+    /// row kinds a policy handles never block, and the command reports them itself.
+    Blocking,
 }
 
 /// Preflight as the first step of a command: refuses with the list while anything
 /// blocks, and returns the scope the command works with.
 pub(crate) fn require_clean(conn: &mut PgConnection, policies: &Policies) -> Result<Scope, LegacyError> {
-    let (found, scope) = inspect(conn, policies)?;
+    let (found, scope) = inspect(conn, policies, Depth::Blocking)?;
     if found.blocking().is_empty() {
         Ok(scope)
     } else {
@@ -151,7 +161,7 @@ pub(crate) fn require_clean(conn: &mut PgConnection, policies: &Policies) -> Res
     }
 }
 
-fn inspect(conn: &mut PgConnection, policies: &Policies) -> Result<(Preflight, Scope), LegacyError> {
+fn inspect(conn: &mut PgConnection, policies: &Policies, depth: Depth) -> Result<(Preflight, Scope), LegacyError> {
     let scope = Scope::load(conn, policies)?;
     let local_columns = diesel::sql_query(
         "SELECT table_name || '.' || column_name AS name FROM information_schema.columns
@@ -164,8 +174,10 @@ fn inspect(conn: &mut PgConnection, policies: &Policies) -> Result<(Preflight, S
     .collect();
     let time_zone = TimeZoneUse { zone: scope.zone.clone(), explicit: policies.time_zone.is_some(), local_columns };
     let mut findings = old_notices(conn, &scope)?;
-    findings.extend(rows(conn, &scope)?);
-    findings.extend(foreign_keys(conn)?);
+    if depth == Depth::Full {
+        findings.extend(rows(conn, &scope)?);
+    }
+    findings.extend(foreign_keys(conn, depth)?);
     findings.sort_by_key(|f| !f.blocking);
     Ok((Preflight { time_zone, findings }, scope))
 }
@@ -298,10 +310,13 @@ fn explain(kind: &str, policies: &Policies) -> (String, String) {
 /// Foreign keys of other tables onto the rows the cleanup removes (old support
 /// messages and groups). Single-column keys onto `id` of a table nothing else points
 /// at are archived by the cleanup and restored by `--revert`; any other stops it.
-fn foreign_keys(conn: &mut PgConnection) -> Result<Vec<Finding>, LegacyError> {
+fn foreign_keys(conn: &mut PgConnection, depth: Depth) -> Result<Vec<Finding>, LegacyError> {
     let keys = diesel::sql_query(FOREIGN_KEYS).load::<ForeignKey>(conn)?;
     let mut findings = Vec::new();
     for key in keys {
+        if key.archivable && depth == Depth::Blocking {
+            continue;
+        }
         let n = if key.archivable {
             let removed = if key.target == "chat_messages" { REMOVED_MESSAGES } else { REMOVED_GROUPS };
             diesel::sql_query(format!(

@@ -135,7 +135,7 @@ impl Scope {
     }
 
     /// Reads the old rows with those a cohort cleanup archived (creates [`OLD_ROWS`] for
-    /// this session).
+    /// this session, when there are any).
     pub(crate) fn with_cleaned_rows(self, conn: &mut PgConnection) -> QueryResult<Self> {
         diesel::sql_query(format!(
             "CREATE OR REPLACE TEMP VIEW {OLD_ROWS} AS

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
 use super::preflight::require_clean;
-use super::scope::{IN_SCOPE, OLD_ROWS, Scope, row_hash};
+use super::scope::{IN_SCOPE, Scope, row_hash};
 use super::{LegacyError, connect, exclusively, require_legacy_column};
 
 /// One user's two sides: movable old rows (old time order, then old id) and moved rows
@@ -110,7 +110,7 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
             diesel::sql_query(format!("SET LOCAL TimeZone = '{}'", scope.zone.replace('\'', "''"))).execute(conn)?;
             let users = diesel::sql_query(per_user_sql(&scope)).load::<UserDifference>(conn)?;
             let misplaced =
-                diesel::sql_query(MISPLACED_SQL.replace("chat_messages", OLD_ROWS)).get_result::<Count>(conn)?.n;
+                diesel::sql_query(MISPLACED_SQL.replace("chat_messages", scope.messages)).get_result::<Count>(conn)?.n;
             let broken_sequences = diesel::sql_query(BROKEN_SEQUENCES_SQL).get_result::<Count>(conn)?.n;
             let left_in_place = diesel::sql_query(left_in_place_sql(&scope)).load::<LeftInPlace>(conn)?;
             let users_pending = diesel::sql_query(PENDING_USERS_SQL).get_result::<Count>(conn)?.n;
