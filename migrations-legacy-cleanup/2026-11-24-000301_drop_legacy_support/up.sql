@@ -56,7 +56,7 @@ SELECT c.conrelid::regclass::text AS tbl, quote_ident(a.attname) AS col, c.confr
 FROM pg_constraint c
 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
 JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
-WHERE c.contype = 'f' AND c.confrelid IN ('chat_messages'::regclass, 'chat_groups'::regclass)
+WHERE c.contype = 'f' AND c.confrelid IN ('chat_messages'::regclass, 'chat_groups'::regclass, 'chat_group_members'::regclass)
   AND c.conrelid NOT IN ('chat_messages'::regclass, 'chat_group_members'::regclass);
 
 DO $$

@@ -358,8 +358,9 @@ pub(crate) const REMOVED_MESSAGES: &str =
 /// The old support groups the cleanup deletes.
 pub(crate) const REMOVED_GROUPS: &str = "SELECT id FROM chat_groups WHERE kind = 'support'";
 
-/// Every foreign key onto `chat_messages` or `chat_groups` from another table than the
-/// old model's own (`tbl` and `col` quoted for SQL), and whether the cleanup can
+/// Every foreign key onto `chat_messages`, `chat_groups` or `chat_group_members` from
+/// another table than the old model's own (a key onto a membership has two columns: the
+/// archive cannot restore it, so it blocks) (`tbl` and `col` quoted for SQL), and whether the cleanup can
 /// archive and restore the rows it covers. The cleanup migration's `legacy_cleanup_keys`
 /// is the same query on purpose: its guard must hold however that migration is run,
 /// and preflight must work before the schema exists; keep the two in step.
@@ -371,7 +372,7 @@ pub(crate) const FOREIGN_KEYS: &str = "
     FROM pg_constraint c
     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
     JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
-    WHERE c.contype = 'f' AND c.confrelid IN ('chat_messages'::regclass, 'chat_groups'::regclass)
+    WHERE c.contype = 'f' AND c.confrelid IN ('chat_messages'::regclass, 'chat_groups'::regclass, 'chat_group_members'::regclass)
       AND c.conrelid NOT IN ('chat_messages'::regclass, 'chat_group_members'::regclass)
     ORDER BY 1, 2";
 
