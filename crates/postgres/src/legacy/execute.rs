@@ -142,6 +142,8 @@ pub fn execute(
     exclusively(&mut conn, |conn| {
         let scope = require_clean(conn, &options.policies)?;
         require_same_policies(conn, &scope)?;
+        // Staging sorts the whole scope by owner: in memory rather than in temp files.
+        conn.batch_execute("SET work_mem = '256MB'; SET maintenance_work_mem = '256MB'")?;
         let unfinished = diesel::sql_query(
             "SELECT id FROM chat_support_migration_batches
              WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY id LIMIT 1",
