@@ -278,7 +278,9 @@ fn require_same_policies(conn: &mut PgConnection, scope: &Scope) -> Result<(), L
         options: serde_json::Value,
     }
     let live = diesel::sql_query(
-        "SELECT id, options FROM chat_support_migration_batches WHERE rolled_back_at IS NULL ORDER BY id",
+        // A batch moved before the choices were recorded has '{}': nothing to compare.
+        "SELECT id, options FROM chat_support_migration_batches WHERE rolled_back_at IS NULL AND options <> '{}'
+         ORDER BY id",
     )
     .load::<Recorded>(conn)?;
     for batch in live {
