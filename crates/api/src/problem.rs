@@ -115,6 +115,12 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the body deadline (408); the connection is closed.
+    #[error("request timeout")]
+    RequestTimeout {
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// The body is not `application/json` (415).
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -145,6 +151,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited(_) => "rate_limited",
@@ -161,6 +168,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => Cow::Borrowed("This method is not supported for this path."),
             Self::BadRequest { detail, .. } => Cow::Owned(detail.clone()),
             Self::PayloadTooLarge { limit } => Cow::Owned(format!("The request body exceeds {limit} bytes.")),
+            Self::RequestTimeout { after } => {
+                Cow::Owned(format!("The request body did not arrive within {} ms.", after.as_millis()))
+            }
             Self::UnsupportedMediaType => Cow::Borrowed("The request body must be application/json."),
             Self::Validation(_) => Cow::Borrowed("One or more fields are invalid."),
             Self::RateLimited(status) => Cow::Owned(format!(
@@ -210,6 +220,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -243,6 +254,10 @@ impl ResponseError for ApiError {
                 for field in status.headers() {
                     response.insert_header(field);
                 }
+            }
+            // The rest of a trickled body is not worth reading: the connection ends here.
+            Self::RequestTimeout { .. } => {
+                response.force_close();
             }
             _ => {}
         }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod chat_list;
+mod deadlines;
 mod deploys;
 mod direct_messages;
 mod dm_isolation;
@@ -12,6 +13,7 @@ mod errors;
 mod fanout;
 mod groups;
 mod legacy_cleanup;
+mod legacy_old_app;
 mod legacy_support;
 mod migrations;
 mod notifications;
@@ -22,6 +24,7 @@ mod operations;
 mod personas;
 mod plans;
 mod realtime;
+mod slow_bodies;
 mod support;
 mod support_isolation;
 mod tls;

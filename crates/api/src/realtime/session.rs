@@ -139,15 +139,33 @@ fn reason(code: CloseCode, description: &str) -> Stop {
 
 /// Whether a read error is the connection itself failing (a reset, an EOF mid-frame):
 /// the peer is gone, so there is nobody to send a close frame to, and no close to count.
+/// Invalid UTF-8 (`InvalidData`) is never taken for one: it keeps its 1007 close.
 fn peer_gone(error: &actix_ws::ProtocolError) -> bool {
     matches!(error, actix_ws::ProtocolError::Io(io)
-        if io.get_ref().is_some_and(|inner| inner.is::<actix_web::error::PayloadError>()))
+        if io.kind() != std::io::ErrorKind::InvalidData
+            && io.get_ref().is_some_and(|inner| inner.is::<actix_web::error::PayloadError>()))
 }
 
 /// The answer to a client's Close frame: a Close frame of our own echoing its code (RFC
 /// 6455 5.5.1), after which the server closes the TCP connection.
 fn answer_close(received: Option<CloseReason>) -> Stop {
     Stop::Close(CloseReason { code: received.map_or(CloseCode::Normal, |r| r.code), description: None })
+}
+
+/// The close for a frame that breaks RFC 6455, with a fixed reason (the parser's own
+/// message says nothing a client can act on, and need not leave the server).
+fn protocol_close(error: &actix_ws::ProtocolError) -> Stop {
+    use actix_ws::ProtocolError;
+    match error {
+        ProtocolError::Overflow => reason(CloseCode::Size, "message too big"),
+        // A text frame that is not UTF-8 (the only `InvalidData` the parser reports).
+        ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            reason(CloseCode::Invalid, "text frame is not valid UTF-8")
+        }
+        // The connection itself failed: nobody is left to read a Close frame.
+        ProtocolError::Io(_) => Stop::Gone,
+        _ => reason(CloseCode::Protocol, "protocol error"),
+    }
 }
 
 /// A deploy: the client should reconnect (to another instance) and resume.
@@ -258,8 +276,9 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
                     Some(Ok(AggregatedMessage::Close(received))) => Err(answer_close(received)),
                     None => Err(Stop::Gone),
+                    // A reset socket: nobody is left to read a Close frame, and no close to count.
                     Some(Err(e)) if peer_gone(&e) => Err(Stop::Gone),
-                    Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
+                    Some(Err(e)) => Err(protocol_close(&e)),
                 }
             }
             _ = heartbeat.tick() => {
@@ -346,9 +365,12 @@ impl Connection {
         match fetched {
             Ok(Some((participants, Ok(missed)))) => self.deliver_messages(&participants, missed).await,
             Ok(_) => Ok(()),
+            // Marking the gap delivered would lose it silently: the socket would go on
+            // with later messages and the client would never ask for the missing ones.
+            // Closing makes it reconnect and resume from what it really has.
             Err(e) => {
-                tracing::warn!(error = %e, "gap repair failed; the client will catch up on resume");
-                Ok(())
+                tracing::warn!(error = %e, "gap repair failed; closing the socket so the client resumes");
+                Err(reason(CloseCode::Again, "could not fill a gap: reconnect and resume"))
             }
         }
     }
