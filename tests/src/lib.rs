@@ -483,6 +483,15 @@ impl WsClient {
             .expect("the frame is sent");
     }
 
+    /// Sends a text frame as is (for frames that are not JSON).
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.to_owned().into()))
+            .await
+            .expect("the frame is sent");
+    }
+
     /// The next JSON frame, or `None` when nothing arrives within `wait`.
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
         use futures_util::StreamExt;

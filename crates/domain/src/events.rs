@@ -109,6 +109,17 @@ impl ChatEvent {
         sent.created.then(|| Self::MessageCreated { participants: sent.participants, message: sent.message.clone() })
     }
 
+    /// The event of a read mark moved by `reader` (an admin, for the team's side).
+    pub const fn of_read(mark: &crate::conversations::ReadMark, reader: UserId) -> Self {
+        Self::Read {
+            participants: mark.participants,
+            conversation: mark.conversation,
+            side: mark.side,
+            state: mark.state,
+            reader,
+        }
+    }
+
     /// The `ConversationUpdated` a [`crate::conversations::Sent`] causes, if the message
     /// changed the support conversation's status.
     pub fn status_change_of(sent: &crate::conversations::Sent) -> Option<Self> {

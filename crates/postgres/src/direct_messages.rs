@@ -3,7 +3,7 @@
 use chat_domain::conversations::{PersonaSummary, Side, SideState, UserSummary};
 use chat_domain::direct_messages::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DirectMessageRepository, DmKind, DmListQuery, DmParty,
-    DmSummary, DmTarget,
+    DmProspect, DmSummary, DmTarget, Reach,
 };
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
@@ -200,44 +200,70 @@ impl DirectMessageRepository for PgTx<'_> {
             .or_repo()
     }
 
-    fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError> {
+    fn dm_prospects(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<DmProspect>, RepoError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Int4)]
+            other: i32,
+            #[diesel(sql_type = Bool)]
+            known: bool,
+            #[diesel(sql_type = Bool)]
+            you_blocked: bool,
+            #[diesel(sql_type = Bool)]
+            they_blocked: bool,
+            #[diesel(sql_type = Bool)]
+            share_group: bool,
+            #[diesel(sql_type = Nullable<Bool>)]
+            archived: Option<bool>,
+            #[diesel(sql_type = BigInt)]
+            active: i64,
+        }
         if others.is_empty() {
             return Ok(Vec::new());
         }
         let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
+        // Each column is the query of the single-target method it stands for
+        // (`user_is_known`, `is_blocked`, `share_a_group`, `find_dm`, `count_active_dms`),
+        // per member, each from its own index.
         let rows = diesel::sql_query(
-            "SELECT blocked_id AS other FROM chat_user_blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)
-             UNION
-             SELECT blocker_id AS other FROM chat_user_blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)",
+            "SELECT o.id AS other,
+                    EXISTS (SELECT 1 FROM users u WHERE u.id = o.id) AS known,
+                    EXISTS (SELECT 1 FROM chat_user_blocks WHERE blocker_id = $1 AND blocked_id = o.id) AS you_blocked,
+                    EXISTS (SELECT 1 FROM chat_user_blocks WHERE blocker_id = o.id AND blocked_id = $1) AS they_blocked,
+                    EXISTS (SELECT 1 FROM chat_group_members ma
+                            JOIN chat_group_members mb ON mb.group_id = ma.group_id AND mb.user_id = o.id
+                            JOIN chat_groups g ON g.id = ma.group_id AND g.is_active AND g.kind IN ('main', 'other')
+                            WHERE ma.user_id = $1) AS share_group,
+                    CASE WHEN d.id IS NULL THEN NULL
+                         WHEN d.user1_id = $1 THEN d.user1_archived_at IS NOT NULL
+                         ELSE d.user2_archived_at IS NOT NULL END AS archived,
+                    (SELECT count(*) FROM direct_messages
+                     WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
+                  + (SELECT count(*) FROM direct_messages
+                     WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) AS active
+             FROM unnest($2::int[]) AS o(id)
+             LEFT JOIN direct_messages d ON d.user2_type = 'real_user'
+                  AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id)",
         )
         .bind::<Int4, _>(user.get())
         .bind::<Array<Int4>, _>(others)
-        .load::<OtherUser>(self.conn)
+        .load::<Row>(self.conn)
         .or_repo()?;
-        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
-    }
-
-    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError> {
-        if others.is_empty() {
-            return Ok(Vec::new());
-        }
-        let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
-        // The same count as `count_active_dms`, per member, each side from its own index.
-        let rows = diesel::sql_query(
-            "SELECT o.id AS other FROM unnest($2::int[]) AS o(id)
-             WHERE NOT EXISTS (SELECT 1 FROM direct_messages d WHERE d.user2_type = 'real_user'
-                               AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id))
-               AND (SELECT count(*) FROM direct_messages
-                    WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
-                 + (SELECT count(*) FROM direct_messages
-                    WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) >= $3",
-        )
-        .bind::<Int4, _>(user.get())
-        .bind::<Array<Int4>, _>(others)
-        .bind::<BigInt, _>(max)
-        .load::<OtherUser>(self.conn)
-        .or_repo()?;
-        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| DmProspect {
+                user: UserId(r.other),
+                reach: Reach {
+                    is_self: false,
+                    known: r.known,
+                    you_blocked: r.you_blocked,
+                    they_blocked: r.they_blocked,
+                    share_group: r.share_group,
+                },
+                existing: r.archived,
+                active: r.active,
+            })
+            .collect())
     }
 
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError> {
@@ -520,11 +546,4 @@ pub(crate) fn admin_list_sql() -> String {
          ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
         dm_view()
     )
-}
-
-/// A row naming another user (`other`), as the per-member queries of a group page return.
-#[derive(QueryableByName)]
-struct OtherUser {
-    #[diesel(sql_type = Int4)]
-    other: i32,
 }

@@ -22,3 +22,4 @@ mod plans;
 mod realtime;
 mod support;
 mod support_isolation;
+mod two_doors;

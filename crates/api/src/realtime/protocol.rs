@@ -10,8 +10,94 @@ use uuid::Uuid;
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType};
 use crate::dto::notifications::SendNotificationRequest;
+use crate::problem::ApiError;
 
-/// A frame from a client.
+/// A client frame as received: its `type`, its `id`, and its other fields. Each frame
+/// type's fields are then parsed by [`RawFrame::body`] into the request type of its REST
+/// twin (the same serde rules, `deny_unknown_fields` included, and the same problem
+/// codes); `conversationId` stands for the twin's path id.
+#[derive(Debug)]
+pub struct RawFrame {
+    /// The frame's `type`.
+    pub kind: String,
+    /// The request's `id`, echoed in the reply.
+    pub id: Option<String>,
+    body: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RawFrame {
+    /// Splits a text frame. Text that is not JSON is a `malformed_json`, a frame that is
+    /// not an object or has no string `type` a `validation_failed`, as over REST; the
+    /// `id` is kept for the reply whenever it could be read.
+    pub fn parse(text: &str) -> Result<Self, (Option<String>, ApiError)> {
+        use serde_json::Value;
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            (None, ApiError::BadRequest { code: "malformed_json", detail: format!("The frame is not valid JSON: {e}") })
+        })?;
+        let Value::Object(mut body) = value else {
+            return Err((None, ApiError::invalid("(body)", "invalid_type", "a frame is a JSON object")));
+        };
+        let id = match body.remove("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id),
+            Some(_) => return Err((None, ApiError::invalid("id", "invalid_type", "must be a string"))),
+        };
+        let kind = match body.remove("type") {
+            Some(Value::String(kind)) => kind,
+            None => return Err((id, ApiError::invalid("type", "required", "missing field `type`"))),
+            Some(_) => return Err((id, ApiError::invalid("type", "invalid_type", "must be a string"))),
+        };
+        Ok(Self { kind, id, body })
+    }
+
+    /// Takes the frame's `conversationId`: the path id of its REST twin.
+    pub fn conversation(&mut self) -> Result<chat_domain::ConversationId, ApiError> {
+        match self.body.remove("conversationId") {
+            None => Err(ApiError::invalid("conversationId", "required", "missing field `conversationId`")),
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| ApiError::invalid("conversationId", "invalid_type", e.to_string())),
+        }
+    }
+
+    /// Parses the remaining fields as `T`, the REST twin's request body.
+    pub fn body<T: serde::de::DeserializeOwned>(self) -> Result<T, ApiError> {
+        let bytes = serde_json::to_vec(&serde_json::Value::Object(self.body))
+            .map_err(|e| ApiError::invalid("(body)", "invalid_type", e.to_string()))?;
+        crate::extract::parse_json(&bytes)
+    }
+
+    /// The answer to a `type` nobody handles.
+    pub fn unknown_type(&self) -> ApiError {
+        ApiError::invalid("type", "invalid_type", format!("unknown frame type `{}`", self.kind))
+    }
+}
+
+/// A request without fields of its own (`ping`, `join-support-queue`, and the joins
+/// once `conversationId` is taken).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
+/// The fields of `resume`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {
+    /// Last seen position per conversation (conversations not listed: from the start).
+    #[serde(default)]
+    pub positions: HashMap<String, i64>,
+}
+
+/// The fields of `typing` (besides `conversationId`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TypingRequest {
+    /// Started (`true`, the default) or stopped.
+    #[serde(default = "yes")]
+    pub is_typing: bool,
+}
+
+/// Every frame a client may send, for the documentation (the OpenAPI `ClientFrame`
+/// schema). Frames are parsed through [`RawFrame`] into the REST twins' request types.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ClientFrame {

@@ -9,17 +9,15 @@ use chat_domain::{ConversationId, GroupId, MessageId, UserId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
 use crate::auth::Caller;
 use crate::dto::direct_messages::{
     BlockList, BlockedUserDto, DmListParams, GroupMemberDto, GroupMemberPage, MemberParams, StartDmRequest, UserDm,
     UserDmPage, encode_dm_cursor,
 };
 use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::{participants_of_dm, read_event};
+use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -77,6 +75,7 @@ impl From<UserDmError> for ApiError {
                 detail: "You can no longer send messages in this conversation.",
             },
             UserDmError::ClientIdReused => CLIENT_ID_REUSED,
+            UserDmError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             UserDmError::Repo(e) => e.into(),
         }
     }
@@ -128,9 +127,7 @@ async fn start_dm(
     let settings = state.settings.dms;
     let (dm, created) = state.store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
     if created {
-        state
-            .events
-            .publish(ChatEvent::ConversationUpdated { participants: participants_of_dm(&dm), conversation: dm.id });
+        state.events.publish(ChatEvent::ConversationUpdated { participants: dm.participants(), conversation: dm.id });
     }
     let body = UserDm::new(dm, caller.user_id);
     Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
@@ -178,9 +175,8 @@ async fn list_dms(
 async fn get_dm(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let dm = state.store.run(move |tx| direct_messages::get_dm(tx, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
 }
@@ -202,10 +198,9 @@ async fn get_dm(
 async fn list_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
@@ -232,10 +227,9 @@ async fn list_messages(
 async fn send_message(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let new = body.try_into_domain()?;
     let sent = state.store.run(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     super::publish_sent(&state, &sent);
@@ -261,13 +255,12 @@ async fn send_message(
 async fn mark_read(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let upto = MessageId(body.last_read_message_id);
     let mark = state.store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
-    state.events.publish(read_event(&mark, caller.user_id));
+    state.events.publish(ChatEvent::of_read(&mark, caller.user_id));
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
@@ -287,9 +280,9 @@ async fn mark_read(
 async fn archive(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    set_archived(state, caller, id.into_inner(), true).await
+    set_archived(state, caller, id, true).await
 }
 
 /// Brings an archived DM back to the caller's list.
@@ -308,18 +301,17 @@ async fn archive(
 async fn unarchive(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    set_archived(state, caller, id.into_inner(), false).await
+    set_archived(state, caller, id, false).await
 }
 
 async fn set_archived(
     state: web::Data<AppState>,
     caller: chat_domain::Principal,
-    id: i64,
+    id: ConversationId,
     archived: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id);
     let now = Utc::now();
     let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, archived, now)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
@@ -359,9 +351,8 @@ async fn list_blocks(state: web::Data<AppState>, Caller(caller): Caller) -> Resu
 async fn block(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    user_id: web::Path<i32>,
+    PathId(target): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserId(user_id.into_inner());
     let created = state.store.run(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
     Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
 }
@@ -382,9 +373,8 @@ async fn block(
 async fn unblock(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    user_id: web::Path<i32>,
+    PathId(target): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserId(user_id.into_inner());
     state.store.run(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -406,10 +396,9 @@ async fn unblock(
 async fn list_group_members(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i32>,
+    PathId(group): PathId<GroupId>,
     ApiQuery(params): ApiQuery<MemberParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let group = GroupId(id.into_inner());
     let (after, limit) = params.try_into_domain()?;
     let settings = state.settings.dms;
     let (members, next) = state

@@ -9,17 +9,16 @@ use chat_domain::search::{self, AdminSearchError};
 use chat_domain::{ConversationId, MessageId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
 use crate::auth::{AdminCaller, Caller};
 use crate::dto::Violations;
 use crate::dto::direct_messages::{
     AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, AdminSearchHit,
     AdminSearchPage, HideRequest, SearchHitDto, SearchPage, SearchParams, encode_dm_cursor,
 };
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
+use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
@@ -27,6 +26,7 @@ pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
         .service(get_dm)
         .service(list_messages)
         .service(reply)
+        .service(mark_read)
         .service(hide_message)
         .service(access_log)
         .service(search_everything);
@@ -35,8 +35,6 @@ pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
 pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
     cfg.service(search_mine);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminDmError> for ApiError {
     fn from(e: AdminDmError) -> Self {
@@ -48,6 +46,7 @@ impl From<AdminDmError> for ApiError {
                 detail: "Admins can read conversations between users but never post in them.",
             },
             AdminDmError::ClientIdReused => CLIENT_ID_REUSED,
+            AdminDmError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             AdminDmError::Repo(e) => e.into(),
         }
     }
@@ -116,9 +115,8 @@ async fn list_dms(
 async fn get_dm(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let dm = state.store.run(move |tx| direct_messages::admin_get_dm(tx, &admin, id)).await?;
     Ok(HttpResponse::Ok().json(AdminDm::from(dm)))
 }
@@ -141,10 +139,9 @@ async fn get_dm(
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
@@ -171,15 +168,44 @@ async fn list_messages(
 async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let new = body.try_into_domain()?;
     let sent = state.store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     super::publish_sent(&state, &sent);
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+/// Marks a persona DM read for the team (the read state all admins share): the admin
+/// list's `otherUnreadCount` and `waitingForPersona` follow it, and the user's sockets
+/// and the admins watching hear of it.
+#[utoipa::path(
+    operation_id = "adminMarkDirectMessageRead",
+    tag = "direct-messages-admin",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "The persona DM's id.")),
+    request_body(content = ReadRequest, description = "The newest message the team has seen."),
+    responses(
+        (status = 200, description = "The team's read state.", body = ReadState),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+#[post("/direct-messages/{id}/read")]
+async fn mark_read(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<ConversationId>,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let upto = MessageId(body.last_read_message_id);
+    let mark = state.store.run(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
+    state.events.publish(ChatEvent::of_read(&mark, admin.user_id));
+    Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
 /// Hides a message from users (kept, with its content, for audit).
@@ -201,10 +227,9 @@ async fn reply(
 async fn hide_message(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<MessageId>,
     ApiJson(body): ApiJson<HideRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = MessageId(id.into_inner());
     let mut v = Violations::default();
     let reason = v.check("reason", moderation::parse_reason(&body.reason));
     let reason = v.finish(|| reason)?;

@@ -2,24 +2,23 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chat_domain::events::{ChatEvent, Recipients};
-use chat_domain::notifications::{self, AdminNotificationError, NotificationId, SendNotificationError};
+use chat_domain::notifications::{self, AdminNotificationError, NotificationId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
 use crate::dto::notifications::{
     AdminNotification, AdminNotificationPage, NotificationListParams, NotificationSent, SendNotificationRequest,
+    send_error,
 };
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Forbidden, NotFound, ValidationFailed};
-use crate::problem::{ApiError, FieldViolation};
+use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(send_notification).service(list_notifications).service(retract_notification);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminNotificationError> for ApiError {
     fn from(e: AdminNotificationError) -> Self {
@@ -28,25 +27,6 @@ impl From<AdminNotificationError> for ApiError {
             AdminNotificationError::NotFound => Self::NotFound,
             AdminNotificationError::Repo(e) => e.into(),
         }
-    }
-}
-
-/// Maps a send's refusal; unknown users are named at their position in the request.
-pub(crate) fn send_error(e: SendNotificationError, user_ids: Option<&[i32]>) -> ApiError {
-    match e {
-        SendNotificationError::Forbidden => ADMIN_ONLY,
-        SendNotificationError::UnknownUsers(missing) => ApiError::Validation(
-            missing
-                .into_iter()
-                .map(|user| {
-                    let field = user_ids
-                        .and_then(|ids| ids.iter().position(|id| *id == user.get()))
-                        .map_or_else(|| "userId".to_owned(), |i| format!("userIds[{i}]"));
-                    FieldViolation::new(field, "unknown_user", format!("no user has id {user}"))
-                })
-                .collect(),
-        ),
-        SendNotificationError::Repo(e) => e.into(),
     }
 }
 
@@ -142,9 +122,8 @@ async fn list_notifications(
 async fn retract_notification(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<NotificationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = NotificationId(id.into_inner());
     let retracted = state.store.run(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
     if let Some(recipients) = retracted {
         state.events.publish(ChatEvent::NotificationRetracted { recipients, notification: id });

@@ -10,9 +10,9 @@ use crate::auth::{AdminCaller, Caller};
 use crate::dto::personas::{
     AdminPersona, AdminPersonaList, CreatePersonaRequest, PublicPersona, PublicPersonaList, UpdatePersonaRequest,
 };
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::problem::ApiError;
+use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
@@ -22,8 +22,6 @@ pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
 pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_dm_personas);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<ListPersonasError> for ApiError {
     fn from(e: ListPersonasError) -> Self {
@@ -118,10 +116,9 @@ async fn create_persona(
 async fn update_persona(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i32>,
+    PathId(id): PathId<PersonaId>,
     ApiJson(body): ApiJson<UpdatePersonaRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PersonaId(id.into_inner());
     let patch = body.try_into_domain()?;
     let persona = state.store.run(move |tx| personas::update_persona(tx, &admin, id, &patch)).await?;
     Ok(HttpResponse::Ok().json(AdminPersona::from(persona)))

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::MessageId;
+use chat_domain::events::ChatEvent;
 use chat_domain::support::{self, OpenSupportError, UserSupportError};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,8 +12,7 @@ use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, Rea
 use crate::dto::support::UserSupportConversation;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::read_event;
+use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -32,16 +32,11 @@ impl From<UserSupportError> for ApiError {
         match e {
             UserSupportError::NotFound => Self::NotFound,
             UserSupportError::ClientIdReused => CLIENT_ID_REUSED,
+            UserSupportError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             UserSupportError::Repo(e) => e.into(),
         }
     }
 }
-
-/// A `clientMessageId` already used by someone else in the conversation.
-pub(crate) const CLIENT_ID_REUSED: ApiError = ApiError::Conflict {
-    code: "client_message_id_reused",
-    detail: "This clientMessageId is already used by another sender in this conversation; use a fresh UUID.",
-};
 
 /// Gets the caller's support conversation, creating it on first access.
 #[utoipa::path(
@@ -137,6 +132,6 @@ async fn mark_read(
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
     let mark = state.store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
-    state.events.publish(read_event(&mark, caller.user_id));
+    state.events.publish(ChatEvent::of_read(&mark, caller.user_id));
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

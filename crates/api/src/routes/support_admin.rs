@@ -8,16 +8,14 @@ use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
 use crate::auth::AdminCaller;
 use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState};
 use crate::dto::support::{
     AdminSupportConversation, QueueParams, SupportQueuePage, SupportReplyRequest, UpdateSupportRequest, queue_cursor,
 };
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::read_event;
+use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -28,8 +26,6 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(reply)
         .service(mark_read);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminSupportError> for ApiError {
     fn from(e: AdminSupportError) -> Self {
@@ -58,6 +54,7 @@ impl From<ReplyError> for ApiError {
                 detail: "You cannot answer as a persona in your own support conversation; answer as the team.",
             },
             ReplyError::ClientIdReused => CLIENT_ID_REUSED,
+            ReplyError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             ReplyError::Repo(e) => e.into(),
         }
     }
@@ -107,9 +104,8 @@ async fn queue(
 async fn get_conversation(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let conversation = state.store.run(move |tx| support::get_support(tx, &admin, id)).await?;
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
@@ -133,10 +129,9 @@ async fn get_conversation(
 async fn update_conversation(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<UpdateSupportRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let patch = body.into_domain();
     let now = Utc::now();
     let conversation = state.store.run(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
@@ -165,10 +160,9 @@ async fn update_conversation(
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
@@ -195,10 +189,9 @@ async fn list_messages(
 async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let (voice, new) = body.try_into_domain()?;
     let sent = state.store.run(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     super::publish_sent(&state, &sent);
@@ -225,12 +218,11 @@ async fn reply(
 async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let upto = MessageId(body.last_read_message_id);
     let mark = state.store.run(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
-    state.events.publish(read_event(&mark, admin.user_id));
+    state.events.publish(ChatEvent::of_read(&mark, admin.user_id));
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

@@ -27,6 +27,9 @@ pub enum UserDmError {
     /// The `clientMessageId` is already used by another sender in this conversation.
     #[error("clientMessageId already used by another sender")]
     ClientIdReused,
+    /// The caller already sent another message with this `clientMessageId` here.
+    #[error("clientMessageId already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -36,6 +39,7 @@ impl From<AppendError> for UserDmError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
         }
     }

@@ -2,14 +2,14 @@
 //!
 //! Text is stored as sent (the frontend escapes it), trimmed, and free of control
 //! characters. Line feeds and tabs are allowed where multi-line text makes sense
-//! (messages, bios); a carriage return is normalized to a line feed.
+//! (messages, bios); a carriage return is refused like any other control character
+//! (rewriting it would store something other than what was sent).
 
 use super::ValueError;
 
 /// Checks length (in Unicode scalar values) and control characters of trimmed text.
 pub(crate) fn clean(raw: &str, max_chars: usize, multiline: bool) -> Result<String, ValueError> {
-    let normalized = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text = normalized.trim();
+    let text = raw.trim();
     if text.is_empty() {
         return Err(ValueError::new("empty", "must not be empty or only whitespace"));
     }
@@ -108,7 +108,10 @@ mod tests {
     fn control_characters_are_rejected_but_newlines_allowed_in_messages() {
         assert_eq!(MessageContent::parse("a\0b").unwrap_err().code, "control_character");
         assert_eq!(MessageContent::parse("a\u{7}b").unwrap_err().code, "control_character");
-        assert_eq!(MessageContent::parse("line\r\nnext").unwrap().as_str(), "line\nnext");
+        assert_eq!(MessageContent::parse("line\nnext\tend").unwrap().as_str(), "line\nnext\tend");
+        for raw in ["a\rb", "line\r\nnext"] {
+            assert_eq!(MessageContent::parse(raw).unwrap_err().code, "control_character", "{raw:?}");
+        }
         assert_eq!(PersonaName::parse("a\nb").unwrap_err().code, "control_character");
     }
 
