@@ -65,25 +65,125 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Parses a JSON document, naming the offending field on a type or shape error.
+/// Parses a JSON request body (REST or WebSocket frame), naming the offending field on a
+/// type or shape error.
+///
+/// Two rules hold for every body, here and nowhere else:
+/// - the document is a JSON object: serde would otherwise read a struct from an array
+///   (`["text", null]` as a positional body), which no documented schema allows;
+/// - a number with a zero fraction (`42.0`) is the integer it equals, as in JSON Schema,
+///   where `type: integer` admits it; a generated client may well send one.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if !inner.is_data() {
-            return ApiError::BadRequest {
-                code: "malformed_json",
-                detail: format!("The request body is not valid JSON: {inner}"),
-            };
-        }
-        field_error(&path, &inner.to_string())
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
+    let malformed = |e: serde_json::Error| ApiError::BadRequest {
         code: "malformed_json",
         detail: format!("The request body is not valid JSON: {e}"),
+    };
+    let StrictValue(value) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() { field_error(&path, &inner.to_string()) } else { malformed(inner) }
     })?;
-    Ok(value)
+    de.end().map_err(malformed)?;
+    parse_value(value)
+}
+
+/// [`parse_json`] for a document already parsed strictly (a WebSocket frame read once
+/// for its `type`).
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        let found = match value {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null | serde_json::Value::Object(_) => "null",
+        };
+        return Err(ApiError::Validation(vec![FieldViolation::new(
+            "(body)",
+            "invalid_type",
+            format!("expected a JSON object, found {found}"),
+        )]));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        field_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// A JSON document read strictly: a repeated object key is refused (`serde_json::Value`
+/// would keep the last one silently, so two readers could see two bodies), and a
+/// number with a zero fraction that fits an `i64` becomes that integer.
+#[derive(Debug)]
+pub struct StrictValue(pub serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // i64::MAX as f64 rounds up to 2^63, which does not fit: the bound is exclusive.
+        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+            #[expect(clippy::cast_possible_truncation, reason = "integral and in range, checked above")]
+            return Ok((v as i64).into());
+        }
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(value) = map.next_value()?;
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            fields.insert(key, value);
+        }
+        Ok(fields.into())
+    }
 }
 
 /// Turns serde's message into a violation of the right field.
@@ -100,6 +200,8 @@ fn field_error(path: &str, message: &str) -> ApiError {
     };
     let (field, code) = if let Some(field) = named("missing field `") {
         (field, "required")
+    } else if let Some(field) = named("duplicate field `") {
+        (field, "duplicate_field")
     } else if message.starts_with("unknown field `") {
         // Here serde_path_to_error's path already ends with the unknown field.
         (path.to_owned(), "unknown_field")
@@ -236,6 +338,37 @@ mod tests {
             assert_eq!(ConversationId::from_segment(raw), None, "{raw:?}");
         }
         assert_eq!(UserId::from_segment("2147483648"), None, "out of range for the id");
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        for body in [r#"["x", [1]]"#, "[]", r#""x""#, "5", "true", "null"] {
+            let v = violation(body);
+            assert_eq!((v.field.as_str(), v.code.as_ref()), ("(body)", "invalid_type"), "{body}");
+        }
+    }
+
+    #[test]
+    fn repeated_keys_are_refused() {
+        let v = violation(r#"{"content": "a", "userIds": [], "content": "b"}"#);
+        assert_eq!((v.field.as_str(), v.code.as_ref()), ("content", "duplicate_field"));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Ids {
+            id: i64,
+            user_ids: Vec<i32>,
+        }
+        let ids: Ids = parse_json(br#"{"id": 78803.0, "userIds": [1.0, -2e0]}"#).expect("integral floats");
+        assert_eq!((ids.id, ids.user_ids), (78803, vec![1, -2]));
+        let v = match parse_json::<Ids>(br#"{"id": 1.5, "userIds": []}"#) {
+            Err(ApiError::Validation(v)) => v.into_iter().next().unwrap(),
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!((v.field.as_str(), v.code.as_ref()), ("id", "invalid_type"));
     }
 
     #[test]

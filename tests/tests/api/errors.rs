@@ -192,3 +192,41 @@ async fn probes_answer_and_every_response_carries_its_own_request_id() {
     }
     assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 200, 401, 404, 405]);
 }
+
+/// Every JSON body is an object: serde alone would read a struct from an array of its
+/// fields in order (`["text", null]`), which no documented schema allows.
+#[tokio::test]
+async fn arrays_and_other_non_objects_are_refused_on_every_body_route() {
+    let app = TestApp::spawn().await;
+    let (user_id, user) = app.user("uma");
+    let (_, admin) = app.admin("ada");
+    // Give every id-taking route something real to point at, so a refusal cannot come
+    // from a missing conversation instead of the body.
+    let support = app.get("/api/user/chat/support", &user).await.json()["id"].as_i64().expect("support id");
+    let spec: Value = serde_json::from_str(&chat_api::openapi_json()).expect("spec");
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operation") {
+            if operation.pointer("/requestBody/content/application~1json").is_none() {
+                continue;
+            }
+            let token = if path.starts_with("/api/admin/") { &admin } else { &user };
+            let url = path.replace("{id}", &support.to_string()).replace("{userId}", &user_id.to_string());
+            for body in
+                [json!(["Hi! How can I change my email address?", "text", null]), json!("text"), json!(42), Value::Null]
+            {
+                let bytes = serde_json::to_vec(&body).expect("json");
+                let reply = app.call_raw(&method.to_uppercase(), &url, token, "application/json", bytes).await;
+                let case = format!("{method} {path} with {body}");
+                assert_problem(&reply, 422, "validation_failed", &case);
+                assert_eq!(reply.json()["errors"][0]["field"], "(body)", "{case}");
+                assert_eq!(reply.json()["errors"][0]["code"], "invalid_type", "{case}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} body routes found");
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 0);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_notifications"), 0);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_fake_users"), 0);
+}

@@ -31,12 +31,9 @@ impl RawFrame {
     /// `id` is kept for the reply whenever it could be read.
     pub fn parse(text: &str) -> Result<Self, (Option<String>, ApiError)> {
         use serde_json::Value;
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            (None, ApiError::BadRequest { code: "malformed_json", detail: format!("The frame is not valid JSON: {e}") })
-        })?;
-        let Value::Object(mut body) = value else {
-            return Err((None, ApiError::invalid("(body)", "invalid_type", "a frame is a JSON object")));
-        };
+        // The REST parser: malformed JSON, a non-object and repeated keys answer as there.
+        let mut body: serde_json::Map<String, Value> =
+            crate::extract::parse_json(text.as_bytes()).map_err(|e| (None, e))?;
         let id = match body.remove("id") {
             None | Some(Value::Null) => None,
             Some(Value::String(id)) => Some(id),
@@ -61,9 +58,7 @@ impl RawFrame {
 
     /// Parses the remaining fields as `T`, the REST twin's request body.
     pub fn body<T: serde::de::DeserializeOwned>(self) -> Result<T, ApiError> {
-        let bytes = serde_json::to_vec(&serde_json::Value::Object(self.body))
-            .map_err(|e| ApiError::invalid("(body)", "invalid_type", e.to_string()))?;
-        crate::extract::parse_json(&bytes)
+        crate::extract::parse_value(serde_json::Value::Object(self.body))
     }
 
     /// The answer to a `type` nobody handles.
