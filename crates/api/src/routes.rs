@@ -14,15 +14,6 @@ mod support_admin;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-/// Publishes the events of a send: the new message (a retry publishes nothing), then
-/// the support conversation's status change, if the message caused one.
-pub(crate) fn publish_sent(state: &crate::state::AppState, sent: &chat_domain::conversations::Sent) {
-    use chat_domain::events::ChatEvent;
-    for event in [ChatEvent::for_sent(sent), ChatEvent::status_change_of(sent)].into_iter().flatten() {
-        state.events.publish(event);
-    }
-}
-
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(health::healthz).service(health::readyz);

@@ -4,9 +4,10 @@
 //! the routing is a rule of its own, decided here and nowhere else.
 
 use crate::access::{self, Author, Denied, Participants, Voice};
-use crate::conversations::{ConversationRepository, ReadMark, Side, mark_read};
+use crate::conversations::{ConversationRepository, Message, ReadMark, ReplayRepository, Side, mark_read};
 use crate::direct_messages::DirectMessageRepository;
 use crate::error::RepoError;
+use crate::events::{ChatEvent, Done};
 use crate::ids::{ConversationId, MessageId};
 use crate::principal::Principal;
 
@@ -25,6 +26,39 @@ pub enum LiveError {
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
+}
+
+/// The participants of conversation `id`, if `caller` may read it (a socket's joins and
+/// typing; a conversation the caller may not see is the same `NotFound` as a missing
+/// one).
+pub fn readable_participants(
+    repo: &mut (impl ReplayRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+) -> Result<Participants, LiveError> {
+    repo.conversation_position(id)?
+        .map(|(participants, _)| participants)
+        .filter(|participants| access::can_read(caller, participants))
+        .ok_or(LiveError::NotFound)
+}
+
+/// The messages of conversation `id` with `after < seq <= upto`, in order, and its
+/// participants: what a socket that saw a `seq` jump missed (an event lost between
+/// instances). `Ok(None)` when the caller may not read it or it is gone.
+pub fn missed_messages(
+    repo: &mut (impl ReplayRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    after: i64,
+    upto: i64,
+) -> Result<Option<(Participants, Vec<Message>)>, RepoError> {
+    let Some((participants, _)) = repo.conversation_position(id)? else {
+        return Ok(None);
+    };
+    if !access::can_read(caller, &participants) {
+        return Ok(None);
+    }
+    Ok(Some((participants, repo.messages_after(id, after, upto - after)?)))
 }
 
 /// The side `caller` reads as: participants read their own side; admins who are not
@@ -50,11 +84,11 @@ pub fn mark_read_as_reader(
     caller: &Principal,
     id: ConversationId,
     upto: MessageId,
-) -> Result<ReadMark, LiveError> {
+) -> Result<Done<ReadMark>, LiveError> {
     let mut state = repo.lock_conversation(id)?.ok_or(LiveError::NotFound)?;
     let side = reader_side(caller, &state.participants).ok_or(LiveError::NotFound)?;
     mark_read(repo, &mut state, side, upto)?.ok_or(LiveError::NotFound)?;
-    Ok(ReadMark::of(&state, side))
+    Ok(Done::read(ReadMark::of(&state, side), caller.user_id))
 }
 
 /// Whether [`typing_author`] reads the store for these participants (only a DM between
@@ -71,6 +105,40 @@ pub fn typing_voice(caller: &Principal, participants: &Participants) -> Result<A
         Denied::NotVisible => LiveError::NotFound,
         Denied::ReadOnly | Denied::VoiceNotAllowed => LiveError::ReadOnly,
     })
+}
+
+/// Someone started or stopped typing in a conversation with `participants`: the event,
+/// if [`typing_voice`] allows it (only for conversations [`typing_reads_store`] says
+/// no block can apply to; others go through [`typing`]).
+pub fn typing_without_store(
+    caller: &Principal,
+    conversation: ConversationId,
+    participants: &Participants,
+    is_typing: bool,
+) -> Result<Done<()>, LiveError> {
+    let author = typing_voice(caller, participants)?;
+    Ok(typing_event(conversation, participants, author, is_typing))
+}
+
+/// Someone started or stopped typing: the event, if [`typing_author`] allows it.
+pub fn typing(
+    repo: &mut (impl DirectMessageRepository + ?Sized),
+    caller: &Principal,
+    conversation: ConversationId,
+    participants: &Participants,
+    is_typing: bool,
+) -> Result<Done<()>, LiveError> {
+    let author = typing_author(repo, caller, participants)?;
+    Ok(typing_event(conversation, participants, author, is_typing))
+}
+
+fn typing_event(
+    conversation: ConversationId,
+    participants: &Participants,
+    author: Author,
+    is_typing: bool,
+) -> Done<()> {
+    Done::new((), vec![ChatEvent::Typing { participants: *participants, conversation, author, is_typing }])
 }
 
 /// Who a typing indicator of `caller` in a conversation with `participants` is from, if
@@ -118,13 +186,29 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_reads_only_what_its_caller_may_read() {
+        let mut repo = MockRepo::new();
+        let dm = Participants::UserDm { a: ALICE, b: BOB };
+        repo.expect_conversation_position().returning(move |_| Ok(Some((dm, 3))));
+        repo.expect_messages_after()
+            .withf(|_, after, limit| (*after, *limit) == (1, 2))
+            .returning(|_, _, _| Ok(Vec::new()));
+        let stranger = Principal::user(UserId(5));
+        assert!(matches!(readable_participants(&mut repo, &stranger, ConversationId(4)), Err(LiveError::NotFound)));
+        assert_eq!(readable_participants(&mut repo, &ADMIN, ConversationId(4)).unwrap(), dm);
+        assert_eq!(missed_messages(&mut repo, &stranger, ConversationId(4), 1, 3).unwrap(), None);
+        let missed = missed_messages(&mut repo, &Principal::user(ALICE), ConversationId(4), 1, 3).unwrap();
+        assert_eq!(missed, Some((dm, Vec::new())));
+    }
+
+    #[test]
     fn an_admin_marks_a_persona_dm_read_for_the_team() {
         let mut repo = MockRepo::new();
         repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, ALICE, PersonaId(3)))));
         repo.expect_message_position().returning(|_, _| Ok(Some(1)));
         repo.expect_count_unread().withf(|_, side, _| *side == Side::Two).returning(|_, _, _| Ok(0));
         repo.expect_save_conversation().times(1).returning(|_| Ok(()));
-        let mark = mark_read_as_reader(&mut repo, &ADMIN, ConversationId(4), MessageId(5)).unwrap();
+        let mark = mark_read_as_reader(&mut repo, &ADMIN, ConversationId(4), MessageId(5)).unwrap().value;
         assert_eq!((mark.side, mark.state.last_read), (Side::Two, MessageId(5)));
     }
 

@@ -15,8 +15,8 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use bytestring::ByteString;
 use chat_domain::access::Participants;
 use chat_domain::conversations::{self, Message as DomainMessage, Replay};
-use chat_domain::direct_messages;
-use chat_domain::{ConversationId, Principal, RepoError};
+use chat_domain::{ConversationId, Principal};
+use chat_domain::{direct_messages, live};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
@@ -299,17 +299,11 @@ impl Connection {
     }
 
     async fn repair(&mut self, conversation: ConversationId, after: i64, upto: i64) -> Result<(), Stop> {
-        let fetched = self
-            .state
-            .store
-            .run(move |tx| -> Result<_, RepoError> {
-                let position = tx.conversation_position(conversation)?;
-                Ok(position
-                    .map(|(participants, _)| (participants, tx.messages_after(conversation, after, upto - after))))
-            })
-            .await;
+        let caller = self.principal;
+        let fetched =
+            self.state.store.run(move |tx| live::missed_messages(tx, &caller, conversation, after, upto)).await;
         match fetched {
-            Ok(Some((participants, Ok(missed)))) => self.deliver_messages(&participants, missed).await,
+            Ok(Some((participants, missed))) => self.deliver_messages(&participants, missed).await,
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "gap repair failed; the client will catch up on resume");

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chat_domain::direct_messages::{self, BlockError, StartDmError, UserDmError};
-use chat_domain::events::ChatEvent;
 use chat_domain::group_members::{self, GroupMembersError};
 use chat_domain::{ConversationId, GroupId, MessageId, UserId};
 use chrono::Utc;
@@ -125,10 +124,7 @@ async fn start_dm(
 ) -> Result<HttpResponse, ApiError> {
     let target = body.target();
     let settings = state.settings.dms;
-    let (dm, created) = state.store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
-    if created {
-        state.events.publish(ChatEvent::ConversationUpdated { participants: dm.participants(), conversation: dm.id });
-    }
+    let (dm, created) = state.perform(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
     let body = UserDm::new(dm, caller.user_id);
     Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -231,8 +227,7 @@ async fn send_message(
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -259,8 +254,7 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
-    state.events.publish(ChatEvent::of_read(&mark, caller.user_id));
+    let mark = state.perform(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::direct_messages::{self, AdminDmError};
-use chat_domain::events::ChatEvent;
 use chat_domain::moderation::{self, HideError};
 use chat_domain::search::{self, AdminSearchError};
 use chat_domain::{ConversationId, MessageId};
@@ -172,8 +171,7 @@ async fn reply(
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -203,8 +201,7 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
-    state.events.publish(ChatEvent::of_read(&mark, admin.user_id));
+    let mark = state.perform(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
@@ -233,18 +230,7 @@ async fn hide_message(
     let mut v = Violations::default();
     let reason = v.check("reason", moderation::parse_reason(&body.reason));
     let reason = v.finish(|| reason)?;
-    let (message, participants) = state
-        .store
-        .run(move |tx| -> Result<_, HideError> {
-            let message = moderation::hide_message(tx, &admin, id, &reason)?;
-            let participants = tx.conversation_position(message.conversation_id)?.map(|(participants, _)| participants);
-            Ok((message, participants))
-        })
-        .await?;
-    // After the commit: live clients of the conversation replace the message.
-    if let Some(participants) = participants {
-        state.events.publish(ChatEvent::MessageHidden { participants, message: message.clone() });
-    }
+    let message = state.perform(move |tx| moderation::hide_message(tx, &admin, id, &reason)).await?;
     Ok(HttpResponse::Ok().json(AdminMessage::from(message)))
 }
 

@@ -1,7 +1,6 @@
 //! Admin notifications: send a notice, read the history, retract one.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chat_domain::events::{ChatEvent, Recipients};
 use chat_domain::notifications::{self, AdminNotificationError, NotificationId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -54,23 +53,12 @@ async fn send_notification(
 ) -> Result<HttpResponse, ApiError> {
     let user_ids = body.user_ids.clone();
     let new = body.try_into_domain(Utc::now())?;
-    let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
     let sent = state
-        .store
-        .run(move |tx| notifications::send_notification(tx, &admin, &new))
+        .perform(move |tx| notifications::send_notification(tx, &admin, &new))
         .await
         .map_err(|e| send_error(e, user_ids.as_deref()))?;
     if sent.created {
         tracing::info!(notification = %sent.id, reach = sent.reach, "notification sent");
-    }
-    if let Some(audience) = &sent.delivered_to {
-        state.events.publish(ChatEvent::NotificationCreated {
-            recipients: Recipients::from(audience),
-            notification: sent.id,
-            content: content.clone(),
-            style,
-            expires_at,
-        });
     }
     let body = NotificationSent::from(&sent);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
@@ -124,9 +112,6 @@ async fn retract_notification(
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<NotificationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let retracted = state.store.run(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
-    if let Some(recipients) = retracted {
-        state.events.publish(ChatEvent::NotificationRetracted { recipients, notification: id });
-    }
+    state.perform(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::MessageId;
-use chat_domain::events::ChatEvent;
 use chat_domain::support::{self, OpenSupportError, UserSupportError};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -105,8 +104,7 @@ async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
     let settings = state.settings.support.clone();
-    let sent = state.store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -131,7 +129,6 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
-    state.events.publish(ChatEvent::of_read(&mark, caller.user_id));
+    let mark = state.perform(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

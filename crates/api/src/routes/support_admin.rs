@@ -1,8 +1,6 @@
 //! The admin side of support: the queue, one conversation, replies, status, read state.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use chat_domain::access::Participants;
-use chat_domain::events::ChatEvent;
 use chat_domain::support::{self, AdminSupportError, ReplyError};
 use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
@@ -134,11 +132,7 @@ async fn update_conversation(
 ) -> Result<HttpResponse, ApiError> {
     let patch = body.into_domain();
     let now = Utc::now();
-    let conversation = state.store.run(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
-    state.events.publish(ChatEvent::ConversationUpdated {
-        participants: Participants::Support { user: conversation.user.id },
-        conversation: conversation.id,
-    });
+    let conversation = state.perform(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
 
@@ -193,8 +187,7 @@ async fn reply(
     ApiJson(body): ApiJson<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (voice, new) = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -222,7 +215,6 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
-    state.events.publish(ChatEvent::of_read(&mark, admin.user_id));
+    let mark = state.perform(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

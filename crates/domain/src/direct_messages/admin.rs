@@ -12,6 +12,7 @@ use crate::direct_messages::model::{AccessLogEntry, AccessLogQuery, AdminDmQuery
 use crate::direct_messages::ports::DirectMessageRepository;
 use crate::direct_messages::user::{UserDmError, send_dm_message};
 use crate::error::RepoError;
+use crate::events::Done;
 use crate::ids::{ConversationId, MessageId};
 use crate::principal::Principal;
 
@@ -128,7 +129,7 @@ pub fn reply_in_persona_dm(
     caller: &Principal,
     id: ConversationId,
     new: &NewMessage,
-) -> Result<Sent, AdminDmError> {
+) -> Result<Done<Sent>, AdminDmError> {
     require_admin(caller)?;
     let mut state = repo
         .lock_conversation(id)?
@@ -142,7 +143,7 @@ pub fn reply_in_persona_dm(
         // An admin who is a participant of a user DM writes through the user routes.
         return Err(AdminDmError::UserDmReadOnly);
     }
-    Ok(append_message(repo, &mut state, author, new)?)
+    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
 }
 
 /// Why a message could not be posted in a DM by whoever the caller is.
@@ -171,7 +172,7 @@ pub fn send_in_dm(
     caller: &Principal,
     id: ConversationId,
     new: &NewMessage,
-) -> Result<Sent, DmPostError> {
+) -> Result<Done<Sent>, DmPostError> {
     match send_dm_message(repo, caller, id, new) {
         Err(UserDmError::NotFound) if caller.is_admin() => Ok(reply_in_persona_dm(repo, caller, id, new)?),
         own => Ok(own?),
@@ -186,14 +187,14 @@ pub fn mark_team_dm_read(
     caller: &Principal,
     id: ConversationId,
     upto: MessageId,
-) -> Result<ReadMark, AdminDmError> {
+) -> Result<Done<ReadMark>, AdminDmError> {
     require_admin(caller)?;
     let mut state = repo
         .lock_conversation(id)?
         .filter(|s| matches!(s.participants, Participants::PersonaDm { .. }))
         .ok_or(AdminDmError::NotFound)?;
     mark_read(repo, &mut state, Side::Two, upto)?.ok_or(AdminDmError::NotFound)?;
-    Ok(ReadMark::of(&state, Side::Two))
+    Ok(Done::read(ReadMark::of(&state, Side::Two), caller.user_id))
 }
 
 /// Archives DMs idle since before `idle_before`, for both sides.
@@ -242,7 +243,7 @@ mod tests {
             .times(1)
             .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
         repo.expect_save_conversation().returning(|_| Ok(()));
-        reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
+        let _done = reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
     }
 
     #[test]
@@ -309,7 +310,7 @@ mod tests {
         repo.expect_message_position().returning(|_, _| Ok(Some(2)));
         repo.expect_count_unread().withf(|_, side, _| *side == Side::Two).returning(|_, _, _| Ok(0));
         repo.expect_save_conversation().times(1).returning(|_| Ok(()));
-        let mark = mark_team_dm_read(&mut repo, &ADMIN, ConversationId(4), MessageId(7)).unwrap();
+        let mark = mark_team_dm_read(&mut repo, &ADMIN, ConversationId(4), MessageId(7)).unwrap().value;
         assert_eq!((mark.side, mark.state.last_read, mark.state.unread), (Side::Two, MessageId(7), 0));
     }
 
@@ -342,9 +343,9 @@ mod tests {
             Ok(m)
         });
         repo.expect_save_conversation().returning(|_| Ok(()));
-        let own = send_in_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
+        let own = send_in_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap().value;
         assert_eq!(own.message.author, Author::User(UserId(9)));
-        let persona = send_in_dm(&mut repo, &ADMIN, ConversationId(2), &text()).unwrap();
+        let persona = send_in_dm(&mut repo, &ADMIN, ConversationId(2), &text()).unwrap().value;
         assert_eq!(persona.message.author, Author::Persona { persona: PersonaId(3), admin: UserId(9) });
     }
 

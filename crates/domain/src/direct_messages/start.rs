@@ -6,6 +6,7 @@ use crate::conversations::ConversationRepository;
 use crate::direct_messages::model::{DmSettings, DmSummary, DmTarget};
 use crate::direct_messages::ports::DirectMessageRepository;
 use crate::error::RepoError;
+use crate::events::{ChatEvent, Done};
 use crate::ids::UserId;
 use crate::principal::Principal;
 
@@ -160,7 +161,7 @@ pub fn start_dm(
     caller: &Principal,
     target: DmTarget,
     settings: &DmSettings,
-) -> Result<(DmSummary, bool), StartDmError> {
+) -> Result<Done<(DmSummary, bool)>, StartDmError> {
     let me = caller.user_id;
     match target {
         DmTarget::User(other) => {
@@ -217,7 +218,13 @@ pub fn start_dm(
         None => repo.create_dm(me, target)?,
     };
     let summary = repo.dm_summary(id)?.ok_or_else(|| RepoError::internal("DM vanished after creation"))?;
-    Ok((summary, created))
+    // A new DM appears in both users' lists.
+    let events = if created {
+        vec![ChatEvent::ConversationUpdated { participants: summary.participants(), conversation: id }]
+    } else {
+        Vec::new()
+    };
+    Ok(Done::new((summary, created), events))
 }
 
 #[cfg(test)]
@@ -246,7 +253,7 @@ mod tests {
         repo.expect_count_active_dms().returning(|_| Ok(3));
         repo.expect_create_dm().times(1).returning(|_, _| Ok((ConversationId(9), true)));
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (dm, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let (dm, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap().value;
         assert!(created);
         assert_eq!(dm.id, ConversationId(9));
     }
@@ -260,7 +267,7 @@ mod tests {
         repo.expect_count_active_dms().never();
         repo.expect_create_dm().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap().value;
         assert!(!created);
     }
 
@@ -298,8 +305,8 @@ mod tests {
         repo.expect_create_dm().times(1).returning(|_, _| Ok((ConversationId(10), true)));
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
         let settings = DmSettings { max_active: 5 };
-        assert!(!start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &settings).unwrap().1);
-        assert!(start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(3)), &settings).unwrap().1);
+        assert!(!start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &settings).unwrap().value.1);
+        assert!(start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(3)), &settings).unwrap().value.1);
     }
 
     #[test]
@@ -320,7 +327,8 @@ mod tests {
             repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
             repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
             repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-            start_dm(&mut repo, &Principal::user(caller), DmTarget::User(target), &DmSettings::default()).unwrap();
+            let _done =
+                start_dm(&mut repo, &Principal::user(caller), DmTarget::User(target), &DmSettings::default()).unwrap();
         }
     }
 
@@ -363,7 +371,8 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         repo.expect_create_dm().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap();
+        let (_, created) =
+            start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap().value;
         assert!(!created);
     }
 
@@ -376,7 +385,7 @@ mod tests {
         repo.expect_save_conversation().never();
         repo.expect_note_brought_back().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let _done = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
     }
 
     #[test]

@@ -2,12 +2,9 @@
 //! REST twin ([`RawFrame::body`]: the same serde rules and problem codes) and runs the
 //! same use case; sends are acknowledged after their commit.
 
-use std::sync::Arc;
-
 use chat_domain::access::{self, Participants};
 use chat_domain::conversations::Message as DomainMessage;
 use chat_domain::direct_messages;
-use chat_domain::events::{ChatEvent, Recipients};
 use chat_domain::live::{self, LiveError};
 use chat_domain::notifications;
 use chat_domain::support;
@@ -121,12 +118,9 @@ impl Connection {
         if let Some(participants) = self.participants.get(&conversation) {
             return Ok(*participants);
         }
-        let store = Arc::clone(&self.state.store);
-        let position = store.run(move |tx| tx.conversation_position(conversation)).await?;
-        let participants = position
-            .map(|(participants, _)| participants)
-            .filter(|p| access::can_read(&self.principal, p))
-            .ok_or(ApiError::NotFound)?;
+        let caller = self.principal;
+        let participants =
+            self.state.store.run(move |tx| live::readable_participants(tx, &caller, conversation)).await?;
         self.participants.insert(conversation, participants);
         Ok(participants)
     }
@@ -160,8 +154,7 @@ impl Connection {
         let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
-        let sent = self.state.store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-        crate::routes::publish_sent(&self.state, &sent);
+        let sent = self.state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
         Ok(self.ack_message(sent.message))
     }
 
@@ -171,8 +164,7 @@ impl Connection {
         let (voice, new) = frame.body::<SupportReplyRequest>()?.try_into_domain()?;
         let caller = self.principal;
         let sent =
-            self.state.store.run(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
-        crate::routes::publish_sent(&self.state, &sent);
+            self.state.perform(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
         Ok(self.ack_message(sent.message))
     }
 
@@ -182,8 +174,7 @@ impl Connection {
         let conversation = frame.conversation()?;
         let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
         let caller = self.principal;
-        let sent = self.state.store.run(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
-        crate::routes::publish_sent(&self.state, &sent);
+        let sent = self.state.perform(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
         Ok(self.ack_message(sent.message))
     }
 
@@ -192,13 +183,7 @@ impl Connection {
         let target = frame.body::<StartDmRequest>()?.target();
         let caller = self.principal;
         let settings = self.state.settings.dms;
-        let (dm, created) =
-            self.state.store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
-        if created {
-            self.state
-                .events
-                .publish(ChatEvent::ConversationUpdated { participants: dm.participants(), conversation: dm.id });
-        }
+        let (dm, _) = self.state.perform(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
         Ok(AckFrame { conversation: Some(UserDm::new(dm, caller.user_id)), ..AckFrame::default() })
     }
 
@@ -208,8 +193,7 @@ impl Connection {
         let conversation = frame.conversation()?;
         let upto = MessageId(frame.body::<ReadRequest>()?.last_read_message_id);
         let caller = self.principal;
-        let mark = self.state.store.run(move |tx| live::mark_read_as_reader(tx, &caller, conversation, upto)).await?;
-        self.state.events.publish(ChatEvent::of_read(&mark, caller.user_id));
+        let mark = self.state.perform(move |tx| live::mark_read_as_reader(tx, &caller, conversation, upto)).await?;
         Ok(AckFrame { read: Some(ReadState::from(mark.state)), ..AckFrame::default() })
     }
 
@@ -221,23 +205,12 @@ impl Connection {
         let request = frame.body::<SendNotificationRequest>()?;
         let user_ids = request.user_ids.clone();
         let new = request.try_into_domain(Utc::now())?;
-        let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
         let caller = self.principal;
         let sent = self
             .state
-            .store
-            .run(move |tx| notifications::send_notification(tx, &caller, &new))
+            .perform(move |tx| notifications::send_notification(tx, &caller, &new))
             .await
             .map_err(|e| crate::dto::notifications::send_error(e, user_ids.as_deref()))?;
-        if let Some(audience) = &sent.delivered_to {
-            self.state.events.publish(ChatEvent::NotificationCreated {
-                recipients: Recipients::from(audience),
-                notification: sent.id,
-                content,
-                style,
-                expires_at,
-            });
-        }
         Ok(AckFrame { notification: Some(NotificationSent::from(&sent)), ..AckFrame::default() })
     }
 
@@ -247,12 +220,12 @@ impl Connection {
         let TypingRequest { is_typing } = frame.body()?;
         let participants = self.readable(conversation).await?;
         let caller = self.principal;
-        let author = if live::typing_reads_store(&participants) {
-            self.state.store.run(move |tx| live::typing_author(tx, &caller, &participants)).await?
+        if live::typing_reads_store(&participants) {
+            Ok(self.state.perform(move |tx| live::typing(tx, &caller, conversation, &participants, is_typing)).await?)
         } else {
-            live::typing_voice(&caller, &participants)?
-        };
-        self.state.events.publish(ChatEvent::Typing { participants, conversation, author, is_typing });
-        Ok(())
+            let done = live::typing_without_store(&caller, conversation, &participants, is_typing)?;
+            self.state.announce(done);
+            Ok(())
+        }
     }
 }
