@@ -840,7 +840,7 @@ async fn a_backlog_beyond_the_limit_answers_resync_required_on_both_doors() {
     app.db.group("Main", "main", &[alice_id, bob_id]);
     let dm = app.start_dm(&bob, alice_id).await;
     // 1,001 messages from bob, stored as the send path stores them (gapless seq, last_seq).
-    let limit = i64::try_from(chat_api::realtime::session::REPLAY_LIMIT).unwrap();
+    let limit = i64::try_from(chat_api::realtime::REPLAY_LIMIT).unwrap();
     let total = limit + 1;
     use diesel::connection::SimpleConnection;
     app.db

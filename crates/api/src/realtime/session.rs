@@ -14,7 +14,7 @@ use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use bytestring::ByteString;
 use chat_domain::access::Participants;
-use chat_domain::conversations::{self, Message as DomainMessage, Replay};
+use chat_domain::conversations::Message as DomainMessage;
 use chat_domain::{ConversationId, Principal};
 use chat_domain::{direct_messages, live};
 use serde::Serialize;
@@ -26,7 +26,10 @@ use super::render::{self, message_envelope};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+mod limits;
 mod requests;
+
+use limits::{BURST, MAX_STRIKES, TokenBucket};
 
 /// The largest frame a client may send.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -34,11 +37,6 @@ pub const MAX_FRAME: usize = 64 * 1024;
 pub const REPLAY_LIMIT: usize = 1000;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
-/// Frames per second a client may send on average, and the burst it may use.
-const RATE_PER_SEC: f64 = 20.0;
-const BURST: f64 = 40.0;
-/// Rate-limit violations tolerated before the connection is closed.
-const MAX_STRIKES: u32 = 20;
 /// How long a new socket holds message events back waiting for its first request
 /// (normally `resume`), so that a resume is gap-free and in order.
 pub const RESUME_GRACE: Duration = Duration::from_millis(500);
@@ -91,25 +89,6 @@ struct Delivered {
 impl Delivered {
     const fn contains(self, seq: i64) -> bool {
         self.lo <= seq && seq <= self.hi
-    }
-}
-
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 
@@ -372,57 +351,5 @@ impl Connection {
             return self.reply_error(None, "rate_limited", "Too many frames; slow down.", Vec::new()).await;
         }
         self.dispatch(text).await
-    }
-
-    async fn resume(&mut self, id: Option<String>, positions: HashMap<String, i64>) -> Result<(), Stop> {
-        let mut parsed = HashMap::new();
-        for (key, seq) in positions {
-            match key.parse::<i64>() {
-                Ok(conversation) => {
-                    parsed.insert(ConversationId(conversation), seq.max(0));
-                }
-                Err(_) => {
-                    let error = ApiError::invalid(format!("positions.{key}"), "invalid_id", "is not a conversation id");
-                    return self.reply(id, Err(error)).await;
-                }
-            }
-        }
-        let caller = self.principal;
-        let store = Arc::clone(&self.state.store);
-        let known = parsed.clone();
-        let replay = store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
-        match replay {
-            Ok(Replay::Messages(missed)) => {
-                // The client's positions win: it has everything up to them, and the
-                // replay delivers everything after, except what this socket already
-                // forwarded live (the range of `Delivered` before the resume).
-                let before = self.positions.clone();
-                let mut reached: HashMap<ConversationId, i64> = parsed;
-                let mut count = 0;
-                for (participants, message) in missed {
-                    let (conversation, seq) = (message.conversation_id, message.seq);
-                    let top = reached.entry(conversation).or_insert(0);
-                    *top = (*top).max(seq);
-                    if before.get(&conversation).is_some_and(|have| have.contains(seq)) {
-                        continue;
-                    }
-                    if render::is_dm(&participants) {
-                        // The replay recorded this read in the access log already.
-                        self.audited.insert(conversation);
-                    }
-                    self.send_message(&participants, message).await?;
-                    count += 1;
-                }
-                for (conversation, seq) in reached {
-                    let hi = before.get(&conversation).map_or(seq, |have| have.hi.max(seq));
-                    self.positions.insert(conversation, Delivered { lo: 0, hi });
-                }
-                self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
-            }
-            Ok(Replay::ResyncRequired) => {
-                self.send(text_json(&ControlFrame { event_type: "resync-required", id, replayed: None })).await
-            }
-            Err(e) => self.reply(id, Err(e.into())).await,
-        }
     }
 }

@@ -17,7 +17,7 @@ use crate::dto::messages::{AdminMessage, Message};
 use crate::extract::ApiJson;
 use crate::openapi::{AuthErrors, BadRequest, BodyErrors, Forbidden};
 use crate::problem::ApiError;
-use crate::realtime::session::{self, REPLAY_LIMIT};
+use crate::realtime::{REPLAY_LIMIT, run_session};
 use crate::state::AppState;
 
 /// The subprotocol a browser offers, next to `bearer.<token>`.
@@ -87,7 +87,7 @@ async fn websocket(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
             detail: format!("This endpoint expects a WebSocket upgrade: {e}"),
         })?;
     let state = state.clone();
-    actix_web::rt::spawn(session::run(state, principal, Some(expires_at), ws_session, stream));
+    actix_web::rt::spawn(run_session(state, principal, Some(expires_at), ws_session, stream));
     Ok(response)
 }
 

@@ -2,8 +2,10 @@
 //! REST twin ([`RawFrame::body`]: the same serde rules and problem codes) and runs the
 //! same use case; sends are acknowledged after their commit.
 
+use std::collections::HashMap;
+
 use chat_domain::access::{self, Participants};
-use chat_domain::conversations::Message as DomainMessage;
+use chat_domain::conversations::{self, Message as DomainMessage, Replay};
 use chat_domain::direct_messages;
 use chat_domain::live::{self, LiveError};
 use chat_domain::notifications;
@@ -11,7 +13,7 @@ use chat_domain::support;
 use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 
-use super::{Connection, ControlFrame, Stop, text_json};
+use super::{Connection, ControlFrame, Delivered, REPLAY_LIMIT, Stop, text_json};
 use crate::dto::direct_messages::{StartDmRequest, UserDm};
 use crate::dto::messages::{AdminMessage, Message, ReadRequest, ReadState, SendMessageRequest};
 use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
@@ -226,6 +228,59 @@ impl Connection {
             let done = live::typing_without_store(&caller, conversation, &participants, is_typing)?;
             self.state.announce(done);
             Ok(())
+        }
+    }
+
+    /// Replays what the client missed since its positions, then `resumed`; what this
+    /// socket already forwarded live is not sent again.
+    async fn resume(&mut self, id: Option<String>, positions: HashMap<String, i64>) -> Result<(), Stop> {
+        let mut parsed = HashMap::new();
+        for (key, seq) in positions {
+            match key.parse::<i64>() {
+                Ok(conversation) => {
+                    parsed.insert(ConversationId(conversation), seq.max(0));
+                }
+                Err(_) => {
+                    let error = ApiError::invalid(format!("positions.{key}"), "invalid_id", "is not a conversation id");
+                    return self.reply(id, Err(error)).await;
+                }
+            }
+        }
+        let caller = self.principal;
+        let known = parsed.clone();
+        let replay = self.state.store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
+        match replay {
+            Ok(Replay::Messages(missed)) => {
+                // The client's positions win: it has everything up to them, and the
+                // replay delivers everything after, except what this socket already
+                // forwarded live (the range of `Delivered` before the resume).
+                let before = self.positions.clone();
+                let mut reached: HashMap<ConversationId, i64> = parsed;
+                let mut count = 0;
+                for (participants, message) in missed {
+                    let (conversation, seq) = (message.conversation_id, message.seq);
+                    let top = reached.entry(conversation).or_insert(0);
+                    *top = (*top).max(seq);
+                    if before.get(&conversation).is_some_and(|have| have.contains(seq)) {
+                        continue;
+                    }
+                    if crate::realtime::render::is_dm(&participants) {
+                        // The replay recorded this read in the access log already.
+                        self.audited.insert(conversation);
+                    }
+                    self.send_message(&participants, message).await?;
+                    count += 1;
+                }
+                for (conversation, seq) in reached {
+                    let hi = before.get(&conversation).map_or(seq, |have| have.hi.max(seq));
+                    self.positions.insert(conversation, Delivered { lo: 0, hi });
+                }
+                self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
+            }
+            Ok(Replay::ResyncRequired) => {
+                self.send(text_json(&ControlFrame { event_type: "resync-required", id, replayed: None })).await
+            }
+            Err(e) => self.reply(id, Err(e.into())).await,
         }
     }
 }
