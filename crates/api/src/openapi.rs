@@ -8,7 +8,7 @@ use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
@@ -66,7 +66,9 @@ use crate::problem::{PROBLEM_JSON, Problem};
 )]
 pub struct ApiDoc;
 
-/// The name of the bearer security scheme, as referenced by every protected operation.
+/// The name of the bearer security scheme. It is declared once, as the document's
+/// default security: every operation requires it unless it opts out (the probes, with
+/// `security(())`).
 pub const BEARER: &str = "bearerAuth";
 
 struct BearerAuth;
@@ -87,6 +89,7 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        openapi.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
     }
 }
 

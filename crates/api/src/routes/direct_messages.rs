@@ -1,18 +1,13 @@
-//! The user side of DMs: start, list, open, read, write, mark read, archive; blocks;
-//! group members (the avatar click).
+//! The user side of DMs: start, list, open, read, write, mark read, archive.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chat_domain::direct_messages::{self, BlockError, StartDmError, UserDmError};
-use chat_domain::group_members::{self, GroupMembersError};
-use chat_domain::{ConversationId, GroupId, MessageId, UserId};
+use chat_domain::direct_messages::{self, StartDmError, UserDmError};
+use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Caller;
-use crate::dto::direct_messages::{
-    BlockList, BlockedUserDto, DmListParams, GroupMemberDto, GroupMemberPage, MemberParams, StartDmRequest, UserDm,
-    UserDmPage, encode_dm_cursor,
-};
+use crate::dto::direct_messages::{DmListParams, StartDmRequest, UserDm, UserDmPage, encode_dm_cursor};
 use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
@@ -27,11 +22,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(send_message)
         .service(mark_read)
         .service(archive)
-        .service(unarchive)
-        .service(list_blocks)
-        .service(block)
-        .service(unblock)
-        .service(list_group_members);
+        .service(unarchive);
 }
 
 impl From<StartDmError> for ApiError {
@@ -80,31 +71,11 @@ impl From<UserDmError> for ApiError {
     }
 }
 
-impl From<BlockError> for ApiError {
-    fn from(e: BlockError) -> Self {
-        match e {
-            BlockError::SelfTarget => Self::invalid("userId", "self", "you cannot block yourself"),
-            BlockError::NotFound => Self::NotFound,
-            BlockError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<GroupMembersError> for ApiError {
-    fn from(e: GroupMembersError) -> Self {
-        match e {
-            GroupMembersError::NotFound => Self::NotFound,
-            GroupMembersError::Repo(e) => e.into(),
-        }
-    }
-}
-
 /// Starts a DM with a user who shares a group with the caller, or with a persona that
 /// takes DMs. Get-or-create: the same pair always gets the same conversation.
 #[utoipa::path(
     operation_id = "startDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     request_body(content = StartDmRequest, description = "Whom to message."),
     responses(
         (status = 201, description = "A new conversation.", body = UserDm),
@@ -133,7 +104,6 @@ async fn start_dm(
 #[utoipa::path(
     operation_id = "listDirectMessages",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(DmListParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = UserDmPage),
@@ -159,7 +129,6 @@ async fn list_dms(
 #[utoipa::path(
     operation_id = "getDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = UserDm),
@@ -181,7 +150,6 @@ async fn get_dm(
 #[utoipa::path(
     operation_id = "listDirectMessageMessages",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
@@ -206,7 +174,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "sendDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     request_body(content = SendMessageRequest, description = "The message."),
     responses(
@@ -236,7 +203,6 @@ async fn send_message(
 #[utoipa::path(
     operation_id = "markDirectMessageRead",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
@@ -262,7 +228,6 @@ async fn mark_read(
 #[utoipa::path(
     operation_id = "archiveDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, archived for the caller.", body = UserDm),
@@ -283,7 +248,6 @@ async fn archive(
 #[utoipa::path(
     operation_id = "unarchiveDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, active again for the caller.", body = UserDm),
@@ -309,98 +273,4 @@ async fn set_archived(
     let now = Utc::now();
     let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, archived, now)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
-}
-
-/// The users the caller has blocked.
-#[utoipa::path(
-    operation_id = "listBlocks",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "Blocked users, most recent first.", body = BlockList),
-        AuthErrors,
-    )
-)]
-#[get("/blocks")]
-async fn list_blocks(state: web::Data<AppState>, Caller(caller): Caller) -> Result<HttpResponse, ApiError> {
-    let blocks = state.store.run(move |tx| direct_messages::list_blocks(tx, &caller)).await?;
-    Ok(HttpResponse::Ok().json(BlockList { items: blocks.into_iter().map(BlockedUserDto::from).collect() }))
-}
-
-/// Blocks a user: they can no longer start a DM with the caller or write in their DM.
-#[utoipa::path(
-    operation_id = "blockUser",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    params(("userId" = i32, Path, description = "The user to block.")),
-    responses(
-        (status = 201, description = "Blocked."),
-        (status = 200, description = "Was already blocked."),
-        (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[post("/blocks/{userId}")]
-async fn block(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    PathId(target): PathId<UserId>,
-) -> Result<HttpResponse, ApiError> {
-    let created = state.store.run(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
-    Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
-}
-
-/// Unblocks a user (unblocking someone not blocked changes nothing).
-#[utoipa::path(
-    operation_id = "unblockUser",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    params(("userId" = i32, Path, description = "The user to unblock.")),
-    responses(
-        (status = 204, description = "Not blocked (any more)."),
-        (status = 404, response = NotFound),
-        AuthErrors,
-    )
-)]
-#[delete("/blocks/{userId}")]
-async fn unblock(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    PathId(target): PathId<UserId>,
-) -> Result<HttpResponse, ApiError> {
-    state.store.run(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// The members of a group the caller belongs to, and whether the caller may DM each.
-#[utoipa::path(
-    operation_id = "listGroupMembers",
-    tag = "groups",
-    security(("bearerAuth" = [])),
-    params(("id" = i32, Path, description = "The group's id."), MemberParams),
-    responses(
-        (status = 200, description = "A page of members by id.", body = GroupMemberPage),
-        (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/groups/{id}/members")]
-async fn list_group_members(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    PathId(group): PathId<GroupId>,
-    ApiQuery(params): ApiQuery<MemberParams>,
-) -> Result<HttpResponse, ApiError> {
-    let (after, limit) = params.try_into_domain()?;
-    let settings = state.settings.dms;
-    let (members, next) = state
-        .store
-        .run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings))
-        .await?;
-    Ok(HttpResponse::Ok().json(GroupMemberPage {
-        items: members.into_iter().map(GroupMemberDto::from).collect(),
-        next_cursor: next.map(UserId::get),
-    }))
 }

@@ -1,18 +1,14 @@
-//! Admin oversight of DMs: list, open, read (logged), answer persona DMs, hide messages,
-//! the access log, and search over everything.
+//! Admin oversight of DMs: list, open, read (logged), answer persona DMs, mark persona
+//! DMs read for the team, the access log.
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::direct_messages::{self, AdminDmError};
-use chat_domain::moderation::{self, HideError};
-use chat_domain::search::{self, AdminSearchError};
 use chat_domain::{ConversationId, MessageId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{AdminCaller, Caller};
-use crate::dto::Violations;
+use crate::auth::AdminCaller;
 use crate::dto::direct_messages::{
-    AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, AdminSearchHit,
-    AdminSearchPage, HideRequest, SearchHitDto, SearchPage, SearchParams, encode_dm_cursor,
+    AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, encode_dm_cursor,
 };
 use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
 use crate::extract::{ApiJson, ApiQuery, PathId};
@@ -21,18 +17,7 @@ use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REU
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(list_dms)
-        .service(get_dm)
-        .service(list_messages)
-        .service(reply)
-        .service(mark_read)
-        .service(hide_message)
-        .service(access_log)
-        .service(search_everything);
-}
-
-pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(search_mine);
+    cfg.service(list_dms).service(get_dm).service(list_messages).service(reply).service(mark_read).service(access_log);
 }
 
 impl From<AdminDmError> for ApiError {
@@ -51,30 +36,10 @@ impl From<AdminDmError> for ApiError {
     }
 }
 
-impl From<HideError> for ApiError {
-    fn from(e: HideError) -> Self {
-        match e {
-            HideError::Forbidden => ADMIN_ONLY,
-            HideError::NotFound => Self::NotFound,
-            HideError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<AdminSearchError> for ApiError {
-    fn from(e: AdminSearchError) -> Self {
-        match e {
-            AdminSearchError::Forbidden => ADMIN_ONLY,
-            AdminSearchError::Repo(e) => e.into(),
-        }
-    }
-}
-
 /// Every DM, most recent activity first, with filters.
 #[utoipa::path(
     operation_id = "adminListDirectMessages",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(AdminDmParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = AdminDmPage),
@@ -101,7 +66,6 @@ async fn list_dms(
 #[utoipa::path(
     operation_id = "adminGetDirectMessage",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = AdminDm),
@@ -124,7 +88,6 @@ async fn get_dm(
 #[utoipa::path(
     operation_id = "adminListDirectMessageMessages",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
@@ -150,7 +113,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "adminReplyDirectMessage",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The persona DM's id.")),
     request_body(content = SendMessageRequest, description = "The answer."),
     responses(
@@ -182,7 +144,6 @@ async fn reply(
 #[utoipa::path(
     operation_id = "adminMarkDirectMessageRead",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The persona DM's id.")),
     request_body(content = ReadRequest, description = "The newest message the team has seen."),
     responses(
@@ -205,40 +166,10 @@ async fn mark_read(
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
-/// Hides a message from users (kept, with its content, for audit).
-#[utoipa::path(
-    operation_id = "adminHideMessage",
-    tag = "moderation",
-    security(("bearerAuth" = [])),
-    params(("id" = i64, Path, description = "The message's id.")),
-    request_body(content = HideRequest, description = "Why."),
-    responses(
-        (status = 200, description = "The message, now hidden.", body = AdminMessage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
-    )
-)]
-#[post("/messages/{id}/hide")]
-async fn hide_message(
-    state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<MessageId>,
-    ApiJson(body): ApiJson<HideRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let mut v = Violations::default();
-    let reason = v.check("reason", moderation::parse_reason(&body.reason));
-    let reason = v.finish(|| reason)?;
-    let message = state.perform(move |tx| moderation::hide_message(tx, &admin, id, &reason)).await?;
-    Ok(HttpResponse::Ok().json(AdminMessage::from(message)))
-}
-
 /// The staff access log: every admin read of a DM's messages, newest first.
 #[utoipa::path(
     operation_id = "adminAccessLog",
     tag = "moderation",
-    security(("bearerAuth" = [])),
     params(AccessLogParams),
     responses(
         (status = 200, description = "A page of the log and the cursor of the next one.", body = AccessLogPage),
@@ -257,57 +188,4 @@ async fn access_log(
     let (rows, next) = state.store.run(move |tx| direct_messages::list_access_log(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok()
         .json(AccessLogPage { items: rows.into_iter().map(AccessLogEntryDto::from).collect(), next_cursor: next }))
-}
-
-/// Full-text search over every conversation; each DM in the results is written to the access log.
-#[utoipa::path(
-    operation_id = "adminSearch",
-    tag = "search",
-    security(("bearerAuth" = [])),
-    params(SearchParams),
-    responses(
-        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = AdminSearchPage),
-        (status = 403, response = Forbidden),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/search")]
-async fn search_everything(
-    state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let (hits, next) = state.store.run(move |tx| search::search_everything(tx, &admin, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminSearchPage {
-        items: hits.into_iter().map(AdminSearchHit::from).collect(),
-        next_cursor: next.map(MessageId::get),
-    }))
-}
-
-/// Full-text search over the caller's own conversations (support and DMs).
-#[utoipa::path(
-    operation_id = "search",
-    tag = "search",
-    security(("bearerAuth" = [])),
-    params(SearchParams),
-    responses(
-        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = SearchPage),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/search")]
-async fn search_mine(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let (hits, next) = state.store.run(move |tx| search::search_mine(tx, &caller, &query)).await?;
-    Ok(HttpResponse::Ok().json(SearchPage {
-        items: hits.into_iter().map(SearchHitDto::from).collect(),
-        next_cursor: next.map(MessageId::get),
-    }))
 }

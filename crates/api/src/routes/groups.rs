@@ -36,7 +36,6 @@ impl From<GroupError> for ApiError {
 #[utoipa::path(
     operation_id = "listGroupMessages",
     tag = "groups",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The group's id (the caller must be a member)."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = GroupMessagePage),
@@ -61,7 +60,6 @@ async fn list_group_messages(
 #[utoipa::path(
     operation_id = "markGroupRead",
     tag = "groups",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The group's id (the caller must be a member).")),
     request_body(content = GroupReadRequest, description = "The newest message seen."),
     responses(

@@ -19,6 +19,7 @@ pub struct Health {
 #[utoipa::path(
     operation_id = "healthz",
     tag = "operations",
+    security(()),
     responses((status = 200, description = "The process is alive.", body = Health, example = json!({"status": "ok"})))
 )]
 #[get("/healthz")]
@@ -30,6 +31,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     operation_id = "readyz",
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "The database answers; the instance can take traffic.", body = Health, example = json!({"status": "ok"})),
         (status = 503, response = crate::openapi::Unavailable),

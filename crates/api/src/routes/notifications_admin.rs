@@ -35,7 +35,6 @@ impl From<AdminNotificationError> for ApiError {
 #[utoipa::path(
     operation_id = "adminSendNotification",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     request_body(content = SendNotificationRequest, description = "The audience, content and style."),
     responses(
         (status = 201, description = "Sent and committed: the notification id and its reach.", body = NotificationSent),
@@ -68,7 +67,6 @@ async fn send_notification(
 #[utoipa::path(
     operation_id = "adminListNotifications",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     params(NotificationListParams),
     responses(
         (status = 200, description = "A page of notices and the cursor of the next one.", body = AdminNotificationPage),
@@ -97,7 +95,6 @@ async fn list_notifications(
 #[utoipa::path(
     operation_id = "adminRetractNotification",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Retracted."),

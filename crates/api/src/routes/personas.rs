@@ -59,7 +59,6 @@ impl From<UpdatePersonaError> for ApiError {
 #[utoipa::path(
     operation_id = "adminListPersonas",
     tag = "personas",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Every persona, by id.", body = AdminPersonaList),
         (status = 403, response = Forbidden),
@@ -76,7 +75,6 @@ async fn list_personas(state: web::Data<AppState>, AdminCaller(admin): AdminCall
 #[utoipa::path(
     operation_id = "adminCreatePersona",
     tag = "personas",
-    security(("bearerAuth" = [])),
     request_body(content = CreatePersonaRequest, description = "The new persona."),
     responses(
         (status = 201, description = "The persona was created.", body = AdminPersona),
@@ -100,7 +98,6 @@ async fn create_persona(
 #[utoipa::path(
     operation_id = "adminUpdatePersona",
     tag = "personas",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The persona's id.")),
     request_body(content = UpdatePersonaRequest, description = "The fields to change."),
     responses(
@@ -128,7 +125,6 @@ async fn update_persona(
 #[utoipa::path(
     operation_id = "listDmPersonas",
     tag = "personas",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Personas that accept DMs, by id.", body = PublicPersonaList),
         AuthErrors,

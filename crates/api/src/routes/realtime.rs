@@ -65,7 +65,6 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
 #[utoipa::path(
     operation_id = "openSocket",
     tag = "realtime",
-    security(("bearerAuth" = [])),
     params(("access_token" = Option<String>, Query, description = "The token, for browsers (never logged).")),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol."),
@@ -125,7 +124,6 @@ pub struct SyncResponse {
 #[utoipa::path(
     operation_id = "sync",
     tag = "realtime",
-    security(("bearerAuth" = [])),
     request_body(content = SyncRequest, description = "Last seen positions."),
     responses(
         (status = 200, description = "What was missed.", body = SyncResponse),

@@ -41,7 +41,6 @@ impl From<UserSupportError> for ApiError {
 #[utoipa::path(
     operation_id = "getSupportConversation",
     tag = "support",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The caller's support conversation.", body = UserSupportConversation),
         (status = 201, description = "Created on this first access.", body = UserSupportConversation),
@@ -62,7 +61,6 @@ async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Res
 #[utoipa::path(
     operation_id = "listSupportMessages",
     tag = "support",
-    security(("bearerAuth" = [])),
     params(HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
@@ -86,7 +84,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "sendSupportMessage",
     tag = "support",
-    security(("bearerAuth" = [])),
     request_body(content = SendMessageRequest, description = "The message."),
     responses(
         (status = 201, description = "Stored (committed) message.", body = Message),
@@ -113,7 +110,6 @@ async fn send_message(
 #[utoipa::path(
     operation_id = "markSupportRead",
     tag = "support",
-    security(("bearerAuth" = [])),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
         (status = 200, description = "The caller's read state.", body = ReadState),

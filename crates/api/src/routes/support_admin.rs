@@ -62,7 +62,6 @@ impl From<ReplyError> for ApiError {
 #[utoipa::path(
     operation_id = "adminSupportQueue",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(QueueParams),
     responses(
         (status = 200, description = "A page of the queue and the cursor of the next one.", body = SupportQueuePage),
@@ -89,7 +88,6 @@ async fn queue(
 #[utoipa::path(
     operation_id = "adminGetSupportConversation",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     responses(
         (status = 200, description = "The conversation.", body = AdminSupportConversation),
@@ -112,7 +110,6 @@ async fn get_conversation(
 #[utoipa::path(
     operation_id = "adminUpdateSupportConversation",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = UpdateSupportRequest, description = "The fields to change."),
     responses(
@@ -140,7 +137,6 @@ async fn update_conversation(
 #[utoipa::path(
     operation_id = "adminListSupportMessages",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
@@ -166,7 +162,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "adminReplySupport",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = SupportReplyRequest, description = "The answer."),
     responses(
@@ -196,7 +191,6 @@ async fn reply(
 #[utoipa::path(
     operation_id = "adminMarkSupportRead",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
