@@ -8,6 +8,7 @@
 //!   clone when done.
 
 pub mod process;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::sync::OnceLock;
@@ -15,6 +16,7 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use chat_api::ApiSettings;
 use chat_api::auth::{AuthConfig, DevClaims, mint_token};
+use chat_api::realtime::fanout::RedisConfig;
 use chat_postgres::PoolConfig;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -140,6 +142,13 @@ impl TestDb {
         admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", self.name)).expect("the copy is created");
         let url = url_with_db(&name);
         Self { name, url, owned: true }
+    }
+
+    /// A database at `url` that the test does not own (dropping it drops nothing), e.g.
+    /// on a cluster the test started itself.
+    pub fn at(url: &str) -> Self {
+        let name = url::Url::parse(url).expect("a database URL").path().trim_start_matches('/').to_owned();
+        Self { name, url: url.to_owned(), owned: false }
     }
 
     /// The same database, for a second server instance (dropping it drops nothing).
@@ -301,7 +310,8 @@ impl TestApp {
     /// Starts an instance on `db` with Redis fan-out, as one of several instances.
     pub async fn spawn_instance(db: TestDb, redis_url: &str) -> Self {
         let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
-        Self::start(db, pool, ApiSettings::default(), Some(redis_url)).await
+        let redis = RedisConfig { url: redis_url.to_owned(), root_ca_pem: None };
+        Self::start(db, pool, ApiSettings::default(), Some(&redis)).await
     }
 
     /// Starts the app on a fresh migrated database with given auth settings.
@@ -310,22 +320,23 @@ impl TestApp {
         Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), None, &auth).await
     }
 
-    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis_url: Option<&str>) -> Self {
-        Self::start_with_auth(db, pool, settings, redis_url, &auth_config()).await
+    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis: Option<&RedisConfig>) -> Self {
+        Self::start_with_auth(db, pool, settings, redis, &auth_config()).await
     }
 
     async fn start_with_auth(
         db: TestDb,
         pool: PoolConfig,
         settings: ApiSettings,
-        redis_url: Option<&str>,
+        redis: Option<&RedisConfig>,
         auth: &AuthConfig,
     ) -> Self {
-        let state = chat_server::app_state(&db.url, pool, auth, settings, redis_url).expect("the app state is built");
+        let state = chat_server::app_state(&db.url, pool, auth, settings, redis).expect("the app state is built");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
         let (hub, app_state) = (state.hub.clone(), state.clone());
-        let server = chat_server::server(listener, state, Some(2)).expect("the server starts");
+        let server = chat_server::server(listener, state, Some(2), std::time::Duration::from_secs(10))
+            .expect("the server starts");
         let handle = server.handle();
         tokio::spawn(server);
         Self { base, db, http: reqwest::Client::new(), hub, state: app_state, handle }
@@ -544,6 +555,19 @@ impl WsClient {
                 Err(_) => panic!("the server did not end the socket in time"),
             }
         }
+    }
+
+    /// Starts the closing handshake with `code` and reports how the server answered (a
+    /// Close frame, as RFC 6455 5.5.1 requires, or a dropped connection).
+    pub async fn close_with(&mut self, code: u16, wait: std::time::Duration) -> WsEnd {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame { code: code.into(), reason: "done".into() };
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))
+            .await
+            .expect("the close frame is sent");
+        self.end(wait).await
     }
 
     /// Closes the socket.

@@ -27,29 +27,69 @@ fn binary() -> PathBuf {
     bin
 }
 
+/// `chat-server` with a clean environment (only `PATH` and a quiet `RUST_LOG`), for
+/// one-shot commands (`migrate`, `legacy ...`, `healthcheck`); add arguments and
+/// variables, then run it.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    command
+}
+
 impl ServerProcess {
     /// Starts `chat-server serve` on `database_url` with Redis fan-out through `redis_url`,
     /// accepting the test tokens, and waits until `/readyz` answers 200.
     pub async fn spawn(database_url: &str, redis_url: &str) -> Self {
+        Self::spawn_with(&[("DATABASE_URL", database_url), ("REDIS_URL", redis_url)]).await
+    }
+
+    /// Starts `chat-server serve` with `env` (at least `DATABASE_URL`) over the test
+    /// settings, and waits until `/readyz` answers 200.
+    pub async fn spawn_with(env: &[(&str, &str)]) -> Self {
+        let server = Self::start(env);
+        server.wait_ready().await;
+        server
+    }
+
+    /// Starts `chat-server serve` with `env` over the test settings, without waiting.
+    pub fn start(env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let secret = std::str::from_utf8(crate::SECRET).expect("the test secret is text");
-        let child = Command::new(binary())
+        let child = command()
             .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url)
             .env("CHAT_JWT_SECRET", secret)
             .env("CHAT_BIND", format!("127.0.0.1:{port}"))
             .env("CHAT_WORKERS", "1")
             .env("CHAT_DB_POOL_SIZE", "8")
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .expect("chat-server starts");
-        let server = Self { base: format!("http://127.0.0.1:{port}"), child };
-        server.wait_ready().await;
-        server
+        Self { base: format!("http://127.0.0.1:{port}"), child }
+    }
+
+    /// The address it listens on (`127.0.0.1:PORT`, its `CHAT_BIND`).
+    pub fn bind(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends it SIGTERM, as a deploy (or `docker stop`) does.
+    pub fn terminate(&self) {
+        let pid = i32::try_from(self.child.id()).expect("a pid fits in i32");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+            .expect("SIGTERM is delivered");
+    }
+
+    /// Waits (polling) for it to exit; panics if it is still running after `within`.
+    pub async fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status is readable") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "chat-server on {} did not exit within {within:?}", self.base);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_ready(&self) {

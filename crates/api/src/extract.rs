@@ -72,7 +72,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 /// - the document is a JSON object: serde would otherwise read a struct from an array
 ///   (`["text", null]` as a positional body), which no documented schema allows;
 /// - a number with a zero fraction (`42.0`) is the integer it equals, as in JSON Schema,
-///   where `type: integer` admits it; a generated client may well send one.
+///   where `type: integer` admits it; a generated client may well send one (within
+///   ±2^53, where a float is exact).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let malformed = |e: serde_json::Error| ApiError::BadRequest {
@@ -113,7 +114,7 @@ pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, A
 
 /// A JSON document read strictly: a repeated object key is refused (`serde_json::Value`
 /// would keep the last one silently, so two readers could see two bodies), and a
-/// number with a zero fraction that fits an `i64` becomes that integer.
+/// number with a zero fraction within ±2^53 becomes that integer.
 #[derive(Debug)]
 pub struct StrictValue(pub serde_json::Value);
 
@@ -145,8 +146,10 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        // i64::MAX as f64 rounds up to 2^63, which does not fit: the bound is exclusive.
-        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+        // Only where a float holds every integer exactly (|v| <= 2^53): beyond, `v` may be
+        // a larger integer literal rounded, which must stay out of range, not be clamped.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if v.fract() == 0.0 && v.abs() <= EXACT {
             #[expect(clippy::cast_possible_truncation, reason = "integral and in range, checked above")]
             return Ok((v as i64).into());
         }
@@ -369,6 +372,9 @@ mod tests {
             other => panic!("expected a validation error, got {other:?}"),
         };
         assert_eq!((v.field.as_str(), v.code.as_ref()), ("id", "invalid_type"));
+        // A literal past i64 read as a float rounds to i64::MIN; it must not be accepted as it.
+        assert!(parse_json::<Ids>(br#"{"id": -9223372036854775809, "userIds": []}"#).is_err());
+        assert!(parse_json::<Ids>(br#"{"id": 1e300, "userIds": []}"#).is_err());
     }
 
     #[test]

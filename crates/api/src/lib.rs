@@ -46,7 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document as pretty JSON with a trailing newline (the committed form).
 pub fn openapi_json() -> String {
-    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&openapi::document(&openapi())).unwrap_or_default();
     json.push('\n');
     json
 }
@@ -69,7 +69,7 @@ pub fn app(
     let cors = cors(&state.settings.cors_allowed_origins);
     app.app_data(web::Data::new(state))
         .configure(extract::configure_extractors)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
+        .service(swagger_ui(&api))
         .route(
             "/docs",
             web::get().to(|| async {
@@ -88,6 +88,14 @@ pub fn app(
         .wrap(Compat::new(cors))
         .wrap(from_fn(request_id_header))
         .wrap(TracingLogger::<RedactingRootSpan>::new())
+}
+
+/// Swagger UI at `/docs/`, fully offline: its default validator would send the spec's
+/// URL to validator.swagger.io from any page not served on localhost.
+fn swagger_ui(api: &utoipa::openapi::OpenApi) -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}")
+        .external_url_unchecked("/api-docs/openapi.json", openapi::document(api))
+        .config(utoipa_swagger_ui::Config::default().validator_url("none"))
 }
 
 /// The request span, without the query string's secrets: a browser's WebSocket token

@@ -14,6 +14,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Sch
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 
 use crate::dto::messages::{example_admin_question, example_message, example_reply};
+
+mod rules;
 use crate::problem::{PROBLEM_JSON, Problem};
 
 /// The base document; handlers add their paths.
@@ -108,6 +110,14 @@ impl Modify for BearerAuth {
 pub(crate) fn finish(openapi: &mut utoipa::openapi::OpenApi) {
     add_shared_examples(openapi);
     overlapping_unions_as_any_of(openapi);
+}
+
+/// The finished document as served and committed: [`finish`]ed, plus the validation
+/// rules that only the JSON form can carry ([`rules`]).
+pub(crate) fn document(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi).unwrap_or_default();
+    rules::apply(&mut doc);
+    doc
 }
 
 /// Untagged enums whose variants overlap: an admin's view of a message is a user's view

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_api::auth::AuthConfig;
+use chat_api::realtime::fanout::RedisConfig;
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
@@ -103,9 +104,18 @@ pub struct ServeArgs {
     /// Browser origins allowed by CORS (comma-separated), e.g. the admin SPA's.
     #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Redis URL for fan-out between server instances (one instance needs none).
-    #[arg(long, env = "REDIS_URL")]
+    /// Redis URL for fan-out between server instances (one instance needs none);
+    /// `rediss://` connects over TLS and verifies the server's certificate.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// PEM root certificate the Redis server's certificate must chain to (`rediss://`);
+    /// the system's roots when unset.
+    #[arg(long, env = "CHAT_REDIS_CA_FILE", requires = "redis_url")]
+    pub redis_ca_file: Option<PathBuf>,
+    /// On SIGTERM, how long in-flight requests may take to finish before the process
+    /// exits anyway, in seconds (sockets are closed with 1001 at once).
+    #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHAT_WORKERS")]
     pub workers: Option<usize>,
@@ -116,6 +126,21 @@ pub struct ServeArgs {
     /// Apply pending migrations before serving.
     #[arg(long, env = "CHAT_MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
+}
+
+impl ServeArgs {
+    /// The Redis fan-out settings, with the root certificate read, if Redis is set.
+    pub fn redis(&self) -> anyhow::Result<Option<RedisConfig>> {
+        let Some(url) = &self.redis_url else { return Ok(None) };
+        let root_ca_pem = match &self.redis_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read CHAT_REDIS_CA_FILE {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Some(RedisConfig { url: url.clone(), root_ca_pem }))
+    }
 }
 
 /// How support behaves.

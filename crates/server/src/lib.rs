@@ -1,16 +1,21 @@
 //! The composition root: the only place where the database adapter meets the API.
 
 pub mod config;
+pub mod healthcheck;
 pub mod legacy;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpServer;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::{ConnectionType, StatusCode};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpServer, web};
 use chat_api::auth::{AuthConfig, Authenticator};
 use chat_api::realtime::RealtimePublisher;
-use chat_api::realtime::fanout::Fanout;
+use chat_api::realtime::fanout::{Fanout, RedisConfig};
 use chat_api::realtime::hub::Hub;
 use chat_api::{ApiSettings, AppState};
 use chat_domain::events::EventPublisher;
@@ -19,18 +24,18 @@ use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
 
 /// Wires the PostgreSQL store, the authenticator and the real-time hub (with Redis
-/// fan-out when `redis_url` is set) into the API's state. Must run inside a Tokio
+/// fan-out when `redis` is set) into the API's state. Must run inside a Tokio
 /// runtime: it starts the hub task.
 pub fn app_state(
     database_url: &str,
     pool: PoolConfig,
     auth: &AuthConfig,
     settings: ApiSettings,
-    redis_url: Option<&str>,
+    redis: Option<&RedisConfig>,
 ) -> anyhow::Result<AppState> {
     let authenticator = Authenticator::new(auth)?;
     let hub = Hub::start();
-    let fanout = redis_url.map(|url| Fanout::start(url, &hub)).transpose()?;
+    let fanout = redis.map(|redis| Fanout::start(redis, &hub)).transpose()?;
     let events: Arc<dyn EventPublisher> = Arc::new(RealtimePublisher::new(hub.clone(), fanout));
     Ok(AppState {
         store: Arc::new(PgStore::new(database_url, pool)),
@@ -41,17 +46,64 @@ pub fn app_state(
     })
 }
 
-/// Serves the API on `listener` until SIGINT or SIGTERM, then drains in-flight requests.
+/// Serves the API on `listener` until [`shut_down`] (see [`shut_down_on_signal`]); on
+/// shutdown, in-flight requests get `shutdown_timeout` to finish.
 pub fn server(
     listener: TcpListener,
     state: AppState,
     workers: Option<usize>,
+    shutdown_timeout: Duration,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let mut server = HttpServer::new(move || chat_api::app(state.clone())).shutdown_timeout(10).listen(listener)?;
+    let mut server = HttpServer::new(move || chat_api::app(state.clone()).wrap(from_fn(close_when_draining)))
+        .shutdown_timeout(shutdown_timeout.as_secs())
+        // Our own handler closes the sockets first (actix's would leave them open until
+        // the timeout, and the client would see 1006 instead of 1001).
+        .disable_signals()
+        .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// Drains the server for a deploy: stops accepting connections, closes every socket
+/// with 1001 (going away: reconnect elsewhere and resume), lets in-flight requests
+/// finish within the shutdown timeout, and resolves when the server has stopped.
+pub async fn shut_down(hub: &Hub, server: &ServerHandle) {
+    let stopped = server.stop(true);
+    hub.shut_down();
+    stopped.await;
+}
+
+/// Listens for SIGTERM (a deploy, `docker stop`) and SIGINT (Ctrl-C) from now on; the
+/// future it returns waits for either, then runs [`shut_down`]. Fails when the handlers
+/// cannot be installed, so that `serve` refuses to start rather than ignore deploys.
+pub fn shut_down_on_signal(hub: Hub, server: ServerHandle) -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut interrupt) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    Ok(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "draining: closing sockets, finishing in-flight requests");
+        shut_down(&hub, &server).await;
+    })
+}
+
+/// While draining, each response closes its connection, so that keep-alive clients (a
+/// load balancer's pooled connections) move to another instance instead of holding this
+/// one open until the shutdown timeout.
+async fn close_when_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let draining = res.request().app_data::<web::Data<AppState>>().is_some_and(|state| state.hub.is_shutting_down());
+    if draining && res.status() != StatusCode::SWITCHING_PROTOCOLS {
+        res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
 }
 
 /// Idle-time housekeeping, run every minute for as long as the server runs: resolve

@@ -1,7 +1,7 @@
-//! `chat-server`: serve the API, migrate, seed demo data, print the OpenAPI document,
-//! and mint development tokens.
+//! `chat-server`: serve the API (draining on SIGTERM), check its health, migrate, seed
+//! demo data, print the OpenAPI document, and mint development tokens.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -39,6 +39,17 @@ enum Command {
     },
     /// Print the OpenAPI document (the committed openapi/openapi.json).
     Openapi,
+    /// Exit 0 when the server listening on CHAT_BIND answers `GET /readyz` with 200 (a
+    /// container HEALTHCHECK), else 1.
+    Healthcheck {
+        /// The address `serve` listens on (a wildcard address is probed on loopback).
+        #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// How long to wait for the answer, in milliseconds (more than the 2 s that
+        /// `/readyz` may wait for a database connection).
+        #[arg(long, default_value_t = 4000)]
+        timeout_ms: u64,
+    },
     /// Move the group-based support history into support conversations, verify, roll
     /// back, clean up (docs/migration.md).
     #[command(subcommand)]
@@ -68,6 +79,10 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate { database } => migrate(&database.database_url),
         Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
         Command::Legacy(command) => chat_server::legacy::run(command),
+        Command::Healthcheck { bind, timeout_ms } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(chat_server::healthcheck::check(bind, Duration::from_millis(timeout_ms))),
         Command::Openapi => {
             print!("{}", chat_api::openapi_json());
             Ok(())
@@ -131,22 +146,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         support: args.support.settings(),
         dms: args.dms.settings(),
     };
-    let state = chat_server::app_state(
-        &args.database.database_url,
-        args.pool.into(),
-        &auth,
-        settings,
-        args.redis_url.as_deref(),
-    )?;
+    let redis = args.redis()?;
+    let state = chat_server::app_state(&args.database.database_url, args.pool.into(), &auth, settings, redis.as_ref())?;
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),
         args.support.auto_resolve_after(),
         args.dms.archive_after(),
     ));
+    let hub = state.hub.clone();
     let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let shutdown_timeout = Duration::from_secs(args.shutdown_timeout_secs);
+    let server = chat_server::server(listener, state, args.workers, shutdown_timeout)?;
+    actix_web::rt::spawn(chat_server::shut_down_on_signal(hub, server.handle())?);
     tracing::info!(address = %args.bind, docs = %format!("http://{}/docs/", args.bind), "serving");
-    chat_server::server(listener, state, args.workers)?.await?;
+    server.await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -24,7 +24,8 @@ async fn invalid_fields_are_named_and_nothing_is_stored() {
     let (_, admin) = app.admin("ada");
     let cases: Vec<(&str, Value, &str, &str)> = vec![
         ("empty name", json!({"name": ""}), "name", "empty"),
-        ("blank name", json!({"name": "   \t"}), "name", "empty"),
+        ("blank name", json!({"name": "   "}), "name", "empty"),
+        ("tab at the end of a name", json!({"name": "Ava\t"}), "name", "control_character"),
         ("name too long", json!({"name": "x".repeat(65)}), "name", "too_long"),
         ("NUL byte", json!({"name": "Ava\u{0}"}), "name", "control_character"),
         ("newline in name", json!({"name": "A\nB"}), "name", "control_character"),

@@ -11,19 +11,19 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Two instances' base URLs (`http://127.0.0.1:PORT`).
-struct Pair {
-    one: String,
-    two: String,
+pub(crate) struct Pair {
+    pub(crate) one: String,
+    pub(crate) two: String,
     http: reqwest::Client,
 }
 
 impl Pair {
-    fn new(one: &str, two: &str) -> Self {
+    pub(crate) fn new(one: &str, two: &str) -> Self {
         Self { one: one.to_owned(), two: two.to_owned(), http: reqwest::Client::new() }
     }
 
     /// `POST` JSON to instance one; the status and the body.
-    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         let reply = self
             .http
             .post(format!("{}{path}", self.one))
@@ -35,7 +35,7 @@ impl Pair {
         (reply.status().as_u16(), reply.json().await.unwrap_or(Value::Null))
     }
 
-    async fn socket(base: &str, token: &str) -> WsClient {
+    pub(crate) async fn socket(base: &str, token: &str) -> WsClient {
         let url = format!("{}/api/chat/ws?access_token={token}", base.replace("http://", "ws://"));
         WsClient::connect_url(&url).await.expect("the socket opens")
     }

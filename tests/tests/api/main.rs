@@ -5,6 +5,7 @@
 
 mod auth;
 mod chat_list;
+mod deploys;
 mod direct_messages;
 mod dm_isolation;
 mod errors;
@@ -22,4 +23,5 @@ mod plans;
 mod realtime;
 mod support;
 mod support_isolation;
+mod tls;
 mod two_doors;

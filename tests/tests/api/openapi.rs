@@ -76,89 +76,68 @@ fn examples_of<'a>(spec: &'a Value, media: &'a Value) -> Vec<&'a Value> {
     found
 }
 
-/// Checks `value` against `schema` (the subset of JSON Schema the spec uses): types,
-/// enums, formats, required and unknown properties, items, oneOf/anyOf/allOf. An object
-/// schema without `additionalProperties` takes no property it does not declare, so an
-/// example that names a renamed or removed field fails.
+/// Checks `value` against `schema` with a JSON Schema 2020-12 validator (the
+/// `jsonschema` crate), the document's components as the root of its `$ref`s: types,
+/// formats, patterns, lengths, `oneOf`, `if`/`then`... One rule is stricter than JSON
+/// Schema: an object schema (`type: object` with `properties`) that says nothing of other
+/// properties takes none, so an example that names a renamed or removed field fails.
 fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-    let schema = resolve(spec, schema);
-    for key in ["oneOf", "anyOf"] {
-        if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-            let errors: Vec<String> = branches.iter().filter_map(|b| conforms(spec, b, value, at).err()).collect();
-            return if errors.len() < branches.len() { Ok(()) } else { Err(errors.join(" | ")) };
+    let mut root = serde_json::json!({"components": spec["components"].clone(), "anyOf": [schema.clone()]});
+    close_objects(&mut root);
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .map_err(|e| format!("{at}: the schema does not compile: {e}"))?;
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{at}{}: {e}", e.instance_path())).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
+/// Adds `unevaluatedProperties: false` to every object schema that lists its properties
+/// and does not say whether it takes others, except the parts of an `allOf` (a tagged
+/// union's variant is its struct's schema plus the tag, each part naming only its own
+/// properties) and the components such parts refer to.
+fn close_objects(root: &mut Value) {
+    let mut parts = Vec::new();
+    collect_all_of_refs(root, &mut parts);
+    if let Some(schemas) = root["components"]["schemas"].as_object_mut() {
+        for (name, schema) in schemas.iter_mut() {
+            close(schema, parts.contains(&format!("#/components/schemas/{name}")));
         }
     }
-    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
-        // One object from every part: properties and requirements add up.
-        let mut merged = serde_json::json!({"type": "object", "properties": {}, "required": []});
-        for part in parts.iter().map(|p| resolve(spec, p)) {
-            for (name, property) in part.get("properties").and_then(Value::as_object).into_iter().flatten() {
-                merged["properties"][name] = property.clone();
+    close(&mut root["anyOf"], false);
+}
+
+fn close(node: &mut Value, part: bool) {
+    match node {
+        Value::Object(map) => {
+            let object = map.get("type").is_some_and(|t| t == "object");
+            if object && !part && map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("unevaluatedProperties".into(), Value::Bool(false));
             }
-            for name in part.get("required").and_then(Value::as_array).into_iter().flatten() {
-                merged["required"].as_array_mut().unwrap().push(name.clone());
-            }
-        }
-        return conforms(spec, &merged, value, at);
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        return Err(format!("{at}: {value} is not one of {allowed:?}"));
-    }
-    let types: Vec<&str> = match schema.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    let is = |t: &str| match t {
-        "null" => value.is_null(),
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        other => panic!("{at}: unknown type {other}"),
-    };
-    if !types.is_empty() && !types.iter().any(|t| is(t)) {
-        return Err(format!("{at}: {value} is not {types:?}"));
-    }
-    if let Some(text) = value.as_str() {
-        match schema.get("format").and_then(Value::as_str) {
-            Some("date-time") if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
-                return Err(format!("{at}: {text:?} is not a date-time"));
-            }
-            Some("uuid") if uuid::Uuid::parse_str(text).is_err() => {
-                return Err(format!("{at}: {text:?} is not a uuid"));
-            }
-            _ => {}
-        }
-    }
-    if let Some(object) = value.as_object() {
-        let properties = schema.get("properties").and_then(Value::as_object);
-        for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            let name = name.as_str().unwrap();
-            if !object.contains_key(name) {
-                return Err(format!("{at}: required property {name:?} is missing"));
+            for (key, child) in map.iter_mut() {
+                if key == "allOf" {
+                    child.as_array_mut().into_iter().flatten().for_each(|p| close(p, true));
+                } else {
+                    close(child, false);
+                }
             }
         }
-        for (name, field) in object {
-            let here = format!("{at}.{name}");
-            match (properties.and_then(|p| p.get(name)), schema.get("additionalProperties")) {
-                (Some(property), _) => conforms(spec, property, field, &here)?,
-                (None, Some(extra)) if extra.is_object() => conforms(spec, extra, field, &here)?,
-                (None, Some(Value::Bool(true))) => {}
-                (None, _) => return Err(format!("{here}: the schema has no such property")),
+        Value::Array(items) => items.iter_mut().for_each(|item| close(item, false)),
+        _ => {}
+    }
+}
+
+fn collect_all_of_refs(node: &Value, found: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            for part in map.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+                found.extend(part.get("$ref").and_then(Value::as_str).map(str::to_owned));
             }
+            map.values().for_each(|child| collect_all_of_refs(child, found));
         }
+        Value::Array(items) => items.iter().for_each(|item| collect_all_of_refs(item, found)),
+        _ => {}
     }
-    if let (Some(items), Some(elements)) = (schema.get("items"), value.as_array()) {
-        for (i, element) in elements.iter().enumerate() {
-            conforms(spec, items, element, &format!("{at}[{i}]"))?;
-        }
-    }
-    Ok(())
 }
 
 /// Every request body and every success response of every operation has an example (on
@@ -263,6 +242,26 @@ async fn the_docs_ui_and_the_spec_are_served_offline() {
     assert!(spec.header("content-type").is_some_and(|t| t.starts_with("application/json")));
     let committed: Value = serde_json::from_str(COMMITTED).unwrap();
     assert_eq!(spec.json(), committed, "the served spec is the committed one");
+}
+
+/// Swagger UI validates the spec through validator.swagger.io by default, from any page
+/// not served on localhost: the request leaks the spec's URL and fails offline.
+#[tokio::test]
+async fn the_docs_ui_never_asks_the_online_validator() {
+    let app = chat_tests::TestApp::spawn().await;
+    let initializer = app.call("GET", "/docs/swagger-initializer.js", None, None).await;
+    assert_eq!(initializer.status, 200);
+    let script = String::from_utf8_lossy(&initializer.bytes);
+    // The served configuration: the JSON members inside `SwaggerUIBundle({ ... presets:`.
+    let members = script
+        .split_once("SwaggerUIBundle({")
+        .and_then(|(_, rest)| rest.split_once("presets:"))
+        .map(|(members, _)| members.trim().trim_end_matches(','))
+        .unwrap_or_else(|| panic!("no SwaggerUIBundle configuration in {script}"));
+    let config: Value = serde_json::from_str(&format!("{{{members}}}")).unwrap_or_else(|e| panic!("{e}: {members}"));
+    assert_eq!(config["validatorUrl"], "none", "the validator is disabled: {config}");
+    assert_eq!(config["url"], "/api-docs/openapi.json", "the spec comes from this server: {config}");
+    assert!(!script.contains("validator.swagger.io"), "{script}");
 }
 
 #[tokio::test]

@@ -179,13 +179,13 @@ fn encode(c: ChatCursor) -> String {
 
 fn decode(raw: &str) -> Option<ChatCursor> {
     let mut parts = raw.split('_');
-    let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+    let at = super::cursor::micros(parts.next()?)?;
     let group = match parts.next()? {
         "g" => true,
         "d" => false,
         _ => return None,
     };
-    let id = parts.next()?.parse().ok()?;
+    let id = super::cursor::id(parts.next()?)?;
     parts.next().is_none().then_some(ChatCursor { at, group, id })
 }
 
@@ -195,6 +195,7 @@ fn decode(raw: &str) -> Option<ChatCursor> {
 #[into_params(parameter_in = Query)]
 pub struct ChatListParams {
     /// The `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,16}_[gd]_[0-9]{1,18}$", example = "1732960000000000_d_42")]
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
     #[param(minimum = 1, maximum = 100)]

@@ -270,7 +270,7 @@ pub fn encode_dm_cursor(cursor: Option<DmCursor>) -> Option<String> {
 fn decode_dm_cursor(raw: Option<&str>, v: &mut Violations) -> Option<Option<DmCursor>> {
     let Some(raw) = raw else { return Some(None) };
     let parsed = raw.split_once('_').and_then(|(micros, id)| {
-        Some(DmCursor(DateTime::from_timestamp_micros(micros.parse().ok()?)?, ConversationId(id.parse().ok()?)))
+        Some(DmCursor(super::cursor::micros(micros)?, ConversationId(super::cursor::id(id)?)))
     });
     if parsed.is_none() {
         v.push("cursor", "invalid_cursor", "is not a cursor returned by this endpoint");
@@ -297,6 +297,7 @@ pub struct DmListParams {
     #[serde(default)]
     pub archived: bool,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,16}_[0-9]{1,18}$", example = "1732960000000000_42")]
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -329,6 +330,7 @@ pub struct AdminDmParams {
     #[serde(default)]
     pub waiting: bool,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,16}_[0-9]{1,18}$", example = "1732960000000000_42")]
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
     #[param(minimum = 1, maximum = 100)]

@@ -242,11 +242,12 @@ pub struct QueueParams {
     #[param(inline)]
     pub status: QueueStatusParam,
     /// `me`, `none`, or an admin's user id; any assignee when absent.
-    #[param(example = "me")]
+    #[param(pattern = "^(me|none|[0-9]{1,9})$", example = "me")]
     pub assignee: Option<String>,
     /// Only conversations showing this persona.
     pub persona_id: Option<i32>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = r"^[wa][0-9]{1,16}_[0-9]{1,18}$", example = "w1732960000000000_42")]
     pub cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -265,8 +266,8 @@ fn decode_cursor(raw: &str) -> Option<QueueCursor> {
     let mut chars = raw.chars();
     let tag = chars.next()?;
     let (micros, id) = chars.as_str().split_once('_')?;
-    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    let id = ConversationId(id.parse().ok()?);
+    let at = super::cursor::micros(micros)?;
+    let id = ConversationId(super::cursor::id(id)?);
     match tag {
         'w' => Some(QueueCursor::Waiting(at, id)),
         'a' => Some(QueueCursor::Activity(at, id)),
@@ -293,9 +294,9 @@ impl QueueParams {
             None => Some(AssigneeFilter::Any),
             Some("me") => Some(AssigneeFilter::Admin(caller)),
             Some("none") => Some(AssigneeFilter::Nobody),
-            Some(raw) => match raw.parse::<i32>() {
-                Ok(id) => Some(AssigneeFilter::Admin(UserId(id))),
-                Err(_) => {
+            Some(raw) => match super::cursor::id(raw).and_then(|id| i32::try_from(id).ok()) {
+                Some(id) => Some(AssigneeFilter::Admin(UserId(id))),
+                None => {
                     v.push("assignee", "invalid_value", "must be `me`, `none` or a user id");
                     None
                 }

@@ -5,6 +5,9 @@
 //! (a restart, a full buffer) is repaired by the receiving connection's gap check or by
 //! the client's resume. Instances also announce how many admins watch the support queue,
 //! so "support online" holds across instances.
+//!
+//! `rediss://` URLs connect over TLS (rustls) and verify the server's certificate and
+//! host name, against the system's roots or the root certificate the operator names.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +37,35 @@ enum WireBody {
     Presence { watchers: usize },
 }
 
+/// Where Redis is, and who vouches for it.
+#[derive(Debug, Clone, Default)]
+pub struct RedisConfig {
+    /// `redis://host:port/` or, over TLS, `rediss://host:port/`.
+    pub url: String,
+    /// PEM root certificate(s) that must have signed the server's certificate over
+    /// `rediss://`; the system's roots when `None`.
+    pub root_ca_pem: Option<Vec<u8>>,
+}
+
+impl RedisConfig {
+    /// The client for this configuration. Fails on a malformed URL, or on a root
+    /// certificate given for a URL without TLS.
+    pub fn client(&self) -> Result<redis::Client, redis::RedisError> {
+        if self.url.starts_with("rediss://") {
+            // rustls needs one process-wide crypto provider; the first caller installs
+            // ring (an `Err` means one is installed already, which is just as good).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        match &self.root_ca_pem {
+            Some(pem) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) },
+            ),
+            None => redis::Client::open(self.url.as_str()),
+        }
+    }
+}
+
 /// A handle to the fan-out tasks.
 #[derive(Debug, Clone)]
 pub struct Fanout {
@@ -42,10 +74,10 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// Connects lazily to `redis_url` and starts publishing and subscribing (current
-    /// Tokio runtime). Fails only on a malformed URL.
-    pub fn start(redis_url: &str, hub: &Hub) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(redis_url)?;
+    /// Connects lazily to Redis and starts publishing and subscribing (current Tokio
+    /// runtime). Fails only on a configuration [`RedisConfig::client`] refuses.
+    pub fn start(config: &RedisConfig, hub: &Hub) -> Result<Self, redis::RedisError> {
+        let client = config.client()?;
         let instance: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (tx, rx) = mpsc::channel(10_000);
         tokio::spawn(publish_loop(client.clone(), rx));

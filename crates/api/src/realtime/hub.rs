@@ -95,6 +95,8 @@ pub struct Hub {
     next_id: Arc<AtomicU64>,
     sessions: Arc<AtomicUsize>,
     local_watchers: watch::Receiver<usize>,
+    /// `true` once the server drains for shutdown: every session closes with 1001.
+    shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl Hub {
@@ -103,7 +105,33 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         let (watchers_tx, local_watchers) = watch::channel(0);
         tokio::spawn(run(rx, watchers_tx));
-        Self { tx, next_id: Arc::new(AtomicU64::new(1)), sessions: Arc::new(AtomicUsize::new(0)), local_watchers }
+        Self {
+            tx,
+            next_id: Arc::new(AtomicU64::new(1)),
+            sessions: Arc::new(AtomicUsize::new(0)),
+            local_watchers,
+            shutdown: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Starts draining for shutdown: every open socket closes with 1001 (going away),
+    /// and a socket opened from now on closes at once. Idempotent.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether the server is draining for shutdown.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves when the server starts draining (at once if it already has).
+    pub fn shutting_down(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut draining = self.shutdown.subscribe();
+        async move {
+            // An error means the hub is gone, which is a shutdown too.
+            let _ = draining.wait_for(|draining| *draining).await;
+        }
     }
 
     /// How many admins watch the support queue on this instance (for other instances).

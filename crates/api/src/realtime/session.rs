@@ -1,6 +1,6 @@
 //! One task per socket: a single `select!` loop over the outbound queue, the client's
-//! frames, the heartbeat, the token's expiry and the hub's kill signal. Every exit path
-//! deregisters (a drop guard makes that certain).
+//! frames, the heartbeat, the token's expiry, the hub's kill signal and the server's
+//! shutdown. Every exit path deregisters (a drop guard makes that certain).
 //!
 //! This module is transport only: heartbeat, bounded writes, de-duplication, gap repair
 //! and resume. Requests are answered in [`requests`], one function per frame type, through
@@ -104,6 +104,17 @@ fn reason(code: CloseCode, description: &str) -> Stop {
     Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
 }
 
+/// The answer to a client's Close frame: a Close frame of our own echoing its code (RFC
+/// 6455 5.5.1), after which the server closes the TCP connection.
+fn answer_close(received: Option<CloseReason>) -> Stop {
+    Stop::Close(CloseReason { code: received.map_or(CloseCode::Normal, |r| r.code), description: None })
+}
+
+/// A deploy: the client should reconnect (to another instance) and resume.
+fn going_away() -> Stop {
+    reason(CloseCode::Away, "server shutting down")
+}
+
 fn slow_consumer() -> Stop {
     reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")
 }
@@ -172,6 +183,8 @@ pub async fn run(
     tokio::pin!(expiry);
     let grace = tokio::time::sleep(RESUME_GRACE);
     tokio::pin!(grace);
+    let shutdown = conn.state.hub.shutting_down();
+    tokio::pin!(shutdown);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
@@ -182,6 +195,7 @@ pub async fn run(
         stop = tokio::select! {
             biased;
             () = conn.kill.notified() => Err(slow_consumer()),
+            () = &mut shutdown => Err(going_away()),
             () = &mut expiry => Err(reason(CloseCode::Other(close_codes::TOKEN_EXPIRED), "token expired")),
             () = &mut grace, if conn.holding => {
                 conn.holding = false;
@@ -189,7 +203,7 @@ pub async fn run(
             }
             out = outbound.recv(), if !conn.holding => match out {
                 Some(out) => conn.forward(out).await,
-                None => Err(reason(CloseCode::Away, "server shutting down")),
+                None => Err(going_away()),
             },
             frame = stream.recv() => {
                 last_heard = Instant::now();
@@ -202,7 +216,8 @@ pub async fn run(
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Err(Stop::Gone),
+                    Some(Ok(AggregatedMessage::Close(received))) => Err(answer_close(received)),
+                    None => Err(Stop::Gone),
                     Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
                 }
             }
