@@ -9,6 +9,20 @@ BENCH_PIDS=()
 
 bench_log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 
+# Builds chat-server and chat-bench and sets SERVER and BENCH to them: release unless
+# BENCH_PROFILE=debug (CI's smoke, and trial runs on a busy machine: correct, not fast).
+bench_build() {
+    if [[ ${BENCH_PROFILE:-release} == debug ]]; then
+        cargo build -q -p chat-server -p chat-bench
+        SERVER=target/debug/chat-server
+        BENCH=target/debug/chat-bench
+    else
+        cargo build --release -q -p chat-server -p chat-bench
+        SERVER=target/release/chat-server
+        BENCH=target/release/chat-bench
+    fi
+}
+
 # Starts a command in the background and remembers its pid for bench_cleanup.
 bench_spawn() {
     "$@" &
@@ -32,6 +46,20 @@ bench_cleanup() {
     for pid in "${BENCH_PIDS[@]}"; do bench_kill "$pid"; done
     BENCH_PIDS=()
     if declare -F stop_throwaway_postgres >/dev/null; then stop_throwaway_postgres || true; fi
+}
+
+# Waits (at most 60 s) until no other session is working in database URL $1: what an
+# overloaded scenario left queued in a server must not land in the next scenario.
+bench_settle() {
+    local i busy
+    for ((i = 0; i < 120; i++)); do
+        busy=$(psql -X -qAt "$1" -c "select count(*) from pg_stat_activity
+            where datname = current_database() and backend_type = 'client backend' and state <> 'idle'
+              and pid <> pg_backend_pid()" 2>/dev/null || echo 0)
+        [[ $busy == 0 ]] && return 0
+        sleep 0.5
+    done
+    bench_log "the database is still busy after 60 s; going on"
 }
 
 # A TCP port nobody listens on (probed, then used at once).

@@ -11,7 +11,7 @@ source bench/lib.sh
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-cargo build --release -q -p chat-server -p chat-bench
+bench_build
 bench_start_postgres /tmp/chat-bench-pg bench durable
 DB=$DATABASE_URL
 P=$PWD/bench/pgbench
@@ -24,7 +24,7 @@ for r in s3 s4 s5; do
 done
 PORT=$(bench_free_port 19200)
 DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 RUST_LOG=warn \
-    bench_spawn target/release/chat-server serve 2>>bench/results/ours.log
+    bench_spawn "$SERVER" serve 2>>bench/results/ours.log
 PID=$LAST_PID
 for _ in $(seq 50); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 for r in s3 s4 s5; do
@@ -32,7 +32,7 @@ for r in s3 s4 s5; do
         perf record -F 499 -g -p "$PID" -o /tmp/chat-bench-perf-s3.data -- sleep 9 >/dev/null 2>&1 &
         bench_spawn_pid=$!
     fi
-    target/release/chat-bench read --kind ours --addr "127.0.0.1:$PORT" --server-pid "$PID" \
+    "$BENCH" read --kind ours --addr "127.0.0.1:$PORT" --server-pid "$PID" \
         --read "$r" --workers 16 --duration 8
     if [[ ${PROFILE:-0} == 1 && $r == s3 ]]; then wait "$bench_spawn_pid" || true; fi
 done

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark: a throwaway PostgreSQL, the deterministic seed, calibration (the
-# limits: pg_test_fsync, pgbench of the server's own SQL, the bare relay), then ours and
-# the Socket.IO peer interleaved A B A B A B; kills everything it started (by pid) and
-# writes bench/results/<date>.jsonl and docs/performance.md.
+# limits: pg_test_fsync, pgbench of the server's own SQL and of the floor scripts, the
+# bare relay), then ours and the Socket.IO peer interleaved A B A B A B; kills everything
+# it started (by pid) and writes bench/results/<date>.jsonl and docs/performance.md.
 #
-#   bench/run.sh                    # full run (about 25 minutes)
+#   bench/run.sh                    # full run (about 45 minutes)
 #   BENCH_SECONDS=5 BENCH_ROUNDS=1 bench/run.sh   # quick look
 #
 # Knobs: BENCH_SECONDS (per measurement, default 20), BENCH_ROUNDS (A/B rounds, 3),
-# BENCH_IDLE_SOCKETS (S1, default 10000), BENCH_RESEED=1 (drop and seed again).
+# BENCH_IDLE_SOCKETS (S1, S6 and S7 sockets, default 10000), BENCH_TYPING_PAIRS (2000),
+# BENCH_TYPING_RATES (typing events/s, one step each, 1000,2000,4000,8000,16000),
+# BENCH_TYPING_SECONDS (per step, 10), BENCH_RESEED=1 (drop and seed again),
+# BENCH_PROFILE=debug (debug binaries: a trial of the harness, not a measurement),
+# BENCH_PGDATA (the cluster's directory, /tmp/chat-bench-pg), BENCH_RESULTS and
+# BENCH_DOC (where the results and the page go; a trial writes elsewhere).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -18,15 +23,18 @@ trap 'exit 130' INT TERM
 SECS=${BENCH_SECONDS:-20}
 ROUNDS=${BENCH_ROUNDS:-3}
 IDLE=${BENCH_IDLE_SOCKETS:-10000}
-OUT=bench/results/$(date +%F).jsonl
-PGDATA_DIR=/tmp/chat-bench-pg
-mkdir -p bench/results
+PAIRS=${BENCH_TYPING_PAIRS:-2000}
+TYPING_RATES=${BENCH_TYPING_RATES:-1000,2000,4000,8000,16000}
+TYPING_SECS=${BENCH_TYPING_SECONDS:-10}
+OUT=${BENCH_RESULTS:-bench/results/$(date +%F).jsonl}
+DOC=${BENCH_DOC:-docs/performance.md}
+PGDATA_DIR=${BENCH_PGDATA:-/tmp/chat-bench-pg}
+mkdir -p bench/results "$(dirname "$OUT")"
+TMP=$(mktemp -d)
 export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
-bench_log "building (release)"
-cargo build --release -q -p chat-server -p chat-bench
-SERVER=target/release/chat-server
-BENCH=target/release/chat-bench
+bench_log "building (${BENCH_PROFILE:-release})"
+bench_build
 if [[ ! -d bench/peers/socketio/node_modules ]]; then
     (cd bench/peers/socketio && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -45,6 +53,7 @@ if [[ $rows != 1 ]] || [[ $(psql -X -qAt "$DB" -c "select count(*) from dm_messa
 fi
 "$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
 
+tag() { sed "s/^{/{$1,/"; } # tag FIELDS < json lines -> the same lines with FIELDS first
 emit() { # emit ROUND CONTENDER < json lines -> results file (tagged)
     local round=$1 who=$2 line
     while IFS= read -r line; do
@@ -64,11 +73,14 @@ if [[ -n $fsync_ops ]]; then
         "$fsync_ops" "$(awk -v o="$fsync_ops" 'BEGIN{printf "%.3f", 1000/o}')" | tee -a "$OUT"
 fi
 
-pgb() { # pgb NAME CLIENTS SCRIPT... -> one JSON line with tps and latency percentiles
+# pgb NAME CLIENTS PGBENCH-ARGS... -> one JSON line with tps and latency percentiles. With
+# -R (a fixed rate) pgbench logs each latency from the transaction's scheduled start, so
+# they are open-loop latencies like chat-bench's.
+pgb() {
     local name=$1 clients=$2 dir
     shift 2
     dir=$(mktemp -d)
-    (cd "$dir" && pgbench -n -M extended -c "$clients" -j 2 -T "$SECS" -D nconv=1000 -l "$@" "$DB") >"$dir/out" 2>&1 || {
+    (cd "$dir" && pgbench -n -c "$clients" -j 2 -T "$SECS" -D nconv=1000 -l "$@" "$DB") >"$dir/out" 2>&1 || {
         cat "$dir/out" >&2
         rm -rf "$dir"
         return 0
@@ -82,10 +94,25 @@ pgb() { # pgb NAME CLIENTS SCRIPT... -> one JSON line with tps and latency perce
         "$name" "$clients" "$tps" "$p50" "$p99" "$p999"
 }
 P=$PWD/bench/pgbench
-for c in 16 32 64; do pgb send "$c" -f "$P/send.sql" | emit 0 limit; done
-pgb s3 16 -f "$P/page_newest.sql@1" -f "$P/page_deep.sql@1" | emit 0 limit
-pgb s4 16 -f "$P/list.sql" | emit 0 limit
-pgb s5 16 -f "$P/queue.sql" | emit 0 limit
+# S0: the server's own send SQL (unnamed extended-protocol statements, as diesel's
+# sql_query sends them), and the floor: the same effect in one prepared statement, and 8
+# sends per statement and commit (group commit; sends/s = tps x 8) with as many sends in
+# flight (c/8 clients) and with c clients (the ceiling).
+for c in 16 32 64; do
+    pgb send "$c" -M extended -f "$P/send.sql" | emit 0 limit
+    pgb send_minimal "$c" -M prepared -f "$P/send_minimal.sql" | emit 0 limit
+    for b in $((c / 8)) "$c"; do
+        pgb send_batch8 "$b" -M prepared -f "$P/send_batch8.sql" | tag '"sends_per_tx":8' | emit 0 limit
+    done
+done
+# The latency floor of S2: the one-statement send at the same open-loop rates, on as
+# many connections as the server's pool.
+for rate in 250 500 1000; do
+    pgb send_minimal_rated 32 -M prepared -R "$rate" -f "$P/send_minimal.sql" | tag "\"rate\":$rate" | emit 0 limit
+done
+pgb s3 16 -M extended -f "$P/page_newest.sql@1" -f "$P/page_deep.sql@1" | emit 0 limit
+pgb s4 16 -M extended -f "$P/list.sql" | emit 0 limit
+pgb s5 16 -M extended -f "$P/queue.sql" | emit 0 limit
 
 # ---- the contenders ----------------------------------------------------------------
 RELAY_PORT=$(bench_free_port 19100)
@@ -106,14 +133,26 @@ ours() { "$BENCH" "$1" --kind ours --addr "127.0.0.1:$OURS_PORT" --server-pid "$
 peer() { "$BENCH" "$1" --kind peer --addr "127.0.0.1:$PEER_PORT" --server-pid "$PEER_PID" "${@:2}"; }
 relay() { "$BENCH" "$1" --kind relay --addr "127.0.0.1:$RELAY_PORT" --server-pid "$RELAY_PID" "${@:2}"; }
 
+# Fan-out where the database does not decide, the same for every contender: a notice to
+# 1, 1,000 and all IDLE online users (three of each), and the typing relay's steps.
+FAN=$((IDLE < 10000 ? IDLE : 10000))
+fanout() { # fanout CONTENDER ROUND
+    bench_settle "$DB"
+    "$1" notices --sockets "$FAN" --audiences "1,1000,$FAN" --repeat 3 | emit "$2" "$1" || true
+    "$1" typing --pairs "$PAIRS" --rates "$TYPING_RATES" --duration "$TYPING_SECS" | emit "$2" "$1" || true
+}
+
 for round in $(seq "$ROUNDS"); do
     bench_log "round $round/$ROUNDS: relay"
+    bench_settle "$DB"
     relay idle --sockets "$IDLE" --hold 5 | emit "$round" relay || true
     for admins in 8; do
         relay send --rate 1000 --duration "$SECS" --admins "$admins" | emit "$round" relay || true
     done
+    fanout relay "$round"
 
     bench_log "round $round/$ROUNDS: A = ours"
+    bench_settle "$DB"
     ours idle --sockets "$IDLE" --hold 5 | emit "$round" ours || true
     for w in 16 32 64; do
         ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws | emit "$round" ours || true
@@ -125,18 +164,27 @@ for round in $(seq "$ROUNDS"); do
     for r in s3 s4 s5; do
         ours read --read "$r" --workers 16 --duration "$SECS" | emit "$round" ours || true
     done
-    # S4/S5 latency while S2 sends at 1,000/s.
-    ours send --rate 1000 --duration $((SECS + 4)) --no-ws >/dev/null 2>&1 &
+    # Reads under write load: S3, S4 and S5 at 200/s each at once (open loop) while S2
+    # sends 1,000/s; the sends' own row says whether they kept their rate.
+    ours send --rate 1000 --duration $((SECS + 4)) --no-ws >"$TMP/s2" 2>/dev/null &
     bg=$!
     sleep 2
-    for r in s4 s5; do
-        ours read --read "$r" --rate 200 --duration "$SECS" | sed 's/"scenario":"\(s[45]\)_read"/"scenario":"\1_read_under_s2"/' | emit "$round" ours || true
+    readers=()
+    for r in s3 s4 s5; do
+        ours read --read "$r" --rate 200 --duration "$SECS" >"$TMP/$r" 2>/dev/null &
+        readers+=("$!")
     done
-    wait "$bg" || true
-    ours notices --sockets "$((IDLE < 10000 ? IDLE : 10000))" | emit "$round" ours || true
-    ours storm --clients 10000 --window 10 | emit "$round" ours || true
+    wait "${readers[@]}" "$bg" || true
+    for r in s3 s4 s5; do
+        sed 's/"scenario":"\(s[345]\)_read"/"scenario":"\1_read_under_s2"/' "$TMP/$r" | emit "$round" ours
+    done
+    sed 's/"scenario":"s2_send"/"scenario":"s2_beside_reads"/' "$TMP/s2" | emit "$round" ours
+    fanout ours "$round"
+    bench_settle "$DB"
+    ours storm --clients "$FAN" --window 10 | emit "$round" ours || true
 
     bench_log "round $round/$ROUNDS: B = peer"
+    bench_settle "$DB"
     peer idle --sockets "$IDLE" --hold 5 | emit "$round" peer || true
     for w in 16 32 64; do
         peer send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --admins 0 | emit "$round" peer || true
@@ -144,8 +192,11 @@ for round in $(seq "$ROUNDS"); do
     for rate in 250 500 1000; do
         peer send --rate "$rate" --duration "$SECS" --admins 8 | emit "$round" peer || true
     done
+    fanout peer "$round"
 done
+rm -rf "$TMP"
 
-bench_log "writing docs/performance.md"
-python3 bench/report.py "$OUT" docs/performance.md
-bench_log "done: $OUT, docs/performance.md"
+bench_log "writing $DOC"
+[[ -f $DOC ]] || cp docs/performance.md "$DOC" # a trial's page starts as a copy of ours
+python3 bench/report.py "$OUT" "$DOC"
+bench_log "done: $OUT, $DOC"

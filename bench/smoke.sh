@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# CI smoke of the benchmark harness: S1 at 500 sockets, S2 at 100 sends/s for 5 s and S6
-# (a notice to 1 and 300 online users), with the correctness gates (every accepted message stored once, delivered once to each
-# online recipient, per-conversation order kept). Self-contained: its own PostgreSQL
+# CI smoke of the benchmark harness: S1 at 500 sockets, S2 at 100 sends/s for 5 s, S6
+# (a notice to 1 and 300 online users) and the typing relay (20 pairs, 50 events/s for
+# 2 s), with the correctness gates (every accepted message stored once, delivered once to
+# each online recipient, per-conversation order kept; every notice and typing event
+# reaches its whole audience once and nobody else). Self-contained: its own PostgreSQL
 # cluster (fsync off: correctness, not speed), its own database and server on free
 # ports; kills everything it started by pid. Exit status non-zero when a gate fails.
 set -euo pipefail
@@ -13,15 +15,7 @@ trap 'exit 130' INT TERM
 export CHAT_JWT_SECRET="smoke-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # CI uses the debug binaries the test run already built (BENCH_PROFILE=debug): the
 # smoke checks correctness, not speed. By hand it defaults to a release build.
-if [[ ${BENCH_PROFILE:-release} == debug ]]; then
-    cargo build -q -p chat-server -p chat-bench
-    SERVER=target/debug/chat-server
-    BENCH=target/debug/chat-bench
-else
-    cargo build --release -q -p chat-server -p chat-bench
-    SERVER=target/release/chat-server
-    BENCH=target/release/chat-bench
-fi
+bench_build
 
 bench_start_postgres "${BENCH_SMOKE_PGDATA:-/tmp/chat-bench-smoke-pg}" postgres fast
 DB=$(chat_pg_url_with_db "$DATABASE_URL" "smoke_$$")
@@ -41,5 +35,7 @@ common=(--kind ours --addr "127.0.0.1:$PORT" --server-pid "$PID")
 "$BENCH" idle "${common[@]}" --sockets 500 --hold 2 || status=1
 "$BENCH" send "${common[@]}" --rate 100 --duration 5 --support 50 --dms 50 --admins 2 --check-history || status=1
 "$BENCH" notices "${common[@]}" --sockets 300 || status=1
+# A bound of 1 s: no typing event may be dropped or go astray on a debug build either.
+"$BENCH" typing "${common[@]}" --pairs 20 --rates 50 --duration 2 --p99-ms 1000 || status=1
 psql -X -q "$BENCH_PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS smoke_$$ WITH (FORCE)" >/dev/null 2>&1 || true
 exit "$status"

@@ -7,6 +7,7 @@
 //!   each test then clones it (`CREATE DATABASE ... TEMPLATE`, ~50 ms) and drops its
 //!   clone when done.
 
+pub mod cluster;
 pub mod process;
 pub mod tls;
 
@@ -16,8 +17,8 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use chat_api::ApiSettings;
 use chat_api::auth::{AuthConfig, DevClaims, mint_token};
-use chat_api::realtime::fanout::RedisConfig;
 use chat_postgres::PoolConfig;
+use chat_server::config::FanoutArgs;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int4, Text};
@@ -151,6 +152,11 @@ impl TestDb {
         Self { name, url: url.to_owned(), owned: false }
     }
 
+    /// A database someone else drops (e.g. with its whole cluster).
+    pub fn unowned(name: String, url: String) -> Self {
+        Self { name, url, owned: false }
+    }
+
     /// The same database, for a second server instance (dropping it drops nothing).
     pub fn shared(&self) -> Self {
         Self { name: self.name.clone(), url: self.url.clone(), owned: false }
@@ -273,6 +279,7 @@ pub fn auth_config() -> AuthConfig {
         issuer: None,
         audience: None,
         role_claim: "role".to_owned(),
+        user_cache_ttl: chat_api::auth::DEFAULT_USER_CACHE_TTL,
     }
 }
 
@@ -299,39 +306,43 @@ impl TestApp {
 
     /// Starts the app on a fresh migrated database with given settings.
     pub async fn spawn_configured(settings: ApiSettings) -> Self {
-        Self::start(TestDb::migrated(), PoolConfig { max_size: 16, ..PoolConfig::default() }, settings, None).await
+        Self::start(TestDb::migrated(), PoolConfig { max_size: 16, ..PoolConfig::default() }, settings).await
     }
 
     /// Starts the app on `db` with a given pool.
     pub async fn spawn_with(db: TestDb, pool: PoolConfig) -> Self {
-        Self::start(db, pool, ApiSettings::default(), None).await
+        Self::start(db, pool, ApiSettings::default()).await
     }
 
     /// Starts an instance on `db` with Redis fan-out, as one of several instances.
     pub async fn spawn_instance(db: TestDb, redis_url: &str) -> Self {
+        Self::spawn_instance_with(db, &FanoutArgs::redis(redis_url)).await
+    }
+
+    /// Starts an instance on `db` with the given fan-out settings (channel prefix, key).
+    pub async fn spawn_instance_with(db: TestDb, fanout: &FanoutArgs) -> Self {
         let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
-        let redis = RedisConfig { url: redis_url.to_owned(), root_ca_pem: None };
-        Self::start(db, pool, ApiSettings::default(), Some(&redis)).await
+        Self::start_with_auth(db, pool, ApiSettings::default(), fanout, &auth_config()).await
     }
 
     /// Starts the app on a fresh migrated database with given auth settings.
     pub async fn spawn_with_auth(auth: AuthConfig) -> Self {
         let pool = PoolConfig { max_size: 16, ..PoolConfig::default() };
-        Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), None, &auth).await
+        Self::start_with_auth(TestDb::migrated(), pool, ApiSettings::default(), &FanoutArgs::default(), &auth).await
     }
 
-    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings, redis: Option<&RedisConfig>) -> Self {
-        Self::start_with_auth(db, pool, settings, redis, &auth_config()).await
+    async fn start(db: TestDb, pool: PoolConfig, settings: ApiSettings) -> Self {
+        Self::start_with_auth(db, pool, settings, &FanoutArgs::default(), &auth_config()).await
     }
 
     async fn start_with_auth(
         db: TestDb,
         pool: PoolConfig,
         settings: ApiSettings,
-        redis: Option<&RedisConfig>,
+        fanout: &FanoutArgs,
         auth: &AuthConfig,
     ) -> Self {
-        let state = chat_server::app_state(&db.url, pool, auth, settings, redis).expect("the app state is built");
+        let state = chat_server::app_state(&db.url, pool, auth, settings, fanout).expect("the app state is built");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
         let (hub, app_state) = (state.hub.clone(), state.clone());

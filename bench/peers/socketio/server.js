@@ -9,9 +9,16 @@
 // Events (Socket.IO acks carry the replies):
 //   ping -> {type:"pong"}; join-support-queue (admins) -> {ok:true};
 //   support-message {content, clientMessageId} -> the stored message;
-//   dm-message {conversationId, content, clientMessageId} -> the stored message.
+//   dm-message {conversationId, content, clientMessageId} -> the stored message;
+//   admin-notification (admins) {userIds, content, template} -> {id, recipientCount};
+//   typing {conversationId, isTyping} -> no reply.
 // Pushes: "support-message" / "dm-message" with {type, conversationId, message}, the
-// same payload as ours, to the participants' rooms (user:<id>) and support to "admins".
+// same payload as ours, to the participants' rooms (user:<id>) and support to "admins";
+// "admin-notification" and "typing" with our payloads, to the same users as ours.
+//
+// Notices and typing measure Socket.IO's fan-out alone (`io.to(rooms).emit`): a notice
+// is pushed at once and stored nowhere, and typing checks the sender's membership of the
+// DM once per socket and conversation (cached, as ours does) and nothing per event.
 'use strict';
 const http = require('http');
 const { Server } = require('socket.io');
@@ -110,8 +117,13 @@ io.use(async (socket, next) => {
   }
 });
 
+// The "info" template's colours, as ours renders them.
+const INFO = { template: 'info', backgroundColor: '#f0f9ff', textColor: '#0369a1', borderColor: '#38bdf8' };
+let notices = 0;
+
 io.on('connection', (socket) => {
   const me = socket.data.user;
+  const dms = new Map(); // conversation id -> the DM's users, for typing
   socket.join(`user:${me}`);
   socket.on('ping', (_d, ack) => typeof ack === 'function' && ack({ type: 'pong' }));
   socket.on('join-support-queue', (_d, ack) => {
@@ -119,6 +131,31 @@ io.on('connection', (socket) => {
     if (!socket.data.admin) return ack({ error: 'forbidden' });
     socket.join('admins');
     ack({ ok: true });
+  });
+  socket.on('admin-notification', (d, ack) => {
+    if (typeof ack !== 'function') return;
+    if (!socket.data.admin) return ack({ error: 'forbidden' });
+    if (!d || !Array.isArray(d.userIds) || !validContent(d.content)) return ack({ error: 'invalid' });
+    notices += 1;
+    io.to(d.userIds.map((u) => `user:${u}`)).emit('admin-notification', {
+      type: 'admin-notification', notificationId: notices, content: d.content, align: 'center', style: INFO, expiresAt: null,
+    });
+    ack({ id: notices, recipientCount: d.userIds.length });
+  });
+  socket.on('typing', async (d) => {
+    if (!d || !Number.isInteger(d.conversationId)) return;
+    let users = dms.get(d.conversationId);
+    if (!users) {
+      const r = await pool.query(`SELECT user1_id, user2_id FROM direct_messages WHERE id = $1 AND conversation_type = 'user_dm'`,
+        [d.conversationId]).catch(() => null);
+      const row = r && r.rows[0];
+      if (!row || (row.user1_id !== me && row.user2_id !== me)) return;
+      users = [row.user1_id, row.user2_id].filter((u) => u !== null);
+      dms.set(d.conversationId, users);
+    }
+    io.to(users.map((u) => `user:${u}`)).emit('typing', {
+      type: 'typing', conversationId: d.conversationId, sender: { type: 'real_user', id: me }, isTyping: d.isTyping !== false,
+    });
   });
   socket.on('support-message', async (d, ack) => {
     if (typeof ack !== 'function') return;

@@ -2,10 +2,14 @@
 //!
 //! * Algorithms are pinned: HS256 with the shared secret, and RS256 only when a public
 //!   key is configured. `alg: none` and every other algorithm are refused.
-//! * `exp` is required; `iss` and `aud` are checked when configured.
+//! * `exp` is required; `iss` and `aud` are required (present and equal) when
+//!   configured; `nbf`, when present, is honoured with the same leeway as `exp`
+//!   ([`LEEWAY_SECS`]).
 //! * `sub` is the user id (a string or a number); the role claim is `user` or `admin`.
-//! * The user must exist in `users`: known ids are cached for a minute so that the
-//!   check costs nothing on the hot path; unknown ids are never cached.
+//! * The user must exist in `users`: known ids are cached for
+//!   [`AuthConfig::user_cache_ttl`] (default a minute) so that the check costs nothing on
+//!   the hot path; unknown ids are never cached. A deleted user's token therefore stops
+//!   opening requests and sockets at most that long after the deletion.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,7 +40,16 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     /// The name of the role claim (default `role`).
     pub role_claim: String,
+    /// How long a user id, once found in `users`, is trusted without looking again: the
+    /// longest a deleted user's token keeps working.
+    pub user_cache_ttl: Duration,
 }
+
+/// The default of [`AuthConfig::user_cache_ttl`].
+pub const DEFAULT_USER_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
 
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,6 +59,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("role_claim", &self.role_claim)
+            .field("user_cache_ttl", &self.user_cache_ttl)
             .finish()
     }
 }
@@ -93,7 +107,7 @@ impl Authenticator {
             role_claim: config.role_claim.clone(),
             known_users: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(60))
+                .time_to_live(config.user_cache_ttl)
                 .build(),
         })
     }
@@ -113,9 +127,15 @@ impl Authenticator {
             .find(|(alg, _)| *alg == header.alg)
             .ok_or(ApiError::Unauthorized("The token's algorithm is not accepted."))?;
         let mut validation = Validation::new(*alg);
-        validation.leeway = 5;
-        // `sub` is checked below: it may be a string (RFC 7519) or a number (common in practice).
-        validation.set_required_spec_claims(&["exp"]);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        // `sub` is checked below: it may be a string (RFC 7519) or a number (common in
+        // practice). A configured issuer or audience must be present, not merely equal
+        // when present: jsonwebtoken compares them only when the token carries them.
+        let mut required = vec!["exp"];
+        required.extend(self.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         match &self.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -127,6 +147,9 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::Unauthorized("The token has expired."),
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    ApiError::Unauthorized("The token is not valid yet (nbf).")
+                }
                 _ => ApiError::Unauthorized("The token is invalid."),
             })?;
         let claims = data.claims;

@@ -2,7 +2,11 @@
 //!
 //! actix-web's own `Json` cannot name the field behind a type error, so bodies go
 //! through [`ApiJson`], which parses with `serde_path_to_error`: a syntax error is a 400,
-//! a missing, unknown or wrongly typed field is a 422 naming that field.
+//! a missing, unknown or wrongly typed field is a 422 naming that field. The whole body
+//! must arrive within [`ApiSettings::body_timeout`](crate::ApiSettings::body_timeout),
+//! else 408 and the connection is closed: actix-web's own request timeout covers only
+//! the head, so without this a body sent a byte a second would hold its connection for
+//! ever.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +20,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{ApiError, FieldViolation};
+use crate::state::{AppState, DEFAULT_BODY_TIMEOUT};
 
 /// The largest JSON body accepted, in bytes. The biggest legitimate body (a notification
 /// to 10,000 user ids) fits with room to spare; actix-web's default is 2 MiB.
@@ -41,6 +46,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        let deadline =
+            req.app_data::<web::Data<AppState>>().map_or(DEFAULT_BODY_TIMEOUT, |state| state.settings.body_timeout);
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
@@ -49,17 +56,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared_len.is_some_and(|len| len > JSON_LIMIT) {
                 return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    code: "unreadable_body",
-                    detail: format!("The request body could not be read: {e}"),
-                })?;
-                if body.len() + chunk.len() > JSON_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
+            let read = async {
+                let mut body = BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                        code: "unreadable_body",
+                        detail: format!("The request body could not be read: {e}"),
+                    })?;
+                    if body.len() + chunk.len() > JSON_LIMIT {
+                        return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(deadline, read)
+                .await
+                .map_err(|_| ApiError::RequestTimeout { after: deadline })??;
             parse_json(&body).map(ApiJson)
         })
     }

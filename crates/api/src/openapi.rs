@@ -28,6 +28,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             lists page by keyset cursor. See docs/api-design.md.",
         license(name = "MIT", identifier = "MIT"),
     ),
+    servers((url = "/", description = "The server that serves this document (`/api-docs/openapi.json`).")),
     modifiers(&BearerAuth),
     components(
         schemas(
@@ -46,7 +47,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             crate::realtime::protocol::ControlFrame,
         ),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, InternalError, Unavailable
         )
     ),
@@ -388,6 +389,13 @@ problem_response!(
     "at least one active support agent persona must remain"
 );
 problem_response!(
+    RequestTimeout,
+    408,
+    "request_timeout",
+    "The body did not arrive within the body deadline (`CHAT_HTTP_BODY_TIMEOUT_MS`); the connection is closed.",
+    "The request body did not arrive within 10000 ms."
+);
+problem_response!(
     PayloadTooLarge,
     413,
     "payload_too_large",
@@ -444,8 +452,14 @@ response_set!(
     AuthErrors { "401" => Unauthorized, "500" => InternalError, "503" => Unavailable }
 );
 response_set!(
-    /// What any operation with a JSON body may answer: 400, 413, 415, 422.
-    BodyErrors { "400" => BadRequest, "413" => PayloadTooLarge, "415" => UnsupportedMediaType, "422" => ValidationFailed }
+    /// What any operation with a JSON body may answer: 400, 408, 413, 415, 422.
+    BodyErrors {
+        "400" => BadRequest,
+        "408" => RequestTimeout,
+        "413" => PayloadTooLarge,
+        "415" => UnsupportedMediaType,
+        "422" => ValidationFailed,
+    }
 );
 
 /// The paths of the spec and their methods, for answering 405 (with `Allow`) rather than

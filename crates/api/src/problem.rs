@@ -131,6 +131,12 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the body deadline (408); the connection is closed.
+    #[error("request timeout")]
+    RequestTimeout {
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// The body is not `application/json` (415).
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -158,6 +164,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::Unavailable(_) => "service_unavailable",
@@ -173,6 +180,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => Cow::Borrowed("This method is not supported for this path."),
             Self::BadRequest { detail, .. } => Cow::Owned(detail.clone()),
             Self::PayloadTooLarge { limit } => Cow::Owned(format!("The request body exceeds {limit} bytes.")),
+            Self::RequestTimeout { after } => {
+                Cow::Owned(format!("The request body did not arrive within {} ms.", after.as_millis()))
+            }
             Self::UnsupportedMediaType => Cow::Borrowed("The request body must be application/json."),
             Self::Validation(_) => Cow::Borrowed("One or more fields are invalid."),
             Self::Unavailable(_) => Cow::Borrowed("The service is temporarily unavailable; retry shortly."),
@@ -217,6 +227,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -241,6 +252,10 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            // The rest of a trickled body is not worth reading: the connection ends here.
+            Self::RequestTimeout { .. } => {
+                response.force_close();
             }
             _ => {}
         }

@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_domain::RepoError;
 use chat_domain::direct_messages::DmSettings;
@@ -57,7 +58,7 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Request-time settings of the API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// Origins allowed to call the API from a browser (the admin SPA, the web app).
     pub cors_allowed_origins: Vec<String>,
@@ -65,4 +66,28 @@ pub struct ApiSettings {
     pub support: SupportSettings,
     /// The active-DM limit.
     pub dms: DmSettings,
+    /// How long a client may take to send a request's head (actix-web's
+    /// `client_request_timeout`): a slow head is answered 408 and the connection closed.
+    pub head_timeout: Duration,
+    /// How long a client may take to send a request's body once it is read: a trickled
+    /// body is answered 408 and the connection closed, so one client cannot hold
+    /// descriptors by sending a byte a second.
+    pub body_timeout: Duration,
+}
+
+/// The default of [`ApiSettings::head_timeout`].
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default of [`ApiSettings::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: Vec::new(),
+            support: SupportSettings::default(),
+            dms: DmSettings::default(),
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
 }

@@ -55,19 +55,29 @@ pub struct Received {
     pub message: Delivered,
 }
 
-/// A notice seen by socket `socket` of a tapped fleet (see [`connect_tapped`]).
+/// An ephemeral push seen by socket `socket` of a tapped fleet (see [`connect_tapped`]):
+/// reported as it arrives, not logged with the messages.
 #[derive(Debug, Clone, Copy)]
-pub struct NoticeSeen {
+pub struct Seen {
     /// The socket's index in its fleet.
     pub socket: usize,
-    /// The notification.
-    pub notification_id: i64,
+    /// What arrived.
+    pub push: Pushed,
     /// Arrival time.
     pub at: Instant,
 }
 
-/// Where a socket reports the notices it receives, as they arrive.
-pub type NoticeTap = (usize, mpsc::UnboundedSender<NoticeSeen>);
+/// The pushes a tap reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// An admin notice.
+    Notice { notification_id: i64 },
+    /// A typing event: where, and who typed.
+    Typing { conversation_id: i64, sender: i64 },
+}
+
+/// Where a socket reports the pushes it receives, as they arrive.
+pub type Tap = (usize, mpsc::UnboundedSender<Seen>);
 
 /// A reply to a request.
 #[derive(Debug, Clone)]
@@ -116,14 +126,15 @@ pub async fn connect(
     connect_tapped(kind, dst, src, who, limit, None).await
 }
 
-/// [`connect`], reporting every notice the socket receives to `tap` as it arrives.
+/// [`connect`], reporting every notice and typing event the socket receives to `tap` as
+/// it arrives.
 pub async fn connect_tapped(
     kind: Kind,
     dst: SocketAddr,
     src: IpAddr,
     who: &Identity,
     limit: Duration,
-    tap: Option<NoticeTap>,
+    tap: Option<Tap>,
 ) -> anyhow::Result<Client> {
     timeout(limit, connect_inner(kind, dst, src, who, tap))
         .await
@@ -135,7 +146,7 @@ async fn connect_inner(
     dst: SocketAddr,
     src: IpAddr,
     who: &Identity,
-    tap: Option<NoticeTap>,
+    tap: Option<Tap>,
 ) -> anyhow::Result<Client> {
     let path = match kind {
         Kind::Ours => "/api/chat/ws".to_owned(),
@@ -179,7 +190,7 @@ async fn run(
     kind: Kind,
     mut socket: Ws,
     mut rx: mpsc::Receiver<Cmd>,
-    tap: Option<NoticeTap>,
+    tap: Option<Tap>,
     server_close: Arc<std::sync::Mutex<Option<u16>>>,
 ) -> Vec<Received> {
     let mut log = Vec::new();
@@ -231,7 +242,12 @@ async fn run(
                     Incoming::Delivery(message) => log.push(Received { at, message }),
                     Incoming::Notice { notification_id } => {
                         if let Some((socket, tap)) = &tap {
-                            let _ = tap.send(NoticeSeen { socket: *socket, notification_id, at });
+                            let _ = tap.send(Seen { socket: *socket, push: Pushed::Notice { notification_id }, at });
+                        }
+                    }
+                    Incoming::Typing { conversation_id, sender } => {
+                        if let Some((socket, tap)) = &tap {
+                            let _ = tap.send(Seen { socket: *socket, push: Pushed::Typing { conversation_id, sender }, at });
                         }
                     }
                     Incoming::Reply { id, kind, ok, replayed } => {
@@ -314,6 +330,27 @@ impl Client {
                     }
                     let name = if conversation.is_some() { "dm-message" } else { "support-message" };
                     sio::event(name, &body, id.parse().ok())
+                }
+            },
+            limit,
+        )
+        .await
+    }
+
+    /// A request named `name` with the fields of `data` (an object), answered by an `ack`
+    /// or an `error`: our frame `{"type": name, "id", ...data}`, or a Socket.IO event with
+    /// an ack. Not for the relay, which answers nothing but pings.
+    pub async fn call(&self, name: &str, data: &serde_json::Value, limit: Duration) -> anyhow::Result<Reply> {
+        let kind = self.kind;
+        anyhow::ensure!(kind != Kind::Relay, "the relay answers no requests");
+        self.request(
+            |id| match kind {
+                Kind::Peer => sio::event(name, data, id.parse().ok()),
+                _ => {
+                    let mut frame = data.clone();
+                    frame["type"] = json!(name);
+                    frame["id"] = json!(id);
+                    frame.to_string()
                 }
             },
             limit,

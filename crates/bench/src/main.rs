@@ -39,7 +39,7 @@ enum Command {
         #[command(flatten)]
         args: scenarios::reads::ReadArgs,
     },
-    /// S6: a notice to 1, 1,000 and all online users; first and last delivery.
+    /// S6: a notice to 1, 1,000 and all online users; first and last delivery, fan-out rate.
     Notices {
         #[command(flatten)]
         env: Env,
@@ -52,6 +52,13 @@ enum Command {
         env: Env,
         #[command(flatten)]
         args: scenarios::storm::StormArgs,
+    },
+    /// Typing relayed between pairs of users, at stepped rates.
+    Typing {
+        #[command(flatten)]
+        env: Env,
+        #[command(flatten)]
+        args: scenarios::typing::TypingArgs,
     },
 }
 
@@ -71,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Command::Read { env, args } => scenarios::reads::run(&env, &args).await,
             Command::Notices { env, args } => scenarios::notices::run(&env, &args).await,
             Command::Storm { env, args } => scenarios::storm::run(&env, &args).await,
+            Command::Typing { env, args } => scenarios::typing::run(&env, &args).await,
         }
     })?;
     // Sockets still open are dropped with the runtime.

@@ -1,8 +1,9 @@
 //! The bare WebSocket relay: the limit our WebSocket layer is measured against.
 //!
 //! `GET /?u=<user>[&admin=1]` joins room `u<user>` (and `admins`). A text frame
-//! `<room> <payload>` is pushed to every socket in the room as `<payload>`; `ping <id>`
-//! answers `pong <id>`. Per connection: one task, one bounded queue (256 frames, a full
+//! `<room>[,<room>...] <payload>` is pushed to every socket in those rooms as `<payload>`
+//! (a socket in two of them gets it twice: audiences are lists of users, one room each);
+//! `ping <id>` answers `pong <id>`. Per connection: one task, one bounded queue (256 frames, a full
 //! queue drops the frame), frames written in batches. No JSON, no auth, no database:
 //! what is left is the cost of tokio + tungstenite moving frames.
 
@@ -71,11 +72,13 @@ async fn connection(stream: TcpStream, id: u64, rooms: Rooms) {
                 Some(Ok(Message::Text(text))) => {
                     if let Some(ping) = text.strip_prefix("ping ") {
                         if sink.send(Message::text(format!("pong {ping}"))).await.is_err() { break }
-                    } else if let Some((room, payload)) = text.split_once(' ') {
+                    } else if let Some((to, payload)) = text.split_once(' ') {
                         let payload = Utf8Bytes::from(payload);
                         if let Ok(map) = rooms.read() {
-                            for (_, member) in map.get(room).into_iter().flatten() {
-                                let _ = member.try_send(payload.clone());
+                            for room in to.split(',') {
+                                for (_, member) in map.get(room).into_iter().flatten() {
+                                    let _ = member.try_send(payload.clone());
+                                }
                             }
                         }
                     }
@@ -103,6 +106,12 @@ fn config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
 /// The upgrade path of a relay client.
 pub fn path(user: i32, admin: bool) -> String {
     if admin { format!("/?u={user}&admin=1") } else { format!("/?u={user}") }
+}
+
+/// A publish frame: `payload` to the rooms of `users`.
+pub fn publish(users: impl IntoIterator<Item = i32>, payload: &str) -> String {
+    let rooms: Vec<String> = users.into_iter().map(|u| format!("u{u}")).collect();
+    format!("{} {payload}", rooms.join(","))
 }
 
 /// `ping <id>`.

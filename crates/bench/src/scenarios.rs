@@ -1,12 +1,12 @@
-//! The scenarios (S1 idle, S2 send, S2b saturation, S3-S5 reads, S6 notices, S7 reconnect
-//! storm) and
-//! what they share: contender addresses, tokens, socket fleets, the HTTP client pool.
+//! The scenarios (S1 idle, S2 send, S2b saturation, S3-S5 reads, S6 notices and fan-out,
+//! S7 reconnect storm, the typing relay) and what they share: contender addresses, tokens, socket fleets, the HTTP client pool.
 
 pub mod idle;
 pub mod notices;
 pub mod reads;
 pub mod send;
 pub mod storm;
+pub mod typing;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -87,13 +87,13 @@ impl Fleet {
         Self::connect_tapped(env, who, concurrency, None).await
     }
 
-    /// [`Fleet::connect`], each socket reporting the notices it receives to `tap`,
-    /// tagged with its index.
+    /// [`Fleet::connect`], each socket reporting the notices and typing events it
+    /// receives to `tap`, tagged with its index.
     pub async fn connect_tapped(
         env: &Env,
         who: Vec<Identity>,
         concurrency: usize,
-        tap: Option<mpsc::UnboundedSender<client::NoticeSeen>>,
+        tap: Option<mpsc::UnboundedSender<client::Seen>>,
     ) -> Self {
         let sources = Arc::new(Sources::new());
         let started = Instant::now();

@@ -48,6 +48,25 @@ pub fn mixed(support_count: i64, dms: i64) -> Vec<Conv> {
     out
 }
 
+/// `count` "other" DMs (see [`dm`]) no two of which share a user: pairs whose sockets
+/// hear only each other.
+pub fn disjoint_dms(count: usize) -> Vec<Conv> {
+    let mut used = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(count);
+    for j in 0..49_000 - 1 {
+        if out.len() == count {
+            break;
+        }
+        let c = dm(j);
+        let users = [c.user1, c.user2.unwrap_or(c.user1)];
+        if users.iter().all(|u| !used.contains(u)) {
+            used.extend(users);
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +78,16 @@ mod tests {
         let d = dm(3); // n = 50003, n % 7 = 2
         assert_eq!(d, Conv { id: 151_005, user1: 51_004, user2: Some(51_031) });
         assert_eq!(mixed(2, 1).iter().map(|c| c.id).collect::<Vec<_>>(), vec![1, dm(0).id, 2]);
+    }
+
+    #[test]
+    fn disjoint_dms_share_no_user() {
+        let dms = disjoint_dms(7_000);
+        assert_eq!(dms.len(), 7_000);
+        let mut users: Vec<i32> = dms.iter().flat_map(|c| [c.user1, c.user2.unwrap()]).collect();
+        let n = users.len();
+        users.sort_unstable();
+        users.dedup();
+        assert_eq!(users.len(), n);
     }
 }

@@ -85,8 +85,33 @@ pub trait Store: Send + Sync + 'static {
     /// MUST be propagated, not swallowed.
     fn execute(&self, job: Job) -> StoreFuture;
 
-    /// Whether the database answers a trivial query (for readiness probes).
-    fn ping(&self) -> Pin<Box<dyn Future<Output = Result<(), RepoError>> + Send>>;
+    /// Whether the database answers a trivial query (for readiness probes), and how busy
+    /// the store is.
+    ///
+    /// Implementations MUST answer from a path of their own, not from behind the queue
+    /// of requests waiting for a connection, so that a saturated store still reports
+    /// the database as up; and MUST return [`RepoError::Unavailable`] within their own
+    /// short deadline when the database does not answer.
+    fn ping(&self) -> Pin<Box<dyn Future<Output = Result<StoreLoad, RepoError>> + Send>>;
+}
+
+/// How busy a [`Store`] is, reported by [`Store::ping`]: saturation is not an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLoad {
+    /// Units of work that may run at once (the pool's size).
+    pub capacity: usize,
+    /// Units of work running now.
+    pub in_use: usize,
+    /// Requests waiting for a turn.
+    pub waiting: usize,
+}
+
+impl StoreLoad {
+    /// Whether every unit is taken: new requests wait (and may get 503 after the
+    /// checkout timeout), though the database itself is up.
+    pub const fn saturated(&self) -> bool {
+        self.in_use >= self.capacity
+    }
 }
 
 impl dyn Store {

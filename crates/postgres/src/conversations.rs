@@ -97,6 +97,7 @@ struct StateChanges<'a> {
 
 impl ConversationRepository for PgTx<'_> {
     fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError> {
+        self.enter_writer(id)?;
         direct_messages::table
             .find(id.get())
             .select(StateRow::as_select())

@@ -150,6 +150,10 @@ fn cursor_parts(cursor: Option<chat_domain::direct_messages::DmCursor>) -> (Opti
 
 impl DirectMessageRepository for PgTx<'_> {
     fn lock_dm_starts(&mut self, user: UserId) -> Result<(), RepoError> {
+        // This lock serializes one user's DM starts by design: a burst of them queues
+        // here for longer than the pool's `lock_timeout` (meant for stuck row locks), so
+        // only `statement_timeout` bounds this wait (for this transaction only).
+        diesel::sql_query("SET LOCAL lock_timeout = 0").execute(self.conn).or_repo()?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
             .bind::<Int4, _>(DM_START_LOCK)
             .bind::<Int4, _>(user.get())

@@ -8,7 +8,10 @@
 //! The outage conditions are these SQLSTATEs: the whole class `08` (connection
 //! exception), `57P01` (admin_shutdown: `pg_terminate_backend`, a fast shutdown),
 //! `57P02` (crash_shutdown), `57P03` (cannot_connect_now: starting up, shutting down, in
-//! recovery) and `53300` (too_many_connections).
+//! recovery) and `53300` (too_many_connections). A deadline the store sets on every
+//! connection is an outage too, since a retry may well succeed: `55P03`
+//! (lock_not_available: `lock_timeout`), `57014` (query_canceled: `statement_timeout`)
+//! and `25P03` (idle_in_transaction_session_timeout).
 //!
 //! diesel 2.3 does not expose an error's SQLSTATE. It turns the `08` codes it knows
 //! (`08000`, `08001`, `08004`, `08006`), and any error after which libpq reports the
@@ -43,9 +46,12 @@ fn is_outage(e: &DieselError) -> bool {
     }
 }
 
-/// Whether a SQLSTATE names an outage: class `08`, `57P01`, `57P02`, `57P03`, `53300`.
+/// Whether a SQLSTATE names an outage: class `08`, `57P01`, `57P02`, `57P03`, `53300`,
+/// and the deadlines `55P03`, `57014`, `25P03`.
 pub(crate) fn is_outage_sqlstate(code: &str) -> bool {
-    code.len() == 5 && (code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300"))
+    code.len() == 5
+        && (code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "55P03" | "57014" | "25P03"))
 }
 
 /// The SQLSTATE of an outage error, recognized by PostgreSQL's primary message (diesel
@@ -59,6 +65,15 @@ pub(crate) fn sqlstate_of(message: &str) -> Option<&'static str> {
     }
     if m.starts_with("terminating connection because of crash of another server process") {
         return Some("57P02");
+    }
+    if m.starts_with("canceling statement due to lock timeout") {
+        return Some("55P03");
+    }
+    if m.starts_with("canceling statement due to statement timeout") {
+        return Some("57014");
+    }
+    if m.starts_with("terminating connection due to idle-in-transaction timeout") {
+        return Some("25P03");
     }
     if m.starts_with("the database system is ") {
         // starting up / shutting down / in recovery mode / not (yet) accepting connections
@@ -110,11 +125,13 @@ mod tests {
 
     #[test]
     fn outage_sqlstates() {
-        for code in ["57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08004", "08006", "08007", "08P01"]
-        {
+        for code in [
+            "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08004", "08006", "08007", "08P01", "55P03",
+            "57014", "25P03",
+        ] {
             assert!(is_outage_sqlstate(code), "{code}");
         }
-        for code in ["23505", "40001", "40P01", "57014", "57P04", "53200", "53100", "XX000", "0800", "080000", ""] {
+        for code in ["23505", "40001", "40P01", "57P04", "53200", "53100", "XX000", "0800", "080000", ""] {
             assert!(!is_outage_sqlstate(code), "{code}");
         }
     }
@@ -137,7 +154,9 @@ mod tests {
             ("server closed the connection unexpectedly\n\tThis probably means...", Some("08006")),
             ("no connection to the server\n", Some("08006")),
             ("duplicate key value violates unique constraint \"x\"", None),
-            ("canceling statement due to statement timeout", None),
+            ("canceling statement due to statement timeout", Some("57014")),
+            ("canceling statement due to lock timeout", Some("55P03")),
+            ("terminating connection due to idle-in-transaction timeout", Some("25P03")),
             ("deadlock detected", None),
             ("relation \"the database system is starting up\" does not exist", None),
         ];

@@ -28,5 +28,5 @@ mod users;
 
 pub use self::migrations::{MigrationError, ensure_database, revert_all_migrations, run_migrations};
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
-pub use self::store::{PgStore, PoolConfig};
+pub use self::store::{Keepalives, PgStore, PoolConfig};
 pub use self::tx::PgTx;

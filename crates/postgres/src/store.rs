@@ -1,64 +1,145 @@
-//! The r2d2 pool and the [`Store`] implementation.
+//! The r2d2 pool and the [`Store`] implementation, with a deadline on every wait.
+//!
+//! * **One checkout deadline.** A request waits at most `checkout_timeout` for a
+//!   connection, in total: the semaphore in front of the blocking pool and r2d2's own
+//!   wait share one deadline. While the database refuses connections (the last attempt
+//!   to connect failed), a request with no idle connection to take fails at once.
+//! * **One transaction deadline.** Once it has a connection, a unit of work gets
+//!   `transaction_timeout` to finish, measured here, on the client: a database that is
+//!   alive but not answering (SIGSTOP, a frozen VM) trips no server-side timeout. When
+//!   it trips, the request gets its 503 and the blocking thread is left to finish; the
+//!   job is rolled back rather than committed if it has not committed yet.
+//! * **Server-side deadlines** on every connection (`statement_timeout`,
+//!   `lock_timeout`, `idle_in_transaction_session_timeout`) free the connection when a
+//!   statement or a lock wait runs long, and libpq's `connect_timeout` and keepalives
+//!   bound connecting and notice a vanished peer ([`connect`]).
+//! * **A bounded number of writers at a stuck conversation lock** ([`writers`]), so
+//!   that lock waits on one conversation cannot take the whole pool again and again.
+//! * **A probe of its own** ([`probe`]): readiness is answered on a dedicated
+//!   connection, never from behind the requests waiting for the pool.
+
+mod connect;
+mod probe;
+mod writers;
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
-use chat_domain::store::{Job, JobOutcome, Store, StoreFuture};
+use chat_domain::store::{Job, JobOutcome, Store, StoreFuture, StoreLoad};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::{Pool, PooledConnection};
 use tokio::sync::Semaphore;
 
+pub use self::connect::Keepalives;
+use self::connect::Manager;
+use self::probe::Probe;
+pub(crate) use self::writers::{WriterGate, WriterSlot};
 use crate::error::repo_error;
 use crate::tx::PgTx;
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
+type PgPool = Pool<Manager>;
 
-/// Pool sizing and waiting limits.
+/// Pool sizing and every deadline of database work. [`Default`] holds the documented
+/// defaults (README, docs/operations.md).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
     /// Connections in the pool. PostgreSQL commits in groups only with many
     /// transactions in flight: 16-32 suits a 2-core machine (r2d2's default of 10 caps
     /// write throughput).
     pub max_size: u32,
-    /// How long a request waits for a connection before the API answers 503. Short, so
-    /// that an outage is a quick, honest error rather than a 30 s hang.
+    /// How long a request waits for a connection, in all, before the API answers 503.
+    /// Short, so that an outage is a quick, honest error rather than a 30 s hang.
     pub checkout_timeout: Duration,
+    /// How long a unit of work may take once it has its connection (client side,
+    /// including the commit); past it the request answers 503.
+    pub transaction_timeout: Duration,
+    /// libpq's `connect_timeout` (whole seconds, at least 2).
+    pub connect_timeout: Duration,
+    /// libpq's TCP keepalives (and `tcp_user_timeout`, their sum).
+    pub keepalives: Keepalives,
+    /// `statement_timeout` of every pooled connection; below `transaction_timeout`, so
+    /// that a slow statement is cancelled by the server and its connection reused.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` of every pooled connection: the longest wait for a row lock.
+    pub lock_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of every pooled connection: the server
+    /// ends a transaction whose client went quiet (and frees its locks).
+    pub idle_in_transaction_timeout: Duration,
+    /// Transactions per conversation (per process) that may hold or wait for its row
+    /// lock at once while that lock is stuck; the next writers get 503 at once.
+    pub conversation_writers: usize,
+    /// How long the readiness probe waits for the database.
+    pub ping_timeout: Duration,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { max_size: 24, checkout_timeout: Duration::from_secs(2) }
+        Self {
+            max_size: 24,
+            checkout_timeout: Duration::from_secs(2),
+            transaction_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            keepalives: Keepalives { idle: Duration::from_secs(30), interval: Duration::from_secs(10), count: 3 },
+            statement_timeout: Duration::from_secs(4),
+            lock_timeout: Duration::from_secs(1),
+            idle_in_transaction_timeout: Duration::from_secs(10),
+            conversation_writers: 4,
+            ping_timeout: Duration::from_secs(1),
+        }
     }
+}
+
+/// Why a unit of work got no answer from the database in time (all `Unavailable`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Deadline {
+    /// No connection within the checkout timeout (the pool is busy or connecting).
+    #[error("no database connection within {0:?}")]
+    Checkout(Duration),
+    /// The last attempt to connect failed, and no idle connection was left.
+    #[error("the database refuses connections")]
+    Refusing,
+    /// The work did not finish within the transaction timeout.
+    #[error("the database did not finish the work within {0:?}")]
+    Transaction(Duration),
 }
 
 /// The PostgreSQL-backed [`Store`].
 ///
-/// A semaphore sized like the pool is taken (with the checkout timeout) *before* a
-/// blocking thread is used, so waiting requests queue as cheap futures instead of
-/// parking hundreds of blocking threads on `pool.get()`.
+/// A semaphore sized like the pool is taken *before* a blocking thread is used, so
+/// waiting requests queue as cheap futures instead of parking hundreds of blocking
+/// threads on `pool.get()`.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     permits: Arc<Semaphore>,
-    checkout_timeout: Duration,
+    waiting: Arc<AtomicUsize>,
+    refusing: Arc<AtomicBool>,
+    writers: Arc<WriterGate>,
+    probe: Arc<Probe>,
+    config: PoolConfig,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore")
-            .field("state", &self.pool.state())
-            .field("checkout_timeout", &self.checkout_timeout)
-            .finish()
+        f.debug_struct("PgStore").field("state", &self.pool.state()).field("config", &self.config).finish()
     }
 }
+
+/// Set by the async side when it gave up on a unit of work: the blocking side then
+/// rolls back instead of committing what the client was told failed.
+type Abandoned = Arc<AtomicBool>;
 
 impl PgStore {
     /// Creates the pool without connecting: the service starts (and reports not ready)
     /// while the database is down, and connects as soon as it is up.
     pub fn new(database_url: &str, config: PoolConfig) -> Self {
-        let manager = ConnectionManager::<PgConnection>::new(database_url);
+        let url = connect::connection_url(database_url, &config);
+        let settings = connect::session_settings(&config);
+        let refusing = Arc::new(AtomicBool::new(false));
+        let manager = Manager::new(&url, settings.clone(), Arc::clone(&refusing));
         // No `SELECT 1` probe on checkout: it costs a round trip on every request. A
         // connection a database restart broke fails its next query, which answers 503
         // with Retry-After (an outage), and r2d2 discards it on return (`has_broken`).
@@ -68,32 +149,148 @@ impl PgStore {
             .test_on_check_out(false)
             .connection_timeout(config.checkout_timeout)
             .build_unchecked(manager);
-        let permits = Arc::new(Semaphore::new(config.max_size as usize));
-        Self { pool, permits, checkout_timeout: config.checkout_timeout }
+        Self {
+            pool,
+            permits: Arc::new(Semaphore::new(config.max_size as usize)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            refusing,
+            // Half the lock timeout: far beyond a healthy lock hold (milliseconds), and
+            // early enough to stop the second wave of writers at a stuck lock.
+            writers: WriterGate::new(config.conversation_writers, congested_after(config.lock_timeout)),
+            probe: Arc::new(Probe::new(url, settings)),
+            config,
+        }
     }
 
     /// Runs a closure on a pooled connection on a blocking thread, outside any
-    /// transaction the store manages.
+    /// transaction the store manages, within the checkout and transaction deadlines.
     async fn with_connection<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut PgConnection) -> Result<T, RepoError> + Send + 'static,
+        F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
     {
-        let permit = tokio::time::timeout(self.checkout_timeout, Arc::clone(&self.permits).acquire_owned())
-            .await
-            .map_err(|elapsed| RepoError::Unavailable(Box::new(elapsed)))?
+        let checkout_by = Instant::now() + self.config.checkout_timeout;
+        let waiting = Waiting::count(&self.waiting);
+        let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(&self.permits).acquire_owned()).await;
+        drop(waiting);
+        let permit = permit
+            .map_err(|_| unavailable(Deadline::Checkout(self.config.checkout_timeout)))?
             .map_err(|closed| RepoError::Unavailable(Box::new(closed)))?;
-        let pool = self.pool.clone();
+        let (pool, refusing) = (self.pool.clone(), Arc::clone(&self.refusing));
+        let checkout_timeout = self.config.checkout_timeout;
+        let abandoned: Abandoned = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&abandoned);
         let task = tokio::task::spawn_blocking(move || {
-            // Held until the work is done, even if the awaiting request was cancelled.
+            // Held until the work is done, even if the awaiting request gave up.
             let _permit = permit;
-            let mut conn = pool.get().map_err(|e| RepoError::Unavailable(Box::new(e)))?;
-            f(&mut conn)
+            let mut conn = checkout(&pool, &refusing, checkout_by, checkout_timeout)?;
+            f(&mut conn, &flag)
         });
-        match task.await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => Err(RepoError::internal(join)),
+        let finish_by = checkout_by + self.config.transaction_timeout;
+        match tokio::time::timeout_at(finish_by.into(), task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Ok(Err(join)) => Err(RepoError::internal(join)),
+            Err(_) => {
+                abandoned.store(true, Ordering::Release);
+                Err(unavailable(Deadline::Transaction(self.config.transaction_timeout)))
+            }
+        }
+    }
+
+    /// A name of this database that no other database shares: the cluster's
+    /// `system_identifier` (random, chosen by initdb) and the database's oid, as
+    /// `{system}-{oid}`. Where `pg_control_system()` is not allowed (some managed
+    /// services), the database's name stands in for the system, which is unique only
+    /// per server: then configure a channel prefix explicitly.
+    pub async fn database_identity(&self) -> Result<String, RepoError> {
+        #[derive(QueryableByName)]
+        struct Identity {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            system: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            database: i64,
+        }
+        self.with_connection(|conn, _| {
+            let identity = diesel::sql_query(
+                "SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system,
+                        (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS database",
+            )
+            .get_result::<Identity>(conn)
+            .or_else(|_| {
+                tracing::warn!("pg_control_system() is not allowed: the database's name stands in for its system");
+                diesel::sql_query(
+                    "SELECT current_database()::text AS system,
+                            (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS database",
+                )
+                .get_result::<Identity>(conn)
+            })
+            .map_err(repo_error)?;
+            Ok(format!("{}-{}", identity.system, identity.database))
+        })
+        .await
+    }
+
+    /// How busy the pool is now.
+    fn load(&self) -> StoreLoad {
+        let capacity = self.config.max_size as usize;
+        StoreLoad {
+            capacity,
+            in_use: capacity.saturating_sub(self.permits.available_permits()),
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One request counted as waiting for a permit, until dropped (also when the request
+/// is cancelled while it waits).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// When a writer at a conversation's lock counts as stuck (see [`writers`]).
+fn congested_after(lock_timeout: Duration) -> Duration {
+    if lock_timeout.is_zero() { Duration::from_millis(500) } else { (lock_timeout / 2).max(Duration::from_millis(100)) }
+}
+
+fn unavailable(deadline: Deadline) -> RepoError {
+    RepoError::Unavailable(Box::new(deadline))
+}
+
+/// A pooled connection by `deadline`: an idle one at once; else, unless the database is
+/// refusing connections, whatever r2d2 hands out before the deadline.
+fn checkout(
+    pool: &PgPool,
+    refusing: &AtomicBool,
+    deadline: Instant,
+    checkout_timeout: Duration,
+) -> Result<PooledConnection<Manager>, RepoError> {
+    // Short slices, so that a refusal noticed while waiting ends the wait.
+    const SLICE: Duration = Duration::from_millis(100);
+    loop {
+        if let Some(conn) = pool.try_get() {
+            return Ok(conn);
+        }
+        if refusing.load(Ordering::Acquire) {
+            return Err(unavailable(Deadline::Refusing));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(unavailable(Deadline::Checkout(checkout_timeout)));
+        }
+        if let Ok(conn) = pool.get_timeout(remaining.min(SLICE)) {
+            return Ok(conn);
         }
     }
 }
@@ -104,6 +301,8 @@ enum Abort {
     Refused(Box<dyn Any + Send>),
     /// The database failed (including at commit).
     Db(diesel::result::Error),
+    /// The caller stopped waiting (transaction deadline): its client was told 503.
+    Abandoned,
 }
 
 impl From<diesel::result::Error> for Abort {
@@ -112,29 +311,41 @@ impl From<diesel::result::Error> for Abort {
     }
 }
 
-fn run_job(conn: &mut PgConnection, job: Job) -> Result<Box<dyn Any + Send>, RepoError> {
-    let outcome = conn.transaction::<_, Abort, _>(|conn| match job(&mut PgTx::new(conn)) {
-        JobOutcome::Commit(payload) => Ok(payload),
-        JobOutcome::Rollback(payload) => Err(Abort::Refused(payload)),
+fn run_job(
+    conn: &mut PgConnection,
+    job: Job,
+    writers: &Arc<WriterGate>,
+    abandoned: &AtomicBool,
+) -> Result<Box<dyn Any + Send>, RepoError> {
+    let outcome = conn.transaction::<_, Abort, _>(|conn| {
+        let outcome = job(&mut PgTx::with_writer_gate(conn, writers));
+        match outcome {
+            JobOutcome::Commit(_) if abandoned.load(Ordering::Acquire) => Err(Abort::Abandoned),
+            JobOutcome::Commit(payload) => Ok(payload),
+            JobOutcome::Rollback(payload) => Err(Abort::Refused(payload)),
+        }
     });
     match outcome {
         Ok(payload) | Err(Abort::Refused(payload)) => Ok(payload),
         Err(Abort::Db(e)) => Err(repo_error(e)),
+        Err(Abort::Abandoned) => Err(RepoError::internal("abandoned after the transaction deadline")),
     }
 }
 
 impl Store for PgStore {
     fn execute(&self, job: Job) -> StoreFuture {
         let store = self.clone();
-        Box::pin(async move { store.with_connection(move |conn| run_job(conn, job)).await })
+        Box::pin(async move {
+            let writers = Arc::clone(&store.writers);
+            store.with_connection(move |conn, abandoned| run_job(conn, job, &writers, abandoned)).await
+        })
     }
 
-    fn ping(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), RepoError>> + Send>> {
+    fn ping(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<StoreLoad, RepoError>> + Send>> {
         let store = self.clone();
         Box::pin(async move {
-            store
-                .with_connection(|conn| diesel::sql_query("SELECT 1").execute(conn).map(drop).map_err(repo_error))
-                .await
+            store.probe.check(store.config.ping_timeout).await?;
+            Ok(store.load())
         })
     }
 }

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_api::auth::AuthConfig;
-use chat_api::realtime::fanout::RedisConfig;
+use chat_api::realtime::fanout::{FanoutKey, RedisConfig};
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
-use chat_postgres::PoolConfig;
+use chat_postgres::{Keepalives, PoolConfig};
 use clap::{Args, ValueEnum};
 
 /// Where the database is.
@@ -23,20 +23,141 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-/// Connection pool settings.
+/// Connection pool settings and the deadlines of database work (docs/operations.md).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct PoolArgs {
     /// Pooled connections (16-32 lets PostgreSQL group commits on a small machine).
     #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_pool_size: u32,
-    /// How long a request may wait for a connection before answering 503, in milliseconds.
+    /// How long a request may wait for a connection, in all, before answering 503 (ms).
     #[arg(long, env = "CHAT_DB_CHECKOUT_TIMEOUT_MS", default_value_t = 2000)]
     pub db_checkout_timeout_ms: u64,
+    /// How long a request's database work may take once it has a connection, commit
+    /// included, before answering 503 (ms; measured by the server, not the database).
+    #[arg(long, env = "CHAT_DB_TRANSACTION_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_transaction_timeout_ms: u64,
+    /// libpq `connect_timeout` (seconds; libpq treats less than 2 as 2).
+    #[arg(long, env = "CHAT_DB_CONNECT_TIMEOUT_SECS", default_value_t = 2)]
+    pub db_connect_timeout_secs: u64,
+    /// libpq `keepalives_idle`: seconds of silence before the first TCP keepalive.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_IDLE_SECS", default_value_t = 30)]
+    pub db_keepalives_idle_secs: u64,
+    /// libpq `keepalives_interval`: seconds between unanswered keepalives.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_INTERVAL_SECS", default_value_t = 10)]
+    pub db_keepalives_interval_secs: u64,
+    /// libpq `keepalives_count`: unanswered keepalives before the connection is dead.
+    #[arg(long, env = "CHAT_DB_KEEPALIVES_COUNT", default_value_t = 3)]
+    pub db_keepalives_count: u32,
+    /// `statement_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_STATEMENT_TIMEOUT_MS", default_value_t = 4000)]
+    pub db_statement_timeout_ms: u64,
+    /// `lock_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_LOCK_TIMEOUT_MS", default_value_t = 1000)]
+    pub db_lock_timeout_ms: u64,
+    /// `idle_in_transaction_session_timeout` of every pooled connection (ms; 0 disables).
+    #[arg(long, env = "CHAT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub db_idle_in_transaction_timeout_ms: u64,
+    /// Transactions per conversation that may hold or wait for its row lock at once, per
+    /// instance, once a writer has waited half the lock timeout; more get 503 at once.
+    #[arg(long, env = "CHAT_DB_CONVERSATION_WRITERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_conversation_writers: u32,
+    /// How long `/readyz` waits for the database on its own connection (ms).
+    #[arg(long, env = "CHAT_READYZ_TIMEOUT_MS", default_value_t = 1000)]
+    pub readyz_timeout_ms: u64,
 }
 
 impl From<PoolArgs> for PoolConfig {
     fn from(args: PoolArgs) -> Self {
-        Self { max_size: args.db_pool_size, checkout_timeout: Duration::from_millis(args.db_checkout_timeout_ms) }
+        let ms = Duration::from_millis;
+        Self {
+            max_size: args.db_pool_size,
+            checkout_timeout: ms(args.db_checkout_timeout_ms),
+            transaction_timeout: ms(args.db_transaction_timeout_ms),
+            connect_timeout: Duration::from_secs(args.db_connect_timeout_secs),
+            keepalives: Keepalives {
+                idle: Duration::from_secs(args.db_keepalives_idle_secs),
+                interval: Duration::from_secs(args.db_keepalives_interval_secs),
+                count: args.db_keepalives_count,
+            },
+            statement_timeout: ms(args.db_statement_timeout_ms),
+            lock_timeout: ms(args.db_lock_timeout_ms),
+            idle_in_transaction_timeout: ms(args.db_idle_in_transaction_timeout_ms),
+            conversation_writers: args.db_conversation_writers as usize,
+            ping_timeout: ms(args.readyz_timeout_ms),
+        }
+    }
+}
+
+/// Fan-out between instances through Redis, separate per deployment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FanoutArgs {
+    /// Redis URL for fan-out between server instances (one instance needs none);
+    /// `rediss://` connects over TLS and verifies the server's certificate.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// PEM root certificate the Redis server's certificate must chain to (`rediss://`);
+    /// the system's roots when unset.
+    #[arg(long, env = "CHAT_REDIS_CA_FILE", requires = "redis_url")]
+    pub redis_ca_file: Option<PathBuf>,
+    /// Prefix of this deployment's Redis channel (`{prefix}:events`). Default:
+    /// `chat:{system_identifier}-{database oid}` of the database, so that instances on one
+    /// database share a channel and two databases never do.
+    #[arg(long, env = "CHAT_REDIS_CHANNEL_PREFIX")]
+    pub redis_channel_prefix: Option<String>,
+    /// Key (at least 32 bytes) signing this deployment's fan-out messages (HMAC-SHA256);
+    /// messages that do not verify are dropped. Default: derived from CHAT_JWT_SECRET.
+    #[arg(long, env = "CHAT_FANOUT_KEY", hide_env_values = true)]
+    pub fanout_key: Option<String>,
+}
+
+impl FanoutArgs {
+    /// Fan-out through Redis at `redis_url`, with the default prefix and key.
+    pub fn redis(redis_url: &str) -> Self {
+        Self { redis_url: Some(redis_url.to_owned()), ..Self::default() }
+    }
+
+    /// The Redis connection settings, with the root certificate read, if Redis is set.
+    pub fn redis_config(&self) -> anyhow::Result<Option<RedisConfig>> {
+        let Some(url) = &self.redis_url else { return Ok(None) };
+        let root_ca_pem = match &self.redis_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read CHAT_REDIS_CA_FILE {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Some(RedisConfig { url: url.clone(), root_ca_pem }))
+    }
+
+    /// The signing key: the configured one, else one derived from the JWT secret.
+    pub fn key(&self, jwt_secret: &[u8]) -> anyhow::Result<FanoutKey> {
+        match &self.fanout_key {
+            Some(key) => FanoutKey::new(key.as_bytes()).map_err(|e| anyhow::anyhow!("CHAT_FANOUT_KEY: {e}")),
+            None => Ok(FanoutKey::derive_from(jwt_secret)),
+        }
+    }
+}
+
+/// Deadlines on reading a request, so that a slow client cannot hold a connection.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct HttpArgs {
+    /// Milliseconds a client may take to send a request's head (408 and close after).
+    #[arg(long, env = "CHAT_HTTP_HEAD_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_head_timeout_ms: u64,
+    /// Milliseconds a client may take to send a request's body (408 and close after).
+    #[arg(long, env = "CHAT_HTTP_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
+}
+
+impl HttpArgs {
+    /// The head deadline.
+    pub const fn head_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_head_timeout_ms)
+    }
+
+    /// The body deadline.
+    pub const fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
     }
 }
 
@@ -58,6 +179,10 @@ pub struct JwtArgs {
     /// Name of the claim holding `user` or `admin`.
     #[arg(long, env = "CHAT_JWT_ROLE_CLAIM", default_value = "role")]
     pub jwt_role_claim: String,
+    /// Seconds a token's user, once found, is trusted without looking again: the longest
+    /// a deleted user's token keeps working.
+    #[arg(long, env = "CHAT_AUTH_USER_CACHE_SECS", default_value_t = 60)]
+    pub auth_user_cache_secs: u64,
 }
 
 impl JwtArgs {
@@ -76,6 +201,7 @@ impl JwtArgs {
             issuer: self.jwt_issuer.clone(),
             audience: self.jwt_audience.clone(),
             role_claim: self.jwt_role_claim.clone(),
+            user_cache_ttl: Duration::from_secs(self.auth_user_cache_secs),
         })
     }
 }
@@ -104,21 +230,17 @@ pub struct ServeArgs {
     /// Browser origins allowed by CORS (comma-separated), e.g. the admin SPA's.
     #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Redis URL for fan-out between server instances (one instance needs none);
-    /// `rediss://` connects over TLS and verifies the server's certificate.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
-    /// PEM root certificate the Redis server's certificate must chain to (`rediss://`);
-    /// the system's roots when unset.
-    #[arg(long, env = "CHAT_REDIS_CA_FILE", requires = "redis_url")]
-    pub redis_ca_file: Option<PathBuf>,
     /// On SIGTERM, how long in-flight requests may take to finish before the process
     /// exits anyway, in seconds (sockets are closed with 1001 at once).
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHAT_WORKERS")]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub support: SupportArgs,
     #[command(flatten)]
@@ -126,21 +248,6 @@ pub struct ServeArgs {
     /// Apply pending migrations before serving.
     #[arg(long, env = "CHAT_MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
-}
-
-impl ServeArgs {
-    /// The Redis fan-out settings, with the root certificate read, if Redis is set.
-    pub fn redis(&self) -> anyhow::Result<Option<RedisConfig>> {
-        let Some(url) = &self.redis_url else { return Ok(None) };
-        let root_ca_pem = match &self.redis_ca_file {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read CHAT_REDIS_CA_FILE {}: {e}", path.display()))?,
-            ),
-            None => None,
-        };
-        Ok(Some(RedisConfig { url: url.clone(), root_ca_pem }))
-    }
 }
 
 /// How support behaves.

@@ -15,7 +15,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpServer, web};
 use chat_api::auth::{AuthConfig, Authenticator};
 use chat_api::realtime::RealtimePublisher;
-use chat_api::realtime::fanout::{Fanout, RedisConfig};
+use chat_api::realtime::fanout::Fanout;
 use chat_api::realtime::hub::Hub;
 use chat_api::{ApiSettings, AppState};
 use chat_domain::events::EventPublisher;
@@ -23,27 +23,47 @@ use chat_domain::store::Store;
 use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
 
+use crate::config::FanoutArgs;
+
 /// Wires the PostgreSQL store, the authenticator and the real-time hub (with Redis
-/// fan-out when `redis` is set) into the API's state. Must run inside a Tokio
+/// fan-out when `fanout.redis_url` is set) into the API's state. Must run inside a Tokio
 /// runtime: it starts the hub task.
 pub fn app_state(
     database_url: &str,
     pool: PoolConfig,
     auth: &AuthConfig,
     settings: ApiSettings,
-    redis: Option<&RedisConfig>,
+    fanout: &FanoutArgs,
 ) -> anyhow::Result<AppState> {
     let authenticator = Authenticator::new(auth)?;
     let hub = Hub::start();
-    let fanout = redis.map(|redis| Fanout::start(redis, &hub)).transpose()?;
+    let store = Arc::new(PgStore::new(database_url, pool));
+    let fanout = match fanout.redis_config()? {
+        Some(redis) => {
+            let prefix = channel_prefix(Arc::clone(&store), fanout.redis_channel_prefix.clone());
+            Some(Fanout::start(&redis, prefix, fanout.key(&auth.hs256_secret)?, &hub)?)
+        }
+        None => None,
+    };
     let events: Arc<dyn EventPublisher> = Arc::new(RealtimePublisher::new(hub.clone(), fanout));
-    Ok(AppState {
-        store: Arc::new(PgStore::new(database_url, pool)),
-        auth: Arc::new(authenticator),
-        hub,
-        events,
-        settings: Arc::new(settings),
-    })
+    Ok(AppState { store, auth: Arc::new(authenticator), hub, events, settings: Arc::new(settings) })
+}
+
+/// The deployment's channel prefix: the configured one, else `chat:` and the database's
+/// identity, asked for until the database answers (fan-out waits meanwhile).
+async fn channel_prefix(store: Arc<PgStore>, configured: Option<String>) -> String {
+    if let Some(prefix) = configured {
+        return prefix;
+    }
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match store.database_identity().await {
+            Ok(identity) => return format!("chat:{identity}"),
+            Err(e) => tracing::warn!(error = %e, "fan-out waits for the database to name its channel"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Serves the API on `listener` until [`shut_down`] (see [`shut_down_on_signal`]); on
@@ -54,7 +74,9 @@ pub fn server(
     workers: Option<usize>,
     shutdown_timeout: Duration,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let head_timeout = state.settings.head_timeout;
     let mut server = HttpServer::new(move || chat_api::app(state.clone()).wrap(from_fn(close_when_draining)))
+        .client_request_timeout(head_timeout)
         .shutdown_timeout(shutdown_timeout.as_secs())
         // Our own handler closes the sockets first (actix's would leave them open until
         // the timeout, and the client would see 1006 instead of 1001).

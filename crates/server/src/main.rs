@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the REST API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[command(flatten)]
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Migrate { database } => migrate(&database.database_url),
         Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
         Command::Legacy(command) => chat_server::legacy::run(command),
@@ -145,9 +145,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_allowed_origins: args.cors_origins.clone(),
         support: args.support.settings(),
         dms: args.dms.settings(),
+        head_timeout: args.http.head_timeout(),
+        body_timeout: args.http.body_timeout(),
     };
-    let redis = args.redis()?;
-    let state = chat_server::app_state(&args.database.database_url, args.pool.into(), &auth, settings, redis.as_ref())?;
+    let state = chat_server::app_state(&args.database.database_url, args.pool.into(), &auth, settings, &args.fanout)?;
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),

@@ -198,3 +198,79 @@ async fn cors_preflights_from_an_allowed_origin_pass_and_others_are_refused() {
     let exposed = header(&from_spa, "access-control-expose-headers").unwrap_or_default().to_lowercase();
     assert!(exposed.contains("x-request-id") && exposed.contains("retry-after"), "{exposed}");
 }
+
+/// With an issuer and an audience configured, both are required: a token that leaves
+/// one out is refused on REST and at the WebSocket upgrade, as is a token whose `nbf`
+/// lies an hour ahead; a token with both (and a past `nbf`) is accepted on both.
+#[tokio::test]
+async fn configured_issuer_and_audience_are_required_and_nbf_is_honoured() {
+    let auth = chat_api::auth::AuthConfig {
+        issuer: Some("https://app.example.com".to_owned()),
+        audience: Some("chat".to_owned()),
+        ..chat_tests::auth_config()
+    };
+    let app = TestApp::spawn_with_auth(auth).await;
+    let (user_id, _) = app.user("alice");
+    let now = chrono::Utc::now().timestamp();
+    let claims = |extra: serde_json::Value| {
+        let mut claims = json!({"sub": user_id.to_string(), "role": "user", "exp": in_an_hour()});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        sign(claims, SECRET)
+    };
+    let (iss, aud) = ("https://app.example.com", "chat");
+
+    let good = claims(json!({"iss": iss, "aud": aud, "nbf": now - 60}));
+    assert_eq!(app.get("/api/user/chat/personas", &good).await.status, 200);
+    assert!(chat_tests::WsClient::try_connect(&app, Some(&good), &[]).await.is_ok(), "the upgrade accepts it");
+
+    let refused = [
+        ("no iss", claims(json!({"aud": aud}))),
+        ("no aud", claims(json!({"iss": iss}))),
+        ("neither", claims(json!({}))),
+        ("another iss", claims(json!({"iss": "https://evil.example.com", "aud": aud}))),
+        ("another aud", claims(json!({"iss": iss, "aud": "other"}))),
+        ("nbf an hour ahead", claims(json!({"iss": iss, "aud": aud, "nbf": now + 3600}))),
+    ];
+    for (case, token) in refused {
+        let reply = app.get("/api/user/chat/personas", &token).await;
+        assert_eq!((reply.status, reply.code().as_deref()), (401, Some("unauthorized")), "REST: {case}");
+        let upgrade = chat_tests::WsClient::try_connect(&app, Some(&token), &[]).await.map(drop);
+        assert_eq!(upgrade, Err(401), "WebSocket upgrade: {case}");
+    }
+}
+
+/// Without a configured issuer, a future `nbf` is still refused (beyond the leeway).
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused() {
+    let app = TestApp::spawn().await;
+    let (user_id, _) = app.user("alice");
+    let nbf = chrono::Utc::now().timestamp() + 3600;
+    let token = sign(json!({"sub": user_id.to_string(), "role": "user", "exp": in_an_hour() + 60, "nbf": nbf}), SECRET);
+    assert_eq!(app.get("/api/user/chat/personas", &token).await.status, 401);
+    assert_eq!(chat_tests::WsClient::try_connect(&app, Some(&token), &[]).await.map(drop), Err(401));
+}
+
+/// A deleted user's token stops working once the cache of known users forgets them:
+/// within the configured time, on REST and at the upgrade.
+#[tokio::test]
+async fn a_deleted_users_token_stops_working_within_the_cache_ttl() {
+    let ttl = std::time::Duration::from_secs(1);
+    let app =
+        TestApp::spawn_with_auth(chat_api::auth::AuthConfig { user_cache_ttl: ttl, ..chat_tests::auth_config() }).await;
+    let (user_id, token) = app.user("alice");
+    assert_eq!(app.get("/api/user/chat/personas", &token).await.status, 200, "cached as known");
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!("DELETE FROM users WHERE id = {user_id}")),
+        &mut app.db.conn(),
+    )
+    .unwrap();
+    let deleted = std::time::Instant::now();
+    // Poll: the cache forgets after `ttl`; allow a loaded machine generous slack.
+    let bound = ttl + std::time::Duration::from_secs(5);
+    while app.get("/api/user/chat/personas", &token).await.status == 200 {
+        assert!(deleted.elapsed() < bound, "the deleted user's token still works after {:?}", deleted.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get("/api/user/chat/personas", &token).await.status, 401);
+    assert_eq!(chat_tests::WsClient::try_connect(&app, Some(&token), &[]).await.map(drop), Err(401));
+}

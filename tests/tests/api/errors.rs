@@ -119,7 +119,7 @@ async fn a_database_outage_is_a_quick_503_with_retry_after() {
     // A database that does not exist: every connection attempt fails at once.
     let mut db = TestDb::migrated();
     db.url = db.url.replace(&db.name, "no_such_database_here");
-    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_millis(500) };
+    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_millis(500), ..PoolConfig::default() };
     let app = TestApp::spawn_with(db, pool).await;
     let started = std::time::Instant::now();
     let reply = app.call("GET", "/readyz", None, None).await;
@@ -134,7 +134,7 @@ async fn a_database_outage_is_a_quick_503_with_retry_after() {
 
 #[tokio::test]
 async fn connections_the_database_drops_answer_503_once_and_the_pool_recovers() {
-    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_secs(2) };
+    let pool = PoolConfig { max_size: 4, checkout_timeout: Duration::from_secs(2), ..PoolConfig::default() };
     let app = TestApp::spawn_with(TestDb::migrated(), pool).await;
     let (_, ada) = app.admin("ada");
     // Open every pooled connection, then have the database end them all (a restart, a
@@ -175,7 +175,10 @@ async fn probes_answer_and_every_response_carries_its_own_request_id() {
     let healthz = app.call("GET", "/healthz", None, None).await;
     assert_eq!((healthz.status, healthz.json()), (200, serde_json::json!({"status": "ok"})));
     let readyz = app.call("GET", "/readyz", None, None).await;
-    assert_eq!((readyz.status, readyz.json()), (200, serde_json::json!({"status": "ok"})));
+    assert_eq!(readyz.status, 200);
+    assert_eq!(readyz.json()["status"], "ok");
+    assert_eq!(readyz.json()["saturated"], false);
+    assert_eq!(readyz.json()["pool"]["capacity"], 16);
 
     // Successes, problems and unknown paths alike name their request for the logs.
     let replies = [

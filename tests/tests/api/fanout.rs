@@ -155,3 +155,86 @@ async fn cross_instance_scenario(db: &TestDb, pair: &Pair, redis: RedisServer) {
     assert!(live, "fan-out resumes after the Redis restart");
     drop(redis);
 }
+
+/// Sends support messages as `token` through `from` until one reaches `socket` (the
+/// subscriptions may still be starting); true when one did.
+async fn support_crosses(from: &TestApp, token: &str, socket: &mut WsClient) -> bool {
+    for i in 0..50 {
+        let reply = from.post("/api/user/chat/support/messages", token, json!({"content": format!("hello {i}")})).await;
+        assert_eq!(reply.status, 201, "{}", reply.json());
+        if socket.next(Duration::from_millis(200)).await.is_some_and(|f| f["type"] == "support-message") {
+            return true;
+        }
+    }
+    false
+}
+
+/// The support messages `socket` receives within `quiet` (none, if isolation holds).
+async fn support_messages_within(socket: &mut WsClient, quiet: Duration) -> Vec<Value> {
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + quiet;
+    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, socket.next(quiet)).await {
+        if frame["type"] == "support-message" {
+            frames.push(frame);
+        }
+    }
+    frames
+}
+
+/// Two deployments (two databases) on one Redis server: a support message sent on one
+/// reaches that deployment's second instance, and never the other deployment's socket
+/// of the same user id.
+#[tokio::test]
+async fn two_deployments_on_one_redis_never_receive_each_others_events() {
+    let redis = RedisServer::start();
+    let (db_a, db_b) = (TestDb::migrated(), TestDb::migrated());
+    let a_shared = db_a.shared();
+    let a1 = TestApp::spawn_instance(db_a, &redis.url()).await;
+    let a2 = TestApp::spawn_instance(a_shared, &redis.url()).await;
+    let b = TestApp::spawn_instance(db_b, &redis.url()).await;
+    // Fresh clones of one template: the same user id in both, one token valid on both.
+    let (alice, alice_on_b) = (a1.db.insert_user("alice"), b.db.insert_user("alice"));
+    assert_eq!(alice, alice_on_b, "the same id names a user in each deployment");
+    let alice = token(alice, "user");
+
+    let mut on_a2 = Pair::socket(&a2.base, &alice).await;
+    let mut on_b = Pair::socket(&b.base, &alice).await;
+    assert!(support_crosses(&a1, &alice, &mut on_a2).await, "the same deployment's other instance gets it");
+    let leaked = support_messages_within(&mut on_b, Duration::from_secs(2)).await;
+    assert!(leaked.is_empty(), "the other deployment's socket got: {leaked:?}");
+}
+
+/// A deployment configured onto another's channel (the same prefix) but with its own
+/// key cannot forge into that deployment's sockets: its messages fail the HMAC and are
+/// dropped. A second instance with the same key is heard on that channel first, so the
+/// subscription is live and the test cannot pass by delivering nothing.
+#[tokio::test]
+async fn messages_signed_with_another_key_are_dropped() {
+    let redis = RedisServer::start();
+    let shared_channel = |key: &str| chat_server::config::FanoutArgs {
+        redis_url: Some(redis.url()),
+        redis_channel_prefix: Some("chat:shared".to_owned()),
+        fanout_key: Some(key.to_owned()),
+        ..chat_server::config::FanoutArgs::default()
+    };
+    let (ours, theirs) = ("our-deployment-key-our-deployment-key", "their-deployment-key-their-deployment");
+    let (db_a, db_b) = (TestDb::migrated(), TestDb::migrated());
+    let a_shared = db_a.shared();
+    let a1 = TestApp::spawn_instance_with(db_a, &shared_channel(ours)).await;
+    let a2 = TestApp::spawn_instance_with(a_shared, &shared_channel(ours)).await;
+    let forger = TestApp::spawn_instance_with(db_b, &shared_channel(theirs)).await;
+    let (alice, alice_at_forger) = (a1.db.insert_user("alice"), forger.db.insert_user("alice"));
+    assert_eq!(alice, alice_at_forger);
+    let alice = token(alice, "user");
+
+    let mut on_a1 = Pair::socket(&a1.base, &alice).await;
+    assert!(support_crosses(&a2, &alice, &mut on_a1).await, "the same key is heard on the channel");
+    support_messages_within(&mut on_a1, Duration::from_millis(500)).await;
+    for i in 0..20 {
+        let reply =
+            forger.post("/api/user/chat/support/messages", &alice, json!({"content": format!("forged {i}")})).await;
+        assert_eq!(reply.status, 201);
+    }
+    let forged = support_messages_within(&mut on_a1, Duration::from_secs(2)).await;
+    assert!(forged.is_empty(), "a message signed with another key reached a socket: {forged:?}");
+}

@@ -5,6 +5,7 @@
 
 mod auth;
 mod chat_list;
+mod deadlines;
 mod deploys;
 mod direct_messages;
 mod dm_isolation;
@@ -21,6 +22,7 @@ mod openapi;
 mod personas;
 mod plans;
 mod realtime;
+mod slow_bodies;
 mod support;
 mod support_isolation;
 mod tls;

@@ -299,9 +299,12 @@ impl Connection {
         match fetched {
             Ok(Some((participants, missed))) => self.deliver_messages(&participants, missed).await,
             Ok(_) => Ok(()),
+            // Marking the gap delivered would lose it silently: the socket would go on
+            // with later messages and the client would never ask for the missing ones.
+            // Closing makes it reconnect and resume from what it really has.
             Err(e) => {
-                tracing::warn!(error = %e, "gap repair failed; the client will catch up on resume");
-                Ok(())
+                tracing::warn!(error = %e, "gap repair failed; closing the socket so the client resumes");
+                Err(reason(CloseCode::Again, "could not fill a gap: reconnect and resume"))
             }
         }
     }

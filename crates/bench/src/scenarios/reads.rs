@@ -110,6 +110,7 @@ pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<bool> {
         "scenario": format!("{read:?}").to_lowercase() + "_read", "kind": env.kind, "workers": args.workers,
         "rate": if args.workers.is_some() { serde_json::Value::Null } else { json!(args.rate) },
         "duration_s": args.duration, "ok": ok_count, "errors": tally(&errors), "shed": stats.shed,
+        "aborted": stats.aborted,
         "achieved_per_s": round3(ok_count as f64 / elapsed), "latency": lat.summary(),
         "deep_latency": if read == Read::S3 { deep.summary() } else { serde_json::Value::Null }, "gate_ok": ok,
     });

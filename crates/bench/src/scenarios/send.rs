@@ -149,6 +149,8 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
     let mut errors: HashMap<String, u64> = HashMap::new();
     let mut acked: HashMap<usize, Vec<Acked>> = HashMap::new();
     let mut intended: HashMap<u64, Instant> = HashMap::new();
+    // Per accepted send: when the driver issued it and when the answer came.
+    let mut answered: HashMap<u64, (Instant, Instant)> = HashMap::new();
     let mut accepted = 0_u64;
     let sink = |s: Sample<i64>| match &s.result {
         Ok(id) => {
@@ -163,6 +165,7 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
                 done_us: us(s.done),
             });
             intended.insert(s.index, s.intended);
+            answered.insert(s.index, (s.started, s.done));
         }
         Err(e) => *errors.entry(e.clone()).or_insert(0) += 1,
     };
@@ -191,6 +194,7 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
 
     // Delivery gate and send-to-receive latency.
     let mut receive_lat = Latency::new();
+    let mut last_receipt: HashMap<u64, Instant> = HashMap::new();
     let mut delivery = DeliveryGate::default();
     if with_ws {
         let mut expected: HashMap<u64, Vec<usize>> = HashMap::new();
@@ -213,6 +217,8 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
                     && targets.contains(&socket)
                 {
                     receive_lat.record(r.at.saturating_duration_since(*t));
+                    let last = last_receipt.entry(index).or_insert(r.at);
+                    *last = (*last).max(r.at);
                 }
             }
             received.push(mine);
@@ -252,6 +258,7 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
         "delivery_gate": if with_ws { json!(delivery) } else { Value::Null },
         "stored_gate": if stored_checked { json!(stored) } else { Value::Null },
         "client_id_range": [gate::client_id(plan.tag, 0), gate::client_id(plan.tag, u64::MAX)],
+        "slowest_sends": slowest(&plan, &intended, &answered, &last_receipt, 5),
         "gate_ok": ok,
     });
     let summary = format!(
@@ -272,6 +279,37 @@ pub async fn run(env: &Env, args: &SendArgs) -> anyhow::Result<bool> {
     );
     emit(&result, &summary);
     Ok(ok)
+}
+
+/// The `n` slowest accepted sends (to their last receipt with sockets, else to the
+/// answer), each as a timeline from its intended send time: when the driver issued it,
+/// when the server answered (committed), when the last recipient had it. Their
+/// `clientMessageId`s find them in the server's logs.
+fn slowest(
+    plan: &Plan,
+    intended: &HashMap<u64, Instant>,
+    answered: &HashMap<u64, (Instant, Instant)>,
+    last_receipt: &HashMap<u64, Instant>,
+    n: usize,
+) -> Value {
+    let end = |i: &u64| last_receipt.get(i).or_else(|| answered.get(i).map(|(_, done)| done));
+    let mut slow: Vec<(Duration, u64)> =
+        intended.iter().filter_map(|(i, t)| Some((end(i)?.saturating_duration_since(*t), *i))).collect();
+    slow.sort_unstable_by(|a, b| b.cmp(a));
+    let ms = |from: Instant, to: Option<&Instant>| {
+        to.map(|to| round3(to.saturating_duration_since(from).as_secs_f64() * 1e3))
+    };
+    slow.iter()
+        .take(n)
+        .filter_map(|&(_, i)| {
+            let (t, (started, done)) = (intended.get(&i)?, answered.get(&i)?);
+            Some(json!({
+                "client_message_id": gate::client_id(plan.tag, i), "conversation_id": plan.conv(i).1.id,
+                "issued_ms": ms(*t, Some(started)), "answered_ms": ms(*t, Some(done)),
+                "last_received_ms": ms(*t, last_receipt.get(&i)),
+            }))
+        })
+        .collect()
 }
 
 async fn send_one(
