@@ -52,13 +52,34 @@ CREATE TABLE chat_notifications (
 -- Each per-recipient row points at its notification; retraction and expiry filter by it.
 ALTER TABLE chat_messages
     ADD COLUMN notification_id BIGINT REFERENCES chat_notifications(id) ON DELETE CASCADE;
--- The notification_style column (migration 000002) only ever held '{}' before, and only
--- this service writes is_notification, so existing rows satisfy both constraints.
-ALTER TABLE chat_messages
-    ADD CONSTRAINT chat_messages_notification_shape
-        CHECK (is_notification = (notification_id IS NOT NULL)),
-    ADD CONSTRAINT chat_messages_notification_style
-        CHECK (NOT is_notification OR chat_is_notification_style(notification_style));
+-- Every notice row belongs to a notification. An existing app may have written notices
+-- of its own (seed Phase 1.3: `is_notification = TRUE`, any style) that belong to none:
+-- migration 2026-11-24-000000 stops `migrate` before anything changes and names them
+-- (as `chat-server legacy preflight` does), rather than this CHECK failing. With the
+-- operator's decision `chat-server migrate --old-notices keep` (chat.old_notices = 'keep')
+-- those rows, and only those (ids up to the newest of them), stay as they are: the
+-- constraints exempt them by id, so new rows are held to the rule.
+DO $$
+DECLARE
+    total BIGINT;
+    newest INTEGER;
+    exempt TEXT := '';
+BEGIN
+    SELECT count(*), max(id) INTO total, newest FROM chat_messages WHERE is_notification;
+    IF total > 0 THEN
+        IF current_setting('chat.old_notices', true) IS DISTINCT FROM 'keep' THEN
+            -- Migration 2026-11-24-000000 names them before anything changes.
+            RAISE EXCEPTION 'refused: % chat_messages rows are notices the existing app wrote (run chat-server legacy preflight)', total;
+        END IF;
+        exempt := format(' OR (notification_id IS NULL AND id <= %s)', newest);
+    END IF;
+    EXECUTE 'ALTER TABLE chat_messages
+        ADD CONSTRAINT chat_messages_notification_shape
+            CHECK (is_notification = (notification_id IS NOT NULL)' || exempt || '),
+        ADD CONSTRAINT chat_messages_notification_style
+            CHECK (NOT is_notification OR chat_is_notification_style(notification_style)' || exempt || ')';
+END
+$$;
 CREATE INDEX chat_messages_notification_idx
     ON chat_messages (notification_id) WHERE notification_id IS NOT NULL;
 -- Group history pages and last-message previews walk (group_id, id). A fresh database

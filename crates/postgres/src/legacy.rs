@@ -11,8 +11,11 @@
 
 mod chunk;
 mod cleanup;
+mod cohort;
 mod execute;
 mod fixture;
+mod old_app;
+mod preflight;
 mod report;
 mod rollback;
 mod scope;
@@ -21,12 +24,15 @@ mod verify;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-pub use self::cleanup::{CleanupOutcome, cleanup, revert_cleanup};
+pub use self::cleanup::{CleanupOutcome, CohortCleanup, cleanup, cleanup_cohort, revert_cleanup};
+pub use self::cohort::Cohort;
 pub use self::execute::{BatchSummary, ExecuteOptions, ExecuteOutcome, ExecuteProgress, execute};
 pub use self::fixture::{FixtureSpec, FixtureSummary, fixture};
-pub use self::report::{Report, UserPlan, report};
+pub use self::old_app::old_app_fixture;
+pub use self::preflight::{Finding, Preflight, TimeZoneUse, preflight};
+pub use self::report::{Report, UserPlan, report, report_with};
 pub use self::rollback::{RollbackSummary, rollback};
-pub use self::scope::Unmovable;
+pub use self::scope::{Policies, RowPolicy, Unmovable};
 pub use self::verify::{LeftInPlace, UserDifference, VerifyReport, verify};
 
 /// Why a legacy command failed or refused.
@@ -44,6 +50,9 @@ pub enum LegacyError {
     /// A failure injected by a test ([`ExecuteOptions::fail_after_chunks`]).
     #[error("injected failure after {0} committed chunks")]
     Injected(usize),
+    /// A worker thread of `execute` panicked.
+    #[error("a worker of the move stopped unexpectedly")]
+    Worker,
     /// A cleanup migration failed (including its guard).
     #[error("cleanup migration failed: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),

@@ -26,7 +26,10 @@ mod support;
 mod tx;
 mod users;
 
-pub use self::migrations::{MigrationError, ensure_database, revert_all_migrations, run_migrations};
+pub use self::migrations::{
+    MigrateOptions, MigrationError, OldNotices, ensure_database, revert_all_migrations, run_migrations,
+    run_migrations_with,
+};
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
 pub use self::store::{Keepalives, PgStore, PoolConfig};
 pub use self::tx::PgTx;

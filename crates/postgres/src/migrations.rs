@@ -27,9 +27,38 @@ pub enum MigrationError {
     Migration(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// What `migrate` does with an existing app's own notices (`chat_messages` rows with
+/// `is_notification = TRUE` that belong to no notification), which migration 000201
+/// would otherwise refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OldNotices {
+    /// Stop and name them (the default: the operator decides).
+    #[default]
+    Refuse,
+    /// Keep them exactly as they are (the new service shows them as ordinary group
+    /// messages; the support migration moves those in support threads as notices).
+    Keep,
+}
+
+/// Choices an operator makes for `migrate` on an existing app's database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrateOptions {
+    /// See [`OldNotices`].
+    pub old_notices: OldNotices,
+}
+
 /// Applies every pending migration and returns the versions applied.
 pub fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    run_migrations_with(database_url, &MigrateOptions::default())
+}
+
+/// [`run_migrations`] with the operator's choices, which the migrations read from
+/// session settings (`chat.old_notices`).
+pub fn run_migrations_with(database_url: &str, options: &MigrateOptions) -> Result<Vec<String>, MigrationError> {
     with_migration_lock(database_url, |conn| {
+        if options.old_notices == OldNotices::Keep {
+            diesel::sql_query("SET chat.old_notices = 'keep'").execute(conn)?;
+        }
         let applied = conn.run_pending_migrations(MIGRATIONS).map_err(MigrationError::Migration)?;
         Ok(applied.iter().map(ToString::to_string).collect())
     })

@@ -7,8 +7,10 @@
 use std::io::Write;
 use std::time::Instant;
 
-use chat_postgres::legacy::{self, CleanupOutcome, ExecuteOptions, ExecuteOutcome, LegacyError, Report};
-use clap::{Args, Subcommand};
+use chat_postgres::legacy::{
+    self, CleanupOutcome, Cohort, ExecuteOptions, ExecuteOutcome, LegacyError, Policies, Report, RowPolicy,
+};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::DatabaseArgs;
 
@@ -17,9 +19,21 @@ pub const EXIT_DIFFERENCES: i32 = 3;
 /// Exit code: the command refused to run.
 pub const EXIT_REFUSED: i32 = 4;
 
+/// Exit code: preflight found problems that block the migration.
+pub const EXIT_PREFLIGHT: i32 = 5;
+
 /// The `legacy` command group.
 #[derive(Debug, Subcommand)]
 pub enum LegacyCommand {
+    /// Read the old database as it is and name every row that would stop or distort the
+    /// move, with the remedy per kind (exit 5 while something blocks). Every other
+    /// command runs it first.
+    Preflight {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        policies: PolicyArgs,
+    },
     /// Move the old support messages into per-user support conversations (dry run by
     /// default: prints the report and changes nothing).
     MigrateSupport {
@@ -34,6 +48,13 @@ pub enum LegacyCommand {
         /// Rows per transaction (users are never split across transactions).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
         batch_rows: i64,
+        /// Chunks moved at once, each on its own database connection.
+        #[arg(long, default_value_t = ExecuteOptions::WORKERS)]
+        workers: usize,
+        #[command(flatten)]
+        policies: PolicyArgs,
+        #[command(flatten)]
+        cohort: CohortArgs,
     },
     /// Compare every user's old and new side (count and checksum); exit 3 on a difference.
     VerifySupport {
@@ -52,12 +73,92 @@ pub enum LegacyCommand {
     CleanupSupport {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Put the old column, groups and rows back from the archive.
-        #[arg(long)]
+        /// Put the old column, groups and rows back from the archives.
+        #[arg(long, conflicts_with = "cohort")]
         revert: bool,
+        /// Only the old rows of the users already on the new support (a verified
+        /// cohort), archived; the groups and the other users' rows stay.
+        #[arg(long)]
+        cohort: bool,
     },
     /// Fill the database with old-style support data (testing and measuring only).
     Fixture(FixtureArgs),
+}
+
+/// A row policy on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    /// Move as a notice from the support team.
+    Notice,
+    /// Move hidden (kept for audit, not shown to the user).
+    Hidden,
+    /// Leave in place and report (archived by the cleanup).
+    Skip,
+}
+
+impl From<PolicyArg> for RowPolicy {
+    fn from(arg: PolicyArg) -> Self {
+        match arg {
+            PolicyArg::Notice => Self::Notice,
+            PolicyArg::Hidden => Self::Hidden,
+            PolicyArg::Skip => Self::Skip,
+        }
+    }
+}
+
+/// The operator's choices for rows without an exact place in the new schema, and time.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Rows with sender_type 'system'.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Notice)]
+    system_messages: PolicyArg,
+    /// Old notices (is_notification = TRUE) inside support threads.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Notice)]
+    support_notices: PolicyArg,
+    /// The zone `timestamp without time zone` columns are read in (default: the
+    /// database's TimeZone).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// A thread whose last message is older than this many days arrives resolved.
+    #[arg(long, default_value_t = 30)]
+    resolve_after_days: u32,
+}
+
+impl PolicyArgs {
+    fn policies(&self) -> Policies {
+        Policies {
+            system_messages: self.system_messages.into(),
+            support_notices: self.support_notices.into(),
+            time_zone: self.time_zone.clone(),
+            resolve_after_days: self.resolve_after_days,
+        }
+    }
+}
+
+/// Whose support moves (gradual rollout); default everyone.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct CohortArgs {
+    /// These users (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    user_ids: Option<Vec<i32>>,
+    /// The members of this group.
+    #[arg(long)]
+    group_id: Option<i32>,
+    /// The users whose id % 100 is below this number (10, then 100 for the rest).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    percent: Option<u8>,
+}
+
+impl CohortArgs {
+    fn cohort(&self) -> Cohort {
+        match (&self.user_ids, self.group_id, self.percent) {
+            (Some(ids), _, _) => Cohort::Users(ids.clone()),
+            (_, Some(group), _) => Cohort::Group(group),
+            (_, _, Some(share)) => Cohort::Percent(share),
+            _ => Cohort::All,
+        }
+    }
 }
 
 /// Fixture size.
@@ -71,6 +172,11 @@ pub struct FixtureArgs {
     /// Old support messages to create.
     #[arg(long, default_value_t = 100_000)]
     messages: i64,
+    /// Instead: write an existing app's schema and rows in the plan's style (TIMESTAMP
+    /// without time zone, Europe/Berlin, nullable columns, a reactions table, old
+    /// notices) into an EMPTY database, before `chat-server migrate`.
+    #[arg(long, conflicts_with_all = ["users", "messages"])]
+    old_app: bool,
 }
 
 /// Runs a legacy command and exits with its code.
@@ -92,11 +198,23 @@ pub fn run(command: LegacyCommand) -> anyhow::Result<()> {
 
 fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
     match command {
-        LegacyCommand::MigrateSupport { database, execute, batch_rows, .. } => {
+        LegacyCommand::Preflight { database, policies } => {
+            let found = legacy::preflight(&database.database_url, &policies.policies())?;
+            print!("{found}");
+            Ok(if found.blocking().is_empty() { 0 } else { EXIT_PREFLIGHT })
+        }
+        LegacyCommand::MigrateSupport { database, execute, batch_rows, workers, policies, cohort, .. } => {
+            let options = ExecuteOptions {
+                policies: policies.policies(),
+                cohort: cohort.cohort(),
+                batch_rows,
+                workers,
+                ..ExecuteOptions::default()
+            };
             if execute {
-                migrate(&database.database_url, batch_rows)
+                migrate(&database.database_url, &options)
             } else {
-                let report = legacy::report(&database.database_url)?;
+                let report = legacy::report_with(&database.database_url, &options.policies, &options.cohort)?;
                 // A reader that stops early (`| head`) is not an error.
                 let _ = std::io::stdout().write_all(render_report(&report).as_bytes());
                 Ok(0)
@@ -118,13 +236,29 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
             );
             Ok(0)
         }
-        LegacyCommand::CleanupSupport { database, revert } => {
+        LegacyCommand::CleanupSupport { database, cohort: true, .. } => {
+            let done = legacy::cleanup_cohort(&database.database_url)?;
+            println!(
+                "cohort cleanup applied: {} old support messages and {} rows of other tables archived and removed \
+                 (restore with --revert)",
+                done.messages, done.other_rows
+            );
+            Ok(0)
+        }
+        LegacyCommand::CleanupSupport { database, revert, .. } => {
             let (outcome, done, nothing) = if revert {
                 (legacy::revert_cleanup(&database.database_url)?, "cleanup reverted", "cleanup was not applied")
             } else {
                 (legacy::cleanup(&database.database_url)?, "cleanup applied", "cleanup was already applied")
             };
             println!("{}", if outcome == CleanupOutcome::Done { done } else { nothing });
+            Ok(0)
+        }
+        LegacyCommand::Fixture(args) if args.old_app => {
+            legacy::old_app_fixture(&args.database.database_url)?;
+            println!(
+                "fixture: the old app's schema and rows (time zone Europe/Berlin); next: chat-server legacy preflight"
+            );
             Ok(0)
         }
         LegacyCommand::Fixture(args) => {
@@ -143,10 +277,9 @@ fn dispatch(command: LegacyCommand) -> Result<i32, LegacyError> {
     }
 }
 
-fn migrate(database_url: &str, batch_rows: i64) -> Result<i32, LegacyError> {
+fn migrate(database_url: &str, options: &ExecuteOptions) -> Result<i32, LegacyError> {
     let started = Instant::now();
-    let options = ExecuteOptions { batch_rows, ..ExecuteOptions::default() };
-    let outcome = legacy::execute(database_url, &options, &mut |p| {
+    let outcome = legacy::execute(database_url, options, &mut |p| {
         println!(
             "batch {}: chunk {} committed, {}/{} users, {} messages moved ({:.1} s)",
             p.batch,
@@ -198,6 +331,10 @@ fn verify(database_url: &str) -> Result<i32, LegacyError> {
     }
     println!("moved messages outside their owner's conversation: {}", report.misplaced);
     println!("conversations with broken positions: {}", report.broken_sequences);
+    println!("users still on the old support (not in a migrated cohort): {}", report.users_pending);
+    if !report.unfinished_batches.is_empty() {
+        println!("unfinished batches (resume with --execute): {:?}", report.unfinished_batches);
+    }
     if !report.left_in_place.is_empty() {
         let rows: i64 = report.left_in_place.iter().map(|u| u.rows).sum();
         println!(
@@ -232,6 +369,15 @@ pub fn render_report(report: &Report) -> String {
     let _ = writeln!(out, "messages moved already:           {}", report.messages_moved());
     let _ = writeln!(out, "unmovable messages (left in place): {}", report.unmovable.len());
     let _ = writeln!(out, "old support groups to deactivate: {:?}", report.active_support_groups);
+    let _ = writeln!(
+        out,
+        "times:                            {}",
+        if report.local_time {
+            format!("chat_messages.created_at is local time (no time zone), read in {}", report.time_zone)
+        } else {
+            "chat_messages.created_at has a time zone; moved as is".to_owned()
+        }
+    );
     let _ = writeln!(out, "\nper user: user_id | messages | movable | moved | to move | conversation | persona");
     for u in &report.users {
         let conversation = u.conversation_id.map_or_else(|| "new".to_owned(), |id| format!("existing {id}"));

@@ -29,6 +29,11 @@ enum Command {
     Migrate {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// An existing app's own notices (`is_notification = TRUE` rows that belong to no
+        /// notification): `refuse` stops and names them, `keep` keeps them as they are
+        /// (docs/migration.md).
+        #[arg(long, value_enum, default_value_t = OldNoticesArg::Refuse)]
+        old_notices: OldNoticesArg,
     },
     /// Write demo users, admins, personas and groups (idempotent) and print their tokens.
     SeedDemo {
@@ -76,7 +81,7 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(*args),
-        Command::Migrate { database } => migrate(&database.database_url),
+        Command::Migrate { database, old_notices } => migrate(&database.database_url, old_notices.into()),
         Command::SeedDemo { database, jwt } => seed_demo(&database.database_url, &jwt),
         Command::Legacy(command) => chat_server::legacy::run(command),
         Command::Healthcheck { bind, timeout_ms } => tokio::runtime::Builder::new_current_thread()
@@ -103,11 +108,30 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn migrate(database_url: &str) -> anyhow::Result<()> {
+/// `--old-notices` of `chat-server migrate`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OldNoticesArg {
+    /// Stop and name them.
+    Refuse,
+    /// Keep them as they are.
+    Keep,
+}
+
+impl From<OldNoticesArg> for chat_postgres::OldNotices {
+    fn from(arg: OldNoticesArg) -> Self {
+        match arg {
+            OldNoticesArg::Refuse => Self::Refuse,
+            OldNoticesArg::Keep => Self::Keep,
+        }
+    }
+}
+
+fn migrate(database_url: &str, old_notices: chat_postgres::OldNotices) -> anyhow::Result<()> {
     if chat_postgres::ensure_database(database_url)? {
         tracing::info!("created the database");
     }
-    let applied = chat_postgres::run_migrations(database_url)?;
+    let options = chat_postgres::MigrateOptions { old_notices };
+    let applied = chat_postgres::run_migrations_with(database_url, &options)?;
     tracing::info!(count = applied.len(), ?applied, "migrations applied");
     Ok(())
 }
@@ -138,7 +162,7 @@ fn token(jwt: &JwtArgs, user_id: i32, admin: bool, hours: u64) -> anyhow::Result
 #[actix_web::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.migrate {
-        migrate(&args.database.database_url)?;
+        migrate(&args.database.database_url, chat_postgres::OldNotices::Refuse)?;
     }
     let auth = args.jwt.auth_config()?;
     let settings = ApiSettings {

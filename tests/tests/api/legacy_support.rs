@@ -201,15 +201,15 @@ fn a_second_execute_changes_no_row() {
 fn an_interrupted_run_finishes_like_an_uninterrupted_one() {
     let interrupted = fixture_db(SMALL);
     let uninterrupted = clone_db(&interrupted);
-    let small_batches = ExecuteOptions { batch_rows: 700, fail_after_chunks: Some(3) };
+    let small_batches = ExecuteOptions { batch_rows: 700, fail_after_chunks: Some(3), ..ExecuteOptions::default() };
 
-    let crash = run(&interrupted, small_batches).unwrap_err();
+    let crash = run(&interrupted, small_batches.clone()).unwrap_err();
     assert!(matches!(crash, LegacyError::Injected(3)), "{crash:?}");
     let partial = interrupted.count("SELECT count(*) AS n FROM dm_messages WHERE legacy_message_id IS NOT NULL");
     assert!(partial > 0 && partial < 3 * 1500, "three chunks committed, the fourth rolled back: {partial}");
     assert!(!legacy::verify(&interrupted.url).unwrap().passed(), "a partial move does not verify");
 
-    let resumed = run(&interrupted, ExecuteOptions { fail_after_chunks: None, ..small_batches }).unwrap();
+    let resumed = run(&interrupted, ExecuteOptions { fail_after_chunks: None, ..small_batches.clone() }).unwrap();
     assert!(matches!(resumed, ExecuteOutcome::Finished { resumed: true, .. }), "{resumed:?}");
     run(&uninterrupted, ExecuteOptions { fail_after_chunks: None, ..small_batches }).unwrap();
 

@@ -13,6 +13,7 @@ mod errors;
 mod fanout;
 mod groups;
 mod legacy_cleanup;
+mod legacy_old_app;
 mod legacy_support;
 mod migrations;
 mod notifications;

@@ -3,7 +3,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
-use super::scope::{DEFAULT_PERSONA, Unmovable, classified, unmovable};
+use super::cohort::Cohort;
+use super::preflight::require_clean;
+use super::scope::{DEFAULT_PERSONA, Policies, Scope, Unmovable, unmovable};
 use super::{LegacyError, connect, require_legacy_column};
 
 /// One user's old support thread and what becomes of it.
@@ -53,8 +55,14 @@ pub struct Report {
     pub users: Vec<UserPlan>,
     /// Rows that cannot move, with why.
     pub unmovable: Vec<Unmovable>,
-    /// Active old support groups, which `execute` deactivates at the end.
+    /// Active old support groups, which `execute` deactivates at the end (once no user
+    /// with old rows is left outside the migrated cohorts).
     pub active_support_groups: Vec<i32>,
+    /// The zone `timestamp without time zone` times are read in, and whether the old
+    /// table's `created_at` is such a column.
+    pub time_zone: String,
+    /// Whether `chat_messages.created_at` is `timestamp without time zone`.
+    pub local_time: bool,
 }
 
 impl Report {
@@ -86,27 +94,43 @@ struct GroupId {
     id: i32,
 }
 
-/// Builds the dry-run report in one read-only transaction (one consistent snapshot).
+/// Builds the dry-run report with the default policies, for everyone.
 pub fn report(database_url: &str) -> Result<Report, LegacyError> {
+    report_with(database_url, &Policies::default(), &Cohort::All)
+}
+
+/// Builds the dry-run report in one read-only transaction (one consistent snapshot),
+/// after preflight: the rows it calls unmovable are exactly those execute leaves.
+pub fn report_with(database_url: &str, policies: &Policies, cohort: &Cohort) -> Result<Report, LegacyError> {
     let mut conn = connect(database_url)?;
     require_legacy_column(&mut conn)?;
     conn.build_transaction().read_only().repeatable_read().run(|conn| {
-        let in_scope =
-            diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c", classified(""))).get_result::<Count>(conn)?.n;
-        let users = diesel::sql_query(users_sql()).load::<UserPlan>(conn)?;
-        let unmovable = unmovable(conn)?;
+        let scope = require_clean(conn, policies)?;
+        let filter = cohort.owner_filter();
+        let in_scope = diesel::sql_query(format!("SELECT count(*) AS n FROM ({}) c", scope.classified(&filter)))
+            .get_result::<Count>(conn)?
+            .n;
+        let users = diesel::sql_query(users_sql(&scope, &filter)).load::<UserPlan>(conn)?;
+        let unmovable = unmovable(conn, &scope, &filter)?;
         let active_support_groups =
             diesel::sql_query("SELECT id FROM chat_groups WHERE kind = 'support' AND is_active ORDER BY id")
                 .load::<GroupId>(conn)?
                 .into_iter()
                 .map(|g| g.id)
                 .collect();
-        Ok(Report { in_scope, users, unmovable, active_support_groups })
+        Ok(Report {
+            in_scope,
+            users,
+            unmovable,
+            active_support_groups,
+            time_zone: scope.zone.clone(),
+            local_time: scope.local_time,
+        })
     })
 }
 
-fn users_sql() -> String {
-    let rows = classified("AND cm.support_conversation_user_id IS NOT NULL");
+fn users_sql(scope: &Scope, filter: &str) -> String {
+    let rows = scope.classified(&format!("AND cm.support_conversation_user_id IS NOT NULL {filter}"));
     format!(
         "WITH c AS ({rows}),
          per AS (

@@ -26,6 +26,12 @@ pub struct RollbackSummary {
 }
 
 #[derive(QueryableByName)]
+struct CleanedRows {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct BatchState {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     rolled_back_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -93,19 +99,27 @@ const DELETE_CREATED_SQL: &str = "DELETE FROM direct_messages d USING chat_suppo
     WHERE c.batch_id = $1 AND c.created AND d.id = c.conversation_id
       AND NOT EXISTS (SELECT 1 FROM dm_messages m WHERE m.conversation_id = d.id)";
 
+/// The batch's users go back to the old support groups, so every group a live batch
+/// deactivated is active again (the next execute deactivates them once nobody is left).
 const REACTIVATE_SQL: &str = "UPDATE chat_groups SET is_active = TRUE
-    WHERE id IN (SELECT unnest(deactivated_group_ids) FROM chat_support_migration_batches WHERE id = $1) AND NOT is_active";
+    WHERE id IN (SELECT unnest(deactivated_group_ids) FROM chat_support_migration_batches
+                 WHERE id = $1 OR rolled_back_at IS NULL) AND NOT is_active";
 
-/// Undoes batch `batch`. Refuses an unknown or rolled-back batch, and a batch with a
-/// later batch still live (roll back the latest first).
+/// Undoes batch `batch` (a cohort): its users go back to the old support. Refuses an
+/// unknown or rolled-back batch, and a batch whose conversations a later live batch
+/// also moved into (roll that one back first); batches of other cohorts stay.
 pub fn rollback(database_url: &str, batch: i64) -> Result<RollbackSummary, LegacyError> {
     let mut conn = connect(database_url)?;
     require_legacy_column(&mut conn)?;
     exclusively(&mut conn, |conn| {
         conn.transaction(|conn| {
             let state = diesel::sql_query(
-                "SELECT b.rolled_back_at, EXISTS (SELECT 1 FROM chat_support_migration_batches l
-                                                  WHERE l.id > b.id AND l.rolled_back_at IS NULL) AS later_live
+                "SELECT b.rolled_back_at, EXISTS (
+                     SELECT 1 FROM chat_support_migration_conversations lc
+                     JOIN chat_support_migration_batches l ON l.id = lc.batch_id
+                     WHERE l.id > b.id AND l.rolled_back_at IS NULL
+                       AND lc.conversation_id IN (SELECT c.conversation_id FROM chat_support_migration_conversations c
+                                                  WHERE c.batch_id = b.id)) AS later_live
                  FROM chat_support_migration_batches b WHERE b.id = $1 FOR UPDATE",
             )
             .bind::<BigInt, _>(batch)
@@ -115,9 +129,22 @@ pub fn rollback(database_url: &str, batch: i64) -> Result<RollbackSummary, Legac
             if state.rolled_back_at.is_some() {
                 return Err(LegacyError::Refused(format!("batch {batch} was already rolled back")));
             }
+            let cleaned = diesel::sql_query(
+                "SELECT count(*) AS n FROM chat_legacy_support_cohort_archive a
+                 JOIN chat_support_users s ON s.user_id = a.user_id WHERE s.batch_id = $1",
+            )
+            .bind::<BigInt, _>(batch)
+            .get_result::<CleanedRows>(conn)?
+            .n;
+            if cleaned > 0 {
+                return Err(LegacyError::Refused(format!(
+                    "the old rows of batch {batch}'s users were cleaned up (cleanup-support --cohort); put them back \
+                     with `chat-server legacy cleanup-support --revert` first"
+                )));
+            }
             if state.later_live {
                 return Err(LegacyError::Refused(format!(
-                    "a later batch than {batch} is still in place: roll back the latest batch first"
+                    "a later batch than {batch} moved into the same conversations and is still in place: roll back the later batch first"
                 )));
             }
             let run =
@@ -130,6 +157,7 @@ pub fn rollback(database_url: &str, batch: i64) -> Result<RollbackSummary, Legac
             let conversations_kept = run(conn, RECOMPUTE_SQL)?;
             let conversations_removed = run(conn, DELETE_CREATED_SQL)?;
             let groups_reactivated = run(conn, REACTIVATE_SQL)?;
+            run(conn, "DELETE FROM chat_support_users WHERE batch_id = $1")?;
             run(conn, "UPDATE chat_support_migration_batches SET rolled_back_at = now() WHERE id = $1")?;
             Ok(RollbackSummary {
                 batch,

@@ -1,9 +1,15 @@
-//! `verify-support`: old side against new side, per user, by count and checksum.
+//! `verify-support`: old side against new side, per user, by count and checksum, and
+//! the row-by-row record (old row -> moved message) that the cleanup re-checks.
+//!
+//! The old side's instants are computed independently of the move: the move converts
+//! local times with `timezone(zone, created_at)`, verification lets PostgreSQL cast them
+//! in a session whose `TimeZone` is that zone. A row moved an hour off differs.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
-use super::scope::{IN_SCOPE, classified, row_hash};
+use super::preflight::require_clean;
+use super::scope::{IN_SCOPE, Scope, row_hash};
 use super::{LegacyError, connect, exclusively, require_legacy_column};
 
 /// One user's two sides: movable old rows (old time order, then old id) and moved rows
@@ -62,12 +68,19 @@ pub struct VerifyReport {
     pub left_in_place: Vec<LeftInPlace>,
     /// Batches this verification marked verified.
     pub verified_batches: Vec<i64>,
+    /// Users with old rows still on the old support (not in a migrated cohort yet).
+    pub users_pending: i64,
+    /// Interrupted batches (resume them with `--execute`): nothing verifies meanwhile.
+    pub unfinished_batches: Vec<i64>,
 }
 
 impl VerifyReport {
     /// Whether everything matched.
     pub fn passed(&self) -> bool {
-        self.differences.is_empty() && self.misplaced == 0 && self.broken_sequences == 0
+        self.differences.is_empty()
+            && self.misplaced == 0
+            && self.broken_sequences == 0
+            && self.unfinished_batches.is_empty()
     }
 }
 
@@ -91,10 +104,23 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
     require_legacy_column(&mut conn)?;
     exclusively(&mut conn, |conn| {
         conn.build_transaction().repeatable_read().run(|conn| {
-            let users = diesel::sql_query(per_user_sql()).load::<UserDifference>(conn)?;
-            let misplaced = diesel::sql_query(MISPLACED_SQL).get_result::<Count>(conn)?.n;
+            let policies = Scope::recorded_policies(conn)?.unwrap_or_default();
+            let scope = require_clean(conn, &policies)?.with_cleaned_rows(conn)?;
+            // The old side's local times are cast in this zone (see the module docs).
+            diesel::sql_query(format!("SET LOCAL TimeZone = '{}'", scope.zone.replace('\'', "''"))).execute(conn)?;
+            let users = diesel::sql_query(per_user_sql(&scope)).load::<UserDifference>(conn)?;
+            let misplaced =
+                diesel::sql_query(MISPLACED_SQL.replace("chat_messages", scope.messages)).get_result::<Count>(conn)?.n;
             let broken_sequences = diesel::sql_query(BROKEN_SEQUENCES_SQL).get_result::<Count>(conn)?.n;
-            let left_in_place = diesel::sql_query(left_in_place_sql()).load::<LeftInPlace>(conn)?;
+            let left_in_place = diesel::sql_query(left_in_place_sql(&scope)).load::<LeftInPlace>(conn)?;
+            let users_pending = diesel::sql_query(PENDING_USERS_SQL).get_result::<Count>(conn)?.n;
+            let unfinished_batches = diesel::sql_query(
+                "SELECT id FROM chat_support_migration_batches WHERE finished_at IS NULL AND rolled_back_at IS NULL",
+            )
+            .load::<Id>(conn)?
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
             let users_checked = users.len();
             let differences: Vec<_> = users.into_iter().filter(|u| !u.matches()).collect();
             let mut report = VerifyReport {
@@ -104,7 +130,10 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
                 broken_sequences,
                 left_in_place,
                 verified_batches: Vec::new(),
+                users_pending,
+                unfinished_batches,
             };
+            diesel::sql_query("DELETE FROM chat_support_migration_rows").execute(conn)?;
             if !report.passed() {
                 // A failed check withdraws earlier verifications: the cleanup must not run.
                 diesel::sql_query(
@@ -113,6 +142,10 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
                 )
                 .execute(conn)?;
             } else {
+                // The row md5 is of the row's JSON, which renders timestamptz in the
+                // session's zone: the cleanup's guard computes it in UTC too.
+                diesel::sql_query("SET LOCAL TimeZone = 'UTC'").execute(conn)?;
+                diesel::sql_query(record_rows_sql(&scope)).execute(conn)?;
                 report.verified_batches = diesel::sql_query(format!(
                     "UPDATE chat_support_migration_batches SET verified_at = now(),
                          verified_max_message_id = (SELECT COALESCE(max(cm.id), 0) {IN_SCOPE})
@@ -128,14 +161,42 @@ pub fn verify(database_url: &str) -> Result<VerifyReport, LegacyError> {
     })
 }
 
-fn per_user_sql() -> String {
-    let rows = classified("AND cm.support_conversation_user_id IS NOT NULL");
-    let (old_hash, new_hash) = (row_hash("c"), row_hash("m"));
+/// Users with old rows who are not on the new support yet.
+const PENDING_USERS_SQL: &str = "SELECT count(DISTINCT cm.support_conversation_user_id) AS n FROM chat_messages cm
+    JOIN users u ON u.id = cm.support_conversation_user_id
+    WHERE NOT EXISTS (SELECT 1 FROM chat_support_users s WHERE s.user_id = u.id)";
+
+/// The row-by-row record of what was verified: every old support row with its moved
+/// copy, or the reason it stays; and an md5 of the old row as it is now. Rows of users
+/// still on the old support that could move are not recorded (the cleanup refuses
+/// while any exist).
+fn record_rows_sql(scope: &Scope) -> String {
+    format!(
+        "INSERT INTO chat_support_migration_rows (message_id, user_id, dm_message_id, reason, row_md5)
+         SELECT c.id, c.owner, m.id, CASE WHEN m.id IS NULL THEN c.reason END, md5(to_jsonb(cm)::text)
+         FROM ({}) c
+         JOIN {} cm ON cm.id = c.id
+         LEFT JOIN dm_messages m ON m.legacy_message_id = c.id
+         WHERE m.id IS NOT NULL OR c.reason IS NOT NULL",
+        scope.classified(""),
+        scope.messages
+    )
+}
+
+/// Per user on the new support: the movable old rows against the moved ones. The old
+/// side's time is the old column cast by the session (zone set by the caller).
+fn per_user_sql(scope: &Scope) -> String {
+    let rows = scope.classified("AND cm.support_conversation_user_id IN (SELECT user_id FROM chat_support_users)");
+    let new_hash = row_hash("m");
+    let messages = scope.messages;
     format!(
         "WITH old AS (
             SELECT c.owner AS user_id, count(*) AS n,
-                   md5(string_agg({old_hash}, '' ORDER BY c.created_at, c.id)) AS sum
-            FROM ({rows}) c WHERE c.reason IS NULL GROUP BY c.owner),
+                   md5(string_agg(md5(c.sender_type || ':' || c.sender_id || ':'
+                       || (extract(epoch FROM cm.created_at::timestamptz) * 1000000)::bigint || ':' || c.content),
+                       '' ORDER BY cm.created_at, c.id)) AS sum
+            FROM ({rows}) c JOIN {messages} cm ON cm.id = c.id
+            WHERE c.reason IS NULL GROUP BY c.owner),
          new AS (
             SELECT d.user1_id AS user_id, count(*) AS n, md5(string_agg({new_hash}, '' ORDER BY m.seq)) AS sum
             FROM dm_messages m JOIN direct_messages d ON d.id = m.conversation_id
@@ -148,8 +209,8 @@ fn per_user_sql() -> String {
 }
 
 /// Existing users' attributed rows that cannot move, counted per user.
-fn left_in_place_sql() -> String {
-    let rows = classified("AND cm.support_conversation_user_id IS NOT NULL");
+fn left_in_place_sql(scope: &Scope) -> String {
+    let rows = scope.classified("AND cm.support_conversation_user_id IS NOT NULL");
     format!(
         "SELECT c.owner AS user_id, count(*) AS rows FROM ({rows}) c
          WHERE c.reason IS NOT NULL AND c.reason <> 'unknown_owner'

@@ -1,0 +1,2 @@
+-- The guard changes nothing.
+SELECT 1;
