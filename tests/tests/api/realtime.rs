@@ -955,3 +955,46 @@ async fn an_admin_writes_in_their_own_dm_over_the_socket_as_over_rest() {
     assert_eq!(rest.code().as_deref(), Some("admin_read_only"));
     assert_eq!(app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE conversation_id = {foreign}")), 0);
 }
+
+/// Frames that break RFC 6455 close the socket with the code the RFC names for them and
+/// a fixed reason (never the parser's own message).
+#[tokio::test]
+async fn protocol_errors_close_with_their_rfc_6455_codes() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user("alice");
+    let cases = [
+        ("invalid UTF-8 in a text frame", OpCode::Data(Data::Text), vec![b'{', 0xff, 0xfe, b'}'], 1007),
+        ("a reserved opcode", OpCode::Data(Data::Reserved(3)), b"{}".to_vec(), 1002),
+    ];
+    for (case, opcode, payload, code) in cases {
+        let mut stream = WsClient::connect(&app, &alice).await.into_inner();
+        let header = FrameHeader { opcode, ..FrameHeader::default() };
+        stream.send(Message::Frame(Frame::from_payload(header, payload.into()))).await.expect("sent");
+        let close = tokio::time::timeout(WAIT, async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame,
+                    Some(Ok(_)) => {}
+                    other => panic!("{case}: the socket ended without a Close frame: {other:?}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{case}: no Close in time"))
+        .unwrap_or_else(|| panic!("{case}: a Close without a code"));
+        assert_eq!(u16::from(close.code), code, "{case}");
+        assert!(
+            ["text frame is not valid UTF-8", "protocol error"].contains(&close.reason.as_str()),
+            "{case}: the reason is fixed, not the parser's: {:?}",
+            close.reason
+        );
+    }
+    let mut ws = WsClient::connect(&app, &alice).await;
+    ws.send(json!({"type": "ping", "id": "x".repeat(70 * 1024)})).await;
+    assert_eq!(ws.end(WAIT).await, WsEnd::Closed(1009), "frames over 64 KiB close the socket");
+}

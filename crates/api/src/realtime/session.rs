@@ -110,6 +110,22 @@ fn answer_close(received: Option<CloseReason>) -> Stop {
     Stop::Close(CloseReason { code: received.map_or(CloseCode::Normal, |r| r.code), description: None })
 }
 
+/// The close for a frame that breaks RFC 6455, with a fixed reason (the parser's own
+/// message says nothing a client can act on, and need not leave the server).
+fn protocol_close(error: &actix_ws::ProtocolError) -> Stop {
+    use actix_ws::ProtocolError;
+    match error {
+        ProtocolError::Overflow => reason(CloseCode::Size, "message too big"),
+        // A text frame that is not UTF-8 (the only `InvalidData` the parser reports).
+        ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            reason(CloseCode::Invalid, "text frame is not valid UTF-8")
+        }
+        // The connection itself failed: nobody is left to read a Close frame.
+        ProtocolError::Io(_) => Stop::Gone,
+        _ => reason(CloseCode::Protocol, "protocol error"),
+    }
+}
+
 /// A deploy: the client should reconnect (to another instance) and resume.
 fn going_away() -> Stop {
     reason(CloseCode::Away, "server shutting down")
@@ -218,7 +234,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
                     Some(Ok(AggregatedMessage::Close(received))) => Err(answer_close(received)),
                     None => Err(Stop::Gone),
-                    Some(Err(e)) => Err(reason(CloseCode::Size, &format!("protocol error: {e}"))),
+                    Some(Err(e)) => Err(protocol_close(&e)),
                 }
             }
             _ = heartbeat.tick() => {
