@@ -487,6 +487,7 @@ frame_types! {
 /// every frame they receive against this schema.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[expect(clippy::large_enum_variant, reason = "the protocol's schema; frames are written from their own structs")]
 #[schema(discriminator(property_name = "type", mapping(
     ("support-message" = "#/components/schemas/MessageEvent"),
     ("dm-message" = "#/components/schemas/MessageEvent"),
