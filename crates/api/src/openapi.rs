@@ -34,8 +34,8 @@ use crate::problem::{PROBLEM_JSON, Problem};
         schemas(
             Problem,
             crate::realtime::protocol::ClientFrame,
+            crate::realtime::protocol::ServerFrame,
             crate::realtime::protocol::MessageEvent,
-            crate::realtime::protocol::AdminMessageEvent,
             crate::realtime::protocol::ConversationUpdatedEvent,
             crate::realtime::protocol::TypingEvent,
             crate::realtime::protocol::ReadEvent,

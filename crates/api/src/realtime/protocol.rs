@@ -253,17 +253,20 @@ const fn yes() -> bool {
 }
 
 /// A new message in a support conversation (`type: support-message`) or a DM
-/// (`type: dm-message`), as users see it; or a message a moderator hid (`type: message-updated`: replace the message with this id;
-/// its `content` is `null` and `hidden` is `true`).
+/// (`type: dm-message`); or a message a moderator hid (`type: message-updated`: replace
+/// the message with this id; for users its `content` is `null` and `hidden` is `true`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = message_event_types)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
-    /// The message (its `seq` is the resume position).
+    /// The message (its `seq` is the resume position): the user view on users' sockets,
+    /// the admin view (`AdminMessage`: with the acting admin) on admins'.
+    #[schema(value_type = AckMessage)]
     pub message: Message,
 }
 
@@ -274,6 +277,7 @@ pub struct MessageEvent {
 pub struct AdminMessageEvent {
     /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = message_event_types)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
@@ -287,6 +291,7 @@ pub struct AdminMessageEvent {
 pub struct ConversationUpdatedEvent {
     /// `conversation-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = conversation_updated_type)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
@@ -313,6 +318,7 @@ pub struct Actor {
 pub struct TypingEvent {
     /// `typing`.
     #[serde(rename = "type")]
+    #[schema(schema_with = typing_type)]
     pub event_type: &'static str,
     /// Where.
     pub conversation_id: i64,
@@ -328,6 +334,7 @@ pub struct TypingEvent {
 pub struct ReadEvent {
     /// `read`.
     #[serde(rename = "type")]
+    #[schema(schema_with = read_type)]
     pub event_type: &'static str,
     /// Where.
     pub conversation_id: i64,
@@ -346,6 +353,7 @@ pub struct ReadEvent {
 pub struct NotificationEvent {
     /// `admin-notification`.
     #[serde(rename = "type")]
+    #[schema(schema_with = notification_type)]
     pub event_type: &'static str,
     /// The notice.
     pub notification_id: i64,
@@ -365,6 +373,7 @@ pub struct NotificationEvent {
 pub struct NotificationRetractedEvent {
     /// `notification-retracted`.
     #[serde(rename = "type")]
+    #[schema(schema_with = notification_retracted_type)]
     pub event_type: &'static str,
     /// The notice.
     pub notification_id: i64,
@@ -376,12 +385,13 @@ pub struct NotificationRetractedEvent {
 pub struct PresenceEvent {
     /// `presence`.
     #[serde(rename = "type")]
+    #[schema(schema_with = presence_type)]
     pub event_type: &'static str,
     /// Support is online.
     pub support_online: bool,
 }
 
-/// A stored message in an `ack`: the user view, or the admin view for admins.
+/// A stored message in an `ack` or an event: the user view, or the admin view for admins.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum AckMessage {
@@ -396,6 +406,7 @@ pub enum AckMessage {
 pub struct AckFrame {
     /// `ack`.
     #[serde(rename = "type")]
+    #[schema(schema_with = ack_type)]
     pub event_type: &'static str,
     /// The request's `id`.
     pub id: Option<String>,
@@ -418,6 +429,7 @@ pub struct AckFrame {
 pub struct ErrorFrame {
     /// `error`.
     #[serde(rename = "type")]
+    #[schema(schema_with = error_type)]
     pub event_type: &'static str,
     /// The request's `id`, if it had one.
     pub id: Option<String>,
@@ -435,10 +447,82 @@ pub struct ErrorFrame {
 pub struct ControlFrame {
     /// `pong`, `resumed` or `resync-required`.
     #[serde(rename = "type")]
+    #[schema(schema_with = control_types)]
     pub event_type: &'static str,
     /// The request's `id`.
     pub id: Option<String>,
     /// For `resumed`: how many messages were replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replayed: Option<usize>,
+}
+
+/// The schema of a frame's `type`: a string of these values only, so a generated client
+/// can tell the frames apart (a TypeScript `switch` on `type` narrows to one frame).
+macro_rules! frame_types {
+    ($($name:ident: [$($value:literal),+];)+) => {$(
+        fn $name() -> utoipa::openapi::Object {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .enum_values(Some([$($value),+]))
+                .build()
+        }
+    )+};
+}
+
+frame_types! {
+    message_event_types: ["support-message", "dm-message", "message-updated"];
+    conversation_updated_type: ["conversation-updated"];
+    typing_type: ["typing"];
+    read_type: ["read"];
+    notification_type: ["admin-notification"];
+    notification_retracted_type: ["notification-retracted"];
+    presence_type: ["presence"];
+    ack_type: ["ack"];
+    error_type: ["error"];
+    control_types: ["pong", "resumed", "resync-required"];
+}
+
+/// Every frame the server sends, told apart by `type` (the discriminator). Documentation
+/// of the protocol: each frame is written from its own struct; the realtime tests check
+/// every frame they receive against this schema.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[expect(clippy::large_enum_variant, reason = "the protocol's schema; frames are written from their own structs")]
+#[schema(discriminator(property_name = "type", mapping(
+    ("support-message" = "#/components/schemas/MessageEvent"),
+    ("dm-message" = "#/components/schemas/MessageEvent"),
+    ("message-updated" = "#/components/schemas/MessageEvent"),
+    ("conversation-updated" = "#/components/schemas/ConversationUpdatedEvent"),
+    ("typing" = "#/components/schemas/TypingEvent"),
+    ("read" = "#/components/schemas/ReadEvent"),
+    ("admin-notification" = "#/components/schemas/NotificationEvent"),
+    ("notification-retracted" = "#/components/schemas/NotificationRetractedEvent"),
+    ("presence" = "#/components/schemas/PresenceEvent"),
+    ("ack" = "#/components/schemas/AckFrame"),
+    ("error" = "#/components/schemas/ErrorFrame"),
+    ("pong" = "#/components/schemas/ControlFrame"),
+    ("resumed" = "#/components/schemas/ControlFrame"),
+    ("resync-required" = "#/components/schemas/ControlFrame"),
+)))]
+pub enum ServerFrame {
+    /// A new or hidden message (users get the user view, admins the admin view).
+    Message(MessageEvent),
+    /// A conversation changed.
+    ConversationUpdated(ConversationUpdatedEvent),
+    /// Someone is typing.
+    Typing(TypingEvent),
+    /// A read mark moved.
+    Read(ReadEvent),
+    /// A notice arrived.
+    Notification(NotificationEvent),
+    /// A notice was retracted.
+    NotificationRetracted(NotificationRetractedEvent),
+    /// Support's presence.
+    Presence(PresenceEvent),
+    /// A request succeeded.
+    Ack(AckFrame),
+    /// A request failed.
+    Error(ErrorFrame),
+    /// `pong`, `resumed`, `resync-required`.
+    Control(ControlFrame),
 }
