@@ -510,13 +510,24 @@ impl WsClient {
             .expect("the frame is sent");
     }
 
+    /// Sends a text frame as is (for frames that are not JSON).
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.to_owned().into()))
+            .await
+            .expect("the frame is sent");
+    }
+
     /// The next JSON frame, or `None` when nothing arrives within `wait`.
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
         use futures_util::StreamExt;
         loop {
             match tokio::time::timeout(wait, self.stream.next()).await {
                 Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
-                    return serde_json::from_str(&text).ok();
+                    let frame: Value = serde_json::from_str(&text).expect("the server sends JSON text frames");
+                    assert_server_frame(&frame);
+                    return Some(frame);
                 }
                 Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
                     self.closed = Some(frame.map_or(1005, |f| u16::from(f.code)));
@@ -588,6 +599,20 @@ impl WsClient {
     ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
         self.stream
     }
+}
+
+/// Checks a frame the server sent against the documented `ServerFrame` schema (every
+/// frame any socket test receives goes through here, so the contract is held to what
+/// the server really sends).
+pub fn assert_server_frame(frame: &Value) {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let spec: Value = serde_json::from_str(&chat_api::openapi_json()).expect("the OpenAPI document is JSON");
+        let root = json!({"components": spec["components"], "$ref": "#/components/schemas/ServerFrame"});
+        jsonschema::draft202012::options().build(&root).expect("ServerFrame is a valid schema")
+    });
+    let errors: Vec<String> = validator.iter_errors(frame).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "a server frame breaks the ServerFrame schema: {frame}\n  {}", errors.join("\n  "));
 }
 
 /// A throwaway `redis-server` on a free loopback port, killed on drop.

@@ -184,7 +184,10 @@ impl Authenticator {
         let (principal, exp) = self.verify_with_expiry(token)?;
         let id = principal.user_id;
         if self.known_users.get(&id.get()).await.is_none() {
-            let exists = store.run(move |tx| tx.user_exists(id)).await.map_err(|e: RepoError| ApiError::from(e))?;
+            let exists = store
+                .run(move |tx| chat_domain::users::is_known_user(tx, id))
+                .await
+                .map_err(|e: RepoError| ApiError::from(e))?;
             if !exists {
                 return Err(ApiError::Unauthorized("The token's user does not exist."));
             }

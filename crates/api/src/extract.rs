@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::error::PathError;
 use actix_web::http::header;
 use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
@@ -246,20 +246,63 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     }
 }
 
+/// A path id, parsed strictly into the domain's newtype: decimal digits only, no sign,
+/// no leading zero, in range. Anything else names nothing that exists, so it is the
+/// same 404 as a missing id (`+1` is not id 1).
+#[derive(Debug, Clone, Copy)]
+pub struct PathId<T>(pub T);
+
+/// A domain id that can come from a path segment.
+pub trait FromPathSegment: Sized {
+    /// The id spelled canonically by `raw`, if it is one.
+    fn from_segment(raw: &str) -> Option<Self>;
+}
+
+/// Whether `raw` is a canonical decimal number (`0`, or digits without a leading zero).
+fn canonical_digits(raw: &str) -> bool {
+    !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) && (raw == "0" || !raw.starts_with('0'))
+}
+
+macro_rules! path_ids {
+    ($($id:ty),*) => {$(
+        impl FromPathSegment for $id {
+            fn from_segment(raw: &str) -> Option<Self> {
+                canonical_digits(raw).then(|| raw.parse().ok().map(Self)).flatten()
+            }
+        }
+    )*};
+}
+
+path_ids!(
+    chat_domain::ConversationId,
+    chat_domain::MessageId,
+    chat_domain::UserId,
+    chat_domain::PersonaId,
+    chat_domain::GroupId,
+    chat_domain::notifications::NotificationId
+);
+
+impl<T: FromPathSegment> FromRequest for PathId<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    /// Reads the route's only path parameter.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req.match_info().iter().next().and_then(|(_, raw)| T::from_segment(raw));
+        std::future::ready(id.map(PathId).ok_or(ApiError::NotFound))
+    }
+}
+
 /// Path parameters that do not parse (a non-numeric id) name nothing that exists.
 pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::NotFound.into()
 }
 
-/// A malformed query string (for actix-web's own `Query`) is a 400 naming the problem.
-pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest { code: "invalid_query", detail: format!("The query string is invalid: {err}") }.into()
-}
-
-/// Registers the lenient-by-default extractors' error handlers.
+/// Registers the error handler of actix-web's own `Path` (routes use [`PathId`]; a
+/// query string always goes through [`ApiQuery`], whose errors are 422s naming the
+/// parameter).
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PathConfig::default().error_handler(path_error))
-        .app_data(web::QueryConfig::default().error_handler(query_error));
+    cfg.app_data(web::PathConfig::default().error_handler(path_error));
 }
 
 /// `Option<Option<T>>` from JSON: absent is `None`, `null` is `Some(None)`.
@@ -300,6 +343,17 @@ mod tests {
         assert_eq!(violation(r#"{"content": 5, "userIds": []}"#).field, "content");
         assert_eq!(violation(r#"{"content": "x", "userIds": [1, "a"]}"#).field, "userIds[1]");
         assert_eq!(violation("[]").field, "(body)");
+    }
+
+    #[test]
+    fn path_ids_are_canonical_decimal_numbers() {
+        use chat_domain::{ConversationId, UserId};
+        assert_eq!(ConversationId::from_segment("42"), Some(ConversationId(42)));
+        assert_eq!(ConversationId::from_segment("0"), Some(ConversationId(0)));
+        for raw in ["+1", "-1", "01", "1.0", "", " 1", "1e3", "99999999999999999999"] {
+            assert_eq!(ConversationId::from_segment(raw), None, "{raw:?}");
+        }
+        assert_eq!(UserId::from_segment("2147483648"), None, "out of range for the id");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Schema, Type};
 
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
@@ -35,8 +35,8 @@ use crate::problem::{PROBLEM_JSON, Problem};
         schemas(
             Problem,
             crate::realtime::protocol::ClientFrame,
+            crate::realtime::protocol::ServerFrame,
             crate::realtime::protocol::MessageEvent,
-            crate::realtime::protocol::AdminMessageEvent,
             crate::realtime::protocol::ConversationUpdatedEvent,
             crate::realtime::protocol::TypingEvent,
             crate::realtime::protocol::ReadEvent,
@@ -70,7 +70,9 @@ use crate::problem::{PROBLEM_JSON, Problem};
 )]
 pub struct ApiDoc;
 
-/// The name of the bearer security scheme, as referenced by every protected operation.
+/// The name of the bearer security scheme. It is declared once, as the document's
+/// default security: every operation requires it unless it opts out (the probes, with
+/// `security(())`).
 pub const BEARER: &str = "bearerAuth";
 
 struct BearerAuth;
@@ -91,6 +93,7 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        openapi.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
     }
 }
 

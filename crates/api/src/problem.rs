@@ -70,6 +70,22 @@ impl FieldViolation {
     }
 }
 
+/// The caller is not an admin (403 `admin_only`), on either door.
+pub const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
+
+/// A `clientMessageId` already used by someone else in the conversation (409).
+pub const CLIENT_ID_REUSED: ApiError = ApiError::Conflict {
+    code: "client_message_id_reused",
+    detail: "This clientMessageId is already used by another sender in this conversation; use a fresh UUID.",
+};
+
+/// The caller reused one of their `clientMessageId`s for a different message (409), as
+/// with Stripe's idempotency keys: a retry must repeat its request exactly.
+pub const IDEMPOTENCY_KEY_REUSED: ApiError = ApiError::Conflict {
+    code: "idempotency_key_reused",
+    detail: "This clientMessageId was already used for a different message; a retry must send the same message.",
+};
+
 /// Every error the API answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -15,6 +15,8 @@ pub mod protocol;
 pub mod render;
 pub mod session;
 
+pub use session::{REPLAY_LIMIT, run as run_session};
+
 use std::sync::Arc;
 
 use chat_domain::events::{ChatEvent, EventPublisher};

@@ -1,27 +1,22 @@
 //! Route registration: one module per bounded context, one handler per endpoint.
 
+mod blocks;
 mod chat_list;
 mod direct_messages;
 mod direct_messages_admin;
+mod group_members;
 mod groups;
 mod health;
-pub(crate) mod notifications_admin;
+mod moderation;
+mod notifications_admin;
 mod personas;
 mod realtime;
+mod search;
 mod support;
 mod support_admin;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
-
-/// Publishes the events of a send: the new message (a retry publishes nothing), then
-/// the support conversation's status change, if the message caused one.
-pub(crate) fn publish_sent(state: &crate::state::AppState, sent: &chat_domain::conversations::Sent) {
-    use chat_domain::events::ChatEvent;
-    for event in [ChatEvent::for_sent(sent), ChatEvent::status_change_of(sent)].into_iter().flatten() {
-        state.events.publish(event);
-    }
-}
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -31,6 +26,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(personas::configure_admin)
             .configure(support_admin::configure)
             .configure(direct_messages_admin::configure_admin)
+            .configure(moderation::configure)
+            .configure(search::configure_admin)
             .configure(notifications_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));
@@ -39,9 +36,11 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(personas::configure_user)
             .configure(support::configure)
             .configure(direct_messages::configure)
-            .configure(direct_messages_admin::configure_user)
+            .configure(blocks::configure)
+            .configure(search::configure_user)
             .configure(realtime::configure_user)
             .configure(groups::configure)
+            .configure(group_members::configure)
             .configure(chat_list::configure),
     );
 }

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_domain::RepoError;
 use chat_domain::direct_messages::DmSettings;
-use chat_domain::events::EventPublisher;
-use chat_domain::store::Store;
+use chat_domain::events::{Done, EventPublisher};
+use chat_domain::store::{Store, Tx};
 use chat_domain::support::SupportSettings;
 
 use crate::auth::Authenticator;
@@ -27,6 +28,30 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// Every caller's rate-limit buckets (REST and WebSocket draw on the same ones).
     pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// Runs a write use case in one transaction and, once it has committed, publishes
+    /// the events it returned. Handlers and socket requests run every write through
+    /// here: no other code publishes (a failed publication never fails the write).
+    pub async fn perform<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<Done<T>, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let done = self.store.run(use_case).await?;
+        Ok(self.announce(done))
+    }
+
+    /// Publishes the events of a use case that touched no storage (typing outside user
+    /// DMs, where no block can apply), and returns its result.
+    pub fn announce<T>(&self, done: Done<T>) -> T {
+        for event in done.events {
+            self.events.publish(event);
+        }
+        done.value
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -101,6 +101,29 @@ pub fn can_read(caller: &Principal, participants: &Participants) -> bool {
     caller.is_admin() || is_participant(caller.user_id, participants)
 }
 
+/// Who hears of a conversation's live events without asking for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watchers {
+    /// Its real-user participants: every socket of theirs gets its events.
+    pub users: Vec<UserId>,
+    /// Whether the team answers it (support conversations and persona DMs), so admins
+    /// watching the support queue get its events. Any other admin gets a conversation's
+    /// events only after joining it; admins may read every conversation ([`can_read`]).
+    pub staff_feed: bool,
+}
+
+/// The watchers of a conversation: its participants, and the team's feed where the
+/// team speaks ([`authorize_post`] gives staff a voice there).
+pub fn watchers(participants: &Participants) -> Watchers {
+    match *participants {
+        Participants::Support { user } | Participants::PersonaDm { user, .. } => {
+            Watchers { users: vec![user], staff_feed: true }
+        }
+        Participants::UserDm { a, b } => Watchers { users: vec![a, b], staff_feed: false },
+        Participants::PersonalGroup { owner } => Watchers { users: vec![owner], staff_feed: false },
+    }
+}
+
 /// Whether `user` is one of the conversation's real-user participants.
 pub fn is_participant(user: UserId, participants: &Participants) -> bool {
     match *participants {
@@ -174,6 +197,19 @@ mod tests {
             for voice in [Voice::Own, Voice::Persona(HELPER)] {
                 assert_eq!(authorize_post(&mallory, &p, voice), Err(Denied::NotVisible), "{p:?}");
             }
+        }
+    }
+
+    #[test]
+    fn watchers_are_exactly_the_participants_and_the_team_where_it_speaks() {
+        let admin = Principal::admin(ADMIN);
+        for p in all_kinds() {
+            let w = watchers(&p);
+            for user in [ALICE, BOB, MALLORY] {
+                assert_eq!(w.users.contains(&user), is_participant(user, &p), "{p:?} {user:?}");
+            }
+            let team_speaks = authorize_post(&admin, &p, Voice::Own).is_ok_and(|author| author.is_staff());
+            assert_eq!(w.staff_feed, team_speaks, "{p:?}");
         }
     }
 

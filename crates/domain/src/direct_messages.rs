@@ -15,8 +15,8 @@ mod start;
 mod user;
 
 pub use self::admin::{
-    AdminDmError, READ_MESSAGES, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms, list_access_log,
-    record_live_read, reply_in_persona_dm, watch_dm,
+    AdminDmError, DmPostError, READ_MESSAGES, admin_dm_history, admin_get_dm, admin_list_dms, archive_idle_dms,
+    list_access_log, mark_team_dm_read, record_live_read, reply_in_persona_dm, send_in_dm, watch_dm,
 };
 pub use self::blocks::{BlockError, block_user, list_blocks, unblock_user};
 pub use self::model::{
@@ -26,7 +26,7 @@ pub use self::model::{
 pub use self::ports::DirectMessageRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use self::ports::MockDirectMessageRepository;
-pub use self::start::{StartDmError, start_dm};
+pub use self::start::{DmProspect, Reach, Room, StartDmError, may_start_user_dm, start_dm};
 pub use self::user::{UserDmError, dm_history, get_dm, list_dms, mark_dm_read, send_dm_message, set_dm_archived};
 
 #[cfg(test)]
@@ -54,8 +54,7 @@ pub(crate) mod test_support {
             fn count_active_dms(&mut self, user: UserId) -> Result<i64, RepoError>;
             fn share_a_group(&mut self, a: UserId, b: UserId) -> Result<bool, RepoError>;
             fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
-            fn blocks_between<'a>(&mut self, user: UserId, others: &'a [UserId]) -> Result<Vec<UserId>, RepoError>;
-            fn without_room_for<'a>(&mut self, user: UserId, others: &'a [UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
+            fn dm_prospects<'a>(&mut self, user: UserId, others: &'a [UserId]) -> Result<Vec<super::DmProspect>, RepoError>;
             fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
             fn persona_dm_enabled(&mut self, persona: PersonaId) -> Result<Option<bool>, RepoError>;
             fn find_dm(&mut self, user: UserId, other: DmTarget) -> Result<Option<ConversationId>, RepoError>;
@@ -138,6 +137,23 @@ pub(crate) mod test_support {
             last_message: None,
             last_message_at: Utc::now(),
             created_at: Utc::now(),
+        }
+    }
+
+    /// A stored text message at `seq` from `author`.
+    pub(crate) fn message(seq: i64, author: Author) -> Message {
+        Message {
+            id: MessageId(seq),
+            conversation_id: ConversationId(1),
+            seq,
+            author,
+            sender_name: None,
+            acting_admin_name: None,
+            kind: crate::conversations::MessageKind::Text,
+            content: "hi".into(),
+            client_message_id: None,
+            created_at: Utc::now(),
+            hidden: false,
         }
     }
 }

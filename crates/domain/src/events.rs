@@ -109,6 +109,17 @@ impl ChatEvent {
         sent.created.then(|| Self::MessageCreated { participants: sent.participants, message: sent.message.clone() })
     }
 
+    /// The event of a read mark moved by `reader` (an admin, for the team's side).
+    pub const fn of_read(mark: &crate::conversations::ReadMark, reader: UserId) -> Self {
+        Self::Read {
+            participants: mark.participants,
+            conversation: mark.conversation,
+            side: mark.side,
+            state: mark.state,
+            reader,
+        }
+    }
+
     /// The `ConversationUpdated` a [`crate::conversations::Sent`] causes, if the message
     /// changed the support conversation's status.
     pub fn status_change_of(sent: &crate::conversations::Sent) -> Option<Self> {
@@ -116,6 +127,47 @@ impl ChatEvent {
             participants: sent.participants,
             conversation: sent.message.conversation_id,
         })
+    }
+}
+
+/// What a write use case returns: its result and the events it caused, which the caller
+/// publishes once the transaction has committed (never inside it, and never failing
+/// the write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the events of a committed use case must be published"]
+pub struct Done<T> {
+    /// The use case's result.
+    pub value: T,
+    /// What it caused, in order.
+    pub events: Vec<ChatEvent>,
+}
+
+impl<T> Done<T> {
+    /// A result and its events.
+    pub const fn new(value: T, events: Vec<ChatEvent>) -> Self {
+        Self { value, events }
+    }
+
+    /// A result that caused nothing anyone is told about live.
+    pub const fn quiet(value: T) -> Self {
+        Self { value, events: Vec::new() }
+    }
+}
+
+impl Done<crate::conversations::Sent> {
+    /// A send: the new message (a retry causes nothing), then the support conversation's
+    /// status change, if the message caused one.
+    pub fn sent(sent: crate::conversations::Sent) -> Self {
+        let events = [ChatEvent::for_sent(&sent), ChatEvent::status_change_of(&sent)].into_iter().flatten().collect();
+        Self { value: sent, events }
+    }
+}
+
+impl Done<crate::conversations::ReadMark> {
+    /// A read mark moved by `reader` (an admin, for the team's side).
+    pub fn read(mark: crate::conversations::ReadMark, reader: UserId) -> Self {
+        let event = ChatEvent::of_read(&mark, reader);
+        Self { value: mark, events: vec![event] }
     }
 }
 

@@ -1,9 +1,9 @@
 //! The members of a group, for the avatar click that starts a DM.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::conversations::UserSummary;
-use crate::direct_messages::{DirectMessageRepository, DmSettings};
+use crate::direct_messages::{DirectMessageRepository, DmProspect, DmSettings, Reach, Room, may_start_user_dm};
 use crate::error::RepoError;
 use crate::ids::{GroupId, UserId};
 use crate::principal::Principal;
@@ -13,14 +13,12 @@ use crate::principal::Principal;
 pub struct GroupMember {
     /// The member.
     pub user: UserSummary,
-    /// Whether the caller may start a DM with them from here: not themselves, only in
-    /// main and other groups, not while a block stands between them in either
-    /// direction, and not when a new DM would be needed and the member is at their own
-    /// active-DM limit. It agrees with what starting a DM would answer about this
-    /// member, so a block by the member shows here exactly as starting does (someone
-    /// who cannot be reached), never as a contradiction that gives the block away. The
-    /// caller's own limit is not reflected: starting answers `dm_limit_reached`, which
-    /// tells them what to do.
+    /// Whether starting a DM with them would succeed now: decided by the rule of the
+    /// start itself ([`may_start_user_dm`]) from the same facts, so the two never
+    /// disagree (a block by the member shows exactly as starting answers it: someone
+    /// who cannot be reached). False for the caller, across a block either way, without
+    /// a common main or other group (in any group the list is read from), and when a
+    /// new DM would exceed the caller's or the member's active-DM limit.
     pub can_dm: bool,
 }
 
@@ -61,23 +59,29 @@ pub fn list_group_members(
     limit: u16,
     settings: &DmSettings,
 ) -> Result<(Vec<GroupMember>, Option<UserId>), GroupMembersError> {
-    let kind = repo.member_group_kind(group, caller.user_id)?.ok_or(GroupMembersError::NotFound)?;
-    let dm_group = matches!(kind.as_str(), "main" | "other");
+    repo.member_group_kind(group, caller.user_id)?.ok_or(GroupMembersError::NotFound)?;
     let mut rows = repo.list_members(group, after, limit)?;
     let has_more = rows.len() > usize::from(limit);
     rows.truncate(usize::from(limit));
     let next = if has_more { rows.last().map(|u| u.id) } else { None };
     let others: Vec<UserId> = rows.iter().map(|u| u.id).filter(|id| *id != caller.user_id).collect();
-    let mut unreachable = HashSet::new();
-    if dm_group && !others.is_empty() {
-        unreachable.extend(repo.blocks_between(caller.user_id, &others)?);
-        unreachable.extend(repo.without_room_for(caller.user_id, &others, settings.max_active)?);
-    }
+    let (prospects, caller_active) = if others.is_empty() {
+        (HashMap::new(), 0)
+    } else {
+        let prospects: HashMap<UserId, DmProspect> =
+            repo.dm_prospects(caller.user_id, &others)?.into_iter().map(|p| (p.user, p)).collect();
+        (prospects, repo.count_active_dms(caller.user_id)?)
+    };
     let members = rows
         .into_iter()
-        .map(|user| GroupMember {
-            can_dm: dm_group && user.id != caller.user_id && !unreachable.contains(&user.id),
-            user,
+        .map(|user| {
+            let can_dm = if user.id == caller.user_id {
+                let room = Room { existing: None, caller_active, target_active: None };
+                may_start_user_dm(Reach::MYSELF, room, settings).is_ok()
+            } else {
+                prospects.get(&user.id).is_some_and(|p| p.allows(caller_active, settings))
+            };
+            GroupMember { can_dm, user }
         })
         .collect();
     Ok((members, next))
@@ -88,10 +92,30 @@ mod tests {
     use super::*;
     use crate::direct_messages::test_support::MockRepo;
 
-    const SETTINGS: DmSettings = DmSettings { max_active: 100 };
+    const SETTINGS: DmSettings = DmSettings { max_active: 3 };
+    const OPEN: Reach =
+        Reach { is_self: false, known: true, you_blocked: false, they_blocked: false, share_group: true };
 
     fn user(id: i32) -> UserSummary {
         UserSummary { id: UserId(id), display_name: format!("U{id}"), profile_photo_url: None }
+    }
+
+    fn prospect(id: i32, reach: Reach, existing: Option<bool>, active: i64) -> DmProspect {
+        DmProspect { user: UserId(id), reach, existing, active }
+    }
+
+    fn can_dm(prospects: Vec<DmProspect>, caller_active: i64) -> Vec<bool> {
+        let mut repo = MockRepo::new();
+        repo.expect_member_group_kind().returning(|_, _| Ok(Some("main".into())));
+        let ids: Vec<i32> = std::iter::once(1).chain(prospects.iter().map(|p| p.user.get())).collect();
+        repo.expect_list_members().returning(move |_, _, _| Ok(ids.iter().map(|id| user(*id)).collect()));
+        repo.expect_dm_prospects()
+            .withf(|me, others| *me == UserId(1) && !others.contains(&UserId(1)))
+            .return_once(move |_, _| Ok(prospects));
+        repo.expect_count_active_dms().withf(|me| *me == UserId(1)).returning(move |_| Ok(caller_active));
+        let (members, _) =
+            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
+        members.iter().map(|m| m.can_dm).collect()
     }
 
     #[test]
@@ -99,23 +123,20 @@ mod tests {
         let mut repo = MockRepo::new();
         repo.expect_member_group_kind().returning(|_, _| Ok(None));
         repo.expect_list_members().never();
-        repo.expect_blocks_between().never();
-        repo.expect_without_room_for().never();
+        repo.expect_dm_prospects().never();
         let err = list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS);
         assert!(matches!(err, Err(GroupMembersError::NotFound)));
     }
 
     #[test]
-    fn members_of_the_main_group_can_be_messaged_except_oneself() {
+    fn members_can_be_messaged_except_oneself_and_pages_continue_after_the_last() {
         let mut repo = MockRepo::new();
         repo.expect_member_group_kind().returning(|_, _| Ok(Some("main".into())));
         repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2), user(3)]));
-        repo.expect_blocks_between()
+        repo.expect_dm_prospects()
             .withf(|me, others| *me == UserId(1) && others == [UserId(2)])
-            .returning(|_, _| Ok(Vec::new()));
-        repo.expect_without_room_for()
-            .withf(|me, others, max| *me == UserId(1) && others == [UserId(2)] && *max == 100)
-            .returning(|_, _, _| Ok(Vec::new()));
+            .returning(|_, _| Ok(vec![prospect(2, OPEN, None, 0)]));
+        repo.expect_count_active_dms().returning(|_| Ok(0));
         let (members, next) =
             list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 2, &SETTINGS).unwrap();
         assert_eq!(members.iter().map(|m| m.can_dm).collect::<Vec<_>>(), [false, true]);
@@ -123,39 +144,26 @@ mod tests {
     }
 
     #[test]
-    fn members_with_a_block_either_way_cannot_be_messaged_as_start_would_answer() {
-        let mut repo = MockRepo::new();
-        repo.expect_member_group_kind().returning(|_, _| Ok(Some("other".into())));
-        repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2), user(3), user(4)]));
-        // 2 blocked the caller, the caller blocked 4.
-        repo.expect_blocks_between().returning(|_, _| Ok(vec![UserId(2), UserId(4)]));
-        repo.expect_without_room_for().returning(|_, _, _| Ok(Vec::new()));
-        let (members, _) =
-            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
-        assert_eq!(members.iter().map(|m| m.can_dm).collect::<Vec<_>>(), [false, false, true, false]);
+    fn blocks_either_way_and_no_shared_group_read_as_start_answers() {
+        let rows = vec![
+            prospect(2, Reach { they_blocked: true, ..OPEN }, None, 0),
+            prospect(3, OPEN, None, 0),
+            prospect(4, Reach { you_blocked: true, ..OPEN }, Some(false), 0),
+            prospect(5, Reach { share_group: false, ..OPEN }, None, 0),
+        ];
+        assert_eq!(can_dm(rows, 0), [false, false, true, false, false]);
     }
 
     #[test]
-    fn members_a_new_dm_has_no_room_for_cannot_be_messaged() {
-        let mut repo = MockRepo::new();
-        repo.expect_member_group_kind().returning(|_, _| Ok(Some("main".into())));
-        repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2), user(3)]));
-        repo.expect_blocks_between().returning(|_, _| Ok(Vec::new()));
-        repo.expect_without_room_for().returning(|_, _, _| Ok(vec![UserId(3)]));
-        let (members, _) =
-            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
-        assert_eq!(members.iter().map(|m| m.can_dm).collect::<Vec<_>>(), [false, true, false]);
-    }
-
-    #[test]
-    fn nobody_can_be_messaged_from_a_personal_group() {
-        let mut repo = MockRepo::new();
-        repo.expect_member_group_kind().returning(|_, _| Ok(Some("personal".into())));
-        repo.expect_list_members().returning(|_, _, _| Ok(vec![user(1), user(2)]));
-        repo.expect_blocks_between().never();
-        repo.expect_without_room_for().never();
-        let (members, _) =
-            list_group_members(&mut repo, &Principal::user(UserId(1)), GroupId(5), None, 10, &SETTINGS).unwrap();
-        assert!(members.iter().all(|m| !m.can_dm));
+    fn limits_count_on_both_sides_for_new_dms_only() {
+        let rows = vec![
+            prospect(2, OPEN, None, 3),        // the member is full
+            prospect(3, OPEN, Some(false), 3), // an existing DM reopens whatever the counts
+            prospect(4, OPEN, None, 0),
+        ];
+        assert_eq!(can_dm(rows.clone(), 2), [false, false, true, true]);
+        // The caller at their own limit: only existing, active DMs.
+        let archived = prospect(5, OPEN, Some(true), 0);
+        assert_eq!(can_dm([rows, vec![archived]].concat(), 3), [false, false, true, false, false]);
     }
 }

@@ -8,9 +8,10 @@
 //! * [`conversations`]: what every conversation kind shares (messages, history pages,
 //!   read state, idempotent sends).
 //! * One module per bounded context ([`personas`], [`support`], [`direct_messages`],
-//!   [`users`]).
-//! * One module per bounded context ([`personas`], [`support`], [`users`],
-//!   [`notifications`], [`group_messages`]).
+//!   [`users`], [`notifications`], [`group_messages`], [`moderation`], [`search`],
+//!   [`group_members`]).
+//! * [`live`]: the rules of the socket's requests that name only a conversation
+//!   (typing, and which side a read moves).
 //!
 //! This crate depends on no diesel, actix or utoipa crate; CI checks that it stays so.
 
@@ -23,6 +24,7 @@ pub mod events;
 pub mod group_members;
 pub mod group_messages;
 pub mod ids;
+pub mod live;
 pub mod moderation;
 pub mod notifications;
 pub mod personas;

@@ -3,12 +3,14 @@
 use chat_domain::conversations::{PersonaSummary, Side, SideState, UserSummary};
 use chat_domain::direct_messages::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DirectMessageRepository, DmKind, DmListQuery, DmParty,
-    DmSummary, DmTarget,
+    DmProspect, DmSummary, DmTarget, Reach,
 };
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
@@ -117,14 +119,14 @@ fn into_summaries(rows: Vec<DmRow>) -> Result<Vec<DmSummary>, RepoError> {
 
 /// Admin filters shared by every list branch: $2 persona, $3 user2_type, $4 waiting,
 /// $5/$6 cursor.
-pub(crate) const ADMIN_FILTERS: &str = "AND ($2::int IS NULL OR (d.fake_user_id = $2 AND d.user2_type = 'fake_user'))
+const ADMIN_FILTERS: &str = "AND ($2::int IS NULL OR (d.fake_user_id = $2 AND d.user2_type = 'fake_user'))
     AND ($3::text IS NULL OR d.user2_type = $3)
     AND (NOT $4 OR (d.user2_type = 'fake_user' AND lm.sender_type = 'real_user'))
     AND ($5::timestamptz IS NULL OR (d.last_message_at, d.id) < ($5, $6))";
 
 /// One user's DMs, as the union of the two sides, each served by its
 /// `(userN_id, last_message_at DESC, id DESC)` index; `extra(side)` filters a branch.
-pub(crate) fn user_dms_sql(extra: impl Fn(u8) -> String) -> String {
+fn user_dms_sql(extra: impl Fn(u8) -> String) -> String {
     let view = dm_view();
     let branch = |side: u8| {
         format!(
@@ -204,44 +206,70 @@ impl DirectMessageRepository for PgTx<'_> {
             .or_repo()
     }
 
-    fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError> {
+    fn dm_prospects(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<DmProspect>, RepoError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Int4)]
+            other: i32,
+            #[diesel(sql_type = Bool)]
+            known: bool,
+            #[diesel(sql_type = Bool)]
+            you_blocked: bool,
+            #[diesel(sql_type = Bool)]
+            they_blocked: bool,
+            #[diesel(sql_type = Bool)]
+            share_group: bool,
+            #[diesel(sql_type = Nullable<Bool>)]
+            archived: Option<bool>,
+            #[diesel(sql_type = BigInt)]
+            active: i64,
+        }
         if others.is_empty() {
             return Ok(Vec::new());
         }
         let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
+        // Each column is the query of the single-target method it stands for
+        // (`user_is_known`, `is_blocked`, `share_a_group`, `find_dm`, `count_active_dms`),
+        // per member, each from its own index.
         let rows = diesel::sql_query(
-            "SELECT blocked_id AS other FROM chat_user_blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)
-             UNION
-             SELECT blocker_id AS other FROM chat_user_blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)",
+            "SELECT o.id AS other,
+                    EXISTS (SELECT 1 FROM users u WHERE u.id = o.id) AS known,
+                    EXISTS (SELECT 1 FROM chat_user_blocks WHERE blocker_id = $1 AND blocked_id = o.id) AS you_blocked,
+                    EXISTS (SELECT 1 FROM chat_user_blocks WHERE blocker_id = o.id AND blocked_id = $1) AS they_blocked,
+                    EXISTS (SELECT 1 FROM chat_group_members ma
+                            JOIN chat_group_members mb ON mb.group_id = ma.group_id AND mb.user_id = o.id
+                            JOIN chat_groups g ON g.id = ma.group_id AND g.is_active AND g.kind IN ('main', 'other')
+                            WHERE ma.user_id = $1) AS share_group,
+                    CASE WHEN d.id IS NULL THEN NULL
+                         WHEN d.user1_id = $1 THEN d.user1_archived_at IS NOT NULL
+                         ELSE d.user2_archived_at IS NOT NULL END AS archived,
+                    (SELECT count(*) FROM direct_messages
+                     WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
+                  + (SELECT count(*) FROM direct_messages
+                     WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) AS active
+             FROM unnest($2::int[]) AS o(id)
+             LEFT JOIN direct_messages d ON d.user2_type = 'real_user'
+                  AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id)",
         )
         .bind::<Int4, _>(user.get())
         .bind::<Array<Int4>, _>(others)
-        .load::<OtherUser>(self.conn)
+        .load::<Row>(self.conn)
         .or_repo()?;
-        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
-    }
-
-    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError> {
-        if others.is_empty() {
-            return Ok(Vec::new());
-        }
-        let others: Vec<i32> = others.iter().map(|u| u.get()).collect();
-        // The same count as `count_active_dms`, per member, each side from its own index.
-        let rows = diesel::sql_query(
-            "SELECT o.id AS other FROM unnest($2::int[]) AS o(id)
-             WHERE NOT EXISTS (SELECT 1 FROM direct_messages d WHERE d.user2_type = 'real_user'
-                               AND d.user1_id = LEAST($1, o.id) AND d.user2_id = GREATEST($1, o.id))
-               AND (SELECT count(*) FROM direct_messages
-                    WHERE conversation_type = 'user_dm' AND user1_id = o.id AND user1_archived_at IS NULL)
-                 + (SELECT count(*) FROM direct_messages
-                    WHERE conversation_type = 'user_dm' AND user2_id = o.id AND user2_archived_at IS NULL) >= $3",
-        )
-        .bind::<Int4, _>(user.get())
-        .bind::<Array<Int4>, _>(others)
-        .bind::<BigInt, _>(max)
-        .load::<OtherUser>(self.conn)
-        .or_repo()?;
-        Ok(rows.into_iter().map(|r| UserId(r.other)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| DmProspect {
+                user: UserId(r.other),
+                reach: Reach {
+                    is_self: false,
+                    known: r.known,
+                    you_blocked: r.you_blocked,
+                    they_blocked: r.they_blocked,
+                    share_group: r.share_group,
+                },
+                existing: r.archived,
+                active: r.active,
+            })
+            .collect())
     }
 
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError> {
@@ -318,18 +346,7 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn list_user_dms(&mut self, user: UserId, query: &DmListQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let sql = user_list_sql(query.archived);
-        let (at, id) = cursor_parts(query.after);
-        let rows = diesel::sql_query(sql)
-            .bind::<Int4, _>(user.get())
-            .bind::<Nullable<Int4>, _>(None::<i32>)
-            .bind::<Nullable<Text>, _>(None::<&str>)
-            .bind::<Bool, _>(false)
-            .bind::<Nullable<Timestamptz>, _>(at)
-            .bind::<BigInt, _>(id)
-            .bind::<BigInt, _>(i64::from(query.limit) + 1)
-            .load::<DmRow>(self.conn)
-            .or_repo()?;
+        let rows = dm_list_query("", &DmListFilter::of_user(user, query)).load::<DmRow>(self.conn).or_repo()?;
         into_summaries(rows)
     }
 
@@ -352,25 +369,7 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let sql = match query.user {
-            Some(_) => user_dms_sql(|_| ADMIN_FILTERS.to_owned()),
-            None => admin_list_sql(),
-        };
-        let kind = query.kind.map(|k| match k {
-            DmKind::UserDm => "real_user",
-            DmKind::PersonaDm => "fake_user",
-        });
-        let (at, id) = cursor_parts(query.after);
-        let rows = diesel::sql_query(sql)
-            .bind::<Nullable<Int4>, _>(query.user.map(UserId::get))
-            .bind::<Nullable<Int4>, _>(query.persona.map(PersonaId::get))
-            .bind::<Nullable<Text>, _>(kind)
-            .bind::<Bool, _>(query.waiting)
-            .bind::<Nullable<Timestamptz>, _>(at)
-            .bind::<BigInt, _>(id)
-            .bind::<BigInt, _>(i64::from(query.limit) + 1)
-            .load::<DmRow>(self.conn)
-            .or_repo()?;
+        let rows = dm_list_query("", &DmListFilter::of_admin(query)).load::<DmRow>(self.conn).or_repo()?;
         into_summaries(rows)
     }
 
@@ -508,27 +507,85 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 }
 
-/// A user's own DM list: $1 user, admin filters $2-$6 (unused here), $7 limit. The
-/// archive condition names the caller's own side literally in each branch, so the
-/// planner estimates it (a CASE over both sides made it pick a sort over a bitmap scan).
-pub(crate) fn user_list_sql(archived: bool) -> String {
-    let state = if archived { "IS NOT NULL" } else { "IS NULL" };
-    user_dms_sql(|side| format!("{ADMIN_FILTERS} AND d.user{side}_archived_at {state}"))
+/// What a page of a DM list asks for: the values of the numbered parameters of
+/// [`ADMIN_FILTERS`] and the list's branches, which [`dm_list_query`] binds together
+/// with the SQL that uses them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DmListFilter {
+    /// `$1`: one user's DMs (the union of both sides), or every DM.
+    pub(crate) user: Option<UserId>,
+    /// `$2`: only this persona's DMs.
+    pub(crate) persona: Option<PersonaId>,
+    /// `$3`: only user-to-user (`real_user`) or persona (`fake_user`) DMs.
+    pub(crate) kind: Option<DmKind>,
+    /// `$4`: only persona DMs whose last message is the user's.
+    pub(crate) waiting: bool,
+    /// `$5`, `$6`: after this row.
+    pub(crate) after: Option<chat_domain::direct_messages::DmCursor>,
+    /// `$7`: rows to fetch (a page plus one).
+    pub(crate) fetch: i64,
+    /// For a user's own list: their archived DMs (`Some(true)`) or active ones.
+    pub(crate) archived: Option<bool>,
 }
 
-/// Every DM, for admins, by last activity: served by `direct_messages_dm_activity`, or
-/// `direct_messages_persona_dm_activity` with a persona filter.
-pub(crate) fn admin_list_sql() -> String {
-    format!(
-        "{} WHERE d.conversation_type = 'user_dm' AND $1::int IS NULL {ADMIN_FILTERS}
-         ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
-        dm_view()
-    )
+impl DmListFilter {
+    /// A user's own list (`GET /api/user/chat/direct-messages`).
+    pub(crate) fn of_user(user: UserId, query: &DmListQuery) -> Self {
+        Self {
+            user: Some(user),
+            persona: None,
+            kind: None,
+            waiting: false,
+            after: query.after,
+            fetch: i64::from(query.limit) + 1,
+            archived: Some(query.archived),
+        }
+    }
+
+    /// The admin list, with its filters.
+    pub(crate) fn of_admin(query: &AdminDmQuery) -> Self {
+        Self {
+            user: query.user,
+            persona: query.persona,
+            kind: query.kind,
+            waiting: query.waiting,
+            after: query.after,
+            fetch: i64::from(query.limit) + 1,
+            archived: None,
+        }
+    }
 }
 
-/// A row naming another user (`other`), as the per-member queries of a group page return.
-#[derive(QueryableByName)]
-struct OtherUser {
-    #[diesel(sql_type = Int4)]
-    other: i32,
+/// A page of a DM list: the SQL and its binds, built together so that a numbered
+/// parameter can never receive another's value. `prefix` goes before the statement
+/// (`EXPLAIN ` for the plans test). Served by the `(userN_id, last_message_at DESC, id
+/// DESC)` indexes for one user's DMs, else by `direct_messages_dm_activity` (or
+/// `direct_messages_persona_dm_activity` with a persona filter).
+pub(crate) fn dm_list_query(prefix: &str, f: &DmListFilter) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let sql = match (f.user, f.archived) {
+        (Some(_), Some(archived)) => {
+            let state = if archived { "IS NOT NULL" } else { "IS NULL" };
+            user_dms_sql(|side| format!("{ADMIN_FILTERS} AND d.user{side}_archived_at {state}"))
+        }
+        (Some(_), None) => user_dms_sql(|_| ADMIN_FILTERS.to_owned()),
+        (None, _) => format!(
+            "{} WHERE d.conversation_type = 'user_dm' AND $1::int IS NULL {ADMIN_FILTERS}
+             ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
+            dm_view()
+        ),
+    };
+    let kind = f.kind.map(|k| match k {
+        DmKind::UserDm => "real_user",
+        DmKind::PersonaDm => "fake_user",
+    });
+    let (at, id) = cursor_parts(f.after);
+    diesel::sql_query(format!("{prefix}{sql}"))
+        .into_boxed()
+        .bind::<Nullable<Int4>, _>(f.user.map(UserId::get))
+        .bind::<Nullable<Int4>, _>(f.persona.map(PersonaId::get))
+        .bind::<Nullable<Text>, _>(kind)
+        .bind::<Bool, _>(f.waiting)
+        .bind::<Nullable<Timestamptz>, _>(at)
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(f.fetch)
 }

@@ -5,13 +5,14 @@
 //! served by an index in its ORDER BY order and never by a sort over a scan.
 
 use chat_domain::conversations::HistoryQuery;
+use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
 use chat_domain::support::QueueStatus;
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::conversations::{client_id_sql, history_sql};
-use crate::direct_messages::{admin_list_sql, user_list_sql};
+use crate::direct_messages::{DmListFilter, dm_list_query};
 use crate::support::queue_sql;
 
 /// A read path whose plan matters.
@@ -77,29 +78,17 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
                 .bind::<BigInt, _>(51_i64)
                 .load(&mut conn)?
         }
-        HotPath::UserDmList(user) => diesel::sql_query(format!("EXPLAIN {}", user_list_sql(false)))
-            .bind::<Int4, _>(user.get())
-            .bind::<Nullable<Int4>, _>(None::<i32>)
-            .bind::<Nullable<Text>, _>(None::<&str>)
-            .bind::<Bool, _>(false)
-            .bind::<Nullable<Timestamptz>, _>(none_at)
-            .bind::<BigInt, _>(0_i64)
-            .bind::<BigInt, _>(51_i64)
-            .load(&mut conn)?,
+        HotPath::UserDmList(user) => {
+            let page = DmListQuery { archived: false, after: None, limit: 50 };
+            dm_list_query("EXPLAIN ", &DmListFilter::of_user(user, &page)).load(&mut conn)?
+        }
         HotPath::AdminDmList | HotPath::AdminDmListByPersona(_) => {
             let persona = match path {
-                HotPath::AdminDmListByPersona(p) => Some(p.get()),
+                HotPath::AdminDmListByPersona(p) => Some(p),
                 _ => None,
             };
-            diesel::sql_query(format!("EXPLAIN {}", admin_list_sql()))
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<Nullable<Int4>, _>(persona)
-                .bind::<Nullable<Text>, _>(None::<&str>)
-                .bind::<Bool, _>(false)
-                .bind::<Nullable<Timestamptz>, _>(none_at)
-                .bind::<BigInt, _>(0_i64)
-                .bind::<BigInt, _>(51_i64)
-                .load(&mut conn)?
+            let page = AdminDmQuery { user: None, persona, kind: None, waiting: false, after: None, limit: 50 };
+            dm_list_query("EXPLAIN ", &DmListFilter::of_admin(&page)).load(&mut conn)?
         }
         HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))
             .bind::<BigInt, _>(id.get())

@@ -70,6 +70,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_legacy_support_cohort_archive (id) {
+        id -> Int8,
+        source -> Text,
+        row_data -> Jsonb,
+        user_id -> Nullable<Int4>,
+        archived_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_messages (id) {
         id -> Int4,
         group_id -> Int4,
@@ -122,6 +132,7 @@ diesel::table! {
         messages_unmovable -> Int8,
         checksum -> Nullable<Text>,
         deactivated_group_ids -> Array<Nullable<Int4>>,
+        options -> Jsonb,
     }
 }
 
@@ -132,6 +143,25 @@ diesel::table! {
         user_id -> Int4,
         created -> Bool,
         previous -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    chat_support_migration_rows (message_id) {
+        message_id -> Int4,
+        user_id -> Nullable<Int4>,
+        dm_message_id -> Nullable<Int8>,
+        reason -> Nullable<Text>,
+        row_md5 -> Text,
+        verified_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_support_users (user_id) {
+        user_id -> Int4,
+        batch_id -> Int8,
+        migrated_at -> Timestamptz,
     }
 }
 
@@ -226,6 +256,7 @@ diesel::joinable!(chat_groups -> users (owner_user_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
+diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
 diesel::joinable!(dm_messages -> direct_messages (conversation_id));
 
@@ -236,10 +267,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_group_reads,
     chat_groups,
     chat_legacy_baseline,
+    chat_legacy_support_cohort_archive,
     chat_messages,
     chat_notifications,
     chat_support_migration_batches,
     chat_support_migration_conversations,
+    chat_support_migration_rows,
+    chat_support_users,
     chat_user_blocks,
     direct_messages,
     dm_messages,

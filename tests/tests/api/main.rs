@@ -28,3 +28,4 @@ mod slow_bodies;
 mod support;
 mod support_isolation;
 mod tls;
+mod two_doors;

@@ -42,3 +42,40 @@ export async function chatList(): Promise<string[]> {
   }
   return lines;
 }
+
+type ServerFrame = Schemas["ServerFrame"];
+
+/** What a chat screen does with each frame of the socket; `type` narrows every case. */
+export function describe(frame: ServerFrame): string {
+  switch (frame.type) {
+    case "support-message":
+    case "dm-message":
+      return `#${frame.conversationId} ${frame.message.sender.displayName}: ${frame.message.content ?? "(hidden)"}`;
+    case "message-updated":
+      return `#${frame.conversationId} message ${frame.message.id} is now hidden: ${frame.message.hidden}`;
+    case "conversation-updated":
+      return `#${frame.conversationId} changed`;
+    case "typing":
+      return `#${frame.conversationId} ${frame.sender.type} ${frame.isTyping ? "is typing" : "stopped"}`;
+    case "read":
+      return `#${frame.conversationId} read up to ${frame.lastReadMessageId} (${frame.unreadCount} unread)`;
+    case "admin-notification":
+      return `notice ${frame.notificationId}: ${frame.content} (${frame.style.backgroundColor})`;
+    case "notification-retracted":
+      return `notice ${frame.notificationId} retracted`;
+    case "presence":
+      return frame.supportOnline ? "support online" : "support offline";
+    case "ack":
+      return `ack ${frame.id ?? ""}${frame.message ? ` message ${frame.message.id}` : ""}`;
+    case "error":
+      return `error ${frame.code}: ${frame.detail}`;
+    case "pong":
+    case "resumed":
+    case "resync-required":
+      return `${frame.type} ${frame.replayed ?? ""}`;
+    default: {
+      const unknown: never = frame;
+      return `unexpected ${JSON.stringify(unknown)}`;
+    }
+  }
+}

@@ -49,9 +49,11 @@ impl From<DmKind> for DmKindDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartDmRequest {
-    /// `real_user` or `fake_user` (a persona).
+    /// `real_user` or `fake_user` (a persona); the seed's `targetUserType` is accepted too.
+    #[serde(alias = "targetUserType")]
     pub target_type: TargetType,
-    /// The user's or persona's id.
+    /// The user's or persona's id; the seed's `targetUserId` is accepted too.
+    #[serde(alias = "targetUserId")]
     #[schema(example = 2)]
     pub target_id: i32,
 }
@@ -208,7 +210,8 @@ pub struct AdminDm {
     pub user_unread_count: i32,
     /// Unread for side two (for persona DMs: the team's).
     pub other_unread_count: i32,
-    /// For persona DMs: the user wrote last and no persona answered yet.
+    /// For persona DMs: the user wrote last, no persona answered yet, and the team has
+    /// not read it (`POST /api/admin/chat/direct-messages/{id}/read` clears it).
     pub waiting_for_persona: bool,
     /// The newest message's metadata, without its content.
     pub last_message: Option<AdminDmLastMessage>,
@@ -221,7 +224,9 @@ pub struct AdminDm {
 impl From<DmSummary> for AdminDm {
     fn from(dm: DmSummary) -> Self {
         let kind = dm.kind();
-        let waiting = kind == DmKind::PersonaDm && dm.last_message.as_ref().is_some_and(|m| !m.author.is_staff());
+        let waiting = kind == DmKind::PersonaDm
+            && dm.side_two.unread > 0
+            && dm.last_message.as_ref().is_some_and(|m| !m.author.is_staff());
         Self {
             id: dm.id.get(),
             kind: kind.into(),

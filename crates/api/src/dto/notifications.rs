@@ -2,7 +2,7 @@
 
 use chat_domain::notifications::{
     self, Audience, AudienceKind, Colours, HexColour, NewNotification, NotificationId, NotificationQuery,
-    NotificationRecord, NotificationStatus, NotificationStyle, SentNotification, Template,
+    NotificationRecord, NotificationStatus, NotificationStyle, SendNotificationError, SentNotification, Template,
 };
 use chat_domain::values::MessageContent;
 use chrono::{DateTime, Utc};
@@ -304,5 +304,24 @@ impl NotificationListParams {
             before: self.before.map(NotificationId),
             limit,
         })
+    }
+}
+
+/// Maps a send's refusal; unknown users are named at their position in the request.
+pub fn send_error(e: SendNotificationError, user_ids: Option<&[i32]>) -> ApiError {
+    match e {
+        SendNotificationError::Forbidden => crate::problem::ADMIN_ONLY,
+        SendNotificationError::UnknownUsers(missing) => ApiError::Validation(
+            missing
+                .into_iter()
+                .map(|user| {
+                    let field = user_ids
+                        .and_then(|ids| ids.iter().position(|id| *id == user.get()))
+                        .map_or_else(|| "userId".to_owned(), |i| format!("userIds[{i}]"));
+                    crate::problem::FieldViolation::new(field, "unknown_user", format!("no user has id {user}"))
+                })
+                .collect(),
+        ),
+        SendNotificationError::Repo(e) => e.into(),
     }
 }

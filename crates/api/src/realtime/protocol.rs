@@ -10,8 +10,89 @@ use uuid::Uuid;
 use crate::dto::direct_messages::{TargetType, UserDm};
 use crate::dto::messages::{AdminMessage, Message, MessageType};
 use crate::dto::notifications::SendNotificationRequest;
+use crate::problem::ApiError;
 
-/// A frame from a client.
+/// A client frame as received: its `type`, its `id`, and its other fields. Each frame
+/// type's fields are then parsed by [`RawFrame::body`] into the request type of its REST
+/// twin (the same serde rules, `deny_unknown_fields` included, and the same problem
+/// codes); `conversationId` stands for the twin's path id.
+#[derive(Debug)]
+pub struct RawFrame {
+    /// The frame's `type`.
+    pub kind: String,
+    /// The request's `id`, echoed in the reply.
+    pub id: Option<String>,
+    body: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RawFrame {
+    /// Splits a text frame. Text that is not JSON is a `malformed_json`, a frame that is
+    /// not an object or has no string `type` a `validation_failed`, as over REST; the
+    /// `id` is kept for the reply whenever it could be read.
+    pub fn parse(text: &str) -> Result<Self, (Option<String>, ApiError)> {
+        use serde_json::Value;
+        // The REST parser: malformed JSON, a non-object and repeated keys answer as there.
+        let mut body: serde_json::Map<String, Value> =
+            crate::extract::parse_json(text.as_bytes()).map_err(|e| (None, e))?;
+        let id = match body.remove("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id),
+            Some(_) => return Err((None, ApiError::invalid("id", "invalid_type", "must be a string"))),
+        };
+        let kind = match body.remove("type") {
+            Some(Value::String(kind)) => kind,
+            None => return Err((id, ApiError::invalid("type", "required", "missing field `type`"))),
+            Some(_) => return Err((id, ApiError::invalid("type", "invalid_type", "must be a string"))),
+        };
+        Ok(Self { kind, id, body })
+    }
+
+    /// Takes the frame's `conversationId`: the path id of its REST twin.
+    pub fn conversation(&mut self) -> Result<chat_domain::ConversationId, ApiError> {
+        match self.body.remove("conversationId") {
+            None => Err(ApiError::invalid("conversationId", "required", "missing field `conversationId`")),
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| ApiError::invalid("conversationId", "invalid_type", e.to_string())),
+        }
+    }
+
+    /// Parses the remaining fields as `T`, the REST twin's request body.
+    pub fn body<T: serde::de::DeserializeOwned>(self) -> Result<T, ApiError> {
+        crate::extract::parse_value(serde_json::Value::Object(self.body))
+    }
+
+    /// The answer to a `type` nobody handles.
+    pub fn unknown_type(&self) -> ApiError {
+        ApiError::invalid("type", "invalid_type", format!("unknown frame type `{}`", self.kind))
+    }
+}
+
+/// A request without fields of its own (`ping`, `join-support-queue`, and the joins
+/// once `conversationId` is taken).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
+/// The fields of `resume`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {
+    /// Last seen position per conversation (conversations not listed: from the start).
+    #[serde(default)]
+    pub positions: HashMap<String, i64>,
+}
+
+/// The fields of `typing` (besides `conversationId`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TypingRequest {
+    /// Started (`true`, the default) or stopped.
+    #[serde(default = "yes")]
+    pub is_typing: bool,
+}
+
+/// Every frame a client may send, for the documentation (the OpenAPI `ClientFrame`
+/// schema). Frames are parsed through [`RawFrame`] into the REST twins' request types.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ClientFrame {
@@ -172,17 +253,20 @@ const fn yes() -> bool {
 }
 
 /// A new message in a support conversation (`type: support-message`) or a DM
-/// (`type: dm-message`), as users see it; or a message a moderator hid (`type: message-updated`: replace the message with this id;
-/// its `content` is `null` and `hidden` is `true`).
+/// (`type: dm-message`); or a message a moderator hid (`type: message-updated`: replace
+/// the message with this id; for users its `content` is `null` and `hidden` is `true`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = message_event_types)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
-    /// The message (its `seq` is the resume position).
+    /// The message (its `seq` is the resume position): the user view on users' sockets,
+    /// the admin view (`AdminMessage`: with the acting admin) on admins'.
+    #[schema(value_type = AckMessage)]
     pub message: Message,
 }
 
@@ -193,6 +277,7 @@ pub struct MessageEvent {
 pub struct AdminMessageEvent {
     /// `support-message`, `dm-message` or `message-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = message_event_types)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
@@ -206,6 +291,7 @@ pub struct AdminMessageEvent {
 pub struct ConversationUpdatedEvent {
     /// `conversation-updated`.
     #[serde(rename = "type")]
+    #[schema(schema_with = conversation_updated_type)]
     pub event_type: &'static str,
     /// The conversation.
     pub conversation_id: i64,
@@ -232,6 +318,7 @@ pub struct Actor {
 pub struct TypingEvent {
     /// `typing`.
     #[serde(rename = "type")]
+    #[schema(schema_with = typing_type)]
     pub event_type: &'static str,
     /// Where.
     pub conversation_id: i64,
@@ -247,6 +334,7 @@ pub struct TypingEvent {
 pub struct ReadEvent {
     /// `read`.
     #[serde(rename = "type")]
+    #[schema(schema_with = read_type)]
     pub event_type: &'static str,
     /// Where.
     pub conversation_id: i64,
@@ -265,6 +353,7 @@ pub struct ReadEvent {
 pub struct NotificationEvent {
     /// `admin-notification`.
     #[serde(rename = "type")]
+    #[schema(schema_with = notification_type)]
     pub event_type: &'static str,
     /// The notice.
     pub notification_id: i64,
@@ -284,6 +373,7 @@ pub struct NotificationEvent {
 pub struct NotificationRetractedEvent {
     /// `notification-retracted`.
     #[serde(rename = "type")]
+    #[schema(schema_with = notification_retracted_type)]
     pub event_type: &'static str,
     /// The notice.
     pub notification_id: i64,
@@ -295,12 +385,13 @@ pub struct NotificationRetractedEvent {
 pub struct PresenceEvent {
     /// `presence`.
     #[serde(rename = "type")]
+    #[schema(schema_with = presence_type)]
     pub event_type: &'static str,
     /// Support is online.
     pub support_online: bool,
 }
 
-/// A stored message in an `ack`: the user view, or the admin view for admins.
+/// A stored message in an `ack` or an event: the user view, or the admin view for admins.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum AckMessage {
@@ -315,6 +406,7 @@ pub enum AckMessage {
 pub struct AckFrame {
     /// `ack`.
     #[serde(rename = "type")]
+    #[schema(schema_with = ack_type)]
     pub event_type: &'static str,
     /// The request's `id`.
     pub id: Option<String>,
@@ -337,6 +429,7 @@ pub struct AckFrame {
 pub struct ErrorFrame {
     /// `error`.
     #[serde(rename = "type")]
+    #[schema(schema_with = error_type)]
     pub event_type: &'static str,
     /// The request's `id`, if it had one.
     pub id: Option<String>,
@@ -354,10 +447,82 @@ pub struct ErrorFrame {
 pub struct ControlFrame {
     /// `pong`, `resumed` or `resync-required`.
     #[serde(rename = "type")]
+    #[schema(schema_with = control_types)]
     pub event_type: &'static str,
     /// The request's `id`.
     pub id: Option<String>,
     /// For `resumed`: how many messages were replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replayed: Option<usize>,
+}
+
+/// The schema of a frame's `type`: a string of these values only, so a generated client
+/// can tell the frames apart (a TypeScript `switch` on `type` narrows to one frame).
+macro_rules! frame_types {
+    ($($name:ident: [$($value:literal),+];)+) => {$(
+        fn $name() -> utoipa::openapi::Object {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .enum_values(Some([$($value),+]))
+                .build()
+        }
+    )+};
+}
+
+frame_types! {
+    message_event_types: ["support-message", "dm-message", "message-updated"];
+    conversation_updated_type: ["conversation-updated"];
+    typing_type: ["typing"];
+    read_type: ["read"];
+    notification_type: ["admin-notification"];
+    notification_retracted_type: ["notification-retracted"];
+    presence_type: ["presence"];
+    ack_type: ["ack"];
+    error_type: ["error"];
+    control_types: ["pong", "resumed", "resync-required"];
+}
+
+/// Every frame the server sends, told apart by `type` (the discriminator). Documentation
+/// of the protocol: each frame is written from its own struct; the realtime tests check
+/// every frame they receive against this schema.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[expect(clippy::large_enum_variant, reason = "the protocol's schema; frames are written from their own structs")]
+#[schema(discriminator(property_name = "type", mapping(
+    ("support-message" = "#/components/schemas/MessageEvent"),
+    ("dm-message" = "#/components/schemas/MessageEvent"),
+    ("message-updated" = "#/components/schemas/MessageEvent"),
+    ("conversation-updated" = "#/components/schemas/ConversationUpdatedEvent"),
+    ("typing" = "#/components/schemas/TypingEvent"),
+    ("read" = "#/components/schemas/ReadEvent"),
+    ("admin-notification" = "#/components/schemas/NotificationEvent"),
+    ("notification-retracted" = "#/components/schemas/NotificationRetractedEvent"),
+    ("presence" = "#/components/schemas/PresenceEvent"),
+    ("ack" = "#/components/schemas/AckFrame"),
+    ("error" = "#/components/schemas/ErrorFrame"),
+    ("pong" = "#/components/schemas/ControlFrame"),
+    ("resumed" = "#/components/schemas/ControlFrame"),
+    ("resync-required" = "#/components/schemas/ControlFrame"),
+)))]
+pub enum ServerFrame {
+    /// A new or hidden message (users get the user view, admins the admin view).
+    Message(MessageEvent),
+    /// A conversation changed.
+    ConversationUpdated(ConversationUpdatedEvent),
+    /// Someone is typing.
+    Typing(TypingEvent),
+    /// A read mark moved.
+    Read(ReadEvent),
+    /// A notice arrived.
+    Notification(NotificationEvent),
+    /// A notice was retracted.
+    NotificationRetracted(NotificationRetractedEvent),
+    /// Support's presence.
+    Presence(PresenceEvent),
+    /// A request succeeded.
+    Ack(AckFrame),
+    /// A request failed.
+    Error(ErrorFrame),
+    /// `pong`, `resumed`, `resync-required`.
+    Control(ControlFrame),
 }

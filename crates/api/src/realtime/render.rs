@@ -3,7 +3,7 @@
 //! role. Rendering happens once per event, not once per recipient.
 
 use bytestring::ByteString;
-use chat_domain::access::{Author, Participants};
+use chat_domain::access::{self, Author, Participants};
 use chat_domain::conversations::{Message as DomainMessage, Side};
 use chat_domain::events::{ChatEvent, Recipients};
 use chat_domain::{ConversationId, UserId};
@@ -32,13 +32,10 @@ pub struct Audience {
 }
 
 impl Audience {
-    /// The audience of a conversation with these participants.
+    /// The audience of a conversation with these participants: its watchers, as the
+    /// domain's access rules define them ([`access::watchers`]), and admins who joined it.
     pub fn of(participants: &Participants, conversation: ConversationId) -> Self {
-        let (users, staff_feed) = match *participants {
-            Participants::Support { user } | Participants::PersonaDm { user, .. } => (vec![user], true),
-            Participants::UserDm { a, b } => (vec![a, b], false),
-            Participants::PersonalGroup { owner } => (vec![owner], false),
-        };
+        let access::Watchers { users, staff_feed } = access::watchers(participants);
         Self { users, everyone: false, conversation: Some(conversation), staff_feed }
     }
 

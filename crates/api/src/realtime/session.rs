@@ -2,8 +2,9 @@
 //! frames, the heartbeat, the token's expiry, the hub's kill signal and the server's
 //! shutdown. Every exit path deregisters (a drop guard makes that certain).
 //!
-//! Requests go through the same use cases as REST (one use-case path, two doors), and
-//! sends are acknowledged only after their transaction has committed.
+//! This module is transport only: heartbeat, bounded writes, de-duplication, gap repair
+//! and resume. Requests are answered in [`requests`], one function per frame type, through
+//! the REST twins' request types and use cases (one use-case path, two doors).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,28 +13,23 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use bytestring::ByteString;
-use chat_domain::access::{self, Denied, Participants, Voice};
-use chat_domain::conversations::{self, Message as DomainMessage, ReadMark, Replay};
-use chat_domain::direct_messages::{self, AdminDmError, DmTarget, UserDmError};
-use chat_domain::events::{ChatEvent, Recipients};
-use chat_domain::notifications;
-use chat_domain::support::{self, ReplyVoice};
-use chat_domain::{ConversationId, MessageId, PersonaId, Principal, RepoError, UserId};
-use chrono::Utc;
+use chat_domain::access::Participants;
+use chat_domain::conversations::Message as DomainMessage;
+use chat_domain::{ConversationId, Principal};
+use chat_domain::{direct_messages, live};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use super::hub::{ConnId, Hub, Outbound, Registration, presence_frame, queue_capacity};
-use super::protocol::{AckFrame, AckMessage, ClientFrame, ControlFrame, ErrorFrame};
+use super::protocol::{AckFrame, ControlFrame, ErrorFrame};
 use super::render::{self, message_envelope};
-use crate::dto::Violations;
-use crate::dto::direct_messages::{TargetType, UserDm};
-use crate::dto::messages::{AdminMessage, Message, MessageType, ReadState, new_message};
-use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
 use crate::problem::ApiError;
-use crate::rate_limit::Budget;
-use crate::routes::notifications_admin::send_error;
 use crate::state::AppState;
+
+mod limits;
+mod requests;
+
+use limits::{BURST, MAX_STRIKES, TokenBucket};
 
 /// The largest frame a client may send.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -41,11 +37,6 @@ pub const MAX_FRAME: usize = 64 * 1024;
 pub const REPLAY_LIMIT: usize = 1000;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
-/// Frames per second a client may send on average, and the burst it may use.
-const RATE_PER_SEC: f64 = 20.0;
-const BURST: f64 = 40.0;
-/// Rate-limit violations tolerated before the connection is closed.
-const MAX_STRIKES: u32 = 20;
 /// How long a new socket holds message events back waiting for its first request
 /// (normally `resume`), so that a resume is gap-free and in order.
 pub const RESUME_GRACE: Duration = Duration::from_millis(500);
@@ -57,8 +48,6 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// detached task holding only the socket's sender), so that a stalled client that
 /// reads again still learns why it was closed.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This request is for admins only." };
 
 /// Close codes (4000-4999 are ours).
 pub mod close_codes {
@@ -100,25 +89,6 @@ struct Delivered {
 impl Delivered {
     const fn contains(self, seq: i64) -> bool {
         self.lo <= seq && seq <= self.hi
-    }
-}
-
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 
@@ -270,7 +240,7 @@ pub async fn run(
                     // would sit in every idle socket's task (docs/performance.md).
                     Some(Ok(AggregatedMessage::Text(text))) => Box::pin(conn.handle_text(&text)).await,
                     Some(Ok(AggregatedMessage::Binary(_))) => {
-                        conn.reply_error(None, "invalid_frame", "Only JSON text frames are accepted.", Vec::new()).await
+                        conn.reply(None, Err(ApiError::UnsupportedMediaType)).await
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => bounded(&conn.kill, conn.session.pong(&bytes)).await,
                     Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
@@ -353,17 +323,11 @@ impl Connection {
     }
 
     async fn repair(&mut self, conversation: ConversationId, after: i64, upto: i64) -> Result<(), Stop> {
-        let fetched = self
-            .state
-            .store
-            .run(move |tx| -> Result<_, RepoError> {
-                let position = tx.conversation_position(conversation)?;
-                Ok(position
-                    .map(|(participants, _)| (participants, tx.messages_after(conversation, after, upto - after))))
-            })
-            .await;
+        let caller = self.principal;
+        let fetched =
+            self.state.store.run(move |tx| live::missed_messages(tx, &caller, conversation, after, upto)).await;
         match fetched {
-            Ok(Some((participants, Ok(missed)))) => self.deliver_messages(&participants, missed).await,
+            Ok(Some((participants, missed))) => self.deliver_messages(&participants, missed).await,
             Ok(_) => Ok(()),
             // Marking the gap delivered would lose it silently: the socket would go on
             // with later messages and the client would never ask for the missing ones.
@@ -434,418 +398,6 @@ impl Connection {
             }
             return self.reply_error(None, "rate_limited", "Too many frames; slow down.", Vec::new()).await;
         }
-        // `admin-notification` carries the body of `POST /api/admin/chat/notifications`,
-        // parsed by the REST parser so that errors name their fields and unknown fields
-        // are refused exactly as over REST (serde's `flatten` would ignore them).
-        if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text)
-            && value["type"] == "admin-notification"
-        {
-            let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-            if let Some(object) = value.as_object_mut() {
-                object.remove("type");
-                object.remove("id");
-            }
-            let body = serde_json::to_vec(&value).unwrap_or_default();
-            return match crate::extract::parse_json::<SendNotificationRequest>(&body) {
-                Ok(request) => self.dispatch(ClientFrame::AdminNotification { id, request }).await,
-                Err(error) if self.principal.is_admin() => self.reply(id, Err(error)).await,
-                Err(_) => self.reply(id, Err(ADMIN_ONLY)).await,
-            };
-        }
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                let id = serde_json::from_str::<serde_json::Value>(text)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
-                return self
-                    .reply_error(id, "invalid_frame", &format!("The frame is not a valid request: {e}"), Vec::new())
-                    .await;
-            }
-        };
-        self.dispatch(frame).await
-    }
-
-    async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Stop> {
-        let caller = self.principal;
-        match frame {
-            ClientFrame::Ping { id } => {
-                self.send(text_json(&ControlFrame { event_type: "pong", id, replayed: None })).await
-            }
-            ClientFrame::Resume { id, positions } => self.resume(id, positions).await,
-            ClientFrame::JoinSupportQueue { id } => {
-                let result = if caller.is_admin() {
-                    self.state.hub.join_queue(self.id);
-                    Ok(AckFrame::default())
-                } else {
-                    Err(ADMIN_ONLY)
-                };
-                self.reply(id, result).await
-            }
-            ClientFrame::JoinSupportConversation { id, conversation_id } => {
-                let conversation = ConversationId(conversation_id);
-                let result = self.join(conversation, |p| matches!(p, Participants::Support { .. })).await;
-                self.reply(id, result).await
-            }
-            ClientFrame::JoinDmConversation { id, conversation_id } => {
-                let conversation = ConversationId(conversation_id);
-                let result = if caller.is_admin() {
-                    let store = Arc::clone(&self.state.store);
-                    match store.run(move |tx| direct_messages::watch_dm(tx, &caller, conversation)).await {
-                        Ok(dm) => {
-                            // Recorded by the join itself.
-                            self.audited.insert(conversation);
-                            self.state.hub.join_conversation(self.id, conversation);
-                            self.participants.insert(conversation, participants_of_dm(&dm));
-                            Ok(AckFrame::default())
-                        }
-                        Err(e) => Err(e.into()),
-                    }
-                } else {
-                    self.join(conversation, |p| {
-                        matches!(p, Participants::UserDm { .. } | Participants::PersonaDm { .. })
-                    })
-                    .await
-                };
-                self.reply(id, result).await
-            }
-            ClientFrame::SupportMessage { id, content, message_type, client_message_id } => {
-                let result = self.support_message(&content, message_type, client_message_id).await;
-                self.reply(id, result).await
-            }
-            ClientFrame::SupportResponse {
-                id,
-                conversation_id,
-                content,
-                message_type,
-                persona_id,
-                as_team,
-                client_message_id,
-            } => {
-                let voice = match (persona_id, as_team) {
-                    (Some(_), true) => {
-                        let error =
-                            ApiError::invalid("asTeam", "exclusive", "give either `personaId` or `asTeam`, not both");
-                        return self.reply(id, Err(error)).await;
-                    }
-                    (Some(persona), false) => ReplyVoice::Persona(PersonaId(persona)),
-                    (None, true) => ReplyVoice::Team,
-                    (None, false) => ReplyVoice::Default,
-                };
-                let result = self
-                    .support_response(ConversationId(conversation_id), voice, &content, message_type, client_message_id)
-                    .await;
-                self.reply(id, result).await
-            }
-            ClientFrame::DmMessage { id, conversation_id, content, message_type, client_message_id } => {
-                let result =
-                    self.dm_message(ConversationId(conversation_id), &content, message_type, client_message_id).await;
-                self.reply(id, result).await
-            }
-            ClientFrame::StartDm { id, target_type, target_id } => {
-                let result = self.start_dm(target_type, target_id).await;
-                self.reply(id, result).await
-            }
-            ClientFrame::Typing { id, conversation_id, is_typing } => {
-                match self.typing(ConversationId(conversation_id), is_typing).await {
-                    Ok(()) => Ok(()),
-                    Err(error) => self.reply(id, Err(error)).await,
-                }
-            }
-            ClientFrame::AdminNotification { id, request } => self.admin_notification(id, request).await,
-            ClientFrame::Read { id, conversation_id, last_read_message_id } => {
-                let result = self.read(ConversationId(conversation_id), MessageId(last_read_message_id)).await;
-                self.reply(id, result).await
-            }
-        }
-    }
-
-    /// Sends an admin notice, exactly as the REST route does, and publishes it.
-    async fn admin_notification(&mut self, id: Option<String>, request: SendNotificationRequest) -> Result<(), Stop> {
-        if !self.principal.is_admin() {
-            return self.reply(id, Err(ADMIN_ONLY)).await;
-        }
-        let result = async {
-            self.spend(Budget::Notifications)?;
-            let user_ids = request.user_ids.clone();
-            let new = request.try_into_domain(Utc::now())?;
-            let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
-            let caller = self.principal;
-            let store = Arc::clone(&self.state.store);
-            let sent = store
-                .run(move |tx| notifications::send_notification(tx, &caller, &new))
-                .await
-                .map_err(|e| send_error(e, user_ids.as_deref()))?;
-            if let Some(audience) = &sent.delivered_to {
-                self.publish(ChatEvent::NotificationCreated {
-                    recipients: Recipients::from(audience),
-                    notification: sent.id,
-                    content,
-                    style,
-                    expires_at,
-                });
-            }
-            Ok(AckFrame { notification: Some(NotificationSent::from(&sent)), ..AckFrame::default() })
-        }
-        .await;
-        self.reply(id, result).await
-    }
-
-    /// The participants of `conversation`, if the caller may read it (cached).
-    async fn readable(&mut self, conversation: ConversationId) -> Result<Participants, ApiError> {
-        if let Some(participants) = self.participants.get(&conversation) {
-            return Ok(*participants);
-        }
-        let store = Arc::clone(&self.state.store);
-        let position = store.run(move |tx| tx.conversation_position(conversation)).await?;
-        let participants = position
-            .map(|(participants, _)| participants)
-            .filter(|p| access::can_read(&self.principal, p))
-            .ok_or(ApiError::NotFound)?;
-        self.participants.insert(conversation, participants);
-        Ok(participants)
-    }
-
-    async fn join(
-        &mut self,
-        conversation: ConversationId,
-        kind: impl Fn(&Participants) -> bool,
-    ) -> Result<AckFrame, ApiError> {
-        let participants = self.readable(conversation).await?;
-        if !kind(&participants) {
-            return Err(ApiError::NotFound);
-        }
-        if self.principal.is_admin() && !access::is_participant(self.principal.user_id, &participants) {
-            self.state.hub.join_conversation(self.id, conversation);
-        }
-        Ok(AckFrame::default())
-    }
-
-    async fn resume(&mut self, id: Option<String>, positions: HashMap<String, i64>) -> Result<(), Stop> {
-        let mut parsed = HashMap::new();
-        for (key, seq) in positions {
-            match key.parse::<i64>() {
-                Ok(conversation) => {
-                    parsed.insert(ConversationId(conversation), seq.max(0));
-                }
-                Err(_) => {
-                    let error = ApiError::invalid(format!("positions.{key}"), "invalid_id", "is not a conversation id");
-                    return self.reply(id, Err(error)).await;
-                }
-            }
-        }
-        if let Err(error) = self.spend(Budget::Reads) {
-            return self.reply(id, Err(error)).await;
-        }
-        let caller = self.principal;
-        let store = Arc::clone(&self.state.store);
-        let known = parsed.clone();
-        let replay = store.run(move |tx| conversations::replay(tx, &caller, &known, REPLAY_LIMIT)).await;
-        match replay {
-            Ok(Replay::Messages(missed)) => {
-                // The client's positions win: it has everything up to them, and the
-                // replay delivers everything after, except what this socket already
-                // forwarded live (the range of `Delivered` before the resume).
-                let before = self.positions.clone();
-                let mut reached: HashMap<ConversationId, i64> = parsed;
-                let mut count = 0;
-                for (participants, message) in missed {
-                    let (conversation, seq) = (message.conversation_id, message.seq);
-                    let top = reached.entry(conversation).or_insert(0);
-                    *top = (*top).max(seq);
-                    if before.get(&conversation).is_some_and(|have| have.contains(seq)) {
-                        continue;
-                    }
-                    if render::is_dm(&participants) {
-                        // The replay recorded this read in the access log already.
-                        self.audited.insert(conversation);
-                    }
-                    self.send_message(&participants, message).await?;
-                    count += 1;
-                }
-                for (conversation, seq) in reached {
-                    let hi = before.get(&conversation).map_or(seq, |have| have.hi.max(seq));
-                    self.positions.insert(conversation, Delivered { lo: 0, hi });
-                }
-                self.send(text_json(&ControlFrame { event_type: "resumed", id, replayed: Some(count) })).await
-            }
-            Ok(Replay::ResyncRequired) => {
-                self.send(text_json(&ControlFrame { event_type: "resync-required", id, replayed: None })).await
-            }
-            Err(e) => self.reply(id, Err(e.into())).await,
-        }
-    }
-
-    fn publish(&self, event: ChatEvent) {
-        self.state.events.publish(event);
-    }
-
-    /// Spends one request of the caller's budget, as the REST twin of the request does
-    /// (the same bucket: a client cannot double its budget by switching doors).
-    fn spend(&self, budget: Budget) -> Result<(), ApiError> {
-        self.state.limits.check(&self.principal, budget).map(drop)
-    }
-
-    fn parse_message(
-        content: &str,
-        message_type: MessageType,
-        client_message_id: Option<uuid::Uuid>,
-    ) -> Result<conversations::NewMessage, ApiError> {
-        let mut v = Violations::default();
-        let new = new_message(content, message_type, client_message_id, &mut v);
-        v.finish(|| new)
-    }
-
-    fn ack_message(&self, message: DomainMessage) -> AckFrame {
-        let message = if self.principal.is_admin() {
-            AckMessage::Admin(AdminMessage::from(message))
-        } else {
-            AckMessage::User(Message::from(message))
-        };
-        AckFrame { message: Some(message), ..AckFrame::default() }
-    }
-
-    async fn support_message(
-        &mut self,
-        content: &str,
-        message_type: MessageType,
-        client_message_id: Option<uuid::Uuid>,
-    ) -> Result<AckFrame, ApiError> {
-        self.spend(Budget::Sends)?;
-        let new = Self::parse_message(content, message_type, client_message_id)?;
-        let caller = self.principal;
-        let settings = self.state.settings.support.clone();
-        let store = Arc::clone(&self.state.store);
-        let sent = store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-        crate::routes::publish_sent(&self.state, &sent);
-        Ok(self.ack_message(sent.message))
-    }
-
-    async fn support_response(
-        &mut self,
-        conversation: ConversationId,
-        voice: ReplyVoice,
-        content: &str,
-        message_type: MessageType,
-        client_message_id: Option<uuid::Uuid>,
-    ) -> Result<AckFrame, ApiError> {
-        self.spend(Budget::Sends)?;
-        let new = Self::parse_message(content, message_type, client_message_id)?;
-        let caller = self.principal;
-        let store = Arc::clone(&self.state.store);
-        let sent = store.run(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
-        crate::routes::publish_sent(&self.state, &sent);
-        Ok(self.ack_message(sent.message))
-    }
-
-    async fn dm_message(
-        &mut self,
-        conversation: ConversationId,
-        content: &str,
-        message_type: MessageType,
-        client_message_id: Option<uuid::Uuid>,
-    ) -> Result<AckFrame, ApiError> {
-        self.spend(Budget::Sends)?;
-        let new = Self::parse_message(content, message_type, client_message_id)?;
-        let caller = self.principal;
-        let store = Arc::clone(&self.state.store);
-        let sent = if caller.is_admin() {
-            // An admin writes as a participant where they are one (their own DMs, as over
-            // `POST /api/user/chat/direct-messages/{id}/messages`), else as the DM's persona
-            // (as over the admin route); one transaction either way.
-            store
-                .run(move |tx| -> Result<_, ApiError> {
-                    match direct_messages::send_dm_message(tx, &caller, conversation, &new) {
-                        Err(UserDmError::NotFound) => {
-                            Ok(direct_messages::reply_in_persona_dm(tx, &caller, conversation, &new)?)
-                        }
-                        own => Ok(own?),
-                    }
-                })
-                .await?
-        } else {
-            store.run(move |tx| direct_messages::send_dm_message(tx, &caller, conversation, &new)).await?
-        };
-        crate::routes::publish_sent(&self.state, &sent);
-        Ok(self.ack_message(sent.message))
-    }
-
-    async fn start_dm(&mut self, target_type: TargetType, target_id: i32) -> Result<AckFrame, ApiError> {
-        self.spend(Budget::DmStarts)?;
-        let target = match target_type {
-            TargetType::RealUser => DmTarget::User(UserId(target_id)),
-            TargetType::FakeUser => DmTarget::Persona(PersonaId(target_id)),
-        };
-        let caller = self.principal;
-        let settings = self.state.settings.dms;
-        let store = Arc::clone(&self.state.store);
-        let (dm, created) = store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
-        if created {
-            self.publish(ChatEvent::ConversationUpdated { participants: participants_of_dm(&dm), conversation: dm.id });
-        }
-        Ok(AckFrame { conversation: Some(UserDm::new(dm, caller.user_id)), ..AckFrame::default() })
-    }
-
-    /// Typing is allowed only where the caller may post, decided as for a send: admins
-    /// never type in user-to-user DMs or personal groups, and a block stops typing too.
-    async fn typing(&mut self, conversation: ConversationId, is_typing: bool) -> Result<(), ApiError> {
-        let participants = self.readable(conversation).await?;
-        let author =
-            access::authorize_post(&self.principal, &participants, Voice::Own).map_err(|denied| match denied {
-                Denied::NotVisible => ApiError::NotFound,
-                Denied::ReadOnly | Denied::VoiceNotAllowed => ApiError::from(AdminDmError::UserDmReadOnly),
-            })?;
-        if let Participants::UserDm { a, b } = participants {
-            let store = Arc::clone(&self.state.store);
-            if store
-                .run(move |tx| -> Result<bool, RepoError> { Ok(tx.is_blocked(a, b)? || tx.is_blocked(b, a)?) })
-                .await?
-            {
-                return Err(UserDmError::Blocked.into());
-            }
-        }
-        self.publish(ChatEvent::Typing { participants, conversation, author, is_typing });
-        Ok(())
-    }
-
-    async fn read(&mut self, conversation: ConversationId, upto: MessageId) -> Result<AckFrame, ApiError> {
-        let participants = self.readable(conversation).await?;
-        let caller = self.principal;
-        let store = Arc::clone(&self.state.store);
-        let mark: ReadMark = match participants {
-            Participants::Support { user } if user == caller.user_id => {
-                store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?
-            }
-            Participants::Support { .. } => {
-                store.run(move |tx| support::mark_team_read(tx, &caller, conversation, upto)).await?
-            }
-            Participants::UserDm { .. } | Participants::PersonaDm { .. } => {
-                store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, conversation, upto)).await?
-            }
-            Participants::PersonalGroup { .. } => return Err(ApiError::NotFound),
-        };
-        self.publish(read_event(&mark, caller.user_id));
-        Ok(AckFrame { read: Some(ReadState::from(mark.state)), ..AckFrame::default() })
-    }
-}
-
-/// The participants of a DM summary.
-pub fn participants_of_dm(dm: &direct_messages::DmSummary) -> Participants {
-    match &dm.other {
-        direct_messages::DmParty::User(other) => Participants::UserDm { a: dm.user_one.id, b: other.id },
-        direct_messages::DmParty::Persona(persona) => {
-            Participants::PersonaDm { user: dm.user_one.id, persona: persona.id }
-        }
-    }
-}
-
-/// The event of a read.
-pub fn read_event(mark: &ReadMark, reader: UserId) -> ChatEvent {
-    ChatEvent::Read {
-        participants: mark.participants,
-        conversation: mark.conversation,
-        side: mark.side,
-        state: mark.state,
-        reader,
+        self.dispatch(text).await
     }
 }

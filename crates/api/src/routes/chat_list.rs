@@ -21,7 +21,6 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
 #[utoipa::path(
     operation_id = "listConversations",
     tag = "chat-list",
-    security(("bearerAuth" = [])),
     params(ChatListParams),
     responses(
         (status = 200, description = "A page of the chat list.", body = ChatListResponse),

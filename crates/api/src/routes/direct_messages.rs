@@ -1,25 +1,17 @@
-//! The user side of DMs: start, list, open, read, write, mark read, archive; blocks;
-//! group members (the avatar click).
+//! The user side of DMs: start, list, open, read, write, mark read, archive.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chat_domain::direct_messages::{self, BlockError, StartDmError, UserDmError};
-use chat_domain::events::ChatEvent;
-use chat_domain::group_members::{self, GroupMembersError};
-use chat_domain::{ConversationId, GroupId, MessageId, UserId};
+use chat_domain::direct_messages::{self, StartDmError, UserDmError};
+use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
 use crate::auth::Caller;
-use crate::dto::direct_messages::{
-    BlockList, BlockedUserDto, DmListParams, GroupMemberDto, GroupMemberPage, MemberParams, StartDmRequest, UserDm,
-    UserDmPage, encode_dm_cursor,
-};
+use crate::dto::direct_messages::{DmListParams, StartDmRequest, UserDm, UserDmPage, encode_dm_cursor};
 use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::{participants_of_dm, read_event};
+use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -30,11 +22,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(send_message)
         .service(mark_read)
         .service(archive)
-        .service(unarchive)
-        .service(list_blocks)
-        .service(block)
-        .service(unblock)
-        .service(list_group_members);
+        .service(unarchive);
 }
 
 impl From<StartDmError> for ApiError {
@@ -77,26 +65,8 @@ impl From<UserDmError> for ApiError {
                 detail: "You can no longer send messages in this conversation.",
             },
             UserDmError::ClientIdReused => CLIENT_ID_REUSED,
+            UserDmError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             UserDmError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<BlockError> for ApiError {
-    fn from(e: BlockError) -> Self {
-        match e {
-            BlockError::SelfTarget => Self::invalid("userId", "self", "you cannot block yourself"),
-            BlockError::NotFound => Self::NotFound,
-            BlockError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<GroupMembersError> for ApiError {
-    fn from(e: GroupMembersError) -> Self {
-        match e {
-            GroupMembersError::NotFound => Self::NotFound,
-            GroupMembersError::Repo(e) => e.into(),
         }
     }
 }
@@ -106,7 +76,6 @@ impl From<GroupMembersError> for ApiError {
 #[utoipa::path(
     operation_id = "startDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     request_body(content = StartDmRequest, description = "Whom to message."),
     responses(
         (status = 201, description = "A new conversation.", body = UserDm),
@@ -126,12 +95,7 @@ async fn start_dm(
 ) -> Result<HttpResponse, ApiError> {
     let target = body.target();
     let settings = state.settings.dms;
-    let (dm, created) = state.store.run(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
-    if created {
-        state
-            .events
-            .publish(ChatEvent::ConversationUpdated { participants: participants_of_dm(&dm), conversation: dm.id });
-    }
+    let (dm, created) = state.perform(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
     let body = UserDm::new(dm, caller.user_id);
     Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -140,7 +104,6 @@ async fn start_dm(
 #[utoipa::path(
     operation_id = "listDirectMessages",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(DmListParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = UserDmPage),
@@ -166,7 +129,6 @@ async fn list_dms(
 #[utoipa::path(
     operation_id = "getDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = UserDm),
@@ -178,9 +140,8 @@ async fn list_dms(
 async fn get_dm(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let dm = state.store.run(move |tx| direct_messages::get_dm(tx, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
 }
@@ -189,7 +150,6 @@ async fn get_dm(
 #[utoipa::path(
     operation_id = "listDirectMessageMessages",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
@@ -202,10 +162,9 @@ async fn get_dm(
 async fn list_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
@@ -215,7 +174,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "sendDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     request_body(content = SendMessageRequest, description = "The message."),
     responses(
@@ -232,13 +190,11 @@ async fn list_messages(
 async fn send_message(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let new = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -247,7 +203,6 @@ async fn send_message(
 #[utoipa::path(
     operation_id = "markDirectMessageRead",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
@@ -261,13 +216,11 @@ async fn send_message(
 async fn mark_read(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
-    state.events.publish(read_event(&mark, caller.user_id));
+    let mark = state.perform(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
@@ -275,7 +228,6 @@ async fn mark_read(
 #[utoipa::path(
     operation_id = "archiveDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, archived for the caller.", body = UserDm),
@@ -287,16 +239,15 @@ async fn mark_read(
 async fn archive(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    set_archived(state, caller, id.into_inner(), true).await
+    set_archived(state, caller, id, true).await
 }
 
 /// Brings an archived DM back to the caller's list.
 #[utoipa::path(
     operation_id = "unarchiveDirectMessage",
     tag = "direct-messages",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, active again for the caller.", body = UserDm),
@@ -308,116 +259,18 @@ async fn archive(
 async fn unarchive(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    set_archived(state, caller, id.into_inner(), false).await
+    set_archived(state, caller, id, false).await
 }
 
 async fn set_archived(
     state: web::Data<AppState>,
     caller: chat_domain::Principal,
-    id: i64,
+    id: ConversationId,
     archived: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id);
     let now = Utc::now();
     let dm = state.store.run(move |tx| direct_messages::set_dm_archived(tx, &caller, id, archived, now)).await?;
     Ok(HttpResponse::Ok().json(UserDm::new(dm, caller.user_id)))
-}
-
-/// The users the caller has blocked.
-#[utoipa::path(
-    operation_id = "listBlocks",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "Blocked users, most recent first.", body = BlockList),
-        AuthErrors,
-    )
-)]
-#[get("/blocks")]
-async fn list_blocks(state: web::Data<AppState>, Caller(caller): Caller) -> Result<HttpResponse, ApiError> {
-    let blocks = state.store.run(move |tx| direct_messages::list_blocks(tx, &caller)).await?;
-    Ok(HttpResponse::Ok().json(BlockList { items: blocks.into_iter().map(BlockedUserDto::from).collect() }))
-}
-
-/// Blocks a user: they can no longer start a DM with the caller or write in their DM.
-#[utoipa::path(
-    operation_id = "blockUser",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    params(("userId" = i32, Path, description = "The user to block.")),
-    responses(
-        (status = 201, description = "Blocked."),
-        (status = 200, description = "Was already blocked."),
-        (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[post("/blocks/{userId}")]
-async fn block(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    user_id: web::Path<i32>,
-) -> Result<HttpResponse, ApiError> {
-    let target = UserId(user_id.into_inner());
-    let created = state.store.run(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
-    Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
-}
-
-/// Unblocks a user (unblocking someone not blocked changes nothing).
-#[utoipa::path(
-    operation_id = "unblockUser",
-    tag = "blocks",
-    security(("bearerAuth" = [])),
-    params(("userId" = i32, Path, description = "The user to unblock.")),
-    responses(
-        (status = 204, description = "Not blocked (any more)."),
-        (status = 404, response = NotFound),
-        AuthErrors,
-    )
-)]
-#[delete("/blocks/{userId}")]
-async fn unblock(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    user_id: web::Path<i32>,
-) -> Result<HttpResponse, ApiError> {
-    let target = UserId(user_id.into_inner());
-    state.store.run(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// The members of a group the caller belongs to, and whether the caller may DM each.
-#[utoipa::path(
-    operation_id = "listGroupMembers",
-    tag = "groups",
-    security(("bearerAuth" = [])),
-    params(("id" = i32, Path, description = "The group's id."), MemberParams),
-    responses(
-        (status = 200, description = "A page of members by id.", body = GroupMemberPage),
-        (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/groups/{id}/members")]
-async fn list_group_members(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    id: web::Path<i32>,
-    ApiQuery(params): ApiQuery<MemberParams>,
-) -> Result<HttpResponse, ApiError> {
-    let group = GroupId(id.into_inner());
-    let (after, limit) = params.try_into_domain()?;
-    let settings = state.settings.dms;
-    let (members, next) = state
-        .store
-        .run(move |tx| group_members::list_group_members(tx, &caller, group, after, limit, &settings))
-        .await?;
-    Ok(HttpResponse::Ok().json(GroupMemberPage {
-        items: members.into_iter().map(GroupMemberDto::from).collect(),
-        next_cursor: next.map(UserId::get),
-    }))
 }

@@ -1,42 +1,24 @@
-//! Admin oversight of DMs: list, open, read (logged), answer persona DMs, hide messages,
-//! the access log, and search over everything.
+//! Admin oversight of DMs: list, open, read (logged), answer persona DMs, mark persona
+//! DMs read for the team, the access log.
 
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::direct_messages::{self, AdminDmError};
-use chat_domain::events::ChatEvent;
-use chat_domain::moderation::{self, HideError};
-use chat_domain::search::{self, AdminSearchError};
 use chat_domain::{ConversationId, MessageId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
-use crate::auth::{AdminCaller, Caller};
-use crate::dto::Violations;
+use crate::auth::AdminCaller;
 use crate::dto::direct_messages::{
-    AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, AdminSearchHit,
-    AdminSearchPage, HideRequest, SearchHitDto, SearchPage, SearchParams, encode_dm_cursor,
+    AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, encode_dm_cursor,
 };
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
+use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(list_dms)
-        .service(get_dm)
-        .service(list_messages)
-        .service(reply)
-        .service(hide_message)
-        .service(access_log)
-        .service(search_everything);
+    cfg.service(list_dms).service(get_dm).service(list_messages).service(reply).service(mark_read).service(access_log);
 }
-
-pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(search_mine);
-}
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminDmError> for ApiError {
     fn from(e: AdminDmError) -> Self {
@@ -48,26 +30,8 @@ impl From<AdminDmError> for ApiError {
                 detail: "Admins can read conversations between users but never post in them.",
             },
             AdminDmError::ClientIdReused => CLIENT_ID_REUSED,
+            AdminDmError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             AdminDmError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<HideError> for ApiError {
-    fn from(e: HideError) -> Self {
-        match e {
-            HideError::Forbidden => ADMIN_ONLY,
-            HideError::NotFound => Self::NotFound,
-            HideError::Repo(e) => e.into(),
-        }
-    }
-}
-
-impl From<AdminSearchError> for ApiError {
-    fn from(e: AdminSearchError) -> Self {
-        match e {
-            AdminSearchError::Forbidden => ADMIN_ONLY,
-            AdminSearchError::Repo(e) => e.into(),
         }
     }
 }
@@ -76,7 +40,6 @@ impl From<AdminSearchError> for ApiError {
 #[utoipa::path(
     operation_id = "adminListDirectMessages",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(AdminDmParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = AdminDmPage),
@@ -103,7 +66,6 @@ async fn list_dms(
 #[utoipa::path(
     operation_id = "adminGetDirectMessage",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = AdminDm),
@@ -116,9 +78,8 @@ async fn list_dms(
 async fn get_dm(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let dm = state.store.run(move |tx| direct_messages::admin_get_dm(tx, &admin, id)).await?;
     Ok(HttpResponse::Ok().json(AdminDm::from(dm)))
 }
@@ -127,7 +88,6 @@ async fn get_dm(
 #[utoipa::path(
     operation_id = "adminListDirectMessageMessages",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
@@ -141,10 +101,9 @@ async fn get_dm(
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
@@ -154,7 +113,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "adminReplyDirectMessage",
     tag = "direct-messages-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The persona DM's id.")),
     request_body(content = SendMessageRequest, description = "The answer."),
     responses(
@@ -171,63 +129,47 @@ async fn list_messages(
 async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let new = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
-/// Hides a message from users (kept, with its content, for audit).
+/// Marks a persona DM read for the team (the read state all admins share): the admin
+/// list's `otherUnreadCount` and `waitingForPersona` follow it, and the user's sockets
+/// and the admins watching hear of it.
 #[utoipa::path(
-    operation_id = "adminHideMessage",
-    tag = "moderation",
-    security(("bearerAuth" = [])),
-    params(("id" = i64, Path, description = "The message's id.")),
-    request_body(content = HideRequest, description = "Why."),
+    operation_id = "adminMarkDirectMessageRead",
+    tag = "direct-messages-admin",
+    params(("id" = i64, Path, description = "The persona DM's id.")),
+    request_body(content = ReadRequest, description = "The newest message the team has seen."),
     responses(
-        (status = 200, description = "The message, now hidden.", body = AdminMessage),
+        (status = 200, description = "The team's read state.", body = ReadState),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         BodyErrors,
         AuthErrors,
     )
 )]
-#[post("/messages/{id}/hide")]
-async fn hide_message(
+#[post("/direct-messages/{id}/read")]
+async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
-    ApiJson(body): ApiJson<HideRequest>,
+    PathId(id): PathId<ConversationId>,
+    ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = MessageId(id.into_inner());
-    let mut v = Violations::default();
-    let reason = v.check("reason", moderation::parse_reason(&body.reason));
-    let reason = v.finish(|| reason)?;
-    let (message, participants) = state
-        .store
-        .run(move |tx| -> Result<_, HideError> {
-            let message = moderation::hide_message(tx, &admin, id, &reason)?;
-            let participants = tx.conversation_position(message.conversation_id)?.map(|(participants, _)| participants);
-            Ok((message, participants))
-        })
-        .await?;
-    // After the commit: live clients of the conversation replace the message.
-    if let Some(participants) = participants {
-        state.events.publish(ChatEvent::MessageHidden { participants, message: message.clone() });
-    }
-    Ok(HttpResponse::Ok().json(AdminMessage::from(message)))
+    let upto = MessageId(body.last_read_message_id);
+    let mark = state.perform(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
+    Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
 
 /// The staff access log: every admin read of a DM's messages, newest first.
 #[utoipa::path(
     operation_id = "adminAccessLog",
     tag = "moderation",
-    security(("bearerAuth" = [])),
     params(AccessLogParams),
     responses(
         (status = 200, description = "A page of the log and the cursor of the next one.", body = AccessLogPage),
@@ -246,57 +188,4 @@ async fn access_log(
     let (rows, next) = state.store.run(move |tx| direct_messages::list_access_log(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok()
         .json(AccessLogPage { items: rows.into_iter().map(AccessLogEntryDto::from).collect(), next_cursor: next }))
-}
-
-/// Full-text search over every conversation; each DM in the results is written to the access log.
-#[utoipa::path(
-    operation_id = "adminSearch",
-    tag = "search",
-    security(("bearerAuth" = [])),
-    params(SearchParams),
-    responses(
-        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = AdminSearchPage),
-        (status = 403, response = Forbidden),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/search")]
-async fn search_everything(
-    state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let (hits, next) = state.store.run(move |tx| search::search_everything(tx, &admin, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminSearchPage {
-        items: hits.into_iter().map(AdminSearchHit::from).collect(),
-        next_cursor: next.map(MessageId::get),
-    }))
-}
-
-/// Full-text search over the caller's own conversations (support and DMs).
-#[utoipa::path(
-    operation_id = "search",
-    tag = "search",
-    security(("bearerAuth" = [])),
-    params(SearchParams),
-    responses(
-        (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = SearchPage),
-        (status = 422, response = ValidationFailed),
-        AuthErrors,
-    )
-)]
-#[get("/search")]
-async fn search_mine(
-    state: web::Data<AppState>,
-    Caller(caller): Caller,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let (hits, next) = state.store.run(move |tx| search::search_mine(tx, &caller, &query)).await?;
-    Ok(HttpResponse::Ok().json(SearchPage {
-        items: hits.into_iter().map(SearchHitDto::from).collect(),
-        next_cursor: next.map(MessageId::get),
-    }))
 }

@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::groups::{GroupMessagePage, GroupReadRequest, GroupReadStateView};
 use crate::dto::messages::HistoryParams;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, NotFound, ValidationFailed};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -36,7 +36,6 @@ impl From<GroupError> for ApiError {
 #[utoipa::path(
     operation_id = "listGroupMessages",
     tag = "groups",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The group's id (the caller must be a member)."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = GroupMessagePage),
@@ -49,10 +48,9 @@ impl From<GroupError> for ApiError {
 async fn list_group_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i32>,
+    PathId(group): PathId<GroupId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let group = GroupId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
     Ok(HttpResponse::Ok().json(GroupMessagePage::from(page)))
@@ -62,7 +60,6 @@ async fn list_group_messages(
 #[utoipa::path(
     operation_id = "markGroupRead",
     tag = "groups",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The group's id (the caller must be a member).")),
     request_body(content = GroupReadRequest, description = "The newest message seen."),
     responses(
@@ -76,10 +73,9 @@ async fn list_group_messages(
 async fn mark_group_read(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    id: web::Path<i32>,
+    PathId(group): PathId<GroupId>,
     ApiJson(body): ApiJson<GroupReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let group = GroupId(id.into_inner());
     let upto = MessageId(body.last_read_message_id);
     let read = state.store.run(move |tx| group_messages::mark_group_read(tx, &caller, group, upto)).await?;
     Ok(HttpResponse::Ok().json(GroupReadStateView::from(read)))

@@ -1,25 +1,23 @@
 //! Admin notifications: send a notice, read the history, retract one.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chat_domain::events::{ChatEvent, Recipients};
-use chat_domain::notifications::{self, AdminNotificationError, NotificationId, SendNotificationError};
+use chat_domain::notifications::{self, AdminNotificationError, NotificationId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
 use crate::dto::notifications::{
     AdminNotification, AdminNotificationPage, NotificationListParams, NotificationSent, SendNotificationRequest,
+    send_error,
 };
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Forbidden, NotFound, ValidationFailed};
-use crate::problem::{ApiError, FieldViolation};
+use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(send_notification).service(list_notifications).service(retract_notification);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminNotificationError> for ApiError {
     fn from(e: AdminNotificationError) -> Self {
@@ -31,32 +29,12 @@ impl From<AdminNotificationError> for ApiError {
     }
 }
 
-/// Maps a send's refusal; unknown users are named at their position in the request.
-pub(crate) fn send_error(e: SendNotificationError, user_ids: Option<&[i32]>) -> ApiError {
-    match e {
-        SendNotificationError::Forbidden => ADMIN_ONLY,
-        SendNotificationError::UnknownUsers(missing) => ApiError::Validation(
-            missing
-                .into_iter()
-                .map(|user| {
-                    let field = user_ids
-                        .and_then(|ids| ids.iter().position(|id| *id == user.get()))
-                        .map_or_else(|| "userId".to_owned(), |i| format!("userIds[{i}]"));
-                    FieldViolation::new(field, "unknown_user", format!("no user has id {user}"))
-                })
-                .collect(),
-        ),
-        SendNotificationError::Repo(e) => e.into(),
-    }
-}
-
 /// Sends a notice to one user, a list of users, or every user. It lands in each user's
 /// personal group (created when missing). A retry with the same `clientNotificationId`
 /// creates nothing and answers 200 with the first send's result.
 #[utoipa::path(
     operation_id = "adminSendNotification",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     request_body(content = SendNotificationRequest, description = "The audience, content and style."),
     responses(
         (status = 201, description = "Sent and committed: the notification id and its reach.", body = NotificationSent),
@@ -74,23 +52,12 @@ async fn send_notification(
 ) -> Result<HttpResponse, ApiError> {
     let user_ids = body.user_ids.clone();
     let new = body.try_into_domain(Utc::now())?;
-    let (content, style, expires_at) = (new.content.as_str().to_owned(), new.style.clone(), new.expires_at);
     let sent = state
-        .store
-        .run(move |tx| notifications::send_notification(tx, &admin, &new))
+        .perform(move |tx| notifications::send_notification(tx, &admin, &new))
         .await
         .map_err(|e| send_error(e, user_ids.as_deref()))?;
     if sent.created {
         tracing::info!(notification = %sent.id, reach = sent.reach, "notification sent");
-    }
-    if let Some(audience) = &sent.delivered_to {
-        state.events.publish(ChatEvent::NotificationCreated {
-            recipients: Recipients::from(audience),
-            notification: sent.id,
-            content: content.clone(),
-            style,
-            expires_at,
-        });
     }
     let body = NotificationSent::from(&sent);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
@@ -100,7 +67,6 @@ async fn send_notification(
 #[utoipa::path(
     operation_id = "adminListNotifications",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     params(NotificationListParams),
     responses(
         (status = 200, description = "A page of notices and the cursor of the next one.", body = AdminNotificationPage),
@@ -129,7 +95,6 @@ async fn list_notifications(
 #[utoipa::path(
     operation_id = "adminRetractNotification",
     tag = "notifications-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Retracted."),
@@ -142,12 +107,8 @@ async fn list_notifications(
 async fn retract_notification(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<NotificationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = NotificationId(id.into_inner());
-    let retracted = state.store.run(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
-    if let Some(recipients) = retracted {
-        state.events.publish(ChatEvent::NotificationRetracted { recipients, notification: id });
-    }
+    state.perform(move |tx| notifications::retract_notification(tx, &admin, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,9 +10,9 @@ use crate::auth::{AdminCaller, Caller};
 use crate::dto::personas::{
     AdminPersona, AdminPersonaList, CreatePersonaRequest, PublicPersona, PublicPersonaList, UpdatePersonaRequest,
 };
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::problem::ApiError;
+use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
@@ -22,8 +22,6 @@ pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
 pub(super) fn configure_user(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_dm_personas);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<ListPersonasError> for ApiError {
     fn from(e: ListPersonasError) -> Self {
@@ -61,7 +59,6 @@ impl From<UpdatePersonaError> for ApiError {
 #[utoipa::path(
     operation_id = "adminListPersonas",
     tag = "personas",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Every persona, by id.", body = AdminPersonaList),
         (status = 403, response = Forbidden),
@@ -78,7 +75,6 @@ async fn list_personas(state: web::Data<AppState>, AdminCaller(admin): AdminCall
 #[utoipa::path(
     operation_id = "adminCreatePersona",
     tag = "personas",
-    security(("bearerAuth" = [])),
     request_body(content = CreatePersonaRequest, description = "The new persona."),
     responses(
         (status = 201, description = "The persona was created.", body = AdminPersona),
@@ -102,7 +98,6 @@ async fn create_persona(
 #[utoipa::path(
     operation_id = "adminUpdatePersona",
     tag = "personas",
-    security(("bearerAuth" = [])),
     params(("id" = i32, Path, description = "The persona's id.")),
     request_body(content = UpdatePersonaRequest, description = "The fields to change."),
     responses(
@@ -118,10 +113,9 @@ async fn create_persona(
 async fn update_persona(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i32>,
+    PathId(id): PathId<PersonaId>,
     ApiJson(body): ApiJson<UpdatePersonaRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PersonaId(id.into_inner());
     let patch = body.try_into_domain()?;
     let persona = state.store.run(move |tx| personas::update_persona(tx, &admin, id, &patch)).await?;
     Ok(HttpResponse::Ok().json(AdminPersona::from(persona)))
@@ -131,7 +125,6 @@ async fn update_persona(
 #[utoipa::path(
     operation_id = "listDmPersonas",
     tag = "personas",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Personas that accept DMs, by id.", body = PublicPersonaList),
         AuthErrors,

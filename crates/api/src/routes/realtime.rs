@@ -17,7 +17,7 @@ use crate::dto::messages::{AdminMessage, Message};
 use crate::extract::ApiJson;
 use crate::openapi::{AuthErrors, BadRequest, BodyErrors, Forbidden};
 use crate::problem::ApiError;
-use crate::realtime::session::{self, REPLAY_LIMIT};
+use crate::realtime::{REPLAY_LIMIT, run_session};
 use crate::state::AppState;
 
 /// The subprotocol a browser offers, next to `bearer.<token>`.
@@ -65,7 +65,6 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
 #[utoipa::path(
     operation_id = "openSocket",
     tag = "realtime",
-    security(("bearerAuth" = [])),
     params(("access_token" = Option<String>, Query, description = "The token, for browsers (never logged).")),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol."),
@@ -87,7 +86,7 @@ async fn websocket(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
             detail: format!("This endpoint expects a WebSocket upgrade: {e}"),
         })?;
     let state = state.clone();
-    actix_web::rt::spawn(session::run(state, principal, Some(expires_at), ws_session, stream));
+    actix_web::rt::spawn(run_session(state, principal, Some(expires_at), ws_session, stream));
     Ok(response)
 }
 
@@ -125,7 +124,6 @@ pub struct SyncResponse {
 #[utoipa::path(
     operation_id = "sync",
     tag = "realtime",
-    security(("bearerAuth" = [])),
     request_body(content = SyncRequest, description = "Last seen positions."),
     responses(
         (status = 200, description = "What was missed.", body = SyncResponse),

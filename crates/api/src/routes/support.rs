@@ -11,8 +11,7 @@ use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, Rea
 use crate::dto::support::UserSupportConversation;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::read_event;
+use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -32,22 +31,16 @@ impl From<UserSupportError> for ApiError {
         match e {
             UserSupportError::NotFound => Self::NotFound,
             UserSupportError::ClientIdReused => CLIENT_ID_REUSED,
+            UserSupportError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             UserSupportError::Repo(e) => e.into(),
         }
     }
 }
 
-/// A `clientMessageId` already used by someone else in the conversation.
-pub(crate) const CLIENT_ID_REUSED: ApiError = ApiError::Conflict {
-    code: "client_message_id_reused",
-    detail: "This clientMessageId is already used by another sender in this conversation; use a fresh UUID.",
-};
-
 /// Gets the caller's support conversation, creating it on first access.
 #[utoipa::path(
     operation_id = "getSupportConversation",
     tag = "support",
-    security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The caller's support conversation.", body = UserSupportConversation),
         (status = 201, description = "Created on this first access.", body = UserSupportConversation),
@@ -68,7 +61,6 @@ async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Res
 #[utoipa::path(
     operation_id = "listSupportMessages",
     tag = "support",
-    security(("bearerAuth" = [])),
     params(HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
@@ -92,7 +84,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "sendSupportMessage",
     tag = "support",
-    security(("bearerAuth" = [])),
     request_body(content = SendMessageRequest, description = "The message."),
     responses(
         (status = 201, description = "Stored (committed) message.", body = Message),
@@ -110,8 +101,7 @@ async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
     let settings = state.settings.support.clone();
-    let sent = state.store.run(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -120,7 +110,6 @@ async fn send_message(
 #[utoipa::path(
     operation_id = "markSupportRead",
     tag = "support",
-    security(("bearerAuth" = [])),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
         (status = 200, description = "The caller's read state.", body = ReadState),
@@ -136,7 +125,6 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
-    state.events.publish(read_event(&mark, caller.user_id));
+    let mark = state.perform(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

@@ -1,23 +1,19 @@
 //! The admin side of support: the queue, one conversation, replies, status, read state.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use chat_domain::access::Participants;
-use chat_domain::events::ChatEvent;
 use chat_domain::support::{self, AdminSupportError, ReplyError};
 use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::support::CLIENT_ID_REUSED;
 use crate::auth::AdminCaller;
 use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState};
 use crate::dto::support::{
     AdminSupportConversation, QueueParams, SupportQueuePage, SupportReplyRequest, UpdateSupportRequest, queue_cursor,
 };
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
-use crate::problem::ApiError;
-use crate::realtime::session::read_event;
+use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -28,8 +24,6 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(reply)
         .service(mark_read);
 }
-
-const ADMIN_ONLY: ApiError = ApiError::Forbidden { code: "admin_only", detail: "This route is for admins only." };
 
 impl From<AdminSupportError> for ApiError {
     fn from(e: AdminSupportError) -> Self {
@@ -58,6 +52,7 @@ impl From<ReplyError> for ApiError {
                 detail: "You cannot answer as a persona in your own support conversation; answer as the team.",
             },
             ReplyError::ClientIdReused => CLIENT_ID_REUSED,
+            ReplyError::KeyReused => IDEMPOTENCY_KEY_REUSED,
             ReplyError::Repo(e) => e.into(),
         }
     }
@@ -67,7 +62,6 @@ impl From<ReplyError> for ApiError {
 #[utoipa::path(
     operation_id = "adminSupportQueue",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(QueueParams),
     responses(
         (status = 200, description = "A page of the queue and the cursor of the next one.", body = SupportQueuePage),
@@ -94,7 +88,6 @@ async fn queue(
 #[utoipa::path(
     operation_id = "adminGetSupportConversation",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     responses(
         (status = 200, description = "The conversation.", body = AdminSupportConversation),
@@ -107,9 +100,8 @@ async fn queue(
 async fn get_conversation(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let conversation = state.store.run(move |tx| support::get_support(tx, &admin, id)).await?;
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
@@ -118,7 +110,6 @@ async fn get_conversation(
 #[utoipa::path(
     operation_id = "adminUpdateSupportConversation",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = UpdateSupportRequest, description = "The fields to change."),
     responses(
@@ -133,17 +124,12 @@ async fn get_conversation(
 async fn update_conversation(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<UpdateSupportRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let patch = body.into_domain();
     let now = Utc::now();
-    let conversation = state.store.run(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
-    state.events.publish(ChatEvent::ConversationUpdated {
-        participants: Participants::Support { user: conversation.user.id },
-        conversation: conversation.id,
-    });
+    let conversation = state.perform(move |tx| support::update_support(tx, &admin, id, patch, now)).await?;
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
 
@@ -151,7 +137,6 @@ async fn update_conversation(
 #[utoipa::path(
     operation_id = "adminListSupportMessages",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
@@ -165,10 +150,9 @@ async fn update_conversation(
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
@@ -178,7 +162,6 @@ async fn list_messages(
 #[utoipa::path(
     operation_id = "adminReplySupport",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = SupportReplyRequest, description = "The answer."),
     responses(
@@ -195,13 +178,11 @@ async fn list_messages(
 async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let (voice, new) = body.try_into_domain()?;
-    let sent = state.store.run(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
-    super::publish_sent(&state, &sent);
+    let sent = state.perform(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
@@ -210,7 +191,6 @@ async fn reply(
 #[utoipa::path(
     operation_id = "adminMarkSupportRead",
     tag = "support-admin",
-    security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "The support conversation's id.")),
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
@@ -225,12 +205,10 @@ async fn reply(
 async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    id: web::Path<i64>,
+    PathId(id): PathId<ConversationId>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ConversationId(id.into_inner());
     let upto = MessageId(body.last_read_message_id);
-    let mark = state.store.run(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
-    state.events.publish(read_event(&mark, admin.user_id));
+    let mark = state.perform(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

@@ -28,6 +28,10 @@ pub enum AppendError {
     /// The `clientMessageId` was already used in this conversation by someone else.
     #[error("this clientMessageId is already used by another sender in this conversation")]
     ClientIdReused,
+    /// The same sender already stored another message (other content or type) with this
+    /// `clientMessageId` here: a retry must repeat the request, not change it.
+    #[error("this clientMessageId was already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -47,10 +51,12 @@ pub fn append_message(
     if let Some(client_id) = new.client_message_id
         && let Some(existing) = repo.find_by_client_id(state.id, client_id)?
     {
-        return if existing.author == author {
-            Ok(Sent { message: existing, participants: state.participants, created: false, status_changed: false })
-        } else {
+        return if existing.author != author {
             Err(AppendError::ClientIdReused)
+        } else if existing.kind != new.body.kind() || existing.content != new.body.content() {
+            Err(AppendError::KeyReused)
+        } else {
+            Ok(Sent { message: existing, participants: state.participants, created: false, status_changed: false })
         };
     }
     let message = repo.insert_message(state.id, state.next_seq(), &author, &new.body, new.client_message_id)?;
@@ -214,6 +220,19 @@ mod tests {
         let sent = append_message(&mut repo, &mut state(), Author::User(USER), &new(Some(key))).unwrap();
         assert!(!sent.created);
         assert_eq!(sent.message.id, MessageId(10));
+    }
+
+    #[test]
+    fn a_key_reused_by_the_same_sender_for_other_content_is_refused() {
+        let key = Uuid::new_v4();
+        let mut repo = MockConversationRepository::new();
+        repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
+        repo.expect_insert_message().never();
+        repo.expect_save_conversation().never();
+        let other =
+            NewMessage { body: MessageBody::parse(MessageKind::Text, "bye").unwrap(), client_message_id: Some(key) };
+        let err = append_message(&mut repo, &mut state(), Author::User(USER), &other).unwrap_err();
+        assert!(matches!(err, AppendError::KeyReused));
     }
 
     #[test]

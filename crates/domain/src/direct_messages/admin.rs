@@ -5,12 +5,15 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{self, Denied, Participants, Voice};
 use crate::conversations::{
-    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, Sent, append_message, history,
+    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side, append_message,
+    history, mark_read,
 };
 use crate::direct_messages::model::{AccessLogEntry, AccessLogQuery, AdminDmQuery, DmCursor, DmSummary};
 use crate::direct_messages::ports::DirectMessageRepository;
+use crate::direct_messages::user::{UserDmError, send_dm_message};
 use crate::error::RepoError;
-use crate::ids::ConversationId;
+use crate::events::Done;
+use crate::ids::{ConversationId, MessageId};
 use crate::principal::Principal;
 
 /// The access-log action for reading a DM's messages.
@@ -31,6 +34,9 @@ pub enum AdminDmError {
     /// The `clientMessageId` is already used by another sender in this conversation.
     #[error("clientMessageId already used by another sender")]
     ClientIdReused,
+    /// The caller already sent another message with this `clientMessageId` here.
+    #[error("clientMessageId already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -40,6 +46,7 @@ impl From<AppendError> for AdminDmError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
         }
     }
@@ -122,7 +129,7 @@ pub fn reply_in_persona_dm(
     caller: &Principal,
     id: ConversationId,
     new: &NewMessage,
-) -> Result<Sent, AdminDmError> {
+) -> Result<Done<Sent>, AdminDmError> {
     require_admin(caller)?;
     let mut state = repo
         .lock_conversation(id)?
@@ -136,7 +143,58 @@ pub fn reply_in_persona_dm(
         // An admin who is a participant of a user DM writes through the user routes.
         return Err(AdminDmError::UserDmReadOnly);
     }
-    Ok(append_message(repo, &mut state, author, new)?)
+    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
+}
+
+/// Why a message could not be posted in a DM by whoever the caller is.
+#[derive(Debug, thiserror::Error)]
+pub enum DmPostError {
+    /// Refused to the caller as a participant (a user, or an admin in their own DM).
+    #[error(transparent)]
+    AsParticipant(#[from] UserDmError),
+    /// Refused to the caller as staff (an admin outside the DM).
+    #[error(transparent)]
+    AsStaff(#[from] AdminDmError),
+}
+
+impl From<RepoError> for DmPostError {
+    fn from(e: RepoError) -> Self {
+        Self::AsParticipant(UserDmError::Repo(e))
+    }
+}
+
+/// Posts in a DM for whoever the caller is, in one transaction: a participant (an admin
+/// in their own DM too) writes as themselves, as [`send_dm_message`]; an admin outside
+/// the DM answers as its persona, as [`reply_in_persona_dm`] (and is refused in
+/// user-to-user DMs). The socket's `dm-message`, whose frame does not say which.
+pub fn send_in_dm(
+    repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    new: &NewMessage,
+) -> Result<Done<Sent>, DmPostError> {
+    match send_dm_message(repo, caller, id, new) {
+        Err(UserDmError::NotFound) if caller.is_admin() => Ok(reply_in_persona_dm(repo, caller, id, new)?),
+        own => Ok(own?),
+    }
+}
+
+/// Moves the team's read mark (side two, shared by all admins) in a persona DM to
+/// `upto`: what clears `otherUnreadCount` in the admin list. User-to-user DMs have no
+/// team side (an admin who is one of the users reads through the user routes).
+pub fn mark_team_dm_read(
+    repo: &mut (impl ConversationRepository + ?Sized),
+    caller: &Principal,
+    id: ConversationId,
+    upto: MessageId,
+) -> Result<Done<ReadMark>, AdminDmError> {
+    require_admin(caller)?;
+    let mut state = repo
+        .lock_conversation(id)?
+        .filter(|s| matches!(s.participants, Participants::PersonaDm { .. }))
+        .ok_or(AdminDmError::NotFound)?;
+    mark_read(repo, &mut state, Side::Two, upto)?.ok_or(AdminDmError::NotFound)?;
+    Ok(Done::read(ReadMark::of(&state, Side::Two), caller.user_id))
 }
 
 /// Archives DMs idle since before `idle_before`, for both sides.
@@ -168,7 +226,7 @@ mod tests {
     use crate::access::Author;
     use crate::conversations::{MessageBody, MessageKind};
     use crate::direct_messages::test_support::{MockRepo, dm_state, persona_dm_state};
-    use crate::ids::{MessageId, PersonaId, UserId};
+    use crate::ids::{PersonaId, UserId};
 
     const ADMIN: Principal = Principal::admin(UserId(9));
 
@@ -185,7 +243,7 @@ mod tests {
             .times(1)
             .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
         repo.expect_save_conversation().returning(|_| Ok(()));
-        reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
+        let _done = reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
     }
 
     #[test]
@@ -243,5 +301,60 @@ mod tests {
         record_live_read(&mut repo, &ADMIN, ConversationId(4)).unwrap();
         let user = Principal::user(UserId(1));
         assert!(matches!(record_live_read(&mut repo, &user, ConversationId(4)), Err(AdminDmError::Forbidden)));
+    }
+
+    #[test]
+    fn the_team_reads_persona_dms_on_side_two() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, UserId(1), PersonaId(3)))));
+        repo.expect_message_position().returning(|_, _| Ok(Some(2)));
+        repo.expect_count_unread().withf(|_, side, _| *side == Side::Two).returning(|_, _, _| Ok(0));
+        repo.expect_save_conversation().times(1).returning(|_| Ok(()));
+        let mark = mark_team_dm_read(&mut repo, &ADMIN, ConversationId(4), MessageId(7)).unwrap().value;
+        assert_eq!((mark.side, mark.state.last_read, mark.state.unread), (Side::Two, MessageId(7), 0));
+    }
+
+    #[test]
+    fn the_team_has_no_side_in_user_dms_and_users_no_team_read() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_save_conversation().never();
+        let err = mark_team_dm_read(&mut repo, &ADMIN, ConversationId(4), MessageId(7)).unwrap_err();
+        assert!(matches!(err, AdminDmError::NotFound));
+        let user = Principal::user(UserId(1));
+        let err = mark_team_dm_read(&mut repo, &user, ConversationId(4), MessageId(7)).unwrap_err();
+        assert!(matches!(err, AdminDmError::Forbidden));
+    }
+
+    #[test]
+    fn an_admin_posts_as_themselves_in_their_own_dm_and_as_the_persona_elsewhere() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| {
+            Ok(Some(if id == ConversationId(1) {
+                dm_state(id, UserId(9), UserId(2))
+            } else {
+                persona_dm_state(id, UserId(2), PersonaId(3))
+            }))
+        });
+        repo.expect_is_blocked().returning(|_, _| Ok(false));
+        repo.expect_insert_message().returning(|id, seq, author, _, _| {
+            let mut m = crate::direct_messages::test_support::message(seq, *author);
+            m.conversation_id = id;
+            Ok(m)
+        });
+        repo.expect_save_conversation().returning(|_| Ok(()));
+        let own = send_in_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap().value;
+        assert_eq!(own.message.author, Author::User(UserId(9)));
+        let persona = send_in_dm(&mut repo, &ADMIN, ConversationId(2), &text()).unwrap().value;
+        assert_eq!(persona.message.author, Author::Persona { persona: PersonaId(3), admin: UserId(9) });
+    }
+
+    #[test]
+    fn users_outside_a_dm_get_not_found_never_the_staff_path() {
+        let mut repo = MockRepo::new();
+        repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, UserId(2), PersonaId(3)))));
+        repo.expect_insert_message().never();
+        let err = send_in_dm(&mut repo, &Principal::user(UserId(5)), ConversationId(2), &text()).unwrap_err();
+        assert!(matches!(err, DmPostError::AsParticipant(UserDmError::NotFound)));
     }
 }

@@ -70,6 +70,16 @@ impl DmSummary {
     pub fn is_side_one(&self, user: UserId) -> bool {
         self.user_one.id == user
     }
+
+    /// Who is in it: the audience of its events.
+    pub const fn participants(&self) -> crate::access::Participants {
+        match &self.other {
+            DmParty::User(other) => crate::access::Participants::UserDm { a: self.user_one.id, b: other.id },
+            DmParty::Persona(persona) => {
+                crate::access::Participants::PersonaDm { user: self.user_one.id, persona: persona.id }
+            }
+        }
+    }
 }
 
 /// Where the previous page of a DM list ended (last activity, then id, descending).

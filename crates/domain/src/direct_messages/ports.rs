@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::conversations::Side;
+use crate::direct_messages::DmProspect;
 use crate::direct_messages::model::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DmListQuery, DmSummary,
 };
@@ -27,13 +28,14 @@ pub trait DirectMessageRepository {
     /// Whether `blocker` has blocked `blocked`.
     fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
 
-    /// Those of `others` with a block between them and `user`, in either direction (one
-    /// query for a page of group members, instead of two lookups per member).
-    fn blocks_between(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<UserId>, RepoError>;
-
-    /// Those of `others` who have at least `max` active DMs and no DM with `user` at
-    /// all: starting one with them would need a new DM they have no room for.
-    fn without_room_for(&mut self, user: UserId, others: &[UserId], max: i64) -> Result<Vec<UserId>, RepoError>;
+    /// For each of `others` (never `user` itself), the facts [`start_dm`] checks about
+    /// them, in one query for a page of group members: whether they exist, blocks either
+    /// way, a common main or other group (as [`Self::share_a_group`]), their DM with
+    /// `user` and whether `user` archived it, and their active DMs (as
+    /// [`Self::count_active_dms`]). One row per id of `others`, in any order.
+    ///
+    /// [`start_dm`]: crate::direct_messages::start_dm
+    fn dm_prospects(&mut self, user: UserId, others: &[UserId]) -> Result<Vec<DmProspect>, RepoError>;
 
     /// Whether the user exists.
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;

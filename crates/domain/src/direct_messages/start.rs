@@ -6,7 +6,8 @@ use crate::conversations::ConversationRepository;
 use crate::direct_messages::model::{DmSettings, DmSummary, DmTarget};
 use crate::direct_messages::ports::DirectMessageRepository;
 use crate::error::RepoError;
-use crate::ids::ConversationId;
+use crate::events::{ChatEvent, Done};
+use crate::ids::UserId;
 use crate::principal::Principal;
 
 /// Why a DM could not be started. Each rule has its own variant (and problem code),
@@ -44,35 +45,136 @@ pub enum StartDmError {
     Repo(#[from] RepoError),
 }
 
+/// Whether one user can reach another with a DM at all (before any limit): the facts
+/// a start checks first, and a group's member list checks per member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// The target is the caller.
+    pub is_self: bool,
+    /// The target exists.
+    pub known: bool,
+    /// The caller has blocked the target.
+    pub you_blocked: bool,
+    /// The target has blocked the caller.
+    pub they_blocked: bool,
+    /// They are members of a common active main or other group.
+    pub share_group: bool,
+}
+
+impl Reach {
+    /// The caller themselves.
+    pub const MYSELF: Self =
+        Self { is_self: true, known: true, you_blocked: false, they_blocked: false, share_group: true };
+
+    /// Refuses a target the caller cannot reach. A block by the target answers exactly
+    /// like sharing no group: the answer must not reveal the block.
+    pub const fn check(self) -> Result<(), StartDmError> {
+        if self.is_self {
+            Err(StartDmError::SelfTarget)
+        } else if !self.known {
+            Err(StartDmError::NotFound)
+        } else if self.you_blocked {
+            Err(StartDmError::YouBlocked)
+        } else if !self.share_group || self.they_blocked {
+            Err(StartDmError::NoSharedGroup)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether a start has room under the active-DM limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// The DM that exists already: `Some(true)` when the caller archived it.
+    pub existing: Option<bool>,
+    /// The caller's active DMs (read only when the start would add one for them).
+    pub caller_active: i64,
+    /// The target user's active DMs (read only when a new DM is needed; personas have
+    /// no limit: `None`).
+    pub target_active: Option<i64>,
+}
+
+impl Room {
+    /// Whether the start needs the caller's count: a new DM, or one they archived.
+    pub const fn counts_for_caller(existing: Option<bool>) -> bool {
+        !matches!(existing, Some(false))
+    }
+
+    /// Refuses a start beyond a limit. Re-opening an active DM always works; bringing
+    /// back an archived one counts for the caller; a new DM between two users counts for
+    /// both.
+    pub const fn check(self, settings: &DmSettings) -> Result<(), StartDmError> {
+        if !Self::counts_for_caller(self.existing) {
+            return Ok(());
+        }
+        if self.caller_active >= settings.max_active {
+            return Err(StartDmError::LimitReached { max: settings.max_active });
+        }
+        match (self.existing, self.target_active) {
+            (None, Some(target)) if target >= settings.max_active => Err(StartDmError::TargetLimitReached),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What decides whether the caller may start a DM with one other user, read for a whole
+/// page of group members at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmProspect {
+    /// The other user.
+    pub user: UserId,
+    /// Whether the caller can reach them.
+    pub reach: Reach,
+    /// Their DM with the caller, if any: `Some(true)` when the caller archived it.
+    pub existing: Option<bool>,
+    /// Their active DMs.
+    pub active: i64,
+}
+
+impl DmProspect {
+    /// Whether starting a DM with this user would succeed for a caller with
+    /// `caller_active` active DMs.
+    pub fn allows(&self, caller_active: i64, settings: &DmSettings) -> bool {
+        let room = Room { existing: self.existing, caller_active, target_active: Some(self.active) };
+        may_start_user_dm(self.reach, room, settings).is_ok()
+    }
+}
+
+/// Whether a start with a user would succeed, given everything it checks: the one rule
+/// behind both [`start_dm`] and a group member's `canDm`, so the two cannot disagree.
+pub fn may_start_user_dm(reach: Reach, room: Room, settings: &DmSettings) -> Result<(), StartDmError> {
+    reach.check()?;
+    room.check(settings)
+}
+
 /// Gets or creates the DM between the caller and `target`; `true` when created.
 ///
 /// Re-opening an existing DM that the caller archived brings it back, which counts
 /// toward the active limit like creating one. A new DM between two users counts for
 /// both, so it needs room under the limit on both sides; both users' starts are
 /// serialized (in id order, so that two people starting with each other cannot
-/// deadlock), which makes each limit exact under concurrency.
+/// deadlock), which makes each limit exact under concurrency. Each fact is read only
+/// when the rule ([`Reach::check`], [`Room::check`]) still needs it.
 pub fn start_dm(
     repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
     caller: &Principal,
     target: DmTarget,
     settings: &DmSettings,
-) -> Result<(DmSummary, bool), StartDmError> {
+) -> Result<Done<(DmSummary, bool)>, StartDmError> {
     let me = caller.user_id;
     match target {
         DmTarget::User(other) => {
-            if other == me {
-                return Err(StartDmError::SelfTarget);
-            }
-            if !repo.user_is_known(other)? {
-                return Err(StartDmError::NotFound);
-            }
-            if repo.is_blocked(me, other)? {
-                return Err(StartDmError::YouBlocked);
-            }
-            // A block by the target answers exactly like sharing no group.
-            if !repo.share_a_group(me, other)? || repo.is_blocked(other, me)? {
-                return Err(StartDmError::NoSharedGroup);
-            }
+            let reach = if other == me {
+                Reach::MYSELF
+            } else {
+                let known = repo.user_is_known(other)?;
+                let you_blocked = known && repo.is_blocked(me, other)?;
+                let share_group = known && !you_blocked && repo.share_a_group(me, other)?;
+                let they_blocked = share_group && repo.is_blocked(other, me)?;
+                Reach { is_self: false, known, you_blocked, they_blocked, share_group }
+            };
+            reach.check()?;
         }
         DmTarget::Persona(persona) => match repo.persona_dm_enabled(persona)? {
             None => return Err(StartDmError::NotFound),
@@ -87,49 +189,42 @@ pub fn start_dm(
         }
         DmTarget::Persona(_) => repo.lock_dm_starts(me)?,
     }
-    let (id, created) = match repo.find_dm(me, target)? {
-        Some(id) => (bring_back(repo, id, caller, settings)?, false),
-        None => {
-            check_limit(repo, caller, settings)?;
-            if let DmTarget::User(other) = target
-                && repo.count_active_dms(other)? >= settings.max_active
-            {
-                return Err(StartDmError::TargetLimitReached);
-            }
-            repo.create_dm(me, target)?
+    let existing = match repo.find_dm(me, target)? {
+        Some(id) => {
+            let state = repo.lock_conversation(id)?.ok_or_else(|| RepoError::internal("DM vanished"))?;
+            let side = state.reader_side(me, true);
+            Some((state, side))
         }
+        None => None,
+    };
+    let archived = existing.as_ref().map(|(state, side)| state.archived(*side).is_some());
+    let caller_active = if Room::counts_for_caller(archived) { repo.count_active_dms(me)? } else { 0 };
+    let target_active = match target {
+        DmTarget::User(other) if archived.is_none() && caller_active < settings.max_active => {
+            Some(repo.count_active_dms(other)?)
+        }
+        _ => None,
+    };
+    Room { existing: archived, caller_active, target_active }.check(settings)?;
+    let (id, created) = match existing {
+        Some((mut state, side)) => {
+            if state.archived(side).is_some() {
+                state.set_archived(side, None);
+                repo.save_conversation(&state)?;
+                repo.note_brought_back(state.id, side, Utc::now())?;
+            }
+            (state.id, false)
+        }
+        None => repo.create_dm(me, target)?,
     };
     let summary = repo.dm_summary(id)?.ok_or_else(|| RepoError::internal("DM vanished after creation"))?;
-    Ok((summary, created))
-}
-
-fn check_limit(
-    repo: &mut (impl DirectMessageRepository + ?Sized),
-    caller: &Principal,
-    settings: &DmSettings,
-) -> Result<(), StartDmError> {
-    if repo.count_active_dms(caller.user_id)? >= settings.max_active {
-        return Err(StartDmError::LimitReached { max: settings.max_active });
-    }
-    Ok(())
-}
-
-/// Un-archives an existing DM for the caller, within the limit.
-fn bring_back(
-    repo: &mut (impl DirectMessageRepository + ConversationRepository + ?Sized),
-    id: ConversationId,
-    caller: &Principal,
-    settings: &DmSettings,
-) -> Result<ConversationId, StartDmError> {
-    let mut state = repo.lock_conversation(id)?.ok_or_else(|| RepoError::internal("DM vanished"))?;
-    let side = state.reader_side(caller.user_id, true);
-    if state.archived(side).is_some() {
-        check_limit(repo, caller, settings)?;
-        state.set_archived(side, None);
-        repo.save_conversation(&state)?;
-        repo.note_brought_back(id, side, Utc::now())?;
-    }
-    Ok(id)
+    // A new DM appears in both users' lists.
+    let events = if created {
+        vec![ChatEvent::ConversationUpdated { participants: summary.participants(), conversation: id }]
+    } else {
+        Vec::new()
+    };
+    Ok(Done::new((summary, created), events))
 }
 
 #[cfg(test)]
@@ -137,7 +232,8 @@ mod tests {
     use super::*;
     use crate::conversations::Side;
     use crate::direct_messages::test_support::{MockRepo, dm_state, summary};
-    use crate::ids::{PersonaId, UserId};
+    use crate::ids::ConversationId;
+    use crate::ids::PersonaId;
 
     const ALICE: Principal = Principal::user(UserId(1));
     const BOB: UserId = UserId(2);
@@ -157,7 +253,7 @@ mod tests {
         repo.expect_count_active_dms().returning(|_| Ok(3));
         repo.expect_create_dm().times(1).returning(|_, _| Ok((ConversationId(9), true)));
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (dm, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let (dm, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap().value;
         assert!(created);
         assert_eq!(dm.id, ConversationId(9));
     }
@@ -171,7 +267,7 @@ mod tests {
         repo.expect_count_active_dms().never();
         repo.expect_create_dm().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap().value;
         assert!(!created);
     }
 
@@ -209,8 +305,8 @@ mod tests {
         repo.expect_create_dm().times(1).returning(|_, _| Ok((ConversationId(10), true)));
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
         let settings = DmSettings { max_active: 5 };
-        assert!(!start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &settings).unwrap().1);
-        assert!(start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(3)), &settings).unwrap().1);
+        assert!(!start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &settings).unwrap().value.1);
+        assert!(start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(3)), &settings).unwrap().value.1);
     }
 
     #[test]
@@ -231,7 +327,8 @@ mod tests {
             repo.expect_find_dm().returning(|_, _| Ok(Some(ConversationId(9))));
             repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
             repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-            start_dm(&mut repo, &Principal::user(caller), DmTarget::User(target), &DmSettings::default()).unwrap();
+            let _done =
+                start_dm(&mut repo, &Principal::user(caller), DmTarget::User(target), &DmSettings::default()).unwrap();
         }
     }
 
@@ -274,7 +371,8 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         repo.expect_create_dm().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        let (_, created) = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap();
+        let (_, created) =
+            start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings { max_active: 5 }).unwrap().value;
         assert!(!created);
     }
 
@@ -287,7 +385,7 @@ mod tests {
         repo.expect_save_conversation().never();
         repo.expect_note_brought_back().never();
         repo.expect_dm_summary().returning(|id| Ok(Some(summary(id))));
-        start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
+        let _done = start_dm(&mut repo, &ALICE, DmTarget::User(BOB), &DmSettings::default()).unwrap();
     }
 
     #[test]
@@ -352,5 +450,40 @@ mod tests {
         assert!(matches!(closed, Err(StartDmError::PersonaDmDisabled)));
         let missing = start_dm(&mut repo, &ALICE, DmTarget::Persona(PersonaId(2)), &DmSettings::default());
         assert!(matches!(missing, Err(StartDmError::NotFound)));
+    }
+
+    const MAX: DmSettings = DmSettings { max_active: 2 };
+
+    fn room(existing: Option<bool>, caller_active: i64, target_active: i64) -> Room {
+        Room { existing, caller_active, target_active: Some(target_active) }
+    }
+
+    #[test]
+    fn the_rule_refuses_in_the_order_a_start_answers() {
+        let open = Reach { is_self: false, known: true, you_blocked: false, they_blocked: false, share_group: true };
+        assert!(may_start_user_dm(open, room(None, 1, 1), &MAX).is_ok());
+        let refused = |reach, room| may_start_user_dm(reach, room, &MAX).unwrap_err().to_string();
+        assert_eq!(refused(Reach::MYSELF, room(None, 0, 0)), StartDmError::SelfTarget.to_string());
+        assert_eq!(refused(Reach { known: false, ..open }, room(None, 0, 0)), StartDmError::NotFound.to_string());
+        assert_eq!(
+            refused(Reach { you_blocked: true, ..open }, room(None, 0, 0)),
+            StartDmError::YouBlocked.to_string()
+        );
+        let hidden = StartDmError::NoSharedGroup.to_string();
+        assert_eq!(refused(Reach { they_blocked: true, ..open }, room(Some(false), 0, 0)), hidden);
+        assert_eq!(refused(Reach { share_group: false, ..open }, room(None, 0, 0)), hidden);
+        assert_eq!(refused(open, room(None, 2, 0)), StartDmError::LimitReached { max: 2 }.to_string());
+        assert_eq!(refused(open, room(Some(true), 2, 0)), StartDmError::LimitReached { max: 2 }.to_string());
+        assert_eq!(refused(open, room(None, 1, 2)), StartDmError::TargetLimitReached.to_string());
+    }
+
+    #[test]
+    fn an_existing_dm_reopens_at_any_count_and_an_archived_one_needs_the_callers_room() {
+        let open = Reach { is_self: false, known: true, you_blocked: false, they_blocked: false, share_group: true };
+        assert!(may_start_user_dm(open, room(Some(false), 9, 9), &MAX).is_ok());
+        assert!(may_start_user_dm(open, room(Some(true), 1, 9), &MAX).is_ok());
+        let prospect = DmProspect { user: BOB, reach: open, existing: None, active: 0 };
+        assert!(prospect.allows(1, &MAX));
+        assert!(!prospect.allows(2, &MAX));
     }
 }

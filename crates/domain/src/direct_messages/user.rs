@@ -12,6 +12,7 @@ use crate::conversations::{
 use crate::direct_messages::model::{DmCursor, DmListQuery, DmSummary};
 use crate::direct_messages::ports::DirectMessageRepository;
 use crate::error::RepoError;
+use crate::events::Done;
 use crate::ids::{ConversationId, MessageId};
 use crate::principal::Principal;
 
@@ -27,6 +28,9 @@ pub enum UserDmError {
     /// The `clientMessageId` is already used by another sender in this conversation.
     #[error("clientMessageId already used by another sender")]
     ClientIdReused,
+    /// The caller already sent another message with this `clientMessageId` here.
+    #[error("clientMessageId already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -36,6 +40,7 @@ impl From<AppendError> for UserDmError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
         }
     }
@@ -93,7 +98,7 @@ pub fn send_dm_message(
     caller: &Principal,
     id: ConversationId,
     new: &NewMessage,
-) -> Result<Sent, UserDmError> {
+) -> Result<Done<Sent>, UserDmError> {
     let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
     if let Participants::UserDm { a, b } = state.participants
         && (repo.is_blocked(a, b)? || repo.is_blocked(b, a)?)
@@ -101,7 +106,7 @@ pub fn send_dm_message(
         return Err(UserDmError::Blocked);
     }
     let author = access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserDmError::NotFound)?;
-    Ok(append_message(repo, &mut state, author, new)?)
+    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
 }
 
 /// Moves the caller's read mark in a DM.
@@ -110,11 +115,11 @@ pub fn mark_dm_read(
     caller: &Principal,
     id: ConversationId,
     upto: MessageId,
-) -> Result<ReadMark, UserDmError> {
+) -> Result<Done<ReadMark>, UserDmError> {
     let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
     let side = state.reader_side(caller.user_id, true);
     mark_read(repo, &mut state, side, upto)?.ok_or(UserDmError::NotFound)?;
-    Ok(ReadMark::of(&state, side))
+    Ok(Done::read(ReadMark::of(&state, side), caller.user_id))
 }
 
 /// Archives (`archived`) or brings back a DM for the caller only, at `now`.
@@ -191,7 +196,7 @@ mod tests {
         repo.expect_save_conversation()
             .withf(|s| s.archived_one.is_none() && s.side_one.unread == 1)
             .returning(|_| Ok(()));
-        send_dm_message(&mut repo, &Principal::user(UserId(2)), ConversationId(1), &text()).unwrap();
+        let _done = send_dm_message(&mut repo, &Principal::user(UserId(2)), ConversationId(1), &text()).unwrap();
     }
 
     #[test]

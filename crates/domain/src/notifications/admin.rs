@@ -2,6 +2,7 @@
 
 use crate::error::RepoError;
 use crate::events::Recipients;
+use crate::events::{ChatEvent, Done};
 use crate::notifications::model::{NotificationId, NotificationQuery, NotificationRecord};
 use crate::notifications::ports::NotificationRepository;
 use crate::principal::Principal;
@@ -45,13 +46,14 @@ pub fn retract_notification(
     repo: &mut (impl NotificationRepository + ?Sized),
     caller: &Principal,
     id: NotificationId,
-) -> Result<Option<Recipients>, AdminNotificationError> {
+) -> Result<Done<()>, AdminNotificationError> {
     require_admin(caller)?;
     let newly = repo.retract(id, caller.user_id)?.ok_or(AdminNotificationError::NotFound)?;
     if !newly {
-        return Ok(None);
+        return Ok(Done::quiet(()));
     }
-    Ok(Some(repo.recipients(id)?.map_or(Recipients::Everyone, Recipients::Users)))
+    let recipients = repo.recipients(id)?.map_or(Recipients::Everyone, Recipients::Users);
+    Ok(Done::new((), vec![ChatEvent::NotificationRetracted { recipients, notification: id }]))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Sending a notice.
 
 use crate::error::RepoError;
+use crate::events::{ChatEvent, Done, Recipients};
 use crate::ids::UserId;
 use crate::notifications::model::{NewNotification, SentNotification};
 use crate::notifications::ports::NotificationRepository;
@@ -22,8 +23,30 @@ pub enum SendNotificationError {
 
 /// Sends `new` as `caller`: checks the recipients, stores the notification, creates
 /// missing personal groups and stores one notice in each. A retry with the same
-/// idempotency key returns the first send's result and stores nothing.
+/// idempotency key returns the first send's result and stores nothing. Its event
+/// (the notice, to every recipient's sockets) names no sender.
 pub fn send_notification(
+    repo: &mut (impl NotificationRepository + ?Sized),
+    caller: &Principal,
+    new: &NewNotification,
+) -> Result<Done<SentNotification>, SendNotificationError> {
+    let sent = send(repo, caller, new)?;
+    let events = sent
+        .delivered_to
+        .as_ref()
+        .map(|audience| ChatEvent::NotificationCreated {
+            recipients: Recipients::from(audience),
+            notification: sent.id,
+            content: new.content.as_str().to_owned(),
+            style: new.style.clone(),
+            expires_at: new.expires_at,
+        })
+        .into_iter()
+        .collect();
+    Ok(Done::new(sent, events))
+}
+
+fn send(
     repo: &mut (impl NotificationRepository + ?Sized),
     caller: &Principal,
     new: &NewNotification,
@@ -115,7 +138,7 @@ mod tests {
             .withf(|id, a, _| *id == NotificationId(9) && *a == Audience::AllUsers)
             .times(1)
             .returning(|_, _, _| Ok(100));
-        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::AllUsers, None)).unwrap();
+        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::AllUsers, None)).unwrap().value;
         assert_eq!(
             sent,
             SentNotification {
@@ -158,7 +181,7 @@ mod tests {
         repo.expect_missing_users().never();
         repo.expect_insert_notification().never();
         repo.expect_deliver().never();
-        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::AllUsers, Some(key))).unwrap();
+        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::AllUsers, Some(key))).unwrap().value;
         assert_eq!(sent, SentNotification { id: NotificationId(4), reach: 12, created: false, delivered_to: None });
     }
 
@@ -175,7 +198,7 @@ mod tests {
         repo.expect_insert_notification().times(1).returning(|_, _| Ok(None));
         repo.expect_ensure_personal_groups().never();
         repo.expect_deliver().never();
-        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::User(UserId(3)), Some(key))).unwrap();
+        let sent = send_notification(&mut repo, &ADMIN, &new(Audience::User(UserId(3)), Some(key))).unwrap().value;
         assert_eq!((sent.id, sent.created), (NotificationId(6), false));
     }
 }

@@ -9,7 +9,7 @@ use crate::conversations::{
     Side, append_message, history, mark_read,
 };
 use crate::error::RepoError;
-use crate::events::ChatEvent;
+use crate::events::{ChatEvent, Done};
 use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
 use crate::principal::Principal;
 use crate::support::lifecycle::SupportStatus;
@@ -56,6 +56,9 @@ pub enum ReplyError {
     /// The `clientMessageId` is already used by another sender in this conversation.
     #[error("clientMessageId already used by another sender")]
     ClientIdReused,
+    /// The caller already sent another message with this `clientMessageId` here.
+    #[error("clientMessageId already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -65,6 +68,7 @@ impl From<AppendError> for ReplyError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
         }
     }
@@ -153,7 +157,7 @@ pub fn reply_to_support(
     id: ConversationId,
     voice: Voice,
     new: &NewMessage,
-) -> Result<Sent, ReplyError> {
+) -> Result<Done<Sent>, ReplyError> {
     if !caller.is_admin() {
         return Err(ReplyError::Forbidden);
     }
@@ -167,7 +171,7 @@ pub fn reply_to_support(
             Voice::Team | Voice::Default => Author::Team { admin: caller.user_id },
             Voice::Persona(_) => return Err(ReplyError::VoiceNotAllowed),
         };
-        return Ok(append_message(repo, &mut state, author, new)?);
+        return Ok(Done::sent(append_message(repo, &mut state, author, new)?));
     }
     let asked = match voice {
         Voice::Team => access::Voice::Own,
@@ -182,7 +186,7 @@ pub fn reply_to_support(
         Denied::NotVisible => ReplyError::NotFound,
         Denied::ReadOnly | Denied::VoiceNotAllowed => ReplyError::VoiceNotAllowed,
     })?;
-    Ok(append_message(repo, &mut state, author, new)?)
+    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
 }
 
 /// Changes status and/or assignee.
@@ -192,7 +196,7 @@ pub fn update_support(
     id: ConversationId,
     patch: SupportPatch,
     now: DateTime<Utc>,
-) -> Result<SupportConversation, AdminSupportError> {
+) -> Result<Done<SupportConversation>, AdminSupportError> {
     require_admin(caller)?;
     let mut state = lock_support(repo, id)?.ok_or(AdminSupportError::NotFound)?;
     if let Some(Some(assignee)) = patch.assignee
@@ -208,7 +212,9 @@ pub fn update_support(
         support.assignee = assignee;
     }
     repo.save_conversation(&state)?;
-    repo.support_conversation(id)?.ok_or(AdminSupportError::NotFound)
+    let conversation = repo.support_conversation(id)?.ok_or(AdminSupportError::NotFound)?;
+    let updated = ChatEvent::ConversationUpdated { participants: state.participants, conversation: id };
+    Ok(Done::new(conversation, vec![updated]))
 }
 
 /// Moves the team's read mark (shared by all admins) to `upto`.
@@ -217,11 +223,11 @@ pub fn mark_team_read(
     caller: &Principal,
     id: ConversationId,
     upto: MessageId,
-) -> Result<ReadMark, AdminSupportError> {
+) -> Result<Done<ReadMark>, AdminSupportError> {
     require_admin(caller)?;
     let mut state = lock_support(repo, id)?.ok_or(AdminSupportError::NotFound)?;
     mark_read(repo, &mut state, Side::Two, upto)?.ok_or(AdminSupportError::NotFound)?;
-    Ok(ReadMark::of(&state, Side::Two))
+    Ok(Done::read(ReadMark::of(&state, Side::Two), caller.user_id))
 }
 
 /// Resolves pending conversations idle since before `idle_before` (open ones, where a
@@ -277,23 +283,24 @@ mod tests {
     fn replies_default_to_the_conversations_persona() {
         let mut repo = replying(Author::Persona { persona: PersonaId(2), admin: UserId(1) });
         repo.expect_persona_is_active().returning(|_| Ok(true));
-        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
+        let _done = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
     }
 
     #[test]
     fn a_retired_header_persona_falls_back_to_the_team() {
         let mut repo = replying(Author::Team { admin: UserId(1) });
         repo.expect_persona_is_active().returning(|_| Ok(false));
-        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
+        let _done = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Default, &text()).unwrap();
     }
 
     #[test]
     fn admins_may_answer_as_any_active_persona_or_as_the_team() {
         let mut repo = replying(Author::Persona { persona: PersonaId(5), admin: UserId(1) });
         repo.expect_persona_is_active().returning(|_| Ok(true));
-        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text()).unwrap();
+        let _done =
+            reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text()).unwrap();
         let mut repo = replying(Author::Team { admin: UserId(1) });
-        reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Team, &text()).unwrap();
+        let _done = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Team, &text()).unwrap();
     }
 
     #[test]
@@ -321,7 +328,7 @@ mod tests {
                 })
                 .times(1)
                 .returning(|_| Ok(()));
-            let sent = reply_to_support(&mut repo, &ADMIN, ConversationId(1), voice, &text()).unwrap();
+            let sent = reply_to_support(&mut repo, &ADMIN, ConversationId(1), voice, &text()).unwrap().value;
             assert_eq!(sent.message.author, Author::Team { admin: UserId(1) }, "{voice:?}");
         }
         let mut repo = MockRepo::new();

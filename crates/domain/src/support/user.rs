@@ -11,6 +11,7 @@ use crate::conversations::{
     mark_read,
 };
 use crate::error::RepoError;
+use crate::events::Done;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::principal::Principal;
 use crate::support::model::{SupportConversation, SupportSettings};
@@ -33,6 +34,9 @@ pub enum UserSupportError {
     /// The `clientMessageId` is already used by another sender in this conversation.
     #[error("clientMessageId already used by another sender")]
     ClientIdReused,
+    /// The caller already sent another message with this `clientMessageId` here.
+    #[error("clientMessageId already used for another message")]
+    KeyReused,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -42,6 +46,7 @@ impl From<AppendError> for UserSupportError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::ClientIdReused => Self::ClientIdReused,
+            AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
         }
     }
@@ -97,12 +102,12 @@ pub fn send_support_message(
     caller: &Principal,
     settings: &SupportSettings,
     new: &NewMessage,
-) -> Result<Sent, UserSupportError> {
+) -> Result<Done<Sent>, UserSupportError> {
     let (id, _) = ensure_support(repo, caller.user_id, settings)?;
     let mut state = repo.lock_conversation(id)?.ok_or_else(|| RepoError::internal("support conversation vanished"))?;
     let author =
         access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
-    Ok(crate::conversations::append_message(repo, &mut state, author, new)?)
+    Ok(Done::sent(crate::conversations::append_message(repo, &mut state, author, new)?))
 }
 
 /// Marks the caller's support conversation read up to `upto`.
@@ -110,11 +115,11 @@ pub fn mark_support_read(
     repo: &mut (impl SupportRepository + ConversationRepository + ?Sized),
     caller: &Principal,
     upto: MessageId,
-) -> Result<ReadMark, UserSupportError> {
+) -> Result<Done<ReadMark>, UserSupportError> {
     let id = repo.support_id_for_user(caller.user_id)?.ok_or(UserSupportError::NotFound)?;
     let mut state = repo.lock_conversation(id)?.ok_or(UserSupportError::NotFound)?;
     mark_read(repo, &mut state, Side::One, upto)?.ok_or(UserSupportError::NotFound)?;
-    Ok(ReadMark::of(&state, Side::One))
+    Ok(Done::read(ReadMark::of(&state, Side::One), caller.user_id))
 }
 
 #[cfg(test)]
