@@ -40,18 +40,33 @@ impl AppState {
         T: Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
-        let done = self.store.run(use_case).await?;
-        Ok(self.announce(done))
+        perform(self.store.as_ref(), self.events.as_ref(), use_case).await
     }
 
     /// Publishes the events of a use case that touched no storage (typing outside user
     /// DMs, where no block can apply), and returns its result.
     pub fn announce<T>(&self, done: Done<T>) -> T {
-        for event in done.events {
-            self.events.publish(event);
-        }
-        done.value
+        announce(self.events.as_ref(), done)
     }
+}
+
+/// [`AppState::perform`] for code that holds a store and a publisher but no app state
+/// (the server's housekeeping loop): the one path from a use case to its events.
+pub async fn perform<T, E, F>(store: &dyn Store, events: &dyn EventPublisher, use_case: F) -> Result<T, E>
+where
+    F: FnOnce(&mut dyn Tx) -> Result<Done<T>, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<RepoError> + Send + 'static,
+{
+    let done = store.run(use_case).await?;
+    Ok(announce(events, done))
+}
+
+fn announce<T>(events: &dyn EventPublisher, done: Done<T>) -> T {
+    for event in done.events {
+        events.publish(event);
+    }
+    done.value
 }
 
 impl std::fmt::Debug for AppState {

@@ -20,7 +20,7 @@ use chat_api::realtime::RealtimePublisher;
 use chat_api::realtime::fanout::Fanout;
 use chat_api::realtime::hub::Hub;
 use chat_api::{ApiSettings, AppState};
-use chat_domain::events::EventPublisher;
+use chat_domain::events::{Done, EventPublisher};
 use chat_domain::store::Store;
 use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
@@ -184,11 +184,10 @@ pub async fn maintain(
         drain("auto-resolved idle support conversations", || {
             let (store, events) = (Arc::clone(store), Arc::clone(events));
             async move {
-                let changed = store.run(move |tx| support::auto_resolve(tx, before, 500)).await?;
-                for event in &changed {
-                    events.publish(event.clone());
-                }
-                Ok(changed)
+                let resolve = move |tx: &mut dyn chat_domain::store::Tx| {
+                    support::auto_resolve(tx, before, 500).map(|changed| Done::new(changed.clone(), changed))
+                };
+                chat_api::state::perform(store.as_ref(), events.as_ref(), resolve).await
             }
         })
         .await;
