@@ -105,14 +105,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// [`parse_json`] for a document already parsed strictly (a WebSocket frame read once
 /// for its `type`).
 pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    if !value.is_object() {
-        let found = match value {
-            serde_json::Value::Array(_) => "an array",
-            serde_json::Value::String(_) => "a string",
-            serde_json::Value::Number(_) => "a number",
-            serde_json::Value::Bool(_) => "a boolean",
-            serde_json::Value::Null | serde_json::Value::Object(_) => "null",
-        };
+    let found = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("an array"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Null => Some("null"),
+    };
+    if let Some(found) = found {
         return Err(ApiError::Validation(vec![FieldViolation::new(
             "(body)",
             "invalid_type",
