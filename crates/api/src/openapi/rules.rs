@@ -83,6 +83,21 @@ pub(crate) fn apply(doc: &mut Value) {
             "then": {"properties": {"content": {"pattern": HTTPS_URL, "maxLength": HttpsUrl::MAX_SENT_CHARS}}},
         }]);
     }
+    // The socket's send frames are read by the same parser as the REST bodies: they
+    // state the same rules for `content` and `messageType`.
+    let sent = schemas["SendMessageRequest"].clone();
+    if let Some(frames) = schemas["ClientFrame"]["oneOf"].as_array_mut() {
+        let sends = frames.iter_mut().filter(|f| {
+            let properties = &f["properties"];
+            properties.get("content").is_some() && properties.get("messageType").is_some()
+        });
+        for frame in sends {
+            for property in ["content", "messageType"] {
+                frame["properties"][property] = sent["properties"][property].clone();
+            }
+            frame["allOf"] = sent["allOf"].clone();
+        }
+    }
     // A reply speaks as a persona or as the team, not both.
     if let Some(parts) = schemas["SupportReplyRequest"]["allOf"].as_array_mut() {
         parts.push(json!({"not": {
@@ -154,6 +169,19 @@ mod tests {
         }
         for schema in TYPED_CONTENT.into_iter().chain(["SendNotificationRequest", "SyncRequest"]) {
             assert!(has_component(&doc, schema), "{schema}");
+        }
+    }
+
+    #[test]
+    fn socket_send_frames_state_the_rest_bodys_rules() {
+        let doc = crate::openapi::document(&crate::openapi());
+        let frames = doc["components"]["schemas"]["ClientFrame"]["oneOf"].as_array().expect("a union").clone();
+        let sends: Vec<&Value> = frames.iter().filter(|f| f["properties"].get("messageType").is_some()).collect();
+        assert_eq!(sends.len(), 3, "support-message, support-response, dm-message");
+        for frame in sends {
+            assert_eq!(frame["properties"]["content"]["pattern"], MULTILINE_TEXT);
+            assert_eq!(frame["properties"]["messageType"]["enum"], json!(["text", "image", "link"]));
+            assert_eq!(frame["allOf"][0]["then"]["properties"]["content"]["pattern"], HTTPS_URL);
         }
     }
 
