@@ -155,10 +155,9 @@ impl PgCluster {
     /// A new migrated database on this cluster. It is not dropped on its own: the whole
     /// cluster goes on drop (a drop while the cluster is frozen must not hang).
     pub fn database(&self) -> TestDb {
-        use diesel::Connection as _;
         use diesel::connection::SimpleConnection as _;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(&self.admin_url()).expect("the cluster accepts connections");
+        let mut admin = chat_postgres::establish(&self.admin_url()).expect("the cluster accepts connections");
         admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("the database is created");
         let url = format!("postgres://postgres@127.0.0.1:{}/{name}", self.port);
         chat_postgres::run_migrations(&url).expect("the database is migrated");

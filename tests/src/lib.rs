@@ -82,7 +82,7 @@ fn template() -> anyhow::Result<String> {
         return Ok(name.clone());
     }
     let name = format!("chat_tmpl_{}", migrations_hash());
-    let mut admin = PgConnection::establish(&admin_url()).context("cannot connect to TEST_DATABASE_URL")?;
+    let mut admin = chat_postgres::establish(&admin_url()).context("cannot connect to TEST_DATABASE_URL")?;
     // Serialize template creation across test processes.
     admin.batch_execute("SELECT pg_advisory_lock(7011)")?;
     let result = (|| -> anyhow::Result<()> {
@@ -126,7 +126,7 @@ impl TestDb {
 
     fn create(template: Option<&str>) -> Self {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
+        let mut admin = chat_postgres::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
         let sql = match template {
             Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
             None => format!("CREATE DATABASE {name}"),
@@ -139,7 +139,7 @@ impl TestDb {
     /// A copy of `self` (which must have no open connection), dropped on drop.
     pub fn copy(&self) -> Self {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
+        let mut admin = chat_postgres::establish(&admin_url()).expect("TEST_DATABASE_URL accepts connections");
         admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", self.name)).expect("the copy is created");
         let url = url_with_db(&name);
         Self { name, url, owned: true }
@@ -164,7 +164,7 @@ impl TestDb {
 
     /// A direct connection, for arranging fixtures and checking what was stored.
     pub fn conn(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("the test database accepts connections")
+        chat_postgres::establish(&self.url).expect("the test database accepts connections")
     }
 
     /// Runs one SQL statement returning a single bigint column named `n`.
@@ -221,7 +221,7 @@ impl Drop for TestDb {
         if !self.owned {
             return;
         }
-        if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
+        if let Ok(mut admin) = chat_postgres::establish(&admin_url()) {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
         }
     }

@@ -62,7 +62,7 @@ pub enum LegacyError {
 const LEGACY_LOCK: i64 = 0x6c65_6761_6379_5f73;
 
 fn connect(database_url: &str) -> Result<PgConnection, LegacyError> {
-    Ok(PgConnection::establish(database_url)?)
+    Ok(crate::establish(database_url)?)
 }
 
 #[derive(QueryableByName)]

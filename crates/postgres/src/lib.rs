@@ -13,6 +13,7 @@ mod group_members;
 mod group_messages;
 pub mod health;
 pub mod legacy;
+mod libpq;
 mod messages;
 mod migrations;
 mod moderation;
@@ -27,6 +28,7 @@ mod support;
 mod tx;
 mod users;
 
+pub use self::libpq::establish;
 pub use self::migrations::{
     MigrateOptions, MigrationError, OldNotices, ensure_database, revert_all_migrations, run_migrations,
     run_migrations_with,

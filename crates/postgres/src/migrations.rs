@@ -77,7 +77,7 @@ fn with_migration_lock<T>(
     database_url: &str,
     f: impl FnOnce(&mut PgConnection) -> Result<T, MigrationError>,
 ) -> Result<T, MigrationError> {
-    let mut conn = PgConnection::establish(database_url)?;
+    let mut conn = crate::establish(database_url)?;
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn)?;
     let result = f(&mut conn);
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut conn)?;
@@ -101,7 +101,7 @@ pub fn ensure_database(database_url: &str) -> Result<bool, MigrationError> {
         )));
     }
     url.set_path("/postgres");
-    let mut conn = PgConnection::establish(url.as_str())?;
+    let mut conn = crate::establish(url.as_str())?;
     let found = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
         .bind::<Text, _>(&name)
         .get_result::<Exists>(&mut conn)?;

@@ -77,7 +77,7 @@ ON CONFLICT DO NOTHING;
 /// transaction; running it again changes nothing) and returns the demo accounts.
 pub fn seed_demo(database_url: &str) -> Result<DemoData, SeedError> {
     let boxed = |e: Box<dyn std::error::Error + Send + Sync>| SeedError(e);
-    let mut conn = PgConnection::establish(database_url).map_err(|e| boxed(e.into()))?;
+    let mut conn = crate::establish(database_url).map_err(|e| boxed(e.into()))?;
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         conn.batch_execute(SEED_SQL)?;
         let users = diesel::sql_query(

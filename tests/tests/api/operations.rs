@@ -11,7 +11,6 @@ use chat_api::ApiSettings;
 use chat_api::rate_limit::{BudgetRates, Rate, RateLimitSettings};
 use chat_tests::process::{ServerOptions, ServerProcess};
 use chat_tests::{TestApp, TestDb, WsClient, WsEnd, token};
-use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use openmetrics_parser::PrometheusValue;
 use openmetrics_parser::prometheus::parse_prometheus;
@@ -382,7 +381,7 @@ async fn a_burst_past_the_send_budget_is_refused_stores_nothing_and_refills() {
 #[tokio::test]
 async fn a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
     let db = TestDb::migrated();
-    let mut admin = diesel::PgConnection::establish(&chat_tests::admin_url()).unwrap();
+    let mut admin = chat_postgres::establish(&chat_tests::admin_url()).unwrap();
     let allow = |admin: &mut diesel::PgConnection, on: bool| {
         admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}", db.name)).unwrap();
     };

@@ -92,8 +92,7 @@ pub(crate) fn session_settings(config: &PoolConfig) -> String {
 
 /// Opens one connection with the deadlines set (for the readiness probe).
 pub(crate) fn establish(url: &str, settings: &str) -> Result<PgConnection, diesel::r2d2::Error> {
-    use diesel::Connection as _;
-    let mut conn = PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+    let mut conn = crate::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
     conn.batch_execute(settings).map_err(diesel::r2d2::Error::QueryError)?;
     Ok(conn)
 }
@@ -124,6 +123,7 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<PgConnection, Self::Error> {
+        crate::libpq::init_tls();
         let result = self.inner.connect().and_then(|mut conn| {
             conn.batch_execute(&self.settings).map_err(diesel::r2d2::Error::QueryError)?;
             Ok(conn)
