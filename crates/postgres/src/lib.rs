@@ -19,6 +19,7 @@ mod migrations;
 mod moderation;
 mod notifications;
 mod personas;
+mod prepared;
 mod replay;
 mod schema;
 mod search;

@@ -5,10 +5,10 @@
 //! read marks that name a message outside the caller's conversation are answered like
 //! missing ones.
 
-use crate::access::{self, Voice};
+use crate::access::{self, Participants, Voice};
 use crate::conversations::{
-    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side, history,
-    mark_read,
+    AppendError, AppendTarget, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side,
+    append_message, history, mark_read,
 };
 use crate::error::RepoError;
 use crate::events::Done;
@@ -103,11 +103,17 @@ pub fn send_support_message(
     settings: &SupportSettings,
     new: &NewMessage,
 ) -> Result<Done<Sent>, UserSupportError> {
+    // The caller's own conversation: they speak as themselves, from side one, and the
+    // append finds the row by its owner (no lookup first). Only a first message creates it.
+    let participants = Participants::Support { user: caller.user_id };
+    let author = access::authorize_post(caller, &participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
+    if let Some(sent) = append_message(repo, AppendTarget::SupportOf(caller.user_id), author, Side::One, new)? {
+        return Ok(Done::sent(sent));
+    }
     let (id, _) = ensure_support(repo, caller.user_id, settings)?;
-    let mut state = repo.lock_conversation(id)?.ok_or_else(|| RepoError::internal("support conversation vanished"))?;
-    let author =
-        access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
-    Ok(Done::sent(crate::conversations::append_message(repo, &mut state, author, new)?))
+    let sent = append_message(repo, AppendTarget::Conversation(id), author, Side::One, new)?
+        .ok_or_else(|| RepoError::internal("support conversation vanished"))?;
+    Ok(Done::sent(sent))
 }
 
 /// Marks the caller's support conversation read up to `upto`.
