@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a panic is a test failure")]
 
+mod append_model;
 mod auth;
 mod chat_list;
 mod deadlines;
