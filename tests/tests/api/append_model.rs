@@ -213,3 +213,27 @@ fn the_sql_of_a_send_and_the_domains_model_agree_on_every_sequence() {
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
+
+#[test]
+fn the_send_statement_is_prepared_once_per_connection() {
+    let db = TestDb::migrated();
+    let mut world = World::new(&db);
+    for content in [0, 1, 0] {
+        world.send(false, Side::One, None, content).unwrap();
+        world.send(true, Side::One, None, content).unwrap();
+    }
+    let prepared = db_count(
+        &mut world.conn,
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'WITH c AS (%INSERT INTO dm_messages%'",
+    );
+    assert_eq!(prepared, 2, "one per target (by id, by support owner), reused by every send on the connection");
+}
+
+fn db_count(conn: &mut PgConnection, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
+}
