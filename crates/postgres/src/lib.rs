@@ -35,5 +35,5 @@ pub use self::migrations::{
     run_migrations_with,
 };
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
-pub use self::store::{Keepalives, PgStore, PoolConfig, SupportQueueGauges};
+pub use self::store::{GroupCommitConfig, Keepalives, PgStore, PoolConfig, SupportQueueGauges};
 pub use self::tx::PgTx;

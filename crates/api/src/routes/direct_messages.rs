@@ -194,7 +194,7 @@ async fn send_message(
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
-    let sent = state.perform(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
+    let sent = state.perform_send(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }

@@ -133,7 +133,7 @@ async fn reply(
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
-    let sent = state.perform(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
+    let sent = state.perform_send(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }

@@ -101,7 +101,7 @@ async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let new = body.try_into_domain()?;
     let settings = state.settings.support.clone();
-    let sent = state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+    let sent = state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
     let body = Message::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }

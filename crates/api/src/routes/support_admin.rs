@@ -182,7 +182,7 @@ async fn reply(
     ApiJson(body): ApiJson<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (voice, new) = body.try_into_domain()?;
-    let sent = state.perform(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
+    let sent = state.perform_send(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     let body = AdminMessage::from(sent.message);
     Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
