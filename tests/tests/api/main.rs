@@ -12,6 +12,7 @@ mod direct_messages;
 mod dm_isolation;
 mod errors;
 mod fanout;
+mod group_commit;
 mod groups;
 mod legacy_cleanup;
 mod legacy_old_app;
