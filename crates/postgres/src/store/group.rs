@@ -257,10 +257,10 @@ impl Writer {
             Err(SharedAbort::Panicked(i, panic)) => panicked = Some((i, panic)),
             Err(SharedAbort::Refused | SharedAbort::Abandoned | SharedAbort::Db(_)) => {}
         }
-        // Rolled back: each send goes back to its caller to run alone.
+        // Rolled back: each send goes back to its caller to run alone (and is measured
+        // there, once).
         health::group_commit_split();
         for (i, pending) in live.into_iter().enumerate() {
-            health::use_case_ran(pending.use_case, Outcome::Rollback, took);
             let reply = match panicked.take_if(|(at, _)| *at == i) {
                 Some((_, panic)) => Reply::Panicked(panic),
                 None => Reply::Alone(pending.job),
