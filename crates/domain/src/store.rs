@@ -93,6 +93,13 @@ pub trait Store: Send + Sync + 'static {
     /// MUST be propagated, not swallowed.
     fn execute(&self, use_case: &'static str, job: Job) -> StoreFuture;
 
+    /// Runs `job` like [`Store::execute`] for a use case that reads (history pages,
+    /// lists, the support queue), on connections that writes do not use, so that reads
+    /// never wait behind commits. The default runs it like any job.
+    fn execute_read(&self, use_case: &'static str, job: Job) -> StoreFuture {
+        self.execute(use_case, job)
+    }
+
     /// Runs `job` like [`Store::execute`], possibly in one transaction with other jobs
     /// waiting at the same moment (group commit: one commit for many sends).
     ///
@@ -159,6 +166,24 @@ impl dyn Store {
 }
 
 impl dyn Store {
+    /// [`Self::run`] for a use case that reads ([`Store::execute_read`]).
+    ///
+    /// # Panics
+    /// As [`Self::run`].
+    pub async fn read<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |tx| match use_case(tx) {
+            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
+            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
+        });
+        let payload = self.execute_read(use_case_name::<F>(), job).await?;
+        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+    }
+
     /// [`Self::run`] for a use case that may share its transaction with concurrent ones
     /// ([`Store::execute_shared`]): the send path. The use case may run more than once
     /// (hence `FnMut`), and its result is handed back only after its commit.

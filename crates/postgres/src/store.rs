@@ -83,6 +83,9 @@ pub struct PoolConfig {
     pub ping_timeout: Duration,
     /// Group commit of sends ([`group`]), or `None`: each send commits alone.
     pub group_commit: Option<GroupCommitConfig>,
+    /// Connections of a separate pool for reads (history pages, lists, the support
+    /// queue), so that they never queue behind commits; 0: reads share the pool.
+    pub read_pool_size: u32,
 }
 
 impl Default for PoolConfig {
@@ -99,6 +102,7 @@ impl Default for PoolConfig {
             conversation_writers: 4,
             ping_timeout: Duration::from_secs(1),
             group_commit: Some(GroupCommitConfig::default()),
+            read_pool_size: 8,
         }
     }
 }
@@ -127,6 +131,7 @@ pub struct PgStore {
     pool: PgPool,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    read: Option<ReadPool>,
     refusing: Arc<AtomicBool>,
     writers: Arc<WriterGate>,
     probe: Arc<Probe>,
@@ -189,6 +194,10 @@ impl PgStore {
             pool,
             permits: Arc::new(Semaphore::new(config.max_size as usize)),
             waiting: Arc::new(AtomicUsize::new(0)),
+            read: (config.read_pool_size > 0).then(|| ReadPool {
+                pool: new_pool(config.read_pool_size, &settings),
+                permits: Arc::new(Semaphore::new(config.read_pool_size as usize)),
+            }),
             refusing,
             writers,
             probe: Arc::new(Probe::new(url, settings)),
@@ -235,10 +244,30 @@ impl PgStore {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
     {
+        self.on_pool(&self.pool, &self.permits, f).await
+    }
+
+    /// [`Self::with_connection`] on the read pool (the pool when there is none).
+    async fn with_read_connection<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
+    {
+        match &self.read {
+            Some(read) => self.on_pool(&read.pool, &read.permits, f).await,
+            None => self.with_connection(f).await,
+        }
+    }
+
+    async fn on_pool<T, F>(&self, pool: &PgPool, permits: &Arc<Semaphore>, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
+    {
         let asked = Instant::now();
         let checkout_by = asked + self.config.checkout_timeout;
         let waiting = Waiting::count(&self.waiting);
-        let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(&self.permits).acquire_owned()).await;
+        let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(permits).acquire_owned()).await;
         drop(waiting);
         let permit = permit
             .map_err(|_| {
@@ -246,7 +275,7 @@ impl PgStore {
                 unavailable(Deadline::Checkout(self.config.checkout_timeout))
             })?
             .map_err(|closed| RepoError::Unavailable(Box::new(closed)))?;
-        let (pool, refusing, health) = (self.pool.clone(), Arc::clone(&self.refusing), self.health.clone());
+        let (pool, refusing, health) = (pool.clone(), Arc::clone(&self.refusing), self.health.clone());
         let checkout_timeout = self.config.checkout_timeout;
         let abandoned: Abandoned = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&abandoned);
@@ -322,6 +351,13 @@ impl PgStore {
             waiting: self.waiting.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The pool reads use, apart from the writes' (`PoolConfig::read_pool_size`).
+#[derive(Clone)]
+struct ReadPool {
+    pool: PgPool,
+    permits: Arc<Semaphore>,
 }
 
 /// One request counted as waiting for a permit, until dropped (also when the request
@@ -426,6 +462,14 @@ impl Store for PgStore {
         Box::pin(async move {
             let writers = Arc::clone(&store.writers);
             store.with_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned)).await
+        })
+    }
+
+    fn execute_read(&self, use_case: &'static str, job: Job) -> StoreFuture {
+        let store = self.clone();
+        Box::pin(async move {
+            let writers = Arc::clone(&store.writers);
+            store.with_read_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned)).await
         })
     }
 

@@ -65,6 +65,10 @@ pub struct PoolArgs {
     /// How long `/readyz` waits for the database on its own connection (ms).
     #[arg(long, env = "CHAT_READYZ_TIMEOUT_MS", default_value_t = 1000)]
     pub readyz_timeout_ms: u64,
+    /// Connections of a separate pool for reads (history pages, lists, the support
+    /// queue), so that they never wait behind commits; 0 shares the pool.
+    #[arg(long, env = "CHAT_DB_READ_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=512))]
+    pub db_read_pool_size: u32,
     /// Group commit: sends waiting at the same moment share one transaction and one
     /// commit (`on`), or each send commits alone (`off`).
     #[arg(long, env = "CHAT_GROUP_COMMIT", value_enum, default_value_t = Switch::On)]
@@ -96,6 +100,7 @@ impl From<PoolArgs> for PoolConfig {
             idle_in_transaction_timeout: ms(args.db_idle_in_transaction_timeout_ms),
             conversation_writers: args.db_conversation_writers as usize,
             ping_timeout: ms(args.readyz_timeout_ms),
+            read_pool_size: args.db_read_pool_size,
             group_commit: (args.group_commit == Switch::On).then(|| GroupCommitConfig {
                 max_batch: args.group_commit_max_batch as usize,
                 max_wait: Duration::from_micros(args.group_commit_max_wait_us),

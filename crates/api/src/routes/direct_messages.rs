@@ -118,7 +118,7 @@ async fn list_dms(
     ApiQuery(params): ApiQuery<DmListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let (rows, next) = state.store.run(move |tx| direct_messages::list_dms(tx, &caller, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| direct_messages::list_dms(tx, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(UserDmPage {
         items: rows.into_iter().map(|dm| UserDm::new(dm, caller.user_id)).collect(),
         next_cursor: encode_dm_cursor(next),
@@ -166,7 +166,7 @@ async fn list_messages(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let page = state.store.run(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
+    let page = state.store.read(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
 

@@ -55,7 +55,7 @@ async fn list_dms(
     ApiQuery(params): ApiQuery<AdminDmParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let (rows, next) = state.store.run(move |tx| direct_messages::admin_list_dms(tx, &admin, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| direct_messages::admin_list_dms(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminDmPage {
         items: rows.into_iter().map(AdminDm::from).collect(),
         next_cursor: encode_dm_cursor(next),
@@ -105,7 +105,7 @@ async fn list_messages(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let page = state.store.run(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
+    let page = state.store.read(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
 }
 

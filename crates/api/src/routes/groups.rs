@@ -52,7 +52,7 @@ async fn list_group_messages(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let page = state.store.run(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
+    let page = state.store.read(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
     Ok(HttpResponse::Ok().json(GroupMessagePage::from(page)))
 }
 

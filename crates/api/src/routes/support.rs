@@ -76,7 +76,7 @@ async fn list_messages(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let page = state.store.run(move |tx| support::support_history(tx, &caller, &query)).await?;
+    let page = state.store.read(move |tx| support::support_history(tx, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
 

@@ -77,7 +77,7 @@ async fn queue(
     ApiQuery(params): ApiQuery<QueueParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain(admin.user_id)?;
-    let (rows, next) = state.store.run(move |tx| support::support_queue(tx, &admin, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| support::support_queue(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok().json(SupportQueuePage {
         items: rows.into_iter().map(AdminSupportConversation::from).collect(),
         next_cursor: queue_cursor(next),
@@ -154,7 +154,7 @@ async fn list_messages(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let page = state.store.run(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
+    let page = state.store.read(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
 }
 
