@@ -25,6 +25,7 @@ mod openapi;
 mod operations;
 mod personas;
 mod plans;
+mod read_pool;
 mod realtime;
 mod slow_bodies;
 mod support;
