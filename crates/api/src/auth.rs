@@ -185,7 +185,7 @@ impl Authenticator {
         let id = principal.user_id;
         if self.known_users.get(&id.get()).await.is_none() {
             let exists = store
-                .read(move |tx| chat_domain::users::is_known_user(tx, id))
+                .run(move |tx| chat_domain::users::is_known_user(tx, id))
                 .await
                 .map_err(|e: RepoError| ApiError::from(e))?;
             if !exists {
