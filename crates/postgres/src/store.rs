@@ -186,7 +186,8 @@ impl PgStore {
                 config.lock_timeout.min(group::LOCK_WAIT)
             };
             let lock_wait = PoolConfig { lock_timeout: wait, ..config };
-            let pool = new_pool(1, &connect::session_settings(&lock_wait));
+            let size = u32::try_from(group.writers.max(1)).unwrap_or(u32::MAX);
+            let pool = new_pool(size, &connect::session_settings(&lock_wait));
             let (refusing, writers, health) = (Arc::clone(&refusing), Arc::clone(&writers), health.clone());
             GroupCommit::start(pool, refusing, writers, health, config.checkout_timeout, group)
         });

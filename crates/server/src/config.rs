@@ -76,6 +76,9 @@ pub struct PoolArgs {
     /// The most sends in one group-commit transaction.
     #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_BATCH", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub group_commit_max_batch: u32,
+    /// Group-commit writers, each with a connection of its own.
+    #[arg(long, env = "CHAT_GROUP_COMMIT_WRITERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub group_commit_writers: u32,
     /// How long a batch of two or more sends may wait for more (µs; a lone send never
     /// waits). At most 1 ms.
     #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_WAIT_US", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
@@ -104,6 +107,7 @@ impl From<PoolArgs> for PoolConfig {
             group_commit: (args.group_commit == Switch::On).then(|| GroupCommitConfig {
                 max_batch: args.group_commit_max_batch as usize,
                 max_wait: Duration::from_micros(args.group_commit_max_wait_us),
+                writers: args.group_commit_writers as usize,
             }),
         }
     }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 const MESSAGES: &str = "/api/user/chat/support/messages";
 
 fn pool(group_commit: bool) -> PoolConfig {
-    let group = GroupCommitConfig { max_batch: 64, max_wait: Duration::from_millis(1) };
+    let group = GroupCommitConfig { max_batch: 64, max_wait: Duration::from_millis(1), writers: 2 };
     PoolConfig { max_size: 16, group_commit: group_commit.then_some(group), ..PoolConfig::default() }
 }
 

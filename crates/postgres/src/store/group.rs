@@ -1,7 +1,8 @@
 //! Group commit: sends waiting at the same moment share one transaction and one commit.
 //!
-//! A commit costs PostgreSQL a WAL flush; a send's statement costs far less. One writer
-//! thread, on a connection of its own, takes every send queued when it is free (at most
+//! A commit costs PostgreSQL a WAL flush; a send's statement costs far less. A writer
+//! thread (`writers` of them), on a connection of its own, takes every send queued when
+//! it is free (at most
 //! `max_batch`; none of them waits for a batch to fill: an idle writer runs a lone send
 //! at once, and `max_wait`, 0 by default, is the most a batch of two or more waits for
 //! more), runs them in arrival order in one transaction, commits, and only then answers
@@ -21,9 +22,9 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
@@ -44,11 +45,15 @@ pub struct GroupCommitConfig {
     /// How long a batch of two or more sends may wait for more to arrive (a lone send
     /// never waits). About a millisecond at most; 0 takes what is queued.
     pub max_wait: Duration,
+    /// Writer threads, each with a connection of its own, taking batches from one queue:
+    /// one writer runs its statements one after another on one backend, so on a
+    /// machine where the database has more than one core several writers keep it busy.
+    pub writers: usize,
 }
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        Self { max_batch: 64, max_wait: Duration::ZERO }
+        Self { max_batch: 64, max_wait: Duration::ZERO, writers: 4 }
     }
 }
 
@@ -96,7 +101,7 @@ impl std::fmt::Debug for Pending {
 }
 
 impl GroupCommit {
-    /// Starts the writer on `pool` (a pool of its own: one connection).
+    /// Starts the writers on `pool` (a pool of their own: one connection each).
     pub(crate) fn start(
         pool: PgPool,
         refusing: Arc<AtomicBool>,
@@ -106,11 +111,22 @@ impl GroupCommit {
         config: GroupCommitConfig,
     ) -> Self {
         let (queue, received) = mpsc::channel();
-        let writer = Writer { pool, refusing, writers, health, checkout_timeout, config };
-        std::thread::Builder::new()
-            .name("chat-group-commit".into())
-            .spawn(move || writer.run(&received))
-            .expect("the group commit writer thread starts");
+        let received = Arc::new(Mutex::new(received));
+        for n in 0..config.writers.max(1) {
+            let writer = Writer {
+                pool: pool.clone(),
+                refusing: Arc::clone(&refusing),
+                writers: Arc::clone(&writers),
+                health: health.clone(),
+                checkout_timeout,
+                config,
+            };
+            let received = Arc::clone(&received);
+            std::thread::Builder::new()
+                .name(format!("chat-group-commit-{n}"))
+                .spawn(move || writer.run(&received))
+                .expect("a group commit writer thread starts");
+        }
         Self { queue }
     }
 
@@ -171,25 +187,34 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(self, queue: &Receiver<Pending>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            while batch.len() < self.config.max_batch
-                && let Ok(next) = queue.try_recv()
-            {
-                batch.push(next);
-            }
-            if batch.len() > 1 && !self.config.max_wait.is_zero() {
-                let until = Instant::now() + self.config.max_wait;
-                while batch.len() < self.config.max_batch {
-                    match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                        Ok(next) => batch.push(next),
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            }
+    /// Takes a batch from the shared queue (one writer at a time), then runs it while
+    /// the next writer takes the next batch.
+    fn run(self, queue: &Mutex<Receiver<Pending>>) {
+        loop {
+            let Some(batch) = self.take(queue) else { return };
             self.run_batch(batch);
         }
+    }
+
+    fn take(&self, queue: &Mutex<Receiver<Pending>>) -> Option<Vec<Pending>> {
+        let queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = queue.recv().ok()?;
+        let mut batch = vec![first];
+        while batch.len() < self.config.max_batch
+            && let Ok(next) = queue.try_recv()
+        {
+            batch.push(next);
+        }
+        if batch.len() > 1 && !self.config.max_wait.is_zero() {
+            let until = Instant::now() + self.config.max_wait;
+            while batch.len() < self.config.max_batch {
+                match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    Ok(next) => batch.push(next),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        Some(batch)
     }
 
     fn run_batch(&self, batch: Vec<Pending>) {
