@@ -11,7 +11,7 @@ use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
-use crate::conversations::{client_id_sql, history_sql};
+use crate::conversations::{APPEND_TO_CONVERSATION_SQL, APPEND_TO_SUPPORT_SQL, client_id_sql, history_sql};
 use crate::direct_messages::{DmListFilter, dm_list_query};
 use crate::support::queue_sql;
 
@@ -30,6 +30,10 @@ pub enum HotPath {
     HistoryNewer(ConversationId, MessageId),
     /// The idempotency lookup of a send.
     SendClientIdLookup(ConversationId),
+    /// The one statement of a send to a conversation named by id.
+    SendAppend(ConversationId),
+    /// The one statement of a user's send to their support conversation.
+    SendAppendToSupport(UserId),
     /// A user's DM list, most recent activity first.
     UserDmList(UserId),
     /// Every DM, for admins, by activity.
@@ -88,6 +92,24 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             };
             let page = AdminDmQuery { user: None, persona, kind: None, waiting: false, after: None, limit: 50 };
             dm_list_query("EXPLAIN ", &DmListFilter::of_admin(&page)).load(&mut conn)?
+        }
+        HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) => {
+            let (sql, id, user) = match path {
+                HotPath::SendAppend(id) => (APPEND_TO_CONVERSATION_SQL, Some(id.get()), None),
+                HotPath::SendAppendToSupport(user) => (APPEND_TO_SUPPORT_SQL, None, Some(user.get())),
+                _ => unreachable!("matched above"),
+            };
+            diesel::sql_query(format!("EXPLAIN {sql}"))
+                .bind::<Nullable<BigInt>, _>(id)
+                .bind::<Nullable<Int4>, _>(user)
+                .bind::<Text, _>("real_user")
+                .bind::<Int4, _>(1)
+                .bind::<Nullable<Int4>, _>(None::<i32>)
+                .bind::<Text, _>("hello")
+                .bind::<Text, _>("text")
+                .bind::<Nullable<SqlUuid>, _>(Some(uuid::Uuid::nil()))
+                .bind::<Int4, _>(1)
+                .load(&mut conn)?
         }
         HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))
             .bind::<BigInt, _>(id.get())
