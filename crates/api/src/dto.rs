@@ -7,6 +7,7 @@ pub mod groups;
 pub mod messages;
 pub mod notifications;
 pub mod personas;
+pub mod stats;
 pub mod support;
 
 use chat_domain::values::ValueError;

@@ -12,6 +12,7 @@ mod notifications_admin;
 mod personas;
 mod realtime;
 mod search;
+mod stats_admin;
 mod support;
 mod support_admin;
 
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(direct_messages_admin::configure_admin)
             .configure(moderation::configure)
             .configure(search::configure_admin)
-            .configure(notifications_admin::configure),
+            .configure(notifications_admin::configure)
+            .configure(stats_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));
     cfg.service(

@@ -22,6 +22,7 @@ use crate::moderation::ModerationRepository;
 use crate::notifications::NotificationRepository;
 use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
+use crate::stats::StatsRepository;
 use crate::support::SupportRepository;
 use crate::users::UserDirectory;
 
@@ -41,6 +42,7 @@ pub trait Tx:
     + ReplayRepository
     + NotificationRepository
     + GroupMessageRepository
+    + StatsRepository
 {
 }
 
@@ -56,6 +58,7 @@ impl<T> Tx for T where
         + ReplayRepository
         + NotificationRepository
         + GroupMessageRepository
+        + StatsRepository
         + ?Sized
 {
 }

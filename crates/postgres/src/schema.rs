@@ -119,6 +119,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_support_episodes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        started_at -> Timestamptz,
+        reopened -> Bool,
+        first_response_at -> Nullable<Timestamptz>,
+        #[max_length = 10]
+        first_response_voice -> Nullable<Varchar>,
+        first_response_persona_id -> Nullable<Int4>,
+        resolved_at -> Nullable<Timestamptz>,
+        assignee_admin_id -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
     chat_support_migration_batches (id) {
         id -> Int8,
         started_at -> Timestamptz,
@@ -255,6 +270,9 @@ diesel::joinable!(chat_group_reads -> users (user_id));
 diesel::joinable!(chat_groups -> users (owner_user_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
+diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
+diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
+diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
 diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
@@ -270,6 +288,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_legacy_support_cohort_archive,
     chat_messages,
     chat_notifications,
+    chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,
     chat_support_migration_rows,

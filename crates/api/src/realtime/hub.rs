@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 use chat_domain::{ConversationId, Principal, UserId};
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::protocol::PresenceEvent;
@@ -87,6 +88,10 @@ pub struct HubStats {
     pub cut_off: u64,
     /// Ephemeral events dropped under pressure, since start.
     pub dropped_ephemeral: u64,
+    /// Deliveries refused by the recipient check (`Registry::may_receive`), since
+    /// start: a candidate connection that is not in the event's audience. Must stay 0
+    /// (the admin stats report it as the isolation figure).
+    pub refused: u64,
 }
 
 /// A handle to the hub (cheap to clone).
@@ -98,6 +103,8 @@ pub struct Hub {
     local_watchers: watch::Receiver<usize>,
     /// `true` once the server drains for shutdown: every session closes with 1001.
     shutdown: Arc<watch::Sender<bool>>,
+    /// When this hub started (and its counters with it).
+    started_at: DateTime<Utc>,
 }
 
 impl Hub {
@@ -112,7 +119,13 @@ impl Hub {
             sessions: Arc::new(AtomicUsize::new(0)),
             local_watchers,
             shutdown: Arc::new(watch::channel(false).0),
+            started_at: Utc::now(),
         }
+    }
+
+    /// When this hub started counting ([`HubStats`] are since then).
+    pub const fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
     }
 
     /// Starts draining for shutdown: every open socket closes with 1001 (going away),
@@ -274,6 +287,8 @@ impl Registry {
         for id in candidates {
             let Some(conn) = self.conns.get(&id) else { continue };
             if !self.may_receive(id, conn, envelope) {
+                self.stats.refused += 1;
+                metrics::ws_event_refused();
                 continue;
             }
             let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
