@@ -109,3 +109,37 @@ CREATE INDEX direct_messages_dm_created
 -- times grow together in an append-only table.
 CREATE INDEX dm_messages_created_brin ON dm_messages USING BRIN (created_at);
 CREATE INDEX chat_notifications_created ON chat_notifications (created_at);
+
+-- Figures of closed buckets (ended more than 10 minutes ago), written by the first
+-- report that reads them: an event counts in the bucket holding its time, and no event
+-- is written into the past, so a closed bucket never changes (docs/architecture.md,
+-- decision 19). A bucket is its exact [start, end).
+CREATE TABLE chat_stats_support_buckets (
+    bucket_start TIMESTAMPTZ NOT NULL,
+    bucket_end TIMESTAMPTZ NOT NULL,
+    opened BIGINT NOT NULL,
+    reopened BIGINT NOT NULL,
+    resolved BIGINT NOT NULL,
+    responded BIGINT NOT NULL,
+    fr50 DOUBLE PRECISION,
+    fr90 DOUBLE PRECISION,
+    res50 DOUBLE PRECISION,
+    res90 DOUBLE PRECISION,
+    computed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (bucket_start, bucket_end)
+);
+-- DM figures of closed buckets: `persona_id` 0 is every DM (its row marks the bucket as
+-- computed), other rows one persona's DMs (only personas with activity).
+CREATE TABLE chat_stats_dm_buckets (
+    bucket_start TIMESTAMPTZ NOT NULL,
+    bucket_end TIMESTAMPTZ NOT NULL,
+    persona_id INTEGER NOT NULL,
+    new_user_dms BIGINT NOT NULL,
+    new_persona_dms BIGINT NOT NULL,
+    active_users BIGINT NOT NULL,
+    user_to_user BIGINT NOT NULL,
+    user_to_persona BIGINT NOT NULL,
+    persona_to_user BIGINT NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (bucket_start, bucket_end, persona_id)
+);

@@ -25,7 +25,8 @@ pub use self::model::{
 #[cfg(any(test, feature = "mock"))]
 pub use self::ports::MockStatsRepository;
 pub use self::ports::StatsRepository;
-pub use self::range::{BucketSize, Period, RangeError, StatsRange};
+pub use self::range::{BucketSize, Period, RangeError, SETTLE, StatsRange, closed_buckets_of_last_year, is_closed};
 pub use self::report::{
     AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, responder_stats,
+    store_closed_buckets,
 };

@@ -119,6 +119,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_stats_dm_buckets (bucket_start, bucket_end, persona_id) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        persona_id -> Int4,
+        new_user_dms -> Int8,
+        new_persona_dms -> Int8,
+        active_users -> Int8,
+        user_to_user -> Int8,
+        user_to_persona -> Int8,
+        persona_to_user -> Int8,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_buckets (bucket_start, bucket_end) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        responded -> Int8,
+        fr50 -> Nullable<Float8>,
+        fr90 -> Nullable<Float8>,
+        res50 -> Nullable<Float8>,
+        res90 -> Nullable<Float8>,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_support_episodes (id) {
         id -> Int8,
         conversation_id -> Int8,
@@ -288,6 +319,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_legacy_support_cohort_archive,
     chat_messages,
     chat_notifications,
+    chat_stats_dm_buckets,
+    chat_stats_support_buckets,
     chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,

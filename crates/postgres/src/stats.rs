@@ -7,7 +7,7 @@
 
 use chat_domain::stats::{
     DmFigures, Durations, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
-    SupportRow,
+    SupportRow, is_closed,
 };
 use chat_domain::{PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
@@ -20,6 +20,17 @@ use crate::tx::PgTx;
 /// The buckets as a relation `b(i, s, e)`: 1-based index, start, end ($1, $2).
 const BUCKETS: &str =
     "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))";
+
+/// [`BUCKETS`] without those whose figures are already stored in `cache` (the row of
+/// `persona_id` 0 for the DM table).
+fn missing_buckets(cache: &str) -> String {
+    let persona = if cache == "chat_stats_dm_buckets" { " AND c.persona_id = 0" } else { "" };
+    format!(
+        "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+                WHERE NOT EXISTS (SELECT 1 FROM {cache} c
+                                   WHERE c.bucket_start = t.s AND c.bucket_end = t.e{persona}))"
+    )
+}
 
 /// The group key of an episode `e` (kind, id), per grouping.
 const fn group_key(grouping: SupportGrouping) -> &'static str {
@@ -35,31 +46,56 @@ const fn group_key(grouping: SupportGrouping) -> &'static str {
     }
 }
 
-/// Support events per bucket and group ($1, $2 the buckets).
-pub(crate) fn support_rows_sql(grouping: SupportGrouping) -> String {
+/// Support events per bucket and group, computed bucket by bucket (each bucket's rows
+/// sorted on their own, in memory): one row per bucket and group with an event; under
+/// [`SupportGrouping::All`] one row per bucket, zeros included. Columns: `i, s, e, k,
+/// kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90`.
+pub(crate) fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
     let key = group_key(grouping);
+    let group_by = if grouping == SupportGrouping::All { "" } else { "GROUP BY k, kid" };
     format!(
-        "WITH {BUCKETS},
-         ev AS (
-            SELECT b.i, {key}, 'o' AS what, e.reopened, NULL::float8 AS secs
-              FROM b JOIN chat_support_episodes e ON e.started_at >= b.s AND e.started_at < b.e
-            UNION ALL
-            SELECT b.i, {key}, 'f', false, extract(epoch FROM e.first_response_at - e.started_at)::float8
-              FROM b JOIN chat_support_episodes e ON e.first_response_at >= b.s AND e.first_response_at < b.e
-            UNION ALL
-            SELECT b.i, {key}, 'r', false, extract(epoch FROM e.resolved_at - e.started_at)::float8
-              FROM b JOIN chat_support_episodes e ON e.resolved_at >= b.s AND e.resolved_at < b.e
-         )
-         SELECT i, k, kid,
-                count(*) FILTER (WHERE what = 'o') AS opened,
-                count(*) FILTER (WHERE what = 'o' AND reopened) AS reopened,
-                count(*) FILTER (WHERE what = 'r') AS resolved,
-                count(*) FILTER (WHERE what = 'f') AS responded,
-                percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr50,
-                percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr90,
-                percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res50,
-                percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res90
-           FROM ev GROUP BY i, k, kid"
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, g.* FROM b CROSS JOIN LATERAL (
+            SELECT {key},
+                   count(*) FILTER (WHERE what = 'o') AS opened,
+                   count(*) FILTER (WHERE what = 'o' AND reopened) AS reopened,
+                   count(*) FILTER (WHERE what = 'r') AS resolved,
+                   count(*) FILTER (WHERE what = 'f') AS responded,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr50,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr90,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res50,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res90
+              FROM (
+                SELECT e.reopened, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'o' AS what, NULL::float8 AS secs
+                  FROM chat_support_episodes e WHERE e.started_at >= b.s AND e.started_at < b.e
+                UNION ALL
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'f', extract(epoch FROM e.first_response_at - e.started_at)::float8
+                  FROM chat_support_episodes e WHERE e.first_response_at >= b.s AND e.first_response_at < b.e
+                UNION ALL
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'r', extract(epoch FROM e.resolved_at - e.started_at)::float8
+                  FROM chat_support_episodes e WHERE e.resolved_at >= b.s AND e.resolved_at < b.e
+              ) e {group_by}) g"
+    )
+}
+
+/// Stores the support figures of the closed buckets ($1, $2) not stored yet.
+pub(crate) fn support_fill_sql() -> String {
+    let live = support_live_sql(SupportGrouping::All, &missing_buckets("chat_stats_support_buckets"));
+    format!(
+        "INSERT INTO chat_stats_support_buckets (bucket_start, bucket_end, opened, reopened, resolved, responded,
+                                                 fr50, fr90, res50, res90)
+         SELECT s, e, opened, reopened, resolved, responded, fr50, fr90, res50, res90 FROM ({live}) x
+         ON CONFLICT DO NOTHING"
+    )
+}
+
+/// The stored support figures of the buckets ($1, $2), with [`support_live_sql`]'s columns.
+pub(crate) fn support_stored_sql() -> String {
+    format!(
+        "WITH {BUCKETS}
+         SELECT b.i, b.s, b.e, 'all'::text AS k, 0 AS kid, c.opened, c.reopened, c.resolved, c.responded,
+                c.fr50, c.fr90, c.res50, c.res90
+           FROM b JOIN chat_stats_support_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e"
     )
 }
 
@@ -76,55 +112,84 @@ pub(crate) fn backlog_sql(grouping: SupportGrouping) -> String {
     )
 }
 
-/// DM messages per bucket (with their conversation's kind and persona).
-const DM_MESSAGES: &str = "m AS (
-    SELECT b.i, d.user2_type, d.fake_user_id, m.sender_type, m.sender_id
-      FROM b JOIN dm_messages m ON m.created_at >= b.s AND m.created_at < b.e
-      JOIN direct_messages d ON d.id = m.conversation_id AND d.conversation_type = 'user_dm')";
-
-/// DM figures per bucket ($1, $2 the buckets), every bucket, in order.
-pub(crate) fn dm_figures_sql() -> String {
+/// DM figures computed bucket by bucket, one row per bucket (`persona_id` 0), in the
+/// columns of `chat_stats_dm_buckets`.
+pub(crate) fn dm_live_sql(buckets: &str) -> String {
     format!(
-        "WITH {BUCKETS}, {DM_MESSAGES},
-         ms AS (
-            SELECT i, count(DISTINCT sender_id) FILTER (WHERE sender_type = 'real_user') AS active,
-                   count(*) FILTER (WHERE user2_type = 'real_user') AS uu,
-                   count(*) FILTER (WHERE user2_type = 'fake_user' AND sender_type = 'real_user') AS up,
-                   count(*) FILTER (WHERE user2_type = 'fake_user' AND sender_type <> 'real_user') AS pu
-              FROM m GROUP BY i),
-         nd AS (
-            SELECT b.i, count(*) FILTER (WHERE d.user2_type = 'real_user') AS nu,
-                   count(*) FILTER (WHERE d.user2_type = 'fake_user') AS np
-              FROM b JOIN direct_messages d ON d.conversation_type = 'user_dm'
-                    AND d.created_at >= b.s AND d.created_at < b.e
-             GROUP BY b.i)
-         SELECT b.i, COALESCE(nd.nu, 0) AS new_user_dms, COALESCE(nd.np, 0) AS new_persona_dms,
-                COALESCE(ms.active, 0) AS active_users, COALESCE(ms.uu, 0) AS user_to_user,
-                COALESCE(ms.up, 0) AS user_to_persona, COALESCE(ms.pu, 0) AS persona_to_user
-           FROM b LEFT JOIN ms ON ms.i = b.i LEFT JOIN nd ON nd.i = b.i
-          ORDER BY b.i"
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, 0 AS persona_id, nd.new_user_dms, nd.new_persona_dms, x.active_users,
+                x.user_to_user, x.user_to_persona, x.persona_to_user
+           FROM b
+          CROSS JOIN LATERAL (
+                SELECT count(DISTINCT m.sender_id) FILTER (WHERE m.sender_type = 'real_user') AS active_users,
+                       count(*) FILTER (WHERE d.user2_type = 'real_user') AS user_to_user,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user' AND m.sender_type = 'real_user')
+                           AS user_to_persona,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user' AND m.sender_type <> 'real_user')
+                           AS persona_to_user
+                  FROM dm_messages m
+                  JOIN direct_messages d ON d.id = m.conversation_id AND d.conversation_type = 'user_dm'
+                 WHERE m.created_at >= b.s AND m.created_at < b.e) x
+          CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE d.user2_type = 'real_user') AS new_user_dms,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user') AS new_persona_dms
+                  FROM direct_messages d
+                 WHERE d.conversation_type = 'user_dm' AND d.created_at >= b.s AND d.created_at < b.e) nd"
     )
 }
 
-/// Persona DM figures per bucket and persona ($1, $2 the buckets).
-pub(crate) fn persona_dm_figures_sql() -> String {
+/// Persona-DM figures computed bucket by bucket, one row per bucket and persona with
+/// activity, in the columns of `chat_stats_dm_buckets`.
+pub(crate) fn persona_dm_live_sql(buckets: &str) -> String {
     format!(
-        "WITH {BUCKETS}, {DM_MESSAGES},
-         ms AS (
-            SELECT i, fake_user_id AS persona,
-                   count(DISTINCT sender_id) FILTER (WHERE sender_type = 'real_user') AS active,
-                   count(*) FILTER (WHERE sender_type = 'real_user') AS um,
-                   count(*) FILTER (WHERE sender_type <> 'real_user') AS pm
-              FROM m WHERE user2_type = 'fake_user' GROUP BY i, fake_user_id),
-         nd AS (
-            SELECT b.i, d.fake_user_id AS persona, count(*) AS n
-              FROM b JOIN direct_messages d ON d.conversation_type = 'user_dm' AND d.user2_type = 'fake_user'
-                    AND d.created_at >= b.s AND d.created_at < b.e
-             GROUP BY b.i, d.fake_user_id)
-         SELECT COALESCE(ms.i, nd.i) AS i, COALESCE(ms.persona, nd.persona) AS persona,
-                COALESCE(nd.n, 0) AS new_dms, COALESCE(ms.active, 0) AS active_users,
-                COALESCE(ms.um, 0) AS user_messages, COALESCE(ms.pm, 0) AS persona_messages
-           FROM ms FULL JOIN nd ON nd.i = ms.i AND nd.persona = ms.persona"
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, p.persona_id, 0::bigint AS new_user_dms, p.new_persona_dms, p.active_users,
+                0::bigint AS user_to_user, p.user_to_persona, p.persona_to_user
+           FROM b CROSS JOIN LATERAL (
+                SELECT COALESCE(x.persona, nd.persona) AS persona_id, COALESCE(nd.n, 0) AS new_persona_dms,
+                       COALESCE(x.active, 0) AS active_users, COALESCE(x.um, 0) AS user_to_persona,
+                       COALESCE(x.pm, 0) AS persona_to_user
+                  FROM (SELECT d.fake_user_id AS persona,
+                               count(DISTINCT m.sender_id) FILTER (WHERE m.sender_type = 'real_user') AS active,
+                               count(*) FILTER (WHERE m.sender_type = 'real_user') AS um,
+                               count(*) FILTER (WHERE m.sender_type <> 'real_user') AS pm
+                          FROM dm_messages m
+                          JOIN direct_messages d ON d.id = m.conversation_id AND d.conversation_type = 'user_dm'
+                               AND d.user2_type = 'fake_user'
+                         WHERE m.created_at >= b.s AND m.created_at < b.e
+                         GROUP BY d.fake_user_id) x
+                  FULL JOIN (
+                        SELECT d.fake_user_id AS persona, count(*) AS n FROM direct_messages d
+                         WHERE d.conversation_type = 'user_dm' AND d.user2_type = 'fake_user'
+                           AND d.created_at >= b.s AND d.created_at < b.e
+                         GROUP BY d.fake_user_id) nd ON nd.persona = x.persona) p"
+    )
+}
+
+/// Stores the DM figures (every DM, and per persona) of the closed buckets ($1, $2) not
+/// stored yet: the personas' rows first, then the row that marks the bucket as stored.
+pub(crate) fn dm_fill_sql() -> [String; 2] {
+    let insert = |live: String| {
+        format!(
+            "INSERT INTO chat_stats_dm_buckets (bucket_start, bucket_end, persona_id, new_user_dms, new_persona_dms,
+                                                active_users, user_to_user, user_to_persona, persona_to_user)
+             SELECT s, e, persona_id, new_user_dms, new_persona_dms, active_users, user_to_user, user_to_persona,
+                    persona_to_user FROM ({live}) x
+             ON CONFLICT DO NOTHING"
+        )
+    };
+    let missing = missing_buckets("chat_stats_dm_buckets");
+    [insert(persona_dm_live_sql(&missing)), insert(dm_live_sql(&missing))]
+}
+
+/// The stored DM rows of the buckets ($1, $2): every DM's (`$3` false) or the personas'.
+pub(crate) fn dm_stored_sql() -> String {
+    format!(
+        "WITH {BUCKETS}
+         SELECT b.i, b.s, b.e, c.persona_id, c.new_user_dms, c.new_persona_dms, c.active_users, c.user_to_user,
+                c.user_to_persona, c.persona_to_user
+           FROM b JOIN chat_stats_dm_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e
+          WHERE (c.persona_id <> 0) = $3"
     )
 }
 
@@ -192,18 +257,121 @@ struct SupportSql {
     res90: Option<f64>,
 }
 
-impl StatsRepository for PgTx<'_> {
-    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError> {
-        let (starts, ends) = bounds(buckets);
-        let rows = diesel::sql_query(support_rows_sql(grouping))
+#[derive(QueryableByName)]
+struct DmSql {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = Int4)]
+    persona_id: i32,
+    #[diesel(sql_type = BigInt)]
+    new_user_dms: i64,
+    #[diesel(sql_type = BigInt)]
+    new_persona_dms: i64,
+    #[diesel(sql_type = BigInt)]
+    active_users: i64,
+    #[diesel(sql_type = BigInt)]
+    user_to_user: i64,
+    #[diesel(sql_type = BigInt)]
+    user_to_persona: i64,
+    #[diesel(sql_type = BigInt)]
+    persona_to_user: i64,
+}
+
+/// Buckets with their index in the caller's list.
+type Indexed = Vec<(usize, Period)>;
+
+/// Which of `buckets` are closed at `now` (their figures can be stored for good), and
+/// which are not; each with its index in `buckets`.
+fn split(buckets: &[Period], now: DateTime<Utc>) -> (Indexed, Indexed) {
+    buckets.iter().copied().enumerate().partition(|(_, p)| is_closed(p, now))
+}
+
+/// Of the buckets ($1, $2), in their order, the first $3 whose support or DM figures
+/// are not stored.
+pub(crate) const UNSTORED_SQL: &str =
+    "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+     WHERE NOT EXISTS (SELECT 1 FROM chat_stats_support_buckets c WHERE c.bucket_start = t.s AND c.bucket_end = t.e)
+        OR NOT EXISTS (SELECT 1 FROM chat_stats_dm_buckets c
+                        WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.persona_id = 0)
+     ORDER BY t.i LIMIT $3";
+
+fn periods(part: &[(usize, Period)]) -> Vec<Period> {
+    part.iter().map(|&(_, p)| p).collect()
+}
+
+impl PgTx<'_> {
+    /// Runs `sql` over `part`'s buckets ($1, $2, then `flag` as $3 when given) and maps
+    /// each row's bucket index back to the index in the caller's list.
+    fn per_bucket<R: QueryableByName<diesel::pg::Pg> + 'static>(
+        &mut self,
+        sql: &str,
+        part: &[(usize, Period)],
+        flag: Option<bool>,
+        bucket_of: impl Fn(&R) -> i64,
+    ) -> Result<Vec<(usize, R)>, RepoError> {
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (starts, ends) = bounds(&periods(part));
+        let query = diesel::sql_query(sql).bind::<Array<Timestamptz>, _>(starts).bind::<Array<Timestamptz>, _>(ends);
+        let rows = match flag {
+            Some(flag) => query.bind::<diesel::sql_types::Bool, _>(flag).load::<R>(self.conn),
+            None => query.load::<R>(self.conn),
+        }
+        .or_repo()?;
+        rows.into_iter()
+            .map(|row| {
+                let at = index(bucket_of(&row))?;
+                let (original, _) = part.get(at).ok_or_else(|| RepoError::internal(format!("bucket {at}")))?;
+                Ok((*original, row))
+            })
+            .collect()
+    }
+
+    /// Runs `sql` (a statement over $1, $2) for the buckets of `part`.
+    fn fill(&mut self, sql: &str, part: &[(usize, Period)]) -> Result<(), RepoError> {
+        if part.is_empty() {
+            return Ok(());
+        }
+        let (starts, ends) = bounds(&periods(part));
+        diesel::sql_query(sql)
             .bind::<Array<Timestamptz>, _>(starts)
             .bind::<Array<Timestamptz>, _>(ends)
-            .load::<SupportSql>(self.conn)
-            .or_repo()?;
+            .execute(self.conn)
+            .or_repo()
+            .map(drop)
+    }
+
+    /// DM rows of every bucket: closed ones stored (computed and stored first when
+    /// missing), open ones computed. `personas` picks the personas' rows.
+    fn dm_rows(&mut self, buckets: &[Period], personas: bool) -> Result<Vec<(usize, DmSql)>, RepoError> {
+        let (closed, open) = split(buckets, Utc::now());
+        for sql in dm_fill_sql() {
+            self.fill(&sql, &closed)?;
+        }
+        let mut rows = self.per_bucket(&dm_stored_sql(), &closed, Some(personas), |r: &DmSql| r.i)?;
+        let live = if personas { persona_dm_live_sql(BUCKETS) } else { dm_live_sql(BUCKETS) };
+        rows.extend(self.per_bucket(&live, &open, None, |r: &DmSql| r.i)?);
+        Ok(rows)
+    }
+}
+
+impl StatsRepository for PgTx<'_> {
+    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError> {
+        let rows = if grouping == SupportGrouping::All {
+            let (closed, open) = split(buckets, Utc::now());
+            self.fill(&support_fill_sql(), &closed)?;
+            let mut rows = self.per_bucket(&support_stored_sql(), &closed, None, |r: &SupportSql| r.i)?;
+            rows.extend(self.per_bucket(&support_live_sql(grouping, BUCKETS), &open, None, |r: &SupportSql| r.i)?);
+            rows
+        } else {
+            let all: Vec<(usize, Period)> = buckets.iter().copied().enumerate().collect();
+            self.per_bucket(&support_live_sql(grouping, BUCKETS), &all, None, |r: &SupportSql| r.i)?
+        };
         rows.into_iter()
-            .map(|r| {
+            .map(|(bucket, r)| {
                 Ok(SupportRow {
-                    bucket: index(r.i)?,
+                    bucket,
                     key: key(&r.k, r.kid)?,
                     opened: r.opened,
                     reopened: r.reopened,
@@ -235,76 +403,66 @@ impl StatsRepository for PgTx<'_> {
     }
 
     fn dm_figures(&mut self, buckets: &[Period]) -> Result<Vec<DmFigures>, RepoError> {
-        #[derive(QueryableByName)]
-        struct Dm {
-            #[diesel(sql_type = BigInt)]
-            new_user_dms: i64,
-            #[diesel(sql_type = BigInt)]
-            new_persona_dms: i64,
-            #[diesel(sql_type = BigInt)]
-            active_users: i64,
-            #[diesel(sql_type = BigInt)]
-            user_to_user: i64,
-            #[diesel(sql_type = BigInt)]
-            user_to_persona: i64,
-            #[diesel(sql_type = BigInt)]
-            persona_to_user: i64,
+        let mut figures = vec![DmFigures::default(); buckets.len()];
+        for (i, r) in self.dm_rows(buckets, false)? {
+            if let Some(slot) = figures.get_mut(i) {
+                *slot = DmFigures {
+                    new_user_dms: r.new_user_dms,
+                    new_persona_dms: r.new_persona_dms,
+                    active_users: r.active_users,
+                    user_to_user_messages: r.user_to_user,
+                    user_to_persona_messages: r.user_to_persona,
+                    persona_to_user_messages: r.persona_to_user,
+                };
+            }
         }
-        let (starts, ends) = bounds(buckets);
-        let rows = diesel::sql_query(dm_figures_sql())
-            .bind::<Array<Timestamptz>, _>(starts)
-            .bind::<Array<Timestamptz>, _>(ends)
-            .load::<Dm>(self.conn)
-            .or_repo()?;
-        Ok(rows
-            .into_iter()
-            .map(|r| DmFigures {
-                new_user_dms: r.new_user_dms,
-                new_persona_dms: r.new_persona_dms,
-                active_users: r.active_users,
-                user_to_user_messages: r.user_to_user,
-                user_to_persona_messages: r.user_to_persona,
-                persona_to_user_messages: r.persona_to_user,
-            })
-            .collect())
+        Ok(figures)
     }
 
     fn persona_dm_figures(
         &mut self,
         buckets: &[Period],
     ) -> Result<Vec<(usize, PersonaId, PersonaDmFigures)>, RepoError> {
+        Ok(self
+            .dm_rows(buckets, true)?
+            .into_iter()
+            .map(|(i, r)| {
+                let figures = PersonaDmFigures {
+                    new_dms: r.new_persona_dms,
+                    active_users: r.active_users,
+                    user_messages: r.user_to_persona,
+                    persona_messages: r.persona_to_user,
+                };
+                (i, PersonaId(r.persona_id), figures)
+            })
+            .collect())
+    }
+
+    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError> {
         #[derive(QueryableByName)]
-        struct PersonaDm {
+        struct Unstored {
             #[diesel(sql_type = BigInt)]
             i: i64,
-            #[diesel(sql_type = Int4)]
-            persona: i32,
-            #[diesel(sql_type = BigInt)]
-            new_dms: i64,
-            #[diesel(sql_type = BigInt)]
-            active_users: i64,
-            #[diesel(sql_type = BigInt)]
-            user_messages: i64,
-            #[diesel(sql_type = BigInt)]
-            persona_messages: i64,
         }
-        let (starts, ends) = bounds(buckets);
-        let rows = diesel::sql_query(persona_dm_figures_sql())
+        let (starts, ends) = bounds(closed);
+        let unstored = diesel::sql_query(UNSTORED_SQL)
             .bind::<Array<Timestamptz>, _>(starts)
             .bind::<Array<Timestamptz>, _>(ends)
-            .load::<PersonaDm>(self.conn)
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+            .load::<Unstored>(self.conn)
             .or_repo()?;
-        rows.into_iter()
-            .map(|r| {
-                let figures = PersonaDmFigures {
-                    new_dms: r.new_dms,
-                    active_users: r.active_users,
-                    user_messages: r.user_messages,
-                    persona_messages: r.persona_messages,
-                };
-                Ok((index(r.i)?, PersonaId(r.persona), figures))
+        let part = unstored
+            .into_iter()
+            .map(|u| {
+                let at = index(u.i)?;
+                closed.get(at).map(|&p| (at, p)).ok_or_else(|| RepoError::internal(format!("bucket {at}")))
             })
-            .collect()
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        self.fill(&support_fill_sql(), &part)?;
+        for sql in dm_fill_sql() {
+            self.fill(&sql, &part)?;
+        }
+        Ok(periods(&part))
     }
 
     fn notice_figures(&mut self, buckets: &[Period]) -> Result<Vec<NoticeFigures>, RepoError> {

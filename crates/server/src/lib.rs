@@ -155,7 +155,7 @@ async fn close_when_draining(
 
 /// Idle-time housekeeping, run every minute for as long as the server runs: resolve
 /// pending support conversations idle for `support_idle`, archive DMs idle for
-/// `dm_idle` (see [`maintain`]).
+/// `dm_idle` (see [`maintain`]), store the stats of closed buckets ([`store_stats`]).
 pub async fn maintenance_loop(
     store: Arc<dyn Store>,
     events: Arc<dyn EventPublisher>,
@@ -167,6 +167,7 @@ pub async fn maintenance_loop(
     loop {
         tick.tick().await;
         maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
+        store_stats(&store).await;
     }
 }
 
@@ -199,6 +200,19 @@ pub async fn maintain(
         })
         .await;
     }
+}
+
+/// Stores the admin stats of the last year's closed days and weeks that are not stored
+/// yet, three buckets per transaction (each far within its deadline), so that reports
+/// read them instead of computing them (docs/architecture.md, decision 19). After a
+/// deploy onto a year of history the first round takes a while (docs/performance.md);
+/// then each round stores the day (and on Mondays the week) that has just closed.
+pub async fn store_stats(store: &Arc<dyn Store>) {
+    drain("stored stats buckets", || {
+        let store = Arc::clone(store);
+        async move { store.run(move |tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await }
+    })
+    .await;
 }
 
 fn idle_before(idle: Duration) -> chrono::DateTime<chrono::Utc> {

@@ -239,11 +239,26 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
     assert_eq!(days["buckets"][0]["notices"], json!({"sent": 1, "reach": 2, "read": 1, "readRate": 0.5}));
     assert_eq!(days["buckets"][1]["notices"], json!({"sent": 0, "reach": 0, "read": 0, "readRate": null}));
     assert_eq!(days["privacy"]["refusedEvents"], 0);
+    // Closed buckets were stored by that first read; reading them back gives the same.
+    let stored = "SELECT count(*) AS n FROM chat_stats_support_buckets";
+    assert_eq!(app.db.count(stored), 3);
+    let again = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-05&bucket=day")).await;
+    assert_eq!(again["buckets"], days["buckets"]);
+    // The housekeeping stores every closed day and week of the last year ahead of time
+    // (the history lies in it); reports then read the same figures.
+    chat_server::store_stats(&app.state.store).await;
+    let year = (366 + 52).to_string();
+    assert_eq!(app.db.count(stored).to_string(), year);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_stats_dm_buckets WHERE persona_id = 0").to_string(), year);
+    let again = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-05&bucket=day")).await;
+    assert_eq!(again["buckets"], days["buckets"]);
 
     // The same week as one bucket: nearest-rank percentiles over all four of each.
     let week = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-09&bucket=week")).await;
     assert_eq!(support_figures(&week["buckets"]), [json!([5, 1, 4, 2, [4, 1800.0, 7200.0], [4, 86400.0, 93600.0]])]);
     assert_eq!(week["buckets"][0]["directMessages"]["activeUsers"], 2, "alice counts once in the week");
+    let persona_rows = format!("SELECT count(*) AS n FROM chat_stats_dm_buckets WHERE persona_id = {mia}");
+    assert_eq!(app.db.count(&persona_rows), 2, "Mia's DMs on the 2nd and in its week");
 
     // Per responder: Sam (A1, C1), Mia (B1), the team (A2), unanswered (E, D1).
     let by_persona = stats(&app, &ada_token, &format!("{STATS}/personas?from=2026-03-02&to=2026-03-05")).await;

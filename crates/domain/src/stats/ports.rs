@@ -40,6 +40,13 @@ pub trait StatsRepository {
         buckets: &[Period],
     ) -> Result<Vec<(usize, PersonaId, PersonaDmFigures)>, RepoError>;
 
+    /// Stores the support and DM figures of up to `limit` of `closed` (all closed, see
+    /// [`is_closed`](crate::stats::range::is_closed)) that are not stored yet, taken in
+    /// the given order; returns the periods it stored. Reports then read them instead
+    /// of computing them. Implementations MUST be safe to run from several instances
+    /// at once (a period stored twice keeps its first figures, which are the same).
+    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError>;
+
     /// Notice figures, one per bucket, in order: notifications sent in the bucket, with
     /// their reach and reads as of now.
     fn notice_figures(&mut self, buckets: &[Period]) -> Result<Vec<NoticeFigures>, RepoError>;

@@ -125,6 +125,31 @@ impl StatsRange {
     }
 }
 
+/// How long after its end a bucket is *closed*: every transaction that stamped a row
+/// with a time inside it (`now()` at its start) has ended by then, since the store's
+/// transaction deadline is seconds. A closed bucket's figures never change again, so
+/// they may be stored for good.
+pub const SETTLE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Whether `period` is closed at `now` (see [`SETTLE`]).
+pub fn is_closed(period: &Period, now: DateTime<Utc>) -> bool {
+    period.end <= now - SETTLE
+}
+
+/// Every closed day and week (Monday to Monday) of the year before `now`, most recent
+/// first: what the reports of the last year read, so what is worth storing ahead.
+pub fn closed_buckets_of_last_year(now: DateTime<Utc>) -> Vec<Period> {
+    let today = (now - SETTLE).date_naive();
+    let year_ago = today - chrono::Duration::days(StatsRange::MAX_DAYS);
+    let days = StatsRange { from: year_ago, to: today, bucket: BucketSize::Day }.buckets();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let first_monday = monday - chrono::Duration::weeks(52);
+    let weeks = StatsRange { from: first_monday, to: monday, bucket: BucketSize::Week }.buckets();
+    let mut all: Vec<Period> = days.into_iter().rev().chain(weeks.into_iter().rev()).collect();
+    all.retain(|p| is_closed(p, now));
+    all
+}
+
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
@@ -166,6 +191,22 @@ mod tests {
             StatsRange::new(day("2025-01-06"), day("2026-01-12"), BucketSize::Week),
             Err(vec![RangeError::TooLong])
         );
+    }
+
+    #[test]
+    fn the_last_year_is_closed_days_and_weeks_most_recent_first() {
+        // Wednesday 2026-03-04, 00:05: Tuesday is not closed until 00:10.
+        let now = "2026-03-04T00:05:00Z".parse::<DateTime<Utc>>().unwrap();
+        let all = closed_buckets_of_last_year(now);
+        let days: Vec<_> = all.iter().filter(|p| (p.end - p.start).num_days() == 1).collect();
+        let weeks: Vec<_> = all.iter().filter(|p| (p.end - p.start).num_days() == 7).collect();
+        assert_eq!(days.len(), 366);
+        assert_eq!(days[0].start.date_naive(), day("2026-03-02"));
+        assert_eq!(weeks.len(), 52);
+        assert_eq!((weeks[0].start.date_naive(), weeks[0].end.date_naive()), (day("2026-02-23"), day("2026-03-02")));
+        assert!(all.iter().all(|p| is_closed(p, now)));
+        let later = "2026-03-04T00:10:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(closed_buckets_of_last_year(later)[0].start.date_naive(), day("2026-03-03"));
     }
 
     #[test]

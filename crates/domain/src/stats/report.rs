@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::error::RepoError;
 use crate::ids::{PersonaId, UserId};
 use crate::principal::Principal;
@@ -9,7 +11,7 @@ use crate::stats::model::{
     OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
 };
 use crate::stats::ports::StatsRepository;
-use crate::stats::range::{Period, StatsRange};
+use crate::stats::range::{Period, StatsRange, closed_buckets_of_last_year};
 
 /// Why a stats request failed.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +181,17 @@ pub fn assignee_stats(
         .collect())
 }
 
+/// Stores the figures of up to `limit` closed buckets of the last year not stored yet
+/// (days and weeks, most recent first), so that reports read them instead of computing
+/// them. Run by the housekeeping loop until it stores nothing; returns what it stored.
+pub fn store_closed_buckets(
+    repo: &mut (impl StatsRepository + ?Sized),
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Period>, RepoError> {
+    repo.store_buckets(&closed_buckets_of_last_year(now), limit)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
@@ -295,6 +308,16 @@ mod tests {
         assert_eq!(series.iter().map(|s| s.assignee).collect::<Vec<_>>(), [Some(UserId(7)), None]);
         assert_eq!(series[0].buckets[2].1.backlog, 0);
         assert_eq!(series[1].buckets[2].1.backlog, 1);
+    }
+
+    #[test]
+    fn storing_asks_for_the_closed_buckets_of_the_last_year() {
+        let now = "2026-03-04T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let mut repo = MockStatsRepository::new();
+        repo.expect_store_buckets()
+            .withf(move |closed, limit| *limit == 7 && closed == closed_buckets_of_last_year(now).as_slice())
+            .returning(|closed, limit| Ok(closed.iter().take(limit).copied().collect()));
+        assert_eq!(store_closed_buckets(&mut repo, now, 7).unwrap().len(), 7);
     }
 
     #[test]
