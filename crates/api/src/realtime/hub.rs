@@ -433,4 +433,43 @@ mod tests {
         assert_eq!(presence_frames(&mut busy_rx), 0);
         assert_eq!((stats.dropped_ephemeral, stats.cut_off), (1, 0), "{stats:?}");
     }
+
+    /// The isolation figure of the admin stats: a candidate that fails the recipient
+    /// check is refused and counted, and gets nothing. The hub's own indexes never
+    /// produce one (only admins enter a conversation's room), so the test plants a user's
+    /// connection in a room directly, as a routing bug would.
+    #[tokio::test]
+    async fn a_refused_delivery_is_counted_and_nothing_is_sent() {
+        let (owner, stranger) = (UserId(1), UserId(2));
+        let mut registry = Registry::default();
+        let mut queues = Vec::new();
+        for (id, user) in [(1, owner), (2, stranger)] {
+            let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+            let conn =
+                Conn { principal: Principal::user(user), queue, kill: Arc::new(Notify::new()), joined: HashSet::new() };
+            registry.conns.insert(id, conn);
+            registry.by_user.entry(user).or_default().push(id);
+            queues.push(rx);
+        }
+        registry.by_conversation.entry(ConversationId(7)).or_default().insert(2);
+        registry.deliver(&Envelope {
+            audience: Audience::of(&Participants::Support { user: owner }, ConversationId(7)),
+            priority: Priority::Normal,
+            seq: None,
+            dm_content: false,
+            user_frame: "{\"type\":\"conversation-updated\"}".into(),
+            admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+        });
+        assert_eq!(registry.stats.refused, 1, "{:?}", registry.stats);
+        assert!(queues[0].try_recv().is_ok(), "the owner got the event");
+        assert!(queues[1].try_recv().is_err(), "the stranger got nothing");
+    }
+
+    #[tokio::test]
+    async fn the_hub_counts_from_its_start() {
+        let before = Utc::now();
+        let hub = Hub::start();
+        assert!(before <= hub.started_at() && hub.started_at() <= Utc::now());
+        assert_eq!(hub.stats().await.refused, 0);
+    }
 }
