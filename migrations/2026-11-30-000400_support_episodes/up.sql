@@ -95,6 +95,24 @@ CREATE TRIGGER chat_support_episode_track
         OR OLD.assignee_admin_id IS DISTINCT FROM NEW.assignee_admin_id))
     EXECUTE FUNCTION chat_support_episode_track();
 
+-- A support conversation created with a user already waiting (the legacy support
+-- migration creates them so) starts its episode at that wait.
+CREATE FUNCTION chat_support_episode_on_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO chat_support_episodes (conversation_id, started_at, reopened, assignee_admin_id)
+    VALUES (NEW.id, NEW.waiting_since, false, NEW.assignee_admin_id)
+    ON CONFLICT (conversation_id) WHERE resolved_at IS NULL DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER chat_support_episode_on_insert
+    AFTER INSERT ON direct_messages
+    FOR EACH ROW
+    WHEN (NEW.conversation_type = 'support' AND NEW.waiting_since IS NOT NULL)
+    EXECUTE FUNCTION chat_support_episode_on_insert();
+
 -- Conversations waiting now get their episode (earlier history is not reconstructed:
 -- the stats of support start with this migration; docs/admin-guide.md).
 INSERT INTO chat_support_episodes (conversation_id, started_at, reopened, assignee_admin_id)

@@ -392,6 +392,25 @@ async fn the_send_path_records_episodes() {
     assert_eq!(s["firstResponse"]["count"], 1);
 }
 
+/// A support conversation created with its user already waiting (as the legacy support
+/// migration creates them) starts its episode at that wait; one created idle does not.
+#[tokio::test]
+async fn a_conversation_created_waiting_starts_an_episode() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.user("alice");
+    let (bob, _) = app.user("bob");
+    let mut s = Script { conn: app.db.conn() };
+    s.sql(&format!(
+        "INSERT INTO direct_messages (conversation_type, user1_id, user2_type, support_status, waiting_since)
+         VALUES ('support', {alice}, 'support', 'open', '2026-03-02 09:00Z'),
+                ('support', {bob}, 'support', 'open', NULL)"
+    ));
+    let started =
+        "SELECT count(*) AS n FROM chat_support_episodes WHERE started_at = '2026-03-02 09:00Z' AND NOT reopened";
+    assert_eq!(app.db.count(started), 1);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_support_episodes"), 1);
+}
+
 #[tokio::test]
 async fn users_get_403_on_every_stats_route() {
     let app = TestApp::spawn().await;
