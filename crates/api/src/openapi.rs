@@ -37,6 +37,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             crate::realtime::protocol::ClientFrame,
             crate::realtime::protocol::ServerFrame,
             crate::realtime::protocol::MessageEvent,
+            crate::realtime::protocol::NoteEvent,
             crate::realtime::protocol::ConversationUpdatedEvent,
             crate::realtime::protocol::TypingEvent,
             crate::realtime::protocol::ReadEvent,
@@ -580,7 +581,7 @@ mod tests {
     use serde::de::DeserializeOwned;
     use serde_json::Value;
 
-    use crate::dto::{direct_messages, groups, messages, notifications, personas, support};
+    use crate::dto::{direct_messages, groups, messages, notes, notifications, personas, support};
 
     /// The schema-level example of `name` in the finished document.
     fn example(name: &str) -> Value {
@@ -607,6 +608,7 @@ mod tests {
         parse::<direct_messages::HideRequest>("HideRequest");
         parse::<groups::GroupReadRequest>("GroupReadRequest");
         parse::<notifications::SendNotificationRequest>("SendNotificationRequest");
+        parse::<notes::AddNoteRequest>("AddNoteRequest").try_into_domain().unwrap();
     }
 
     #[test]

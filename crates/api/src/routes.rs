@@ -8,6 +8,7 @@ mod group_members;
 mod groups;
 mod health;
 mod moderation;
+mod notes_admin;
 mod notifications_admin;
 mod personas;
 mod realtime;
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(direct_messages_admin::configure_admin)
             .configure(moderation::configure)
             .configure(search::configure_admin)
-            .configure(notifications_admin::configure),
+            .configure(notifications_admin::configure)
+            .configure(notes_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));
     cfg.service(
