@@ -53,11 +53,13 @@ export async function adminTimeline(id: number): Promise<string[]> {
   });
   if (error) throw new Error(error.code);
   const lines: string[] = [];
-  let next = 0;
+  const pending = [...data.notes].reverse(); // the oldest last, taken with pop()
   const notesUpTo = (seq: number) => {
-    while (next < data.notes.length && data.notes[next].afterSeq < seq) {
-      const note = data.notes[next++];
+    let note = pending[pending.length - 1];
+    while (note !== undefined && note.afterSeq < seq) {
+      pending.pop();
       lines.push(`[${note.kind} by ${note.author.displayName}] ${note.content}`);
+      note = pending[pending.length - 1];
     }
   };
   for (const message of data.items) {
