@@ -283,3 +283,35 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::notes::NoteId;
+    use chat_domain::{PersonaId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn a_note_renders_for_staff_only_on_every_conversation_kind() {
+        let alice = UserId(1);
+        for participants in
+            [Participants::Support { user: alice }, Participants::PersonaDm { user: alice, persona: PersonaId(2) }]
+        {
+            let note = Note {
+                id: NoteId(3),
+                conversation_id: ConversationId(4),
+                author: UserId(9),
+                author_name: Some("Ada".into()),
+                content: "internal".into(),
+                client_note_id: None,
+                after_seq: 5,
+                created_at: chrono::Utc::now(),
+            };
+            let envelope = envelope(&ChatEvent::NoteAdded { participants, note });
+            assert_eq!(envelope.user_frame, None, "{participants:?}");
+            assert!(envelope.audience.users.is_empty() && !envelope.audience.everyone, "{participants:?}");
+            assert_eq!((envelope.audience.conversation, envelope.seq), (Some(ConversationId(4)), None));
+            assert!(envelope.audience.staff_feed && envelope.admin_frame.contains("\"type\":\"note\""));
+        }
+    }
+}
