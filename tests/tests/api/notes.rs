@@ -2,8 +2,9 @@
 //! two servers with databases of their own: once without notes, once with notes added
 //! at every step (over REST and over the socket). Every user-facing output (history,
 //! sync, resume, the chat list's previews and unread counts, search, the support
-//! status, the user's socket) and the admin queue must be identical in both, up to
-//! timestamps; the admins see the notes, in order with the messages.
+//! status, the user's socket) and the admin lists (queue status, waiting times, the
+//! team's unread counts, last messages) must be identical in both, up to timestamps;
+//! the admins see the notes, in order with the messages.
 
 use std::time::Duration;
 
@@ -128,7 +129,13 @@ impl World {
         }
         let sync = self.app.post("/api/user/chat/sync", &self.alice, json!({"positions": {}})).await;
         self.shown.push((format!("{step}: POST sync"), untimed(&sync.json())));
-        for path in ["/api/admin/chat/support?status=all".to_owned(), format!("/api/admin/chat/support/{support}")] {
+        let admin_reads = [
+            "/api/admin/chat/support?status=all".to_owned(),
+            format!("/api/admin/chat/support/{support}"),
+            "/api/admin/chat/direct-messages".to_owned(),
+            format!("/api/admin/chat/direct-messages/{dm}"),
+        ];
+        for path in admin_reads {
             let reply = self.app.get(&path, &self.ada).await;
             self.shown.push((format!("{step}: admin GET {path}"), untimed(&reply.json())));
         }
