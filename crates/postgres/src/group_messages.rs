@@ -376,11 +376,6 @@ impl GroupMessageRepository for PgTx<'_> {
     }
 
     fn group_summaries(&mut self, user: UserId) -> Result<Vec<GroupSummary>, RepoError> {
-        summaries_query(user)
-            .load::<SummaryRow>(self.conn)
-            .or_repo()?
-            .into_iter()
-            .map(GroupSummary::try_from)
-            .collect()
+        summaries_query(user).load::<SummaryRow>(self.conn).or_repo()?.into_iter().map(GroupSummary::try_from).collect()
     }
 }

@@ -116,7 +116,11 @@ fn add_owners_query(audience: &Audience) -> BoxedSqlQuery<'static, Pg, SqlQuery>
 
 /// Stores one notice per active personal group of the audience and records the reach
 /// ($1 user ids, $2 notification, $3 content, $4 style), with its binds.
-fn deliver_query(id: NotificationId, audience: &Audience, new: &NewNotification) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+fn deliver_query(
+    id: NotificationId,
+    audience: &Audience,
+    new: &NewNotification,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(format!(
         "WITH delivered AS (
             INSERT INTO chat_messages (group_id, sender_id, sender_type, content, message_type,
