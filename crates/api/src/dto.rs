@@ -6,6 +6,7 @@ pub mod direct_messages;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod page;
 pub mod personas;
 pub mod support;
 
