@@ -7,6 +7,7 @@ pub mod groups;
 pub mod messages;
 pub mod notes;
 pub mod notifications;
+pub mod page;
 pub mod personas;
 pub mod support;
 

@@ -16,6 +16,8 @@ mod search;
 mod support;
 mod support_admin;
 
+use actix_web::HttpResponse;
+use serde::Serialize;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -45,4 +47,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(group_members::configure)
             .configure(chat_list::configure),
     );
+}
+
+/// The answer to a get-or-create or an idempotent send: 201 with `body` when this request
+/// created it, 200 with the same body when it already existed (a retry, a second start).
+fn created_or_ok(created: bool, body: impl Serialize) -> HttpResponse {
+    if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) }
 }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::Violations;
 use super::messages::{AdminMessage, example_admin_message, example_admin_question};
+use crate::extract::Validated;
 use crate::problem::ApiError;
 
 /// Adds an internal note (admins only; users never see it).
@@ -47,9 +48,10 @@ pub struct AddNoteRequest {
     pub client_note_id: Option<Uuid>,
 }
 
-impl AddNoteRequest {
-    /// Validates every field.
-    pub fn try_into_domain(self) -> Result<NewNote, ApiError> {
+impl Validated for AddNoteRequest {
+    type Domain = NewNote;
+
+    fn validated(self) -> Result<NewNote, ApiError> {
         let mut v = Violations::default();
         let content = v.check("content", MessageContent::parse(&self.content));
         v.finish(|| Some(NewNote { content: content?, client_note_id: self.client_note_id }))
@@ -180,14 +182,14 @@ mod tests {
             "clientNoteId": "5d1c7a52-7f3e-4b8e-9a51-0c2b5e6f7a81"
         });
         let request: AddNoteRequest = serde_json::from_value(example).unwrap();
-        assert!(request.try_into_domain().is_ok());
+        assert!(request.validated().is_ok());
     }
 
     #[test]
     fn notes_follow_the_text_rules_of_messages() {
         for bad in ["", "   ", "a\u{7}b", &"x".repeat(4001)] {
             let request = AddNoteRequest { content: bad.to_owned(), client_note_id: None };
-            let error = request.try_into_domain().unwrap_err();
+            let error = request.validated().unwrap_err();
             assert!(format!("{error:?}").contains("content"), "{bad:?}: {error:?}");
         }
     }

@@ -307,7 +307,7 @@ mod tests {
                 after_seq: 5,
                 created_at: chrono::Utc::now(),
             };
-            let envelope = envelope(&ChatEvent::NoteAdded { participants, note });
+            let envelope = note_envelope(&participants, &note);
             assert_eq!(envelope.user_frame, None, "{participants:?}");
             assert!(envelope.audience.users.is_empty() && !envelope.audience.everyone, "{participants:?}");
             assert_eq!((envelope.audience.conversation, envelope.seq), (Some(ConversationId(4)), None));

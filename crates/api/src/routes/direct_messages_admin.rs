@@ -2,9 +2,9 @@
 //! DMs read for the team, the access log.
 
 use actix_web::{HttpResponse, get, post, web};
+use chat_domain::ConversationId;
 use chat_domain::direct_messages::{self, AdminDmError};
 use chat_domain::notes;
-use chat_domain::{ConversationId, MessageId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
@@ -13,8 +13,8 @@ use crate::dto::direct_messages::{
 };
 use crate::dto::messages::{AdminMessage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
 use crate::dto::notes::AdminHistoryPage;
-use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::extract::{ApiQuery, History, PathId, ReadUpTo, Valid};
+use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
@@ -45,9 +45,7 @@ impl From<AdminDmError> for ApiError {
     params(AdminDmParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = AdminDmPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages")]
@@ -71,9 +69,6 @@ async fn list_dms(
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = AdminDm),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}")]
@@ -94,20 +89,15 @@ async fn get_dm(
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages, the internal notes among them (persona DMs), and the cursor of the next page.", body = AdminHistoryPage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
     let page = state.store.run(move |tx| notes::admin_dm_history_with_notes(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
@@ -121,11 +111,7 @@ async fn list_messages(
     responses(
         (status = 201, description = "Stored (committed) message.", body = AdminMessage),
         (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = AdminMessage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/messages")]
@@ -133,12 +119,10 @@ async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<SendMessageRequest>,
+    Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.try_into_domain()?;
     let sent = state.perform(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
-    let body = AdminMessage::from(sent.message);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 
 /// Marks a persona DM read for the team (the read state all admins share): the admin
@@ -151,20 +135,14 @@ async fn reply(
     request_body(content = ReadRequest, description = "The newest message the team has seen."),
     responses(
         (status = 200, description = "The team's read state.", body = ReadState),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/read")]
 async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<ReadRequest>,
+    ReadUpTo(id, upto): ReadUpTo<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let upto = MessageId(body.last_read_message_id);
     let mark = state.perform(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
@@ -176,9 +154,7 @@ async fn mark_read(
     params(AccessLogParams),
     responses(
         (status = 200, description = "A page of the log and the cursor of the next one.", body = AccessLogPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/audit")]

@@ -3,13 +3,13 @@
 
 use actix_web::{HttpResponse, post, web};
 use chat_domain::ConversationId;
-use chat_domain::notes::{self, NoteError, NoteTarget};
+use chat_domain::notes::{self, NewNote, NoteError, NoteTarget};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
 use crate::dto::notes::{AddNoteRequest, AdminNote};
-use crate::extract::{ApiJson, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
+use crate::extract::{PathId, Valid};
+use crate::openapi::Conflict;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -40,12 +40,10 @@ async fn add(
     admin: chat_domain::Principal,
     id: ConversationId,
     target: NoteTarget,
-    body: AddNoteRequest,
+    new: NewNote,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.try_into_domain()?;
     let added = state.perform(move |tx| notes::add_note(tx, &admin, id, target, &new)).await?;
-    let body = AdminNote::from(added.note);
-    Ok(if added.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(added.created, AdminNote::from(added.note)))
 }
 
 /// Adds an internal note to a support conversation: admins see it in the history and on
@@ -59,11 +57,7 @@ async fn add(
     responses(
         (status = 201, description = "Stored (committed) note.", body = AdminNote),
         (status = 200, description = "A retry: the note stored earlier with this clientNoteId.", body = AdminNote),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/support/{id}/notes")]
@@ -71,9 +65,9 @@ async fn add_support_note(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<AddNoteRequest>,
+    Valid(new): Valid<AddNoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    add(state, admin, id, NoteTarget::Support, body).await
+    add(state, admin, id, NoteTarget::Support, new).await
 }
 
 /// Adds an internal note to a persona DM (user-to-user DMs take none: `admin_read_only`);
@@ -86,11 +80,7 @@ async fn add_support_note(
     responses(
         (status = 201, description = "Stored (committed) note.", body = AdminNote),
         (status = 200, description = "A retry: the note stored earlier with this clientNoteId.", body = AdminNote),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/notes")]
@@ -98,7 +88,7 @@ async fn add_dm_note(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<AddNoteRequest>,
+    Valid(new): Valid<AddNoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    add(state, admin, id, NoteTarget::Dm, body).await
+    add(state, admin, id, NoteTarget::Dm, new).await
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use chat_domain::ConversationId;
 use chat_domain::access::{self, Participants};
 use chat_domain::conversations::{self, Message as DomainMessage, Replay};
 use chat_domain::direct_messages;
@@ -11,7 +12,6 @@ use chat_domain::live::{self, LiveError};
 use chat_domain::notes::{self, NoteTarget};
 use chat_domain::notifications;
 use chat_domain::support;
-use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 
 use super::{Connection, ControlFrame, Delivered, REPLAY_LIMIT, Stop, text_json};
@@ -20,6 +20,7 @@ use crate::dto::messages::{AdminMessage, Message, ReadRequest, ReadState, SendMe
 use crate::dto::notes::{AddNoteRequest, AdminNote};
 use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
 use crate::dto::support::SupportReplyRequest;
+use crate::extract::Validated;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::rate_limit::Budget;
 use crate::realtime::protocol::{AckFrame, AckMessage, NoFields, RawFrame, ResumeRequest, TypingRequest};
@@ -164,7 +165,7 @@ impl Connection {
     /// `POST /api/user/chat/support/messages`.
     async fn support_message(&mut self, frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
-        let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
+        let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
         let sent = self.state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
@@ -175,7 +176,7 @@ impl Connection {
     async fn support_response(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
-        let (voice, new) = frame.body::<SupportReplyRequest>()?.try_into_domain()?;
+        let (voice, new) = frame.body::<SupportReplyRequest>()?.validated()?;
         let caller = self.principal;
         let sent =
             self.state.perform(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
@@ -187,7 +188,7 @@ impl Connection {
     async fn dm_message(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
-        let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
+        let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let sent = self.state.perform(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
         Ok(self.ack_message(sent.message))
@@ -207,7 +208,7 @@ impl Connection {
     /// ([`live::reader_side`]), the team's for staff in support and persona DMs.
     async fn read(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         let conversation = frame.conversation()?;
-        let upto = MessageId(frame.body::<ReadRequest>()?.last_read_message_id);
+        let upto = frame.body::<ReadRequest>()?.validated()?;
         let caller = self.principal;
         let mark = self.state.perform(move |tx| live::mark_read_as_reader(tx, &caller, conversation, upto)).await?;
         Ok(AckFrame { read: Some(ReadState::from(mark.state)), ..AckFrame::default() })
@@ -239,7 +240,7 @@ impl Connection {
         }
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
-        let new = frame.body::<AddNoteRequest>()?.try_into_domain()?;
+        let new = frame.body::<AddNoteRequest>()?.validated()?;
         let caller = self.principal;
         let added =
             self.state.perform(move |tx| notes::add_note(tx, &caller, conversation, NoteTarget::Any, &new)).await?;
