@@ -8,6 +8,7 @@ pub mod messages;
 pub mod notifications;
 pub mod personas;
 pub mod support;
+pub mod webhooks;
 
 use chat_domain::values::ValueError;
 
