@@ -24,6 +24,7 @@ use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
 use crate::support::SupportRepository;
 use crate::users::UserDirectory;
+use crate::webhooks::WebhookRepository;
 
 /// Everything a use case may touch inside one transaction.
 ///
@@ -41,6 +42,7 @@ pub trait Tx:
     + ReplayRepository
     + NotificationRepository
     + GroupMessageRepository
+    + WebhookRepository
 {
 }
 
@@ -56,6 +58,7 @@ impl<T> Tx for T where
         + ReplayRepository
         + NotificationRepository
         + GroupMessageRepository
+        + WebhookRepository
         + ?Sized
 {
 }

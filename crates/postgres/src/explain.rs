@@ -46,8 +46,7 @@ struct PlanLine {
 
 /// `EXPLAIN` of `path` as the repositories would run it.
 pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
-    let mut conn =
-        crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+    let mut conn = crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
     let lines: Vec<PlanLine> = match path {
         HotPath::SupportQueueOpen | HotPath::SupportQueuePending | HotPath::SupportQueueAll => {
             let status = match path {
