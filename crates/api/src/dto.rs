@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod page;
 pub mod personas;
 pub mod support;
+pub mod webhooks;
 
 use chat_domain::values::ValueError;
 

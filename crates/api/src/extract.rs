@@ -330,7 +330,8 @@ path_ids!(
     chat_domain::UserId,
     chat_domain::PersonaId,
     chat_domain::GroupId,
-    chat_domain::notifications::NotificationId
+    chat_domain::notifications::NotificationId,
+    chat_domain::webhooks::DeliveryId
 );
 
 impl<T: FromPathSegment> FromRequest for PathId<T> {

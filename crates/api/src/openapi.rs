@@ -28,7 +28,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "The server that serves this document (`/api-docs/openapi.json`).")),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &MissedMessagesHook),
     components(
         schemas(
             Problem,
@@ -45,6 +45,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             crate::realtime::protocol::AckFrame,
             crate::realtime::protocol::ErrorFrame,
             crate::realtime::protocol::ControlFrame,
+            crate::dto::webhooks::MissedMessagesWebhook,
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
@@ -63,6 +64,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "moderation", description = "Hiding messages and the staff access log."),
         (name = "realtime", description = "The WebSocket (`/api/chat/ws`, protocol in docs/websocket.md and openapi/asyncapi.yaml) and its REST catch-up."),
         (name = "notifications-admin", description = "Admin notices into users' personal groups: send, history, retract."),
+        (name = "webhooks-admin", description = "Missed-message webhooks to the existing app: digests that could not be delivered (docs/webhooks.md)."),
         (name = "personas", description = "Personas that admins speak as."),
         (name = "operations", description = "Health and readiness probes."),
     )
@@ -93,6 +95,47 @@ impl Modify for BearerAuth {
             ),
         );
         openapi.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+    }
+}
+
+/// The webhook the service posts to the existing app (OpenAPI 3.1 `webhooks`).
+struct MissedMessagesHook;
+
+impl Modify for MissedMessagesHook {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::ResponsesBuilder;
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        let operation = OperationBuilder::new()
+            .operation_id(Some("missedMessages"))
+            .summary(Some("A user has unread messages (one digest per user per window)"))
+            .description(Some(
+                "Posted to `CHAT_WEBHOOK_URL` when a user has not read a staff reply, a DM or a notice within \
+                 `CHAT_WEBHOOK_READ_DELAY_SECS`. Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, \
+                 `webhook-signature`); delivered at least once: de-duplicate on `webhook-id`. See docs/webhooks.md.",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("MissedMessagesWebhook"))).build(),
+                    )
+                    .required(Some(utoipa::openapi::Required::True))
+                    .build(),
+            ))
+            .responses(
+                ResponsesBuilder::new()
+                    .response("2XX", ResponseBuilder::new().description("Received; any 2xx ends the attempts.").build())
+                    .response(
+                        "default",
+                        ResponseBuilder::new().description("Anything else is a failure: retried with backoff.").build(),
+                    )
+                    .build(),
+            )
+            .security(SecurityRequirement::default())
+            .build();
+        let hook = PathItem::new(HttpMethod::Post, operation);
+        openapi.webhooks.get_or_insert_with(Default::default).paths.insert("missedMessages".to_owned(), hook);
     }
 }
 

@@ -15,6 +15,7 @@ mod realtime;
 mod search;
 mod support;
 mod support_admin;
+mod webhooks_admin;
 
 use actix_web::HttpResponse;
 use serde::Serialize;
@@ -32,7 +33,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(moderation::configure)
             .configure(search::configure_admin)
             .configure(notifications_admin::configure)
-            .configure(notes_admin::configure),
+            .configure(notes_admin::configure)
+            .configure(webhooks_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));
     cfg.service(

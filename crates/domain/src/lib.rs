@@ -10,6 +10,7 @@
 //! * One module per bounded context ([`personas`], [`support`], [`direct_messages`],
 //!   [`users`], [`notifications`], [`group_messages`], [`moderation`], [`search`],
 //!   [`group_members`], [`notes`]).
+//! * [`webhooks`]: missed-message digests for the existing app (outbox, digests, delivery).
 //! * [`live`]: the rules of the socket's requests that name only a conversation
 //!   (typing, and which side a read moves).
 //!
@@ -35,6 +36,7 @@ pub mod store;
 pub mod support;
 pub mod users;
 pub mod values;
+pub mod webhooks;
 
 pub use error::RepoError;
 pub use ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};

@@ -25,6 +25,7 @@ use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
 use crate::support::SupportRepository;
 use crate::users::UserDirectory;
+use crate::webhooks::WebhookRepository;
 
 /// Everything a use case may touch inside one transaction.
 ///
@@ -43,6 +44,7 @@ pub trait Tx:
     + NotificationRepository
     + GroupMessageRepository
     + NoteRepository
+    + WebhookRepository
 {
 }
 
@@ -59,6 +61,7 @@ impl<T> Tx for T where
         + NotificationRepository
         + GroupMessageRepository
         + NoteRepository
+        + WebhookRepository
         + ?Sized
 {
 }

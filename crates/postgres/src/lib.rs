@@ -28,6 +28,7 @@ mod store;
 mod support;
 mod tx;
 mod users;
+mod webhooks;
 
 pub use self::libpq::establish;
 pub use self::migrations::{

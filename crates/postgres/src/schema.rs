@@ -186,6 +186,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_webhook_collector (singleton) {
+        singleton -> Bool,
+        last_window -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_webhook_deliveries (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        user_id -> Int4,
+        window_start -> Timestamptz,
+        payload -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        parked_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_webhook_outbox (id) {
+        id -> Int8,
+        dm_message_id -> Nullable<Int8>,
+        chat_message_id -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     direct_messages (id) {
         id -> Int8,
         #[max_length = 20]
@@ -290,6 +322,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_support_migration_rows,
     chat_support_users,
     chat_user_blocks,
+    chat_webhook_collector,
+    chat_webhook_deliveries,
+    chat_webhook_outbox,
     direct_messages,
     dm_messages,
     users,

@@ -4,6 +4,7 @@ pub mod config;
 pub mod healthcheck;
 pub mod legacy;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -30,3 +30,4 @@ mod support;
 mod support_isolation;
 mod tls;
 mod two_doors;
+mod webhooks;

@@ -2,12 +2,13 @@
 //! two servers with databases of their own: once without notes, once with notes added
 //! at every step (over REST and over the socket). Every user-facing output (history,
 //! sync, resume, the chat list's previews and unread counts, search, the support
-//! status, the user's socket) and the admin lists (queue status, waiting times, the
+//! status, the user's socket, the webhook outbox) and the admin lists (queue status, waiting times, the
 //! team's unread counts, last messages) must be identical in both, up to timestamps;
 //! the admins see the notes, in order with the messages.
 
 use std::time::Duration;
 
+use chat_postgres::PoolConfig;
 use chat_tests::{RedisServer, TestApp, TestDb, WsClient};
 use serde_json::{Value, json};
 
@@ -60,7 +61,10 @@ struct World {
 
 impl World {
     async fn new(with_notes: bool) -> Self {
-        let app = TestApp::spawn().await;
+        // Connections that write the webhook outbox (no dispatcher drains it): what would
+        // be notified is compared too.
+        let pool = PoolConfig { webhook_outbox: true, ..PoolConfig::default() };
+        let app = TestApp::spawn_with(TestDb::migrated(), pool).await;
         let (_, ada) = app.admin("ada");
         let (_, alice) = app.user("alice");
         let sam = app
@@ -127,6 +131,12 @@ impl World {
             assert_eq!(reply.status / 100, 2, "{path}: {:?}", reply.json());
             self.shown.push((format!("{step}: GET {path}"), untimed(&reply.json())));
         }
+        let outbox = self.app.db.count(
+            "SELECT coalesce(sum(coalesce(dm_message_id, 0) * 1000 + coalesce(chat_message_id, 0)), 0)::bigint AS n \
+             FROM chat_webhook_outbox",
+        );
+        let rows = self.app.db.count("SELECT count(*) AS n FROM chat_webhook_outbox");
+        self.shown.push((format!("{step}: webhook outbox"), json!([rows, outbox])));
         let sync = self.app.post("/api/user/chat/sync", &self.alice, json!({"positions": {}})).await;
         self.shown.push((format!("{step}: POST sync"), untimed(&sync.json())));
         let admin_reads = [
@@ -211,6 +221,8 @@ async fn users_see_exactly_the_same_with_and_without_notes_and_admins_see_them_i
         assert!(!frame.to_string().contains(NOTE_WORD), "a note reached the user: {frame}");
     }
     assert!(live.iter().any(|f| f["type"] == "support-message"), "the comparison saw messages: {live:?}");
+    let outbox = annotated.app.db.count("SELECT count(*) AS n FROM chat_webhook_outbox");
+    assert!(outbox > 0, "the outbox comparison saw messages");
     assert_eq!(annotated.notes.len(), 8);
 
     // Admins see each note once, in order with the messages, marked as a note with its author.
