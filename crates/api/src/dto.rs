@@ -5,6 +5,7 @@ pub mod chat_list;
 pub mod direct_messages;
 pub mod groups;
 pub mod messages;
+pub mod notes;
 pub mod notifications;
 pub mod page;
 pub mod personas;

@@ -35,6 +35,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             crate::realtime::protocol::ClientFrame,
             crate::realtime::protocol::ServerFrame,
             crate::realtime::protocol::MessageEvent,
+            crate::realtime::protocol::NoteEvent,
             crate::realtime::protocol::ConversationUpdatedEvent,
             crate::realtime::protocol::TypingEvent,
             crate::realtime::protocol::ReadEvent,
@@ -460,7 +461,7 @@ mod tests {
     use crate::extract::Validated;
     use serde_json::Value;
 
-    use crate::dto::{direct_messages, groups, messages, notifications, personas, support};
+    use crate::dto::{direct_messages, groups, messages, notes, notifications, personas, support};
 
     /// The schema-level example of `name` in the finished document.
     fn example(name: &str) -> Value {
@@ -487,6 +488,7 @@ mod tests {
         parse::<direct_messages::HideRequest>("HideRequest");
         parse::<groups::GroupReadRequest>("GroupReadRequest");
         parse::<notifications::SendNotificationRequest>("SendNotificationRequest");
+        parse::<notes::AddNoteRequest>("AddNoteRequest").validated().unwrap();
     }
 
     #[test]

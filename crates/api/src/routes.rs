@@ -8,6 +8,7 @@ mod group_members;
 mod groups;
 mod health;
 mod moderation;
+mod notes_admin;
 mod notifications_admin;
 mod personas;
 mod realtime;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(moderation::configure)
             .configure(search::configure_admin)
             .configure(notifications_admin::configure)
+            .configure(notes_admin::configure)
             .configure(webhooks_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));

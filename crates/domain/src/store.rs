@@ -19,6 +19,7 @@ use crate::error::RepoError;
 use crate::group_members::GroupMemberRepository;
 use crate::group_messages::GroupMessageRepository;
 use crate::moderation::ModerationRepository;
+use crate::notes::NoteRepository;
 use crate::notifications::NotificationRepository;
 use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
@@ -42,6 +43,7 @@ pub trait Tx:
     + ReplayRepository
     + NotificationRepository
     + GroupMessageRepository
+    + NoteRepository
     + WebhookRepository
 {
 }
@@ -58,6 +60,7 @@ impl<T> Tx for T where
         + ReplayRepository
         + NotificationRepository
         + GroupMessageRepository
+        + NoteRepository
         + WebhookRepository
         + ?Sized
 {

@@ -17,6 +17,7 @@ mod libpq;
 mod messages;
 mod migrations;
 mod moderation;
+mod notes;
 mod notifications;
 mod personas;
 mod replay;

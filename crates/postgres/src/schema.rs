@@ -64,6 +64,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_internal_notes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        author_admin_id -> Int4,
+        content -> Text,
+        client_note_id -> Nullable<Uuid>,
+        after_seq -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_legacy_baseline (table_name) {
         table_name -> Text,
     }
@@ -285,6 +297,8 @@ diesel::joinable!(chat_group_members -> users (user_id));
 diesel::joinable!(chat_group_reads -> chat_groups (group_id));
 diesel::joinable!(chat_group_reads -> users (user_id));
 diesel::joinable!(chat_groups -> users (owner_user_id));
+diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
+diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
@@ -298,6 +312,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_group_members,
     chat_group_reads,
     chat_groups,
+    chat_internal_notes,
     chat_legacy_baseline,
     chat_legacy_support_cohort_archive,
     chat_messages,

@@ -16,6 +16,7 @@ mod legacy_cleanup;
 mod legacy_old_app;
 mod legacy_support;
 mod migrations;
+mod notes;
 mod notifications;
 mod notifications_isolation;
 mod notifications_schema;

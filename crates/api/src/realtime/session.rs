@@ -15,14 +15,13 @@ use actix_ws::{AggregatedMessage, CloseCode};
 use bytestring::ByteString;
 use chat_domain::access::Participants;
 use chat_domain::conversations::Message as DomainMessage;
-use chat_domain::{ConversationId, Principal};
-use chat_domain::{direct_messages, live};
+use chat_domain::{ConversationId, Principal, direct_messages, live};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use super::hub::{ConnId, Hub, Outbound, Registration, presence_frame, queue_capacity};
 use super::protocol::{AckFrame, ControlFrame, ErrorFrame};
-use super::render::{self, message_envelope};
+use super::render::{self, message_frame};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -299,9 +298,7 @@ impl Connection {
         if render::is_dm(participants) {
             self.audit(message.conversation_id);
         }
-        let envelope = message_envelope(participants, &message);
-        let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
-        self.send(frame).await
+        self.send(message_frame(participants, &message, self.principal.is_admin())).await
     }
 
     async fn reply_error(

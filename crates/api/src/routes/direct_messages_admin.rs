@@ -4,13 +4,15 @@
 use actix_web::{HttpResponse, get, post, web};
 use chat_domain::ConversationId;
 use chat_domain::direct_messages::{self, AdminDmError};
+use chat_domain::notes;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
 use crate::dto::direct_messages::{
     AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, encode_dm_cursor,
 };
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::messages::{AdminMessage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::notes::AdminHistoryPage;
 use crate::extract::{ApiQuery, History, PathId, ReadUpTo, Valid};
 use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
@@ -79,13 +81,14 @@ async fn get_dm(
     Ok(HttpResponse::Ok().json(AdminDm::from(dm)))
 }
 
-/// A page of a DM's messages, hidden ones included; the read is written to the access log.
+/// A page of a DM's messages, hidden ones included, with the internal notes among them
+/// (persona DMs); the read is written to the access log.
 #[utoipa::path(
     operation_id = "adminListDirectMessageMessages",
     tag = "direct-messages-admin",
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
-        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
+        (status = 200, description = "A page of messages, the internal notes among them (persona DMs), and the cursor of the next page.", body = AdminHistoryPage),
         (status = 422, response = ValidationFailed),
     )
 )]
@@ -95,8 +98,8 @@ async fn list_messages(
     AdminCaller(admin): AdminCaller,
     History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+    let page = state.store.run(move |tx| notes::admin_dm_history_with_notes(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
 /// Answers in a persona DM, as that conversation's persona (never in user-to-user DMs).

@@ -2,12 +2,14 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chat_domain::ConversationId;
+use chat_domain::notes;
 use chat_domain::support::{self, AdminSupportError, ReplyError};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState};
+use crate::dto::messages::{AdminMessage, HistoryParams, ReadRequest, ReadState};
+use crate::dto::notes::AdminHistoryPage;
 use crate::dto::support::{
     AdminSupportConversation, QueueParams, SupportQueuePage, SupportReplyRequest, UpdateSupportRequest, queue_cursor,
 };
@@ -124,13 +126,14 @@ async fn update_conversation(
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
 
-/// A page of a support conversation's history, with the acting admin of staff messages.
+/// A page of a support conversation's history, with the acting admin of staff messages
+/// and the internal notes written among its messages.
 #[utoipa::path(
     operation_id = "adminListSupportMessages",
     tag = "support-admin",
     params(("id" = i64, Path, description = "The support conversation's id."), HistoryParams),
     responses(
-        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
+        (status = 200, description = "A page of messages, the internal notes among them, and the cursor of the next page.", body = AdminHistoryPage),
         (status = 422, response = ValidationFailed),
     )
 )]
@@ -140,8 +143,8 @@ async fn list_messages(
     AdminCaller(admin): AdminCaller,
     History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+    let page = state.store.run(move |tx| notes::admin_support_history_with_notes(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
 /// Answers as a persona (default: the conversation's) or as the team; it becomes `pending`.

@@ -9,6 +9,7 @@ use chat_domain::access::{self, Participants};
 use chat_domain::conversations::{self, Message as DomainMessage, Replay};
 use chat_domain::direct_messages;
 use chat_domain::live::{self, LiveError};
+use chat_domain::notes::{self, NoteTarget};
 use chat_domain::notifications;
 use chat_domain::support;
 use chrono::Utc;
@@ -16,6 +17,7 @@ use chrono::Utc;
 use super::{Connection, ControlFrame, Delivered, REPLAY_LIMIT, Stop, text_json};
 use crate::dto::direct_messages::{StartDmRequest, UserDm};
 use crate::dto::messages::{AdminMessage, Message, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::notes::{AddNoteRequest, AdminNote};
 use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
 use crate::dto::support::SupportReplyRequest;
 use crate::extract::Validated;
@@ -81,6 +83,7 @@ impl Connection {
             "start-dm" => self.start_dm(frame).await,
             "read" => self.read(frame).await,
             "admin-notification" => self.admin_notification(frame).await,
+            "add-note" => self.add_note(frame).await,
             "typing" => match self.typing(frame).await {
                 // Typing is not acknowledged; only a refusal answers.
                 Ok(()) => return Ok(()),
@@ -227,6 +230,21 @@ impl Connection {
             .await
             .map_err(|e| crate::dto::notifications::send_error(e, user_ids.as_deref()))?;
         Ok(AckFrame { notification: Some(NotificationSent::from(&sent)), ..AckFrame::default() })
+    }
+
+    /// `POST /api/admin/chat/support/{id}/notes` and `.../direct-messages/{id}/notes`:
+    /// the frame names only a conversation, so either kind is taken.
+    async fn add_note(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
+        if !self.principal.is_admin() {
+            return Err(ADMIN_ONLY);
+        }
+        self.spend(Budget::Sends)?;
+        let conversation = frame.conversation()?;
+        let new = frame.body::<AddNoteRequest>()?.validated()?;
+        let caller = self.principal;
+        let added =
+            self.state.perform(move |tx| notes::add_note(tx, &caller, conversation, NoteTarget::Any, &new)).await?;
+        Ok(AckFrame { note: Some(AdminNote::from(added.note)), ..AckFrame::default() })
     }
 
     /// Typing, allowed where the caller may post ([`live::typing_author`]).
