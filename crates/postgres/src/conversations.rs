@@ -8,7 +8,9 @@ use chat_domain::support::{SupportState, SupportStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
@@ -18,7 +20,7 @@ use crate::schema::{direct_messages, dm_messages};
 use crate::tx::PgTx;
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = direct_messages, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = direct_messages, check_for_backend(Pg))]
 struct StateRow {
     id: i64,
     conversation_type: String,
@@ -193,13 +195,7 @@ impl ConversationRepository for PgTx<'_> {
     }
 
     fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError> {
-        let (sql, cursor) = history_sql(query);
-        let rows = diesel::sql_query(sql)
-            .bind::<BigInt, _>(id.get())
-            .bind::<BigInt, _>(cursor)
-            .bind::<BigInt, _>(i64::from(query.limit()) + 1)
-            .load::<MessageRow>(self.conn)
-            .or_repo()?;
+        let rows = history_query("", id, query).load::<MessageRow>(self.conn).or_repo()?;
         into_messages(rows)
     }
 
@@ -229,26 +225,35 @@ impl ConversationRepository for PgTx<'_> {
     }
 }
 
-/// The history page query ($1 conversation, $2 cursor message id, $3 limit) and its
-/// cursor value. Served by `dm_messages_conversation_seq (conversation_id, seq)` in
+/// A history page: the SQL and its binds ($1 conversation, $2 cursor message id, $3 rows
+/// to fetch: a page plus one), built together so that a numbered parameter can never
+/// receive another's value. `prefix` goes before the statement (`EXPLAIN ` for the
+/// plans test). Served by `dm_messages_conversation_seq (conversation_id, seq)` in
 /// either direction.
 ///
 /// Pages order by `seq`, the position within the conversation, not by `id`: ordering by
 /// `id` lets the planner walk the primary key backwards and filter by conversation,
 /// which on a busy conversation's deep page scans most of the table (found by the plans
 /// test). No index but the composite one yields `seq` order.
-pub(crate) fn history_sql(query: &HistoryQuery) -> (String, i64) {
+pub(crate) fn history_query(
+    prefix: &str,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (bound, order, missing, cursor) = match *query {
         HistoryQuery::Older { before, .. } => ("<", "DESC", i64::MAX, before.map_or(0, MessageId::get)),
         HistoryQuery::Newer { after, .. } => (">", "ASC", 0, after.get()),
     };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
+    diesel::sql_query(format!(
+        "{prefix}SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
          WHERE m.conversation_id = $1
            AND m.seq {bound} COALESCE((SELECT c.seq FROM dm_messages c WHERE c.id = $2 AND c.conversation_id = $1), {missing})
          ORDER BY m.seq {order} LIMIT $3"
-    );
-    (sql, cursor)
+    ))
+    .into_boxed()
+    .bind::<BigInt, _>(id.get())
+    .bind::<BigInt, _>(cursor)
+    .bind::<BigInt, _>(i64::from(query.limit()) + 1)
 }
 
 /// The idempotency lookup ($1 conversation, $2 client id), served by

@@ -6,14 +6,14 @@
 
 use chat_domain::conversations::HistoryQuery;
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
-use chat_domain::support::QueueStatus;
+use chat_domain::support::{AssigneeFilter, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
-use crate::conversations::{client_id_sql, history_sql};
+use crate::conversations::{client_id_sql, history_query};
 use crate::direct_messages::{DmListFilter, dm_list_query};
-use crate::support::queue_sql;
+use crate::support::queue_query;
 
 /// A read path whose plan matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,35 +47,22 @@ struct PlanLine {
 /// `EXPLAIN` of `path` as the repositories would run it.
 pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
     let mut conn = crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
-    let none_at: Option<chrono::DateTime<chrono::Utc>> = None;
     let lines: Vec<PlanLine> = match path {
         HotPath::SupportQueueOpen | HotPath::SupportQueuePending | HotPath::SupportQueueAll => {
-            let (status, status_param) = match path {
-                HotPath::SupportQueueOpen => (QueueStatus::Open, None),
-                HotPath::SupportQueuePending => (QueueStatus::Pending, Some("pending")),
-                _ => (QueueStatus::All, None),
+            let status = match path {
+                HotPath::SupportQueueOpen => QueueStatus::Open,
+                HotPath::SupportQueuePending => QueueStatus::Pending,
+                _ => QueueStatus::All,
             };
-            diesel::sql_query(format!("EXPLAIN {}", queue_sql(status)))
-                .bind::<Nullable<Timestamptz>, _>(none_at)
-                .bind::<BigInt, _>(0_i64)
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<Bool, _>(false)
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<BigInt, _>(51_i64)
-                .bind::<Nullable<Text>, _>(status_param)
-                .load(&mut conn)?
+            let page = QueueQuery { status, assignee: AssigneeFilter::Any, persona: None, after: None, limit: 50 };
+            queue_query("EXPLAIN ", &page).load(&mut conn)?
         }
         HotPath::HistoryOlder(id, before) | HotPath::HistoryNewer(id, before) => {
             let query = match path {
                 HotPath::HistoryOlder(..) => HistoryQuery::Older { before: Some(before), limit: 50 },
                 _ => HistoryQuery::Newer { after: before, limit: 50 },
             };
-            let (sql, cursor) = history_sql(&query);
-            diesel::sql_query(format!("EXPLAIN {sql}"))
-                .bind::<BigInt, _>(id.get())
-                .bind::<BigInt, _>(cursor)
-                .bind::<BigInt, _>(51_i64)
-                .load(&mut conn)?
+            history_query("EXPLAIN ", id, &query).load(&mut conn)?
         }
         HotPath::UserDmList(user) => {
             let page = DmListQuery { archived: false, after: None, limit: 50 };

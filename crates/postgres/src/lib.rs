@@ -17,6 +17,7 @@ mod libpq;
 mod messages;
 mod migrations;
 mod moderation;
+mod notes;
 mod notifications;
 mod personas;
 mod replay;
@@ -28,6 +29,7 @@ mod store;
 mod support;
 mod tx;
 mod users;
+mod webhooks;
 
 pub use self::libpq::establish;
 pub use self::migrations::{

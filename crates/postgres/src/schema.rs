@@ -64,6 +64,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_internal_notes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        author_admin_id -> Int4,
+        content -> Text,
+        client_note_id -> Nullable<Uuid>,
+        after_seq -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_legacy_baseline (table_name) {
         table_name -> Text,
     }
@@ -220,6 +232,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_webhook_collector (singleton) {
+        singleton -> Bool,
+        last_window -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_webhook_deliveries (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        user_id -> Int4,
+        window_start -> Timestamptz,
+        payload -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        parked_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_webhook_outbox (id) {
+        id -> Int8,
+        dm_message_id -> Nullable<Int8>,
+        chat_message_id -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     direct_messages (id) {
         id -> Int8,
         #[max_length = 20]
@@ -299,6 +343,8 @@ diesel::joinable!(chat_group_members -> users (user_id));
 diesel::joinable!(chat_group_reads -> chat_groups (group_id));
 diesel::joinable!(chat_group_reads -> users (user_id));
 diesel::joinable!(chat_groups -> users (owner_user_id));
+diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
+diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
 diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
@@ -315,6 +361,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_group_members,
     chat_group_reads,
     chat_groups,
+    chat_internal_notes,
     chat_legacy_baseline,
     chat_legacy_support_cohort_archive,
     chat_messages,
@@ -327,6 +374,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_support_migration_rows,
     chat_support_users,
     chat_user_blocks,
+    chat_webhook_collector,
+    chat_webhook_deliveries,
+    chat_webhook_outbox,
     direct_messages,
     dm_messages,
     users,

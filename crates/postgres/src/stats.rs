@@ -3,7 +3,7 @@
 //! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets` and
 //! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets, the
 //! per-responder and per-assignee support figures and the notices are computed on each
-//! read (docs/architecture.md, decision 19). The statements are in [`sql`]; their plans
+//! read (docs/architecture.md, decision 20). The statements are in [`sql`]; their plans
 //! and timings over a year are in `docs/performance.md`.
 
 mod sql;

@@ -78,6 +78,9 @@ pub struct PoolConfig {
     pub conversation_writers: usize,
     /// How long the readiness probe waits for the database.
     pub ping_timeout: Duration,
+    /// Whether stored messages leave webhook outbox rows (`chat.webhook_outbox = on` on
+    /// every pooled connection): only while missed-message webhooks are on.
+    pub webhook_outbox: bool,
 }
 
 impl Default for PoolConfig {
@@ -93,6 +96,7 @@ impl Default for PoolConfig {
             idle_in_transaction_timeout: Duration::from_secs(10),
             conversation_writers: 4,
             ping_timeout: Duration::from_secs(1),
+            webhook_outbox: false,
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod healthcheck;
 pub mod legacy;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -204,7 +205,7 @@ pub async fn maintain(
 
 /// Stores the admin stats of the last year's closed days and weeks that are not stored
 /// yet, three buckets per transaction (each far within its deadline), so that reports
-/// read them instead of computing them (docs/architecture.md, decision 19). After a
+/// read them instead of computing them (docs/architecture.md, decision 20). After a
 /// deploy onto a year of history the first round takes a while (docs/performance.md);
 /// then each round stores the day (and on Mondays the week) that has just closed.
 pub async fn store_stats(store: &Arc<dyn Store>) {

@@ -291,7 +291,13 @@ impl Registry {
                 metrics::ws_event_refused();
                 continue;
             }
-            let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
+            // A staff-only event (an internal note) has no user frame: users get nothing.
+            let frame = if conn.principal.is_admin() {
+                &envelope.admin_frame
+            } else {
+                let Some(frame) = &envelope.user_frame else { continue };
+                frame
+            };
             if envelope.priority == Priority::Ephemeral && half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
                 metrics::ws_event_dropped(Dropped::Typing);
@@ -409,6 +415,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_staff_only_event_reaches_no_user_connection_even_one_it_names() {
+        let hub = Hub::start();
+        let alice = UserId(1);
+        let (_, mut alice_rx) = connect(&hub, Principal::user(alice));
+        let (admin, mut admin_rx) = connect(&hub, Principal::admin(UserId(9)));
+        hub.join_queue(admin);
+        let mut audience = Audience::of(&Participants::Support { user: alice }, ConversationId(1));
+        // Even an audience naming the user (a bug elsewhere) cannot give them a frame
+        // that does not exist.
+        audience.users.push(alice);
+        hub.publish(Arc::new(Envelope {
+            audience,
+            priority: Priority::Normal,
+            seq: None,
+            dm_content: false,
+            user_frame: None,
+            admin_frame: "{\"type\":\"note\"}".into(),
+        }));
+        hub.stats().await;
+        let frames = |rx: &mut mpsc::Receiver<Outbound>| {
+            std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"note\"")).count()
+        };
+        assert_eq!(frames(&mut admin_rx), 1);
+        assert_eq!(frames(&mut alice_rx), 0);
+    }
+
+    #[tokio::test]
     async fn presence_is_dropped_first_when_a_queue_is_half_full() {
         let hub = Hub::start();
         let (busy, idle) = (UserId(1), UserId(2));
@@ -420,7 +453,7 @@ mod tests {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: "{\"type\":\"conversation-updated\"}".into(),
+                user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
                 admin_frame: "{\"type\":\"conversation-updated\"}".into(),
             }));
         }
