@@ -490,7 +490,7 @@ mod tests {
             priority: Priority::Normal,
             seq: None,
             dm_content: false,
-            user_frame: "{\"type\":\"conversation-updated\"}".into(),
+            user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
             admin_frame: "{\"type\":\"conversation-updated\"}".into(),
         });
         assert_eq!(registry.stats.refused, 1, "{:?}", registry.stats);
