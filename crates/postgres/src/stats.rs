@@ -15,18 +15,14 @@ use chat_domain::stats::{
 use chat_domain::{PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
 
 use self::sql::{
-    BUCKETS, UNSTORED_SQL, backlog_sql, dm_fill_sql, dm_live_sql, dm_stored_sql, notice_figures_sql,
-    persona_dm_live_sql, support_fill_sql, support_live_sql, support_stored_sql,
+    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, notice_query, support_fill_query,
+    support_live_query, support_stored_query, unstored_query,
 };
 use crate::error::OrRepoError;
 use crate::tx::PgTx;
-
-fn bounds(buckets: &[Period]) -> (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
-    buckets.iter().map(|p| (p.start, p.end)).unzip()
-}
 
 /// A 1-based bucket index from SQL as a 0-based one.
 fn index(i: i64) -> Result<usize, RepoError> {
@@ -111,25 +107,18 @@ impl PgTx<'_> {
         diesel::sql_query("SET LOCAL jit = off").execute(self.conn).or_repo().map(drop)
     }
 
-    /// Runs `sql` over `part`'s buckets ($1, $2, then `flag` as $3 when given) and maps
-    /// each row's bucket index back to the index in the caller's list.
+    /// Runs `query(part's periods)` and maps each row's bucket index back to the index
+    /// in the caller's list.
     fn per_bucket<R: QueryableByName<diesel::pg::Pg> + 'static>(
         &mut self,
-        sql: &str,
+        query: impl FnOnce(&[Period]) -> Query,
         part: &[(usize, Period)],
-        flag: Option<bool>,
         bucket_of: impl Fn(&R) -> i64,
     ) -> Result<Vec<(usize, R)>, RepoError> {
         if part.is_empty() {
             return Ok(Vec::new());
         }
-        let (starts, ends) = bounds(&periods(part));
-        let query = diesel::sql_query(sql).bind::<Array<Timestamptz>, _>(starts).bind::<Array<Timestamptz>, _>(ends);
-        let rows = match flag {
-            Some(flag) => query.bind::<diesel::sql_types::Bool, _>(flag).load::<R>(self.conn),
-            None => query.load::<R>(self.conn),
-        }
-        .or_repo()?;
+        let rows = query(&periods(part)).load::<R>(self.conn).or_repo()?;
         rows.into_iter()
             .map(|row| {
                 let at = index(bucket_of(&row))?;
@@ -147,36 +136,25 @@ impl PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             i: i64,
         }
-        if part.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (starts, ends) = bounds(&periods(part));
-        let rows = diesel::sql_query(UNSTORED_SQL)
-            .bind::<Array<Timestamptz>, _>(starts)
-            .bind::<Array<Timestamptz>, _>(ends)
-            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-            .load::<Unstored>(self.conn)
-            .or_repo()?;
-        rows.into_iter()
-            .map(|u| {
-                let at = index(u.i)?;
-                part.get(at).copied().ok_or_else(|| RepoError::internal(format!("bucket {at}")))
-            })
-            .collect()
+        let rows = self.per_bucket(|b| unstored_query(b, limit), part, |u: &Unstored| u.i)?;
+        Ok(rows
+            .into_iter()
+            .map(|(original, _)| original)
+            .filter_map(|i| part.iter().find(|(j, _)| *j == i).copied())
+            .collect())
     }
 
-    /// Runs `sql` (a statement over $1, $2) for the buckets of `part`.
-    fn fill(&mut self, sql: &str, part: &[(usize, Period)]) -> Result<(), RepoError> {
+    /// Stores the support and DM figures of `part` (closed buckets not stored yet).
+    fn fill(&mut self, part: &[(usize, Period)]) -> Result<(), RepoError> {
         if part.is_empty() {
             return Ok(());
         }
-        let (starts, ends) = bounds(&periods(part));
-        diesel::sql_query(sql)
-            .bind::<Array<Timestamptz>, _>(starts)
-            .bind::<Array<Timestamptz>, _>(ends)
-            .execute(self.conn)
-            .or_repo()
-            .map(drop)
+        let buckets = periods(part);
+        support_fill_query(&buckets).execute(self.conn).or_repo()?;
+        for query in dm_fill_queries(&buckets) {
+            query.execute(self.conn).or_repo()?;
+        }
+        Ok(())
     }
 
     /// DM rows of every bucket: closed ones stored (computed and stored first when
@@ -184,12 +162,9 @@ impl PgTx<'_> {
     fn dm_rows(&mut self, buckets: &[Period], personas: bool) -> Result<Vec<(usize, DmSql)>, RepoError> {
         let (closed, open) = split(buckets, Utc::now());
         let unstored = self.unstored(&closed, usize::MAX)?;
-        for sql in dm_fill_sql() {
-            self.fill(&sql, &unstored)?;
-        }
-        let mut rows = self.per_bucket(&dm_stored_sql(), &closed, Some(personas), |r: &DmSql| r.i)?;
-        let live = if personas { persona_dm_live_sql(BUCKETS) } else { dm_live_sql(BUCKETS) };
-        rows.extend(self.per_bucket(&live, &open, None, |r: &DmSql| r.i)?);
+        self.fill(&unstored)?;
+        let mut rows = self.per_bucket(|b| dm_stored_query(b, personas), &closed, |r: &DmSql| r.i)?;
+        rows.extend(self.per_bucket(|b| dm_live_query(b, personas), &open, |r: &DmSql| r.i)?);
         Ok(rows)
     }
 }
@@ -200,13 +175,13 @@ impl StatsRepository for PgTx<'_> {
         let rows = if grouping == SupportGrouping::All {
             let (closed, open) = split(buckets, Utc::now());
             let unstored = self.unstored(&closed, usize::MAX)?;
-            self.fill(&support_fill_sql(), &unstored)?;
-            let mut rows = self.per_bucket(&support_stored_sql(), &closed, None, |r: &SupportSql| r.i)?;
-            rows.extend(self.per_bucket(&support_live_sql(grouping, BUCKETS), &open, None, |r: &SupportSql| r.i)?);
+            self.fill(&unstored)?;
+            let mut rows = self.per_bucket(support_stored_query, &closed, |r: &SupportSql| r.i)?;
+            rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &open, |r: &SupportSql| r.i)?);
             rows
         } else {
-            let all: Vec<(usize, Period)> = buckets.iter().copied().enumerate().collect();
-            self.per_bucket(&support_live_sql(grouping, BUCKETS), &all, None, |r: &SupportSql| r.i)?
+            let all: Indexed = buckets.iter().copied().enumerate().collect();
+            self.per_bucket(|b| support_live_query(grouping, b), &all, |r: &SupportSql| r.i)?
         };
         rows.into_iter()
             .map(|(bucket, r)| {
@@ -238,8 +213,7 @@ impl StatsRepository for PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        let rows =
-            diesel::sql_query(backlog_sql(grouping)).bind::<Timestamptz, _>(at).load::<Backlog>(self.conn).or_repo()?;
+        let rows = backlog_query(grouping, at).load::<Backlog>(self.conn).or_repo()?;
         rows.into_iter().map(|r| Ok((key(&r.k, r.kid)?, r.n))).collect()
     }
 
@@ -285,10 +259,7 @@ impl StatsRepository for PgTx<'_> {
         self.without_jit()?;
         let all: Indexed = closed.iter().copied().enumerate().collect();
         let part = self.unstored(&all, limit)?;
-        self.fill(&support_fill_sql(), &part)?;
-        for sql in dm_fill_sql() {
-            self.fill(&sql, &part)?;
-        }
+        self.fill(&part)?;
         Ok(periods(&part))
     }
 
@@ -303,12 +274,7 @@ impl StatsRepository for PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             read: i64,
         }
-        let (starts, ends) = bounds(buckets);
-        let rows = diesel::sql_query(notice_figures_sql())
-            .bind::<Array<Timestamptz>, _>(starts)
-            .bind::<Array<Timestamptz>, _>(ends)
-            .load::<Notices>(self.conn)
-            .or_repo()?;
+        let rows = notice_query(buckets).load::<Notices>(self.conn).or_repo()?;
         Ok(rows.into_iter().map(|r| NoticeFigures { sent: r.sent, reach: r.reach, read: r.read }).collect())
     }
 }

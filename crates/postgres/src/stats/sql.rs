@@ -1,12 +1,70 @@
-//! The statements of [`StatsRepository`](chat_domain::stats::StatsRepository), built
-//! per grouping. Buckets arrive as two arrays ($1 starts, $2 ends) unnested with their
-//! 1-based index as `b(i, s, e)`; every statement joins events to a bucket by a range
-//! condition on an indexed time.
+//! The statements of [`StatsRepository`](chat_domain::stats::StatsRepository), each
+//! returned with its binds (docs/architecture.md, "Raw SQL"). Buckets are bound as two
+//! arrays ($1 starts, $2 ends) and unnested with their 1-based index as `b(i, s, e)`;
+//! every statement joins events to a bucket by a range condition on an indexed time.
 
-use chat_domain::stats::SupportGrouping;
+use chat_domain::stats::{Period, SupportGrouping};
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Bool, Timestamptz};
+
+/// A statement and its binds.
+pub(super) type Query = BoxedSqlQuery<'static, Pg, SqlQuery>;
+
+/// `sql` with the buckets bound as $1 (starts) and $2 (ends).
+fn over(sql: String, buckets: &[Period]) -> Query {
+    let (starts, ends): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = buckets.iter().map(|p| (p.start, p.end)).unzip();
+    diesel::sql_query(sql).into_boxed().bind::<Array<Timestamptz>, _>(starts).bind::<Array<Timestamptz>, _>(ends)
+}
+
+/// Support events per bucket and group, computed (see [`support_live_sql`]).
+pub(super) fn support_live_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
+    over(support_live_sql(grouping, BUCKETS), buckets)
+}
+
+/// Stores the support figures of those of `buckets` (closed) not stored yet.
+pub(super) fn support_fill_query(buckets: &[Period]) -> Query {
+    over(support_fill_sql(), buckets)
+}
+
+/// The stored support figures of `buckets`.
+pub(super) fn support_stored_query(buckets: &[Period]) -> Query {
+    over(support_stored_sql(), buckets)
+}
+
+/// Episodes in progress at `at`, per group.
+pub(super) fn backlog_query(grouping: SupportGrouping, at: DateTime<Utc>) -> Query {
+    diesel::sql_query(backlog_sql(grouping)).into_boxed().bind::<Timestamptz, _>(at)
+}
+
+/// DM figures per bucket, computed: every DM's (one row per bucket) or the personas'.
+pub(super) fn dm_live_query(buckets: &[Period], personas: bool) -> Query {
+    over(if personas { persona_dm_live_sql(BUCKETS) } else { dm_live_sql(BUCKETS) }, buckets)
+}
+
+/// Store the DM figures of those of `buckets` (closed) not stored yet, in this order.
+pub(super) fn dm_fill_queries(buckets: &[Period]) -> [Query; 2] {
+    dm_fill_sql().map(|sql| over(sql, buckets))
+}
+
+/// The stored DM rows of `buckets`: every DM's or the personas'.
+pub(super) fn dm_stored_query(buckets: &[Period], personas: bool) -> Query {
+    over(dm_stored_sql(), buckets).bind::<Bool, _>(personas)
+}
+
+/// Notice figures per bucket.
+pub(super) fn notice_query(buckets: &[Period]) -> Query {
+    over(notice_figures_sql(), buckets)
+}
+
+/// The indexes (1-based) of the first `limit` of `buckets` whose figures are not stored.
+pub(super) fn unstored_query(buckets: &[Period], limit: usize) -> Query {
+    over(UNSTORED_SQL.to_owned(), buckets).bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+}
 
 /// The buckets as a relation `b(i, s, e)`: 1-based index, start, end ($1, $2).
-pub(super) const BUCKETS: &str =
+const BUCKETS: &str =
     "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))";
 
 /// [`BUCKETS`] without those whose figures are already stored in `cache` (the row of
@@ -38,7 +96,7 @@ const fn group_key(grouping: SupportGrouping) -> &'static str {
 /// sorted on their own, in memory): one row per bucket and group with an event; under
 /// [`SupportGrouping::All`] one row per bucket, zeros included. Columns: `i, s, e, k,
 /// kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90`.
-pub(super) fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
+fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
     let key = group_key(grouping);
     let group_by = if grouping == SupportGrouping::All { "" } else { "GROUP BY k, kid" };
     format!(
@@ -67,7 +125,7 @@ pub(super) fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> Stri
 }
 
 /// Stores the support figures of the closed buckets ($1, $2) not stored yet.
-pub(super) fn support_fill_sql() -> String {
+fn support_fill_sql() -> String {
     let live = support_live_sql(SupportGrouping::All, &missing_buckets("chat_stats_support_buckets"));
     format!(
         "INSERT INTO chat_stats_support_buckets (bucket_start, bucket_end, opened, reopened, resolved, responded,
@@ -78,7 +136,7 @@ pub(super) fn support_fill_sql() -> String {
 }
 
 /// The stored support figures of the buckets ($1, $2), with [`support_live_sql`]'s columns.
-pub(super) fn support_stored_sql() -> String {
+fn support_stored_sql() -> String {
     format!(
         "WITH {BUCKETS}
          SELECT b.i, b.s, b.e, 'all'::text AS k, 0 AS kid, c.opened, c.reopened, c.resolved, c.responded,
@@ -89,7 +147,7 @@ pub(super) fn support_stored_sql() -> String {
 
 /// Episodes in progress at $1, per group: unresolved ones started before it, and ones
 /// started before it but resolved since (two index range scans, no `OR`).
-pub(super) fn backlog_sql(grouping: SupportGrouping) -> String {
+fn backlog_sql(grouping: SupportGrouping) -> String {
     let key = group_key(grouping);
     format!(
         "SELECT k, kid, count(*) AS n FROM (
@@ -108,7 +166,7 @@ const DM_OF_MESSAGE: &str = "SELECT d.user2_type, d.fake_user_id FROM direct_mes
 
 /// DM figures computed bucket by bucket, one row per bucket (`persona_id` 0), in the
 /// columns of `chat_stats_dm_buckets`.
-pub(super) fn dm_live_sql(buckets: &str) -> String {
+fn dm_live_sql(buckets: &str) -> String {
     format!(
         "WITH {buckets}
          SELECT b.i, b.s, b.e, 0 AS persona_id, nd.new_user_dms, nd.new_persona_dms, x.active_users,
@@ -134,7 +192,7 @@ pub(super) fn dm_live_sql(buckets: &str) -> String {
 
 /// Persona-DM figures computed bucket by bucket, one row per bucket and persona with
 /// activity, in the columns of `chat_stats_dm_buckets`.
-pub(super) fn persona_dm_live_sql(buckets: &str) -> String {
+fn persona_dm_live_sql(buckets: &str) -> String {
     format!(
         "WITH {buckets}
          SELECT b.i, b.s, b.e, p.persona_id, 0::bigint AS new_user_dms, p.new_persona_dms, p.active_users,
@@ -161,7 +219,7 @@ pub(super) fn persona_dm_live_sql(buckets: &str) -> String {
 
 /// Stores the DM figures (every DM, and per persona) of the closed buckets ($1, $2) not
 /// stored yet: the personas' rows first, then the row that marks the bucket as stored.
-pub(super) fn dm_fill_sql() -> [String; 2] {
+fn dm_fill_sql() -> [String; 2] {
     let insert = |live: String| {
         format!(
             "INSERT INTO chat_stats_dm_buckets (bucket_start, bucket_end, persona_id, new_user_dms, new_persona_dms,
@@ -176,7 +234,7 @@ pub(super) fn dm_fill_sql() -> [String; 2] {
 }
 
 /// The stored DM rows of the buckets ($1, $2): every DM's (`$3` false) or the personas'.
-pub(super) fn dm_stored_sql() -> String {
+fn dm_stored_sql() -> String {
     format!(
         "WITH {BUCKETS}
          SELECT b.i, b.s, b.e, c.persona_id, c.new_user_dms, c.new_persona_dms, c.active_users, c.user_to_user,
@@ -189,7 +247,7 @@ pub(super) fn dm_stored_sql() -> String {
 /// Notices sent per bucket, their reach, and how many of them were read ($1, $2). Reads
 /// are counted from each notice's rows (`chat_messages_notification_idx`): driving from the
 /// groups' history index instead scanned every notice of every group (1.1 s for a year).
-pub(super) fn notice_figures_sql() -> String {
+fn notice_figures_sql() -> String {
     format!(
         "WITH {BUCKETS}
          SELECT b.i, count(n.id) AS sent, COALESCE(sum(n.recipient_count), 0)::bigint AS reach,
@@ -208,8 +266,7 @@ pub(super) fn notice_figures_sql() -> String {
 
 /// Of the buckets ($1, $2), in their order, the first $3 whose support or DM figures
 /// are not stored.
-pub(super) const UNSTORED_SQL: &str =
-    "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+const UNSTORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
      WHERE NOT EXISTS (SELECT 1 FROM chat_stats_support_buckets c WHERE c.bucket_start = t.s AND c.bucket_end = t.e)
         OR NOT EXISTS (SELECT 1 FROM chat_stats_dm_buckets c
                         WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.persona_id = 0)
