@@ -165,10 +165,15 @@ pub async fn maintenance_loop(
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The stats start at the second round, a minute after the start: a starting
+    // instance (or one starting during an outage) does not add that work to its start.
+    let mut first = true;
     loop {
         tick.tick().await;
         maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
-        store_stats(&store).await;
+        if !std::mem::take(&mut first) {
+            store_stats(&store).await;
+        }
     }
 }
 
@@ -206,14 +211,25 @@ pub async fn maintain(
 /// Stores the admin stats of the last year's closed days and weeks that are not stored
 /// yet, three buckets per transaction (each far within its deadline), so that reports
 /// read them instead of computing them (docs/architecture.md, decision 20). After a
-/// deploy onto a year of history the first round takes a while (docs/performance.md);
+/// deploy onto a year of history the first round (a minute after the start) takes a
+/// while (docs/performance.md);
 /// then each round stores the day (and on Mondays the week) that has just closed.
 pub async fn store_stats(store: &Arc<dyn Store>) {
-    drain("stored stats buckets", || {
+    loop {
         let store = Arc::clone(store);
-        async move { store.run(move |tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await }
-    })
-    .await;
+        let stored = store.run(|tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await;
+        match stored {
+            Ok(done) if done.is_empty() => break,
+            Ok(done) => tracing::info!(count = done.len(), "stored stats buckets"),
+            // An outage is logged once by the store's health tracking; this job just
+            // waits for the next round.
+            Err(chat_domain::RepoError::Unavailable(_)) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "storing stats buckets failed; retrying at the next tick");
+                break;
+            }
+        }
+    }
 }
 
 fn idle_before(idle: Duration) -> chrono::DateTime<chrono::Utc> {
