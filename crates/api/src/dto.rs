@@ -9,6 +9,7 @@ pub mod notes;
 pub mod notifications;
 pub mod page;
 pub mod personas;
+pub mod stats;
 pub mod support;
 pub mod webhooks;
 

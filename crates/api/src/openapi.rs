@@ -64,6 +64,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "moderation", description = "Hiding messages and the staff access log."),
         (name = "realtime", description = "The WebSocket (`/api/chat/ws`, protocol in docs/websocket.md and openapi/asyncapi.yaml) and its REST catch-up."),
         (name = "notifications-admin", description = "Admin notices into users' personal groups: send, history, retract."),
+        (name = "stats-admin", description = "The success metrics: support response and resolution times, DM use, notice reach, isolation."),
         (name = "webhooks-admin", description = "Missed-message webhooks to the existing app: digests that could not be delivered (docs/webhooks.md)."),
         (name = "personas", description = "Personas that admins speak as."),
         (name = "operations", description = "Health and readiness probes."),

@@ -13,6 +13,7 @@ mod notifications_admin;
 mod personas;
 mod realtime;
 mod search;
+mod stats_admin;
 mod support;
 mod support_admin;
 mod webhooks_admin;
@@ -34,7 +35,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(search::configure_admin)
             .configure(notifications_admin::configure)
             .configure(notes_admin::configure)
-            .configure(webhooks_admin::configure),
+            .configure(webhooks_admin::configure)
+            .configure(stats_admin::configure),
     );
     cfg.service(scope("/api/chat").configure(realtime::configure_socket));
     cfg.service(

@@ -9,7 +9,7 @@
 //!   read state, idempotent sends).
 //! * One module per bounded context ([`personas`], [`support`], [`direct_messages`],
 //!   [`users`], [`notifications`], [`group_messages`], [`moderation`], [`search`],
-//!   [`group_members`], [`notes`]).
+//!   [`group_members`], [`notes`], [`stats`]).
 //! * [`webhooks`]: missed-message digests for the existing app (outbox, digests, delivery).
 //! * [`live`]: the rules of the socket's requests that name only a conversation
 //!   (typing, and which side a read moves).
@@ -32,6 +32,7 @@ pub mod notifications;
 pub mod personas;
 pub mod principal;
 pub mod search;
+pub mod stats;
 pub mod store;
 pub mod support;
 pub mod users;

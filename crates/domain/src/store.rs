@@ -23,6 +23,7 @@ use crate::notes::NoteRepository;
 use crate::notifications::NotificationRepository;
 use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
+use crate::stats::StatsRepository;
 use crate::support::SupportRepository;
 use crate::users::UserDirectory;
 use crate::webhooks::WebhookRepository;
@@ -45,6 +46,7 @@ pub trait Tx:
     + GroupMessageRepository
     + NoteRepository
     + WebhookRepository
+    + StatsRepository
 {
 }
 
@@ -62,6 +64,7 @@ impl<T> Tx for T where
         + GroupMessageRepository
         + NoteRepository
         + WebhookRepository
+        + StatsRepository
         + ?Sized
 {
 }

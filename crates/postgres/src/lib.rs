@@ -24,6 +24,7 @@ mod replay;
 mod schema;
 mod search;
 mod seed;
+mod stats;
 mod store;
 mod support;
 mod tx;

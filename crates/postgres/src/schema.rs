@@ -131,6 +131,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_stats_dm_buckets (bucket_start, bucket_end, persona_id) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        persona_id -> Int4,
+        new_user_dms -> Int8,
+        new_persona_dms -> Int8,
+        active_users -> Int8,
+        user_to_user -> Int8,
+        user_to_persona -> Int8,
+        persona_to_user -> Int8,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_buckets (bucket_start, bucket_end) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        responded -> Int8,
+        fr50 -> Nullable<Float8>,
+        fr90 -> Nullable<Float8>,
+        res50 -> Nullable<Float8>,
+        res90 -> Nullable<Float8>,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_support_episodes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        started_at -> Timestamptz,
+        reopened -> Bool,
+        first_response_at -> Nullable<Timestamptz>,
+        #[max_length = 10]
+        first_response_voice -> Nullable<Varchar>,
+        first_response_persona_id -> Nullable<Int4>,
+        resolved_at -> Nullable<Timestamptz>,
+        assignee_admin_id -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
     chat_support_migration_batches (id) {
         id -> Int8,
         started_at -> Timestamptz,
@@ -301,6 +347,9 @@ diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
 diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
+diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
+diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
+diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
 diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
@@ -317,6 +366,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_legacy_support_cohort_archive,
     chat_messages,
     chat_notifications,
+    chat_stats_dm_buckets,
+    chat_stats_support_buckets,
+    chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,
     chat_support_migration_rows,

@@ -26,6 +26,7 @@ mod personas;
 mod plans;
 mod realtime;
 mod slow_bodies;
+mod stats;
 mod support;
 mod support_isolation;
 mod tls;
