@@ -5,9 +5,13 @@ pub mod chat_list;
 pub mod direct_messages;
 pub mod groups;
 pub mod messages;
+pub mod notes;
 pub mod notifications;
+pub mod page;
 pub mod personas;
+pub mod stats;
 pub mod support;
+pub mod webhooks;
 
 use chat_domain::values::ValueError;
 

@@ -16,9 +16,12 @@ use actix_web::error::PathError;
 use actix_web::http::header;
 use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
+use chat_domain::MessageId;
+use chat_domain::conversations::HistoryQuery;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::dto::messages::{HistoryParams, ReadRequest};
 use crate::problem::{ApiError, FieldViolation};
 use crate::state::{AppState, DEFAULT_BODY_TIMEOUT};
 
@@ -247,6 +250,53 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     }
 }
 
+/// A request (body or query string) that becomes a validated domain value, or a 422
+/// naming each invalid field. The socket validates its frames with the same methods.
+pub trait Validated: DeserializeOwned {
+    /// What the request means to the domain.
+    type Domain;
+    /// Validates every field.
+    fn validated(self) -> Result<Self::Domain, ApiError>;
+}
+
+/// A JSON body, strictly parsed (see [`ApiJson`]) and validated into its domain value.
+pub struct Valid<T: Validated>(pub T::Domain);
+
+impl<T: Validated> std::fmt::Debug for Valid<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Valid").field(&std::any::type_name::<T>()).finish()
+    }
+}
+
+impl<T: Validated + 'static> FromRequest for Valid<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { body.await?.0.validated().map(Valid) })
+    }
+}
+
+/// A query string, strictly parsed (see [`ApiQuery`]) and validated into its domain value.
+pub struct ValidQuery<T: Validated>(pub T::Domain);
+
+impl<T: Validated> std::fmt::Debug for ValidQuery<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ValidQuery").field(&std::any::type_name::<T>()).finish()
+    }
+}
+
+impl<T: Validated> FromRequest for ValidQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parsed = ApiQuery::<T>::from_request(req, payload).into_inner();
+        std::future::ready(parsed.and_then(|ApiQuery(query)| query.validated()).map(ValidQuery))
+    }
+}
+
 /// A path id, parsed strictly into the domain's newtype: decimal digits only, no sign,
 /// no leading zero, in range. Anything else names nothing that exists, so it is the
 /// same 404 as a missing id (`+1` is not id 1).
@@ -276,11 +326,12 @@ macro_rules! path_ids {
 
 path_ids!(
     chat_domain::ConversationId,
-    chat_domain::MessageId,
+    MessageId,
     chat_domain::UserId,
     chat_domain::PersonaId,
     chat_domain::GroupId,
-    chat_domain::notifications::NotificationId
+    chat_domain::notifications::NotificationId,
+    chat_domain::webhooks::DeliveryId
 );
 
 impl<T: FromPathSegment> FromRequest for PathId<T> {
@@ -291,6 +342,46 @@ impl<T: FromPathSegment> FromRequest for PathId<T> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let id = req.match_info().iter().next().and_then(|(_, raw)| T::from_segment(raw));
         std::future::ready(id.map(PathId).ok_or(ApiError::NotFound))
+    }
+}
+
+/// A history read: the conversation's (or group's) id from the path, as [`PathId`] reads
+/// it (404 first), and the slice from the query string, validated (`before`, `after`,
+/// `limit`; 422 naming the parameter). Every history route of every door takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct History<T>(pub T, pub HistoryQuery);
+
+impl<T: FromPathSegment> FromRequest for History<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = PathId::<T>::from_request(req, payload).into_inner().and_then(|PathId(id)| {
+            let ValidQuery(query) = ValidQuery::<HistoryParams>::from_request(req, payload).into_inner()?;
+            Ok(Self(id, query))
+        });
+        std::future::ready(read)
+    }
+}
+
+/// A read mark: the conversation's id from the path, as [`PathId`] reads it (404 first),
+/// and the newest message seen from the JSON body ([`Valid`] of `ReadRequest`). Every
+/// read route with a path id takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadUpTo<T>(pub T, pub MessageId);
+
+impl<T: FromPathSegment + 'static> FromRequest for ReadUpTo<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let id = PathId::<T>::from_request(req, payload).into_inner();
+        let body = Valid::<ReadRequest>::from_request(req, payload);
+        Box::pin(async move {
+            let PathId(id) = id?;
+            let Valid(upto) = body.await?;
+            Ok(Self(id, upto))
+        })
     }
 }
 

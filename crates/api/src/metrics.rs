@@ -24,6 +24,8 @@ pub const WS_CONNECTIONS: &str = "chat_ws_connections";
 pub const WS_EVENTS_SENT: &str = "chat_ws_events_sent_total";
 /// Ephemeral events (typing, presence) dropped for a socket whose queue was half full.
 pub const WS_EVENTS_DROPPED: &str = "chat_ws_events_dropped_total";
+/// Deliveries refused by the hub's recipient check (must stay 0).
+pub const WS_EVENTS_REFUSED: &str = "chat_ws_events_refused_total";
 /// Sockets the server closed, by close `code` (4008: slow consumer).
 pub const WS_SERVER_CLOSES: &str = "chat_ws_server_closes_total";
 /// Redis fan-out publishes that failed (the event reached only this instance).
@@ -46,6 +48,7 @@ pub fn describe() {
     describe_gauge!(WS_CONNECTIONS, "WebSocket sessions open now.");
     describe_counter!(WS_EVENTS_SENT, "Events queued for delivery to a WebSocket.");
     describe_counter!(WS_EVENTS_DROPPED, "Typing/presence events dropped for a socket whose queue was half full.");
+    describe_counter!(WS_EVENTS_REFUSED, "Deliveries refused by the recipient check (isolation; must stay 0).");
     describe_counter!(WS_SERVER_CLOSES, "WebSockets closed by the server, by close code (4008: slow consumer).");
     describe_counter!(FANOUT_PUBLISH_FAILURES, "Redis fan-out publishes that failed.");
     describe_counter!(FANOUT_RECONNECTS, "Redis fan-out reconnections after a failure, by side.");
@@ -76,6 +79,11 @@ pub fn ws_closed() {
 /// An event was queued for one socket.
 pub fn ws_event_sent() {
     counter!(WS_EVENTS_SENT).increment(1);
+}
+
+/// A delivery was refused by the recipient check.
+pub fn ws_event_refused() {
+    counter!(WS_EVENTS_REFUSED).increment(1);
 }
 
 /// What kind of ephemeral event was dropped.

@@ -14,8 +14,6 @@ use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuil
 
 use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 
-use crate::dto::messages::{example_admin_question, example_message, example_reply};
-
 mod rules;
 use crate::problem::{PROBLEM_JSON, Problem};
 
@@ -30,13 +28,14 @@ use crate::problem::{PROBLEM_JSON, Problem};
         license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "The server that serves this document (`/api-docs/openapi.json`).")),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &MissedMessagesHook),
     components(
         schemas(
             Problem,
             crate::realtime::protocol::ClientFrame,
             crate::realtime::protocol::ServerFrame,
             crate::realtime::protocol::MessageEvent,
+            crate::realtime::protocol::NoteEvent,
             crate::realtime::protocol::ConversationUpdatedEvent,
             crate::realtime::protocol::TypingEvent,
             crate::realtime::protocol::ReadEvent,
@@ -46,6 +45,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
             crate::realtime::protocol::AckFrame,
             crate::realtime::protocol::ErrorFrame,
             crate::realtime::protocol::ControlFrame,
+            crate::dto::webhooks::MissedMessagesWebhook,
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
@@ -64,6 +64,8 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "moderation", description = "Hiding messages and the staff access log."),
         (name = "realtime", description = "The WebSocket (`/api/chat/ws`, protocol in docs/websocket.md and openapi/asyncapi.yaml) and its REST catch-up."),
         (name = "notifications-admin", description = "Admin notices into users' personal groups: send, history, retract."),
+        (name = "stats-admin", description = "The success metrics: support response and resolution times, DM use, notice reach, isolation."),
+        (name = "webhooks-admin", description = "Missed-message webhooks to the existing app: digests that could not be delivered (docs/webhooks.md)."),
         (name = "personas", description = "Personas that admins speak as."),
         (name = "operations", description = "Health and readiness probes."),
     )
@@ -97,22 +99,84 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Schema-level examples for the bodies of modules that do not carry their own yet
-/// (direct messages, groups, the chat list, search, moderation, notifications, sync).
-///
-/// Every request body and success response needs an example (the openapi test fails
-/// otherwise), and these modules' DTOs belong to other work in progress; so their
-/// examples live here for now, in one story with the DTOs' own (Alice, Bob, Sam, Ada).
-/// An example on the DTO itself (`#[schema(example = ...)]`) wins over the one here, so
-/// moving one onto its DTO needs no change in this file; the openapi test checks every
-/// example against its schema, so one that drifts from its DTO fails.
-///
-/// Completes the collected document: shared examples, and `anyOf` for the untagged
-/// unions whose variants overlap.
+/// The webhook the service posts to the existing app (OpenAPI 3.1 `webhooks`).
+struct MissedMessagesHook;
+
+impl Modify for MissedMessagesHook {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::ResponsesBuilder;
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        let operation = OperationBuilder::new()
+            .operation_id(Some("missedMessages"))
+            .summary(Some("A user has unread messages (one digest per user per window)"))
+            .description(Some(
+                "Posted to `CHAT_WEBHOOK_URL` when a user has not read a staff reply, a DM or a notice within \
+                 `CHAT_WEBHOOK_READ_DELAY_SECS`. Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, \
+                 `webhook-signature`); delivered at least once: de-duplicate on `webhook-id`. See docs/webhooks.md.",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("MissedMessagesWebhook"))).build(),
+                    )
+                    .required(Some(utoipa::openapi::Required::True))
+                    .build(),
+            ))
+            .responses(
+                ResponsesBuilder::new()
+                    .response("2XX", ResponseBuilder::new().description("Received; any 2xx ends the attempts.").build())
+                    .response(
+                        "default",
+                        ResponseBuilder::new().description("Anything else is a failure: retried with backoff.").build(),
+                    )
+                    .build(),
+            )
+            .security(SecurityRequirement::default())
+            .build();
+        let hook = PathItem::new(HttpMethod::Post, operation);
+        openapi.webhooks.get_or_insert_with(Default::default).paths.insert("missedMessages".to_owned(), hook);
+    }
+}
+
+/// Completes the collected document: `anyOf` for the untagged unions whose variants
+/// overlap, and 429 on the rate-limited operations. (Examples are on the DTOs
+/// themselves: `#[schema(example = ...)]`, and for pages [`PageItem::example_page`](crate::dto::page::PageItem::example_page).)
 pub(crate) fn finish(openapi: &mut utoipa::openapi::OpenApi) {
-    add_shared_examples(openapi);
+    standard_errors(openapi);
     overlapping_unions_as_any_of(openapi);
     rate_limited_operations(openapi);
+}
+
+/// The error responses an operation answers by its kind, declared here once (as the
+/// bearer security is) rather than on each handler: every `/api/` operation may answer
+/// [`AuthErrors`] (401, 500, 503); one with a path id, 404 ([`NotFound`]: a missing and a
+/// foreign id answer alike); one under `/api/admin/`, 403 ([`Forbidden`], `admin_only`);
+/// one with a body, [`BodyErrors`]. A handler lists only what is its own (a 409, a 422 of
+/// its query, a 403 of a user route); what it lists wins.
+fn standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in &mut openapi.paths.paths {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let mut standard = AuthErrors::responses();
+            if path.contains('{') {
+                standard.insert("404".to_owned(), RefOr::Ref(Ref::from_response_name("NotFound")));
+            }
+            if path.starts_with("/api/admin/") {
+                standard.insert("403".to_owned(), RefOr::Ref(Ref::from_response_name("Forbidden")));
+            }
+            if operation.request_body.is_some() {
+                standard.extend(BodyErrors::responses());
+            }
+            for (status, response) in standard {
+                operation.responses.responses.entry(status).or_insert(response);
+            }
+        }
+    }
 }
 
 /// Every operation that draws on a rate-limit budget may answer 429: decided by the
@@ -164,190 +228,6 @@ fn overlapping_unions_as_any_of(openapi: &mut utoipa::openapi::OpenApi) {
             components.schemas.insert(name.to_owned(), RefOr::T(Schema::AnyOf(any_of)));
         }
     }
-}
-
-/// Called on the finished document (after the handlers' schemas are collected).
-pub(crate) fn add_shared_examples(openapi: &mut utoipa::openapi::OpenApi) {
-    let Some(components) = openapi.components.as_mut() else { return };
-    for (name, example) in shared_examples() {
-        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name)
-            && object.example.is_none()
-            && object.examples.is_empty()
-        {
-            object.example = Some(example);
-        }
-    }
-}
-
-/// Bob's last DM message to Alice, as users see it.
-fn example_dm_message() -> serde_json::Value {
-    json!({
-        "id": 2041,
-        "conversationId": 42,
-        "seq": 3,
-        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
-        "messageType": "text",
-        "content": "See you at the meetup!",
-        "clientMessageId": null,
-        "createdAt": "2026-11-24T11:00:00Z",
-        "hidden": false
-    })
-}
-
-fn example_group_message() -> serde_json::Value {
-    json!({
-        "kind": "message",
-        "id": 5012,
-        "groupId": 3,
-        "messageType": "text",
-        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
-        "content": "Good morning everyone!",
-        "createdAt": "2026-11-24T08:15:00Z"
-    })
-}
-
-fn shared_examples() -> Vec<(&'static str, serde_json::Value)> {
-    let alice = json!({"id": 1, "displayName": "Alice Martin", "profilePhotoUrl": "https://cdn.example.com/alice.png"});
-    let ada = json!({"id": 6, "displayName": "Ada (Admin)", "profilePhotoUrl": null});
-    let bob = json!({"type": "real_user", "id": 3, "displayName": "Bob Nguyen", "avatarUrl": "https://cdn.example.com/bob.png"});
-    let user_dm = json!({
-        "id": 42,
-        "kind": "user_dm",
-        "other": bob,
-        "unreadCount": 1,
-        "lastReadMessageId": 2040,
-        "archived": false,
-        "lastMessage": example_dm_message(),
-        "lastActivityAt": "2026-11-24T11:00:00Z",
-        "createdAt": "2026-11-20T18:00:00Z"
-    });
-    // Admin DM views carry no content (reading it is logged): the metadata only.
-    let admin_dm_message = json!({
-        "id": 2041,
-        "seq": 3,
-        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
-        "actingAdmin": null,
-        "messageType": "text",
-        "createdAt": "2026-11-24T11:00:00Z",
-        "hidden": false
-    });
-    let admin_dm = json!({
-        "id": 42,
-        "kind": "user_dm",
-        "user": alice,
-        "other": bob,
-        "userUnreadCount": 1,
-        "otherUnreadCount": 0,
-        "waitingForPersona": false,
-        "lastMessage": admin_dm_message,
-        "lastActivityAt": "2026-11-24T11:00:00Z",
-        "createdAt": "2026-11-20T18:00:00Z"
-    });
-    let notification = json!({
-        "id": 42,
-        "audience": "all_users",
-        "targetUser": null,
-        "content": "Welcome! Your account has been upgraded to Premium.",
-        "style": {"template": "info", "backgroundColor": "#f0f9ff", "textColor": "#0369a1", "borderColor": "#38bdf8"},
-        "status": "active",
-        "sentBy": ada,
-        "createdAt": "2026-11-24T07:00:00Z",
-        "expiresAt": "2026-12-24T07:00:00Z",
-        "retractedAt": null,
-        "recipientCount": 100_000,
-        "readCount": 5230
-    });
-    let second_group_message = json!({
-        "kind": "message",
-        "id": 5011,
-        "groupId": 3,
-        "messageType": "text",
-        "sender": {"type": "fake_user", "id": 2, "displayName": "Coach Mia"},
-        "content": "This week's challenge starts today.",
-        "createdAt": "2026-11-24T08:00:00Z"
-    });
-    vec![
-        ("StartDmRequest", json!({"targetType": "real_user", "targetId": 3})),
-        ("UserDm", user_dm.clone()),
-        ("UserDmPage", json!({"items": [user_dm], "nextCursor": null})),
-        ("AdminDm", admin_dm.clone()),
-        ("AdminDmPage", json!({"items": [admin_dm], "nextCursor": null})),
-        (
-            "BlockList",
-            json!({"items": [{
-                "user": {"id": 4, "displayName": "Mallory Stone", "profilePhotoUrl": null},
-                "blockedAt": "2026-11-22T16:40:00Z"
-            }]}),
-        ),
-        (
-            "GroupMemberPage",
-            json!({"items": [
-                {"id": 3, "type": "real_user", "displayName": "Bob Nguyen",
-                 "avatarUrl": "https://cdn.example.com/bob.png", "canDm": true},
-                {"id": 5, "type": "real_user", "displayName": "Carol Diaz", "avatarUrl": null, "canDm": false}
-            ], "nextCursor": 5}),
-        ),
-        ("GroupMessagePage", json!({"items": [example_group_message(), second_group_message], "nextCursor": 5011})),
-        ("GroupReadRequest", json!({"lastReadMessageId": 5012})),
-        ("GroupReadStateView", json!({"lastReadMessageId": 5012, "unreadCount": 0})),
-        (
-            "ChatListResponse",
-            json!({
-                "support": {
-                    "id": 17,
-                    "title": "Help & Support",
-                    "avatarUrl": "https://cdn.example.com/sam.png",
-                    "status": "pending",
-                    "lastMessage": example_reply(),
-                    "unreadCount": 1,
-                    "lastActivityAt": "2026-11-24T09:32:00Z"
-                },
-                "items": [
-                    {"kind": "user_dm", "id": 42, "groupKind": null, "title": "Bob Nguyen",
-                     "avatarUrl": "https://cdn.example.com/bob.png", "lastMessage": example_dm_message(),
-                     "unreadCount": 1, "lastActivityAt": "2026-11-24T11:00:00Z"},
-                    {"kind": "group", "id": 3, "groupKind": "main", "title": "Main PEA Communication",
-                     "avatarUrl": null, "lastMessage": example_group_message(),
-                     "unreadCount": 4, "lastActivityAt": "2026-11-24T08:15:00Z"}
-                ],
-                "totalUnread": 6,
-                "nextCursor": null
-            }),
-        ),
-        (
-            "SearchPage",
-            json!({"items": [{
-                "conversationId": 17,
-                "conversationKind": "support",
-                "snippet": "How can I change my email address?",
-                "message": example_message()
-            }], "nextCursor": null}),
-        ),
-        (
-            "AdminSearchPage",
-            json!({"items": [{
-                "conversationId": 17,
-                "conversationKind": "support",
-                "snippet": "How can I change my email address?",
-                "message": example_admin_question()
-            }], "nextCursor": null}),
-        ),
-        ("HideRequest", json!({"reason": "Harassment"})),
-        (
-            "AccessLogPage",
-            json!({"items": [{
-                "id": 301,
-                "admin": ada,
-                "conversationId": 42,
-                "action": "read_messages",
-                "accessedAt": "2026-11-24T12:00:00Z"
-            }], "nextCursor": null}),
-        ),
-        ("NotificationSent", json!({"id": 42, "recipientCount": 100_000})),
-        ("AdminNotificationPage", json!({"items": [notification], "nextCursor": null})),
-        ("SyncRequest", json!({"positions": {"17": 5, "42": 3}})),
-        ("SyncResponse", json!({"messages": [example_reply()], "resyncRequired": false})),
-    ]
 }
 
 macro_rules! problem_response {
@@ -578,9 +458,11 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use serde::de::DeserializeOwned;
+
+    use crate::extract::Validated;
     use serde_json::Value;
 
-    use crate::dto::{direct_messages, groups, messages, notifications, personas, support};
+    use crate::dto::{direct_messages, groups, messages, notes, notifications, personas, support};
 
     /// The schema-level example of `name` in the finished document.
     fn example(name: &str) -> Value {
@@ -597,16 +479,17 @@ mod tests {
     /// (which refuses unknown fields) and passes validation.
     #[test]
     fn request_examples_are_accepted_requests() {
-        parse::<messages::SendMessageRequest>("SendMessageRequest").try_into_domain().unwrap();
+        parse::<messages::SendMessageRequest>("SendMessageRequest").validated().unwrap();
         parse::<messages::ReadRequest>("ReadRequest");
         parse::<personas::CreatePersonaRequest>("CreatePersonaRequest").try_into_domain().unwrap();
         parse::<personas::UpdatePersonaRequest>("UpdatePersonaRequest").try_into_domain().unwrap();
-        parse::<support::SupportReplyRequest>("SupportReplyRequest").try_into_domain().unwrap();
+        parse::<support::SupportReplyRequest>("SupportReplyRequest").validated().unwrap();
         parse::<support::UpdateSupportRequest>("UpdateSupportRequest").into_domain();
         parse::<direct_messages::StartDmRequest>("StartDmRequest");
         parse::<direct_messages::HideRequest>("HideRequest");
         parse::<groups::GroupReadRequest>("GroupReadRequest");
         parse::<notifications::SendNotificationRequest>("SendNotificationRequest");
+        parse::<notes::AddNoteRequest>("AddNoteRequest").validated().unwrap();
     }
 
     #[test]
@@ -618,21 +501,5 @@ mod tests {
         for name in super::OVERLAPPING_UNIONS {
             assert!(matches!(schemas.get(name), Some(super::RefOr::T(super::Schema::AnyOf(_)))), "{name} is anyOf");
         }
-    }
-
-    #[test]
-    fn an_example_on_the_dto_wins_over_a_shared_one() {
-        let mut api = crate::openapi();
-        let own = serde_json::json!({"id": 7, "own": "example"});
-        let components = api.components.as_mut().unwrap();
-        let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(dm))) = components.schemas.get_mut("UserDm")
-        else {
-            panic!("UserDm is an object schema");
-        };
-        dm.example = Some(own.clone());
-        super::add_shared_examples(&mut api);
-        assert_eq!(serde_json::to_value(&api).unwrap()["components"]["schemas"]["UserDm"]["example"], own);
-        // And the 422 example names what the server sends.
-        assert_eq!(example("Problem")["title"], "Unprocessable Entity");
     }
 }

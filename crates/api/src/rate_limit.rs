@@ -44,11 +44,13 @@ pub enum Budget {
 
 /// The write operations that draw on a budget, by method and route template. Every
 /// other authenticated `GET` is a read (see [`Budget::of`]).
-const WRITES: [(&str, &str, Budget); 7] = [
+const WRITES: [(&str, &str, Budget); 9] = [
     ("POST", "/api/user/chat/support/messages", Budget::Sends),
     ("POST", "/api/admin/chat/support/{id}/messages", Budget::Sends),
     ("POST", "/api/user/chat/direct-messages/{id}/messages", Budget::Sends),
     ("POST", "/api/admin/chat/direct-messages/{id}/messages", Budget::Sends),
+    ("POST", "/api/admin/chat/support/{id}/notes", Budget::Sends),
+    ("POST", "/api/admin/chat/direct-messages/{id}/notes", Budget::Sends),
     ("POST", "/api/user/chat/direct-messages", Budget::DmStarts),
     ("POST", "/api/admin/chat/notifications", Budget::Notifications),
     ("POST", "/api/user/chat/sync", Budget::Reads),

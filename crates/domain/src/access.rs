@@ -124,6 +124,24 @@ pub fn watchers(participants: &Participants) -> Watchers {
     }
 }
 
+/// Who hears of an internal note: the team's feed only (admins watching the support
+/// queue, and admins who joined the conversation). Never a participant, whatever the
+/// conversation: notes are staff-only ([`crate::notes`]).
+pub fn note_watchers(participants: &Participants) -> Watchers {
+    Watchers { users: Vec::new(), staff_feed: watchers(participants).staff_feed }
+}
+
+/// Whether `caller` may write an internal note on the conversation: admins, where the
+/// team speaks (support conversations and persona DMs). Anyone else may not know the
+/// conversation exists; in conversations between users (and personal groups) admins
+/// never write.
+pub fn may_note(caller: &Principal, participants: &Participants) -> Result<(), Denied> {
+    if !caller.is_admin() {
+        return Err(Denied::NotVisible);
+    }
+    if watchers(participants).staff_feed { Ok(()) } else { Err(Denied::ReadOnly) }
+}
+
 /// Whether `user` is one of the conversation's real-user participants.
 pub fn is_participant(user: UserId, participants: &Participants) -> bool {
     match *participants {
@@ -210,6 +228,18 @@ mod tests {
             }
             let team_speaks = authorize_post(&admin, &p, Voice::Own).is_ok_and(|author| author.is_staff());
             assert_eq!(w.staff_feed, team_speaks, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn notes_are_for_admins_where_the_team_speaks_and_reach_no_participant() {
+        let admin = Principal::admin(ADMIN);
+        for p in all_kinds() {
+            assert!(note_watchers(&p).users.is_empty(), "{p:?}");
+            let team_speaks = authorize_post(&admin, &p, Voice::Own).is_ok_and(|author| author.is_staff());
+            assert_eq!(may_note(&admin, &p).is_ok(), team_speaks, "{p:?}");
+            assert_eq!(note_watchers(&p).staff_feed, team_speaks, "{p:?}");
+            assert_eq!(may_note(&Principal::user(ALICE), &p), Err(Denied::NotVisible), "{p:?}");
         }
     }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::access::{Author, Participants};
 use crate::conversations::{Message, Side, SideState};
 use crate::ids::{ConversationId, UserId};
+use crate::notes::Note;
 use crate::notifications::{NotificationId, NotificationStyle};
 
 /// Who a notification event reaches.
@@ -87,6 +88,15 @@ pub enum ChatEvent {
         recipients: Recipients,
         /// Which notice.
         notification: NotificationId,
+    },
+    /// An admin added an internal note: it reaches staff only (the team's feed and admins
+    /// who joined the conversation, [`crate::access::note_watchers`]), never a
+    /// participant, and has no user rendering at all.
+    NoteAdded {
+        /// Who is in the conversation (to find the team's feed, never to reach them).
+        participants: Participants,
+        /// The note.
+        note: Note,
     },
     /// A side moved its read mark.
     Read {

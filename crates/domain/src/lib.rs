@@ -9,7 +9,8 @@
 //!   read state, idempotent sends).
 //! * One module per bounded context ([`personas`], [`support`], [`direct_messages`],
 //!   [`users`], [`notifications`], [`group_messages`], [`moderation`], [`search`],
-//!   [`group_members`]).
+//!   [`group_members`], [`notes`], [`stats`]).
+//! * [`webhooks`]: missed-message digests for the existing app (outbox, digests, delivery).
 //! * [`live`]: the rules of the socket's requests that name only a conversation
 //!   (typing, and which side a read moves).
 //!
@@ -26,14 +27,17 @@ pub mod group_messages;
 pub mod ids;
 pub mod live;
 pub mod moderation;
+pub mod notes;
 pub mod notifications;
 pub mod personas;
 pub mod principal;
 pub mod search;
+pub mod stats;
 pub mod store;
 pub mod support;
 pub mod users;
 pub mod values;
+pub mod webhooks;
 
 pub use error::RepoError;
 pub use ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};

@@ -19,11 +19,14 @@ use crate::error::RepoError;
 use crate::group_members::GroupMemberRepository;
 use crate::group_messages::GroupMessageRepository;
 use crate::moderation::ModerationRepository;
+use crate::notes::NoteRepository;
 use crate::notifications::NotificationRepository;
 use crate::personas::PersonaRepository;
 use crate::search::SearchRepository;
+use crate::stats::StatsRepository;
 use crate::support::SupportRepository;
 use crate::users::UserDirectory;
+use crate::webhooks::WebhookRepository;
 
 /// Everything a use case may touch inside one transaction.
 ///
@@ -41,6 +44,9 @@ pub trait Tx:
     + ReplayRepository
     + NotificationRepository
     + GroupMessageRepository
+    + NoteRepository
+    + WebhookRepository
+    + StatsRepository
 {
 }
 
@@ -56,6 +62,9 @@ impl<T> Tx for T where
         + ReplayRepository
         + NotificationRepository
         + GroupMessageRepository
+        + NoteRepository
+        + WebhookRepository
+        + StatsRepository
         + ?Sized
 {
 }

@@ -8,18 +8,20 @@ use chat_domain::support::{SupportState, SupportStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::error::OrRepoError;
 use crate::messages::{LastMessageRow, MESSAGE_COLUMNS, MESSAGE_JOINS, MessageRow, author_columns, into_messages};
-use crate::prepared::prepared;
+use crate::prepared::{Prepared, prepared};
 use crate::schema::{direct_messages, dm_messages};
 use crate::tx::PgTx;
 
 #[derive(Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = direct_messages, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = direct_messages, check_for_backend(Pg))]
 struct StateRow {
     id: i64,
     conversation_type: String,
@@ -154,32 +156,10 @@ impl ConversationRepository for PgTx<'_> {
     }
 
     fn append(&mut self, append: &Append) -> Result<Appended, RepoError> {
-        let (sql, conversation, support_user) = match append.target {
-            AppendTarget::Conversation(id) => {
-                self.enter_writer(id)?;
-                (APPEND_TO_CONVERSATION_SQL, Some(id.get()), None)
-            }
-            AppendTarget::SupportOf(user) => (APPEND_TO_SUPPORT_SQL, None, Some(user.get())),
-        };
-        let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
-        let side = match append.side {
-            Side::One => 1,
-            Side::Two => 2,
-        };
-        let row = prepared(sql, |q| {
-            q.bind::<Nullable<BigInt>, _>(conversation)
-                .bind::<Nullable<Int4>, _>(support_user)
-                .bind::<Text, _>(sender_type)
-                .bind::<Int4, _>(sender_id)
-                .bind::<Nullable<Int4>, _>(acting_admin)
-                .bind::<Text, _>(append.body.content())
-                .bind::<Text, _>(append.body.kind().as_str())
-                .bind::<Nullable<SqlUuid>, _>(append.client_id)
-                .bind::<Int4, _>(side)
-        })
-        .get_result::<AppendRow>(self.conn)
-        .optional()
-        .or_repo()?;
+        if let AppendTarget::Conversation(id) = append.target {
+            self.enter_writer(id)?;
+        }
+        let row = append_query(append).get_result::<AppendRow>(self.conn).optional().or_repo()?;
         let Some(row) = row else { return Ok(Appended::Missing) };
         let before = ConversationState::try_from(row.state)?;
         Ok(match row.message.into_message(before.id)? {
@@ -198,13 +178,7 @@ impl ConversationRepository for PgTx<'_> {
     }
 
     fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError> {
-        let (sql, cursor) = history_sql(query);
-        let rows = diesel::sql_query(sql)
-            .bind::<BigInt, _>(id.get())
-            .bind::<BigInt, _>(cursor)
-            .bind::<BigInt, _>(i64::from(query.limit()) + 1)
-            .load::<MessageRow>(self.conn)
-            .or_repo()?;
+        let rows = history_query("", id, query).load::<MessageRow>(self.conn).or_repo()?;
         into_messages(rows)
     }
 
@@ -315,30 +289,80 @@ LEFT JOIN users lma ON lma.id = lm.acting_admin_id"
 }
 
 /// [`append_sql`] on the conversation with id `$1`.
-pub(crate) const APPEND_TO_CONVERSATION_SQL: &str = append_sql!("d.id = $1");
+const APPEND_TO_CONVERSATION_SQL: &str = append_sql!("d.id = $1");
 /// [`append_sql`] on the support conversation of user `$2` (its partial unique index).
-pub(crate) const APPEND_TO_SUPPORT_SQL: &str = append_sql!("d.conversation_type = 'support' AND d.user1_id = $2");
+const APPEND_TO_SUPPORT_SQL: &str = append_sql!("d.conversation_type = 'support' AND d.user1_id = $2");
 
-/// The history page query ($1 conversation, $2 cursor message id, $3 limit) and its
-/// cursor value. Served by `dm_messages_conversation_seq (conversation_id, seq)` in
+/// The send statement for `append` with its binds, as a prepared statement (its text a
+/// constant, so diesel caches it).
+fn append_query(append: &Append) -> Prepared<BoxedSqlQuery<'_, Pg, SqlQuery>> {
+    let sql = match append.target {
+        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
+        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
+    };
+    prepared(sql, |q| bind_append(q.into_boxed(), append))
+}
+
+/// `EXPLAIN` of the very statement [`append_query`] runs, with the same binds.
+pub(crate) fn explain_append_query(append: &Append) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
+    let sql = match append.target {
+        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
+        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
+    };
+    bind_append(diesel::sql_query(format!("EXPLAIN {sql}")).into_boxed(), append)
+}
+
+/// The one place the send statement's parameters are bound.
+fn bind_append<'a>(q: BoxedSqlQuery<'a, Pg, SqlQuery>, append: &'a Append) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    let (conversation, support_user) = match append.target {
+        AppendTarget::Conversation(id) => (Some(id.get()), None),
+        AppendTarget::SupportOf(user) => (None, Some(user.get())),
+    };
+    let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
+    let side = match append.side {
+        Side::One => 1,
+        Side::Two => 2,
+    };
+    q.bind::<Nullable<BigInt>, _>(conversation)
+        .bind::<Nullable<Int4>, _>(support_user)
+        .bind::<Text, _>(sender_type)
+        .bind::<Int4, _>(sender_id)
+        .bind::<Nullable<Int4>, _>(acting_admin)
+        .bind::<Text, _>(append.body.content())
+        .bind::<Text, _>(append.body.kind().as_str())
+        .bind::<Nullable<SqlUuid>, _>(append.client_id)
+        .bind::<Int4, _>(side)
+}
+
+/// A history page: the SQL and its binds ($1 conversation, $2 cursor message id, $3 rows
+/// to fetch: a page plus one), built together so that a numbered parameter can never
+/// receive another's value. `prefix` goes before the statement (`EXPLAIN ` for the
+/// plans test). Served by `dm_messages_conversation_seq (conversation_id, seq)` in
 /// either direction.
 ///
 /// Pages order by `seq`, the position within the conversation, not by `id`: ordering by
 /// `id` lets the planner walk the primary key backwards and filter by conversation,
 /// which on a busy conversation's deep page scans most of the table (found by the plans
 /// test). No index but the composite one yields `seq` order.
-pub(crate) fn history_sql(query: &HistoryQuery) -> (String, i64) {
+pub(crate) fn history_query(
+    prefix: &str,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (bound, order, missing, cursor) = match *query {
         HistoryQuery::Older { before, .. } => ("<", "DESC", i64::MAX, before.map_or(0, MessageId::get)),
         HistoryQuery::Newer { after, .. } => (">", "ASC", 0, after.get()),
     };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
+    diesel::sql_query(format!(
+        "{prefix}SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
          WHERE m.conversation_id = $1
            AND m.seq {bound} COALESCE((SELECT c.seq FROM dm_messages c WHERE c.id = $2 AND c.conversation_id = $1), {missing})
          ORDER BY m.seq {order} LIMIT $3"
-    );
-    (sql, cursor)
+    ))
+    .into_boxed()
+    .bind::<BigInt, _>(id.get())
+    .bind::<BigInt, _>(cursor)
+    .bind::<BigInt, _>(i64::from(query.limit()) + 1)
 }
 
 /// The idempotency lookup ($1 conversation, $2 client id), served by

@@ -4,16 +4,17 @@
 //! functions), with representative parameters, so a test can prove that every list is
 //! served by an index in its ORDER BY order and never by a sort over a scan.
 
-use chat_domain::conversations::HistoryQuery;
+use chat_domain::access::Author;
+use chat_domain::conversations::{Append, AppendTarget, HistoryQuery, MessageBody, MessageKind, Side};
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
-use chat_domain::support::QueueStatus;
+use chat_domain::support::{AssigneeFilter, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
-use crate::conversations::{APPEND_TO_CONVERSATION_SQL, APPEND_TO_SUPPORT_SQL, client_id_sql, history_sql};
+use crate::conversations::{client_id_sql, explain_append_query, history_query};
 use crate::direct_messages::{DmListFilter, dm_list_query};
-use crate::support::queue_sql;
+use crate::support::queue_query;
 
 /// A read path whose plan matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,35 +52,22 @@ struct PlanLine {
 /// `EXPLAIN` of `path` as the repositories would run it.
 pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
     let mut conn = crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
-    let none_at: Option<chrono::DateTime<chrono::Utc>> = None;
     let lines: Vec<PlanLine> = match path {
         HotPath::SupportQueueOpen | HotPath::SupportQueuePending | HotPath::SupportQueueAll => {
-            let (status, status_param) = match path {
-                HotPath::SupportQueueOpen => (QueueStatus::Open, None),
-                HotPath::SupportQueuePending => (QueueStatus::Pending, Some("pending")),
-                _ => (QueueStatus::All, None),
+            let status = match path {
+                HotPath::SupportQueueOpen => QueueStatus::Open,
+                HotPath::SupportQueuePending => QueueStatus::Pending,
+                _ => QueueStatus::All,
             };
-            diesel::sql_query(format!("EXPLAIN {}", queue_sql(status)))
-                .bind::<Nullable<Timestamptz>, _>(none_at)
-                .bind::<BigInt, _>(0_i64)
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<Bool, _>(false)
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<BigInt, _>(51_i64)
-                .bind::<Nullable<Text>, _>(status_param)
-                .load(&mut conn)?
+            let page = QueueQuery { status, assignee: AssigneeFilter::Any, persona: None, after: None, limit: 50 };
+            queue_query("EXPLAIN ", &page).load(&mut conn)?
         }
         HotPath::HistoryOlder(id, before) | HotPath::HistoryNewer(id, before) => {
             let query = match path {
                 HotPath::HistoryOlder(..) => HistoryQuery::Older { before: Some(before), limit: 50 },
                 _ => HistoryQuery::Newer { after: before, limit: 50 },
             };
-            let (sql, cursor) = history_sql(&query);
-            diesel::sql_query(format!("EXPLAIN {sql}"))
-                .bind::<BigInt, _>(id.get())
-                .bind::<BigInt, _>(cursor)
-                .bind::<BigInt, _>(51_i64)
-                .load(&mut conn)?
+            history_query("EXPLAIN ", id, &query).load(&mut conn)?
         }
         HotPath::UserDmList(user) => {
             let page = DmListQuery { archived: false, after: None, limit: 50 };
@@ -94,22 +82,15 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             dm_list_query("EXPLAIN ", &DmListFilter::of_admin(&page)).load(&mut conn)?
         }
         HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) => {
-            let (sql, id, user) = match path {
-                HotPath::SendAppend(id) => (APPEND_TO_CONVERSATION_SQL, Some(id.get()), None),
-                HotPath::SendAppendToSupport(user) => (APPEND_TO_SUPPORT_SQL, None, Some(user.get())),
+            let (target, author) = match path {
+                HotPath::SendAppendToSupport(user) => (AppendTarget::SupportOf(user), Author::User(user)),
+                HotPath::SendAppend(id) => (AppendTarget::Conversation(id), Author::User(UserId(1))),
                 _ => unreachable!("matched above"),
             };
-            diesel::sql_query(format!("EXPLAIN {sql}"))
-                .bind::<Nullable<BigInt>, _>(id)
-                .bind::<Nullable<Int4>, _>(user)
-                .bind::<Text, _>("real_user")
-                .bind::<Int4, _>(1)
-                .bind::<Nullable<Int4>, _>(None::<i32>)
-                .bind::<Text, _>("hello")
-                .bind::<Text, _>("text")
-                .bind::<Nullable<SqlUuid>, _>(Some(uuid::Uuid::nil()))
-                .bind::<Int4, _>(1)
-                .load(&mut conn)?
+            let body = MessageBody::parse(MessageKind::Text, "hello")
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            let append = Append { target, author, side: Side::One, body, client_id: Some(uuid::Uuid::nil()) };
+            explain_append_query(&append).load(&mut conn)?
         }
         HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))
             .bind::<BigInt, _>(id.get())

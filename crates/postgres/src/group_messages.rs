@@ -12,7 +12,9 @@ use chat_domain::group_messages::{
 use chat_domain::notifications::NotificationId;
 use chat_domain::{GroupId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz};
 use serde_json::Value;
 
@@ -109,20 +111,30 @@ fn sender(sender_type: &str, id: Option<i32>, name: Option<String>) -> GroupSend
     }
 }
 
-/// A group page ($1 group, $2 reader, $3 cursor message id, $4 limit), served by the
-/// `(group_id, id)` index in either direction.
-pub(crate) fn group_history_sql(query: &HistoryQuery) -> (String, i64) {
+/// A group page, as `reader` may see it: the SQL and its binds ($1 group, $2 reader,
+/// $3 cursor message id, $4 rows to fetch: a page plus one), built together so that a
+/// numbered parameter can never receive another's value. Served by the `(group_id, id)`
+/// index in either direction.
+pub(crate) fn group_history_query(
+    group: GroupId,
+    reader: UserId,
+    query: &HistoryQuery,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (bound, order, cursor) = match *query {
         HistoryQuery::Older { before, .. } => ("<", "DESC", before.map_or(i64::MAX, MessageId::get)),
         HistoryQuery::Newer { after, .. } => (">", "ASC", after.get()),
     };
-    let sql = format!(
+    diesel::sql_query(format!(
         "SELECT {GROUP_MESSAGE_COLUMNS} FROM chat_messages m {GROUP_MESSAGE_JOINS}
          WHERE m.group_id = $1 AND m.id {bound} $3 AND {}
          ORDER BY m.id {order} LIMIT $4",
         visible("$2")
-    );
-    (sql, cursor)
+    ))
+    .into_boxed()
+    .bind::<Int4, _>(group.get())
+    .bind::<Int4, _>(reader.get())
+    .bind::<BigInt, _>(cursor)
+    .bind::<BigInt, _>(i64::from(query.limit()) + 1)
 }
 
 #[derive(QueryableByName)]
@@ -176,15 +188,16 @@ fn unread_sql(group: &str, user: &str, after: &str) -> String {
     )
 }
 
-/// Every group of a member with its newest visible message and read state ($1 user).
-pub(crate) fn summaries_sql() -> String {
+/// Every group of a member with its newest visible message and read state ($1 user),
+/// with its bind.
+fn summaries_query(user: UserId) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let last = format!(
         "SELECT {GROUP_MESSAGE_COLUMNS} FROM chat_messages m {GROUP_MESSAGE_JOINS}
          WHERE m.group_id = g.id AND {}
          ORDER BY m.id DESC LIMIT 1",
         visible("$1")
     );
-    format!(
+    diesel::sql_query(format!(
         "SELECT {GROUP_COLUMNS}, COALESCE(r.last_read_message_id, 0) AS last_read,
             {} AS unread,
             lm.id, lm.group_id, lm.sender_id, lm.sender_type, lm.content, lm.message_type, lm.created_at,
@@ -196,7 +209,9 @@ pub(crate) fn summaries_sql() -> String {
          WHERE gm.user_id = $1 AND {SERVED_GROUP}
          ORDER BY COALESCE(lm.created_at, g.created_at) DESC, g.id DESC",
         unread_sql("g.id", "$1", "COALESCE(r.last_read_message_id, 0)")
-    )
+    ))
+    .into_boxed()
+    .bind::<Int4, _>(user.get())
 }
 
 #[derive(QueryableByName)]
@@ -312,12 +327,7 @@ impl GroupMessageRepository for PgTx<'_> {
         reader: UserId,
         query: &HistoryQuery,
     ) -> Result<Vec<GroupMessage>, RepoError> {
-        let (sql, cursor) = group_history_sql(query);
-        diesel::sql_query(sql)
-            .bind::<Int4, _>(group.get())
-            .bind::<Int4, _>(reader.get())
-            .bind::<BigInt, _>(cursor)
-            .bind::<BigInt, _>(i64::from(query.limit()) + 1)
+        group_history_query(group, reader, query)
             .load::<GroupMessageRow>(self.conn)
             .or_repo()?
             .into_iter()
@@ -366,12 +376,6 @@ impl GroupMessageRepository for PgTx<'_> {
     }
 
     fn group_summaries(&mut self, user: UserId) -> Result<Vec<GroupSummary>, RepoError> {
-        diesel::sql_query(summaries_sql())
-            .bind::<Int4, _>(user.get())
-            .load::<SummaryRow>(self.conn)
-            .or_repo()?
-            .into_iter()
-            .map(GroupSummary::try_from)
-            .collect()
+        summaries_query(user).load::<SummaryRow>(self.conn).or_repo()?.into_iter().map(GroupSummary::try_from).collect()
     }
 }

@@ -17,6 +17,7 @@ mod libpq;
 mod messages;
 mod migrations;
 mod moderation;
+mod notes;
 mod notifications;
 mod personas;
 mod prepared;
@@ -24,10 +25,12 @@ mod replay;
 mod schema;
 mod search;
 mod seed;
+mod stats;
 mod store;
 mod support;
 mod tx;
 mod users;
+mod webhooks;
 
 pub use self::libpq::establish;
 pub use self::migrations::{

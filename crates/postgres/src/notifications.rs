@@ -14,7 +14,9 @@ use chat_domain::notifications::{
 };
 use chat_domain::{RepoError, UserId};
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -76,13 +78,13 @@ fn named_ids(audience: &Audience) -> Vec<i32> {
     audience.named_users().unwrap_or_default().iter().map(|u| u.get()).collect()
 }
 
-/// Creates the missing personal groups of an audience ($1 user ids).
-pub(crate) fn create_groups_sql(audience: &Audience) -> String {
+/// Creates the missing personal groups of an audience ($1 user ids), with its bind.
+fn create_groups_query(audience: &Audience) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let users = match audience {
         Audience::AllUsers => "SELECT u.id FROM users u".to_owned(),
         Audience::User(_) | Audience::Users(_) => "SELECT u.id FROM users u WHERE u.id = ANY($1)".to_owned(),
     };
-    format!(
+    diesel::sql_query(format!(
         "WITH created AS (
             INSERT INTO chat_groups (name, kind, owner_user_id)
             SELECT 'Personal', 'personal', a.id FROM ({users}) a
@@ -91,12 +93,15 @@ pub(crate) fn create_groups_sql(audience: &Audience) -> String {
             ON CONFLICT (owner_user_id) WHERE kind = 'personal' DO NOTHING
             RETURNING 1)
          SELECT count(*) AS n FROM created"
-    )
+    ))
+    .into_boxed()
+    .bind::<Array<Int4>, _>(named_ids(audience))
 }
 
-/// Adds each personal group's owner as its member where missing ($1 user ids).
-pub(crate) fn add_owners_sql(audience: &Audience) -> String {
-    format!(
+/// Adds each personal group's owner as its member where missing ($1 user ids), with its
+/// bind.
+fn add_owners_query(audience: &Audience) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(format!(
         "INSERT INTO chat_group_members (group_id, user_id)
          SELECT g.id, g.owner_user_id FROM chat_groups g
          WHERE g.kind = 'personal' AND {}
@@ -104,13 +109,19 @@ pub(crate) fn add_owners_sql(audience: &Audience) -> String {
          ORDER BY g.id
          ON CONFLICT DO NOTHING",
         owner_filter(audience, "g.owner_user_id")
-    )
+    ))
+    .into_boxed()
+    .bind::<Array<Int4>, _>(named_ids(audience))
 }
 
 /// Stores one notice per active personal group of the audience and records the reach
-/// ($1 user ids, $2 notification, $3 content, $4 style).
-pub(crate) fn deliver_sql(audience: &Audience) -> String {
-    format!(
+/// ($1 user ids, $2 notification, $3 content, $4 style), with its binds.
+fn deliver_query(
+    id: NotificationId,
+    audience: &Audience,
+    new: &NewNotification,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(format!(
         "WITH delivered AS (
             INSERT INTO chat_messages (group_id, sender_id, sender_type, content, message_type,
                                        is_notification, notification_style, notification_id)
@@ -123,7 +134,12 @@ pub(crate) fn deliver_sql(audience: &Audience) -> String {
          WHERE id = $2
          RETURNING recipient_count::bigint AS n",
         owner_filter(audience, "g.owner_user_id")
-    )
+    ))
+    .into_boxed()
+    .bind::<Array<Int4>, _>(named_ids(audience))
+    .bind::<BigInt, _>(id.get())
+    .bind::<Text, _>(new.content.as_str().to_owned())
+    .bind::<Jsonb, _>(style_json(&new.style.colours))
 }
 
 #[derive(QueryableByName)]
@@ -192,9 +208,10 @@ impl TryFrom<RecordRow> for NotificationRecord {
     }
 }
 
-/// The admin history ($1 before, $2 recipient filter, $3 limit). Reads count, per
-/// notice, the recipients whose read mark in their personal group is at or past it.
-pub(crate) const HISTORY_SQL: &str = "SELECT n.id, n.audience, n.target_user_id, t.display_name AS target_name,
+/// The admin history ($1 before, $2 recipient filter, $3 rows to fetch), bound only by
+/// [`history_query`]. Reads count, per notice, the recipients whose read mark in their
+/// personal group is at or past it.
+const HISTORY_SQL: &str = "SELECT n.id, n.audience, n.target_user_id, t.display_name AS target_name,
         t.profile_photo_url AS target_photo, n.content, n.template, n.style, n.created_by_admin_id,
         a.display_name AS admin_name, a.profile_photo_url AS admin_photo, n.created_at, n.expires_at,
         n.retracted_at, n.recipient_count,
@@ -212,6 +229,16 @@ pub(crate) const HISTORY_SQL: &str = "SELECT n.id, n.audience, n.target_user_id,
             WHERE g.kind = 'personal' AND g.owner_user_id = $2 AND m.notification_id IS NOT NULL))
     ORDER BY n.id DESC
     LIMIT $3";
+
+/// A page of the admin history: [`HISTORY_SQL`] and its binds, built together so that a
+/// numbered parameter can never receive another's value.
+fn history_query(query: &NotificationQuery) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(HISTORY_SQL)
+        .into_boxed()
+        .bind::<Nullable<BigInt>, _>(query.before.map(NotificationId::get))
+        .bind::<Nullable<Int4>, _>(query.user.map(UserId::get))
+        .bind::<BigInt, _>(i64::from(query.limit) + 1)
+}
 
 impl NotificationRepository for PgTx<'_> {
     fn find_by_client_id(&mut self, key: Uuid) -> Result<Option<(NotificationId, i64)>, RepoError> {
@@ -282,35 +309,17 @@ impl NotificationRepository for PgTx<'_> {
     }
 
     fn ensure_personal_groups(&mut self, audience: &Audience) -> Result<i64, RepoError> {
-        let ids = named_ids(audience);
-        let created = diesel::sql_query(create_groups_sql(audience))
-            .bind::<Array<Int4>, _>(&ids)
-            .get_result::<Count>(self.conn)
-            .or_repo()?
-            .n;
-        diesel::sql_query(add_owners_sql(audience)).bind::<Array<Int4>, _>(&ids).execute(self.conn).or_repo()?;
+        let created = create_groups_query(audience).get_result::<Count>(self.conn).or_repo()?.n;
+        add_owners_query(audience).execute(self.conn).or_repo()?;
         Ok(created)
     }
 
     fn deliver(&mut self, id: NotificationId, audience: &Audience, new: &NewNotification) -> Result<i64, RepoError> {
-        let ids = named_ids(audience);
-        Ok(diesel::sql_query(deliver_sql(audience))
-            .bind::<Array<Int4>, _>(&ids)
-            .bind::<BigInt, _>(id.get())
-            .bind::<Text, _>(new.content.as_str())
-            .bind::<Jsonb, _>(style_json(&new.style.colours))
-            .get_result::<Count>(self.conn)
-            .or_repo()?
-            .n)
+        Ok(deliver_query(id, audience, new).get_result::<Count>(self.conn).or_repo()?.n)
     }
 
     fn list_notifications(&mut self, query: &NotificationQuery) -> Result<Vec<NotificationRecord>, RepoError> {
-        let rows = diesel::sql_query(HISTORY_SQL)
-            .bind::<Nullable<BigInt>, _>(query.before.map(NotificationId::get))
-            .bind::<Nullable<Int4>, _>(query.user.map(UserId::get))
-            .bind::<BigInt, _>(i64::from(query.limit) + 1)
-            .load::<RecordRow>(self.conn)
-            .or_repo()?;
+        let rows = history_query(query).load::<RecordRow>(self.conn).or_repo()?;
         rows.into_iter().map(NotificationRecord::try_from).collect()
     }
 

@@ -64,6 +64,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_internal_notes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        author_admin_id -> Int4,
+        content -> Text,
+        client_note_id -> Nullable<Uuid>,
+        after_seq -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_legacy_baseline (table_name) {
         table_name -> Text,
     }
@@ -119,6 +131,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_stats_dm_buckets (bucket_start, bucket_end, persona_id) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        persona_id -> Int4,
+        new_user_dms -> Int8,
+        new_persona_dms -> Int8,
+        active_users -> Int8,
+        user_to_user -> Int8,
+        user_to_persona -> Int8,
+        persona_to_user -> Int8,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_buckets (bucket_start, bucket_end) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        responded -> Int8,
+        fr50 -> Nullable<Float8>,
+        fr90 -> Nullable<Float8>,
+        res50 -> Nullable<Float8>,
+        res90 -> Nullable<Float8>,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_support_episodes (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        started_at -> Timestamptz,
+        reopened -> Bool,
+        first_response_at -> Nullable<Timestamptz>,
+        #[max_length = 10]
+        first_response_voice -> Nullable<Varchar>,
+        first_response_persona_id -> Nullable<Int4>,
+        resolved_at -> Nullable<Timestamptz>,
+        assignee_admin_id -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
     chat_support_migration_batches (id) {
         id -> Int8,
         started_at -> Timestamptz,
@@ -169,6 +227,38 @@ diesel::table! {
     chat_user_blocks (blocker_id, blocked_id) {
         blocker_id -> Int4,
         blocked_id -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_webhook_collector (singleton) {
+        singleton -> Bool,
+        last_window -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_webhook_deliveries (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        user_id -> Int4,
+        window_start -> Timestamptz,
+        payload -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        parked_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_webhook_outbox (id) {
+        id -> Int8,
+        dm_message_id -> Nullable<Int8>,
+        chat_message_id -> Nullable<Int4>,
         created_at -> Timestamptz,
     }
 }
@@ -253,8 +343,13 @@ diesel::joinable!(chat_group_members -> users (user_id));
 diesel::joinable!(chat_group_reads -> chat_groups (group_id));
 diesel::joinable!(chat_group_reads -> users (user_id));
 diesel::joinable!(chat_groups -> users (owner_user_id));
+diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
+diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
+diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
+diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
+diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
 diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
@@ -266,15 +361,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_group_members,
     chat_group_reads,
     chat_groups,
+    chat_internal_notes,
     chat_legacy_baseline,
     chat_legacy_support_cohort_archive,
     chat_messages,
     chat_notifications,
+    chat_stats_dm_buckets,
+    chat_stats_support_buckets,
+    chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,
     chat_support_migration_rows,
     chat_support_users,
     chat_user_blocks,
+    chat_webhook_collector,
+    chat_webhook_deliveries,
+    chat_webhook_outbox,
     direct_messages,
     dm_messages,
     users,

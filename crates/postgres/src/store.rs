@@ -86,6 +86,9 @@ pub struct PoolConfig {
     /// Connections of a separate pool for reads (history pages, lists, the support
     /// queue), so that they never queue behind commits; 0: reads share the pool.
     pub read_pool_size: u32,
+    /// Whether stored messages leave webhook outbox rows (`chat.webhook_outbox = on` on
+    /// every pooled connection): only while missed-message webhooks are on.
+    pub webhook_outbox: bool,
 }
 
 impl Default for PoolConfig {
@@ -103,6 +106,7 @@ impl Default for PoolConfig {
             ping_timeout: Duration::from_secs(1),
             group_commit: Some(GroupCommitConfig::default()),
             read_pool_size: 8,
+            webhook_outbox: false,
         }
     }
 }

@@ -8,7 +8,9 @@ use chat_domain::support::{
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
@@ -34,7 +36,8 @@ fn support_view() -> String {
     )
 }
 
-/// Queue filters shared by both orders: $3 assignee id, $4 unassigned only, $5 persona.
+/// Queue filters shared by both orders: $3 assignee id, $4 unassigned only, $5 persona
+/// (bound by [`queue_query`], the only user of the queue's fragments).
 const QUEUE_FILTERS: &str = "AND ($3::int IS NULL OR d.assignee_admin_id = $3)
     AND (NOT $4 OR d.assignee_admin_id IS NULL)
     AND ($5::int IS NULL OR d.fake_user_id = $5)";
@@ -204,30 +207,7 @@ impl SupportRepository for PgTx<'_> {
     }
 
     fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError> {
-        let (cursor_at, cursor_id) = match query.after {
-            Some(QueueCursor::Waiting(at, id) | QueueCursor::Activity(at, id)) => (Some(at), id.get()),
-            None => (None, 0),
-        };
-        let (assignee, unassigned) = match query.assignee {
-            AssigneeFilter::Any => (None, false),
-            AssigneeFilter::Nobody => (None, true),
-            AssigneeFilter::Admin(admin) => (Some(admin.get()), false),
-        };
-        let status = match query.status {
-            QueueStatus::Open | QueueStatus::All => None,
-            QueueStatus::Pending => Some(SupportStatus::Pending.as_str()),
-            QueueStatus::Resolved => Some(SupportStatus::Resolved.as_str()),
-        };
-        let rows = diesel::sql_query(queue_sql(query.status))
-            .bind::<Nullable<Timestamptz>, _>(cursor_at)
-            .bind::<BigInt, _>(cursor_id)
-            .bind::<Nullable<Int4>, _>(assignee)
-            .bind::<Bool, _>(unassigned)
-            .bind::<Nullable<Int4>, _>(query.persona.map(PersonaId::get))
-            .bind::<BigInt, _>(i64::from(query.limit) + 1)
-            .bind::<Nullable<Text>, _>(status)
-            .load::<SupportRow>(self.conn)
-            .or_repo()?;
+        let rows = queue_query("", query).load::<SupportRow>(self.conn).or_repo()?;
         into_views(rows)
     }
 
@@ -260,14 +240,38 @@ impl SupportRepository for PgTx<'_> {
     }
 }
 
-/// The queue query for a status filter: $1/$2 cursor, $3 assignee, $4 unassigned only,
-/// $5 persona, $6 limit, $7 status (activity order only).
-pub(crate) fn queue_sql(status: QueueStatus) -> String {
-    let (filter, order) = match status {
+/// A page of the queue: the SQL and its binds, built together so that a numbered
+/// parameter can never receive another's value: $1/$2 cursor, $3 assignee, $4 unassigned
+/// only, $5 persona, $6 rows to fetch (a page plus one), $7 status (activity order only).
+/// `prefix` goes before the statement (`EXPLAIN ` for the plans test).
+pub(crate) fn queue_query(prefix: &str, query: &QueueQuery) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let (filter, order) = match query.status {
         QueueStatus::Open => (QUEUE_OPEN_SQL, "d.waiting_since, d.id"),
         QueueStatus::Pending | QueueStatus::Resolved | QueueStatus::All => {
             (QUEUE_ACTIVITY_SQL, "d.last_message_at DESC, d.id DESC")
         }
     };
-    format!("{} {filter} {QUEUE_FILTERS} ORDER BY {order} LIMIT $6", support_view())
+    let (cursor_at, cursor_id) = match query.after {
+        Some(QueueCursor::Waiting(at, id) | QueueCursor::Activity(at, id)) => (Some(at), id.get()),
+        None => (None, 0),
+    };
+    let (assignee, unassigned) = match query.assignee {
+        AssigneeFilter::Any => (None, false),
+        AssigneeFilter::Nobody => (None, true),
+        AssigneeFilter::Admin(admin) => (Some(admin.get()), false),
+    };
+    let status = match query.status {
+        QueueStatus::Open | QueueStatus::All => None,
+        QueueStatus::Pending => Some(SupportStatus::Pending.as_str()),
+        QueueStatus::Resolved => Some(SupportStatus::Resolved.as_str()),
+    };
+    diesel::sql_query(format!("{prefix}{} {filter} {QUEUE_FILTERS} ORDER BY {order} LIMIT $6", support_view()))
+        .into_boxed()
+        .bind::<Nullable<Timestamptz>, _>(cursor_at)
+        .bind::<BigInt, _>(cursor_id)
+        .bind::<Nullable<Int4>, _>(assignee)
+        .bind::<Bool, _>(unassigned)
+        .bind::<Nullable<Int4>, _>(query.persona.map(PersonaId::get))
+        .bind::<BigInt, _>(i64::from(query.limit) + 1)
+        .bind::<Nullable<Text>, _>(status)
 }

@@ -13,8 +13,11 @@ use chat_api::realtime::fanout::{FanoutKey, RedisConfig};
 use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
+use chat_domain::webhooks::{CollectSettings, RetryPolicy};
 use chat_postgres::{GroupCommitConfig, Keepalives, PoolConfig};
 use clap::{Args, ValueEnum};
+
+use crate::webhooks::{SigningSecret, WebhookSettings};
 
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
@@ -109,6 +112,7 @@ impl From<PoolArgs> for PoolConfig {
                 max_wait: Duration::from_micros(args.group_commit_max_wait_us),
                 writers: args.group_commit_writers as usize,
             }),
+            webhook_outbox: false,
         }
     }
 }
@@ -276,6 +280,8 @@ pub struct ServeArgs {
     pub support: SupportArgs,
     #[command(flatten)]
     pub dms: DmArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Apply pending migrations before serving.
     #[arg(long, env = "CHAT_MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
@@ -309,6 +315,66 @@ impl SupportArgs {
     pub fn auto_resolve_after(&self) -> Option<Duration> {
         (self.support_auto_resolve_hours > 0)
             .then(|| Duration::from_secs(u64::from(self.support_auto_resolve_hours) * 3600))
+    }
+}
+
+/// Missed-message webhooks to the existing app (docs/webhooks.md); off unless
+/// `CHAT_WEBHOOK_URL` is set.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Where digests of missed messages are posted (`https://` in production).
+    #[arg(long, env = "CHAT_WEBHOOK_URL", requires = "webhook_secret")]
+    pub webhook_url: Option<reqwest::Url>,
+    /// The signing secret, `whsec_` and the base64 of at least 24 random bytes (Standard
+    /// Webhooks); the receiver verifies `webhook-signature` with it.
+    #[arg(long, env = "CHAT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<SigningSecret>,
+    /// A message read within this many seconds after it was sent causes no webhook.
+    #[arg(long, env = "CHAT_WEBHOOK_READ_DELAY_SECS", default_value_t = 120)]
+    pub webhook_read_delay_secs: u32,
+    /// One digest per user per window of this many seconds.
+    #[arg(long, env = "CHAT_WEBHOOK_WINDOW_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_window_secs: u32,
+    /// Put the last message's text in digests (off: digests carry counts and links only).
+    #[arg(long, env = "CHAT_WEBHOOK_INCLUDE_CONTENT", default_value_t = false)]
+    pub webhook_include_content: bool,
+    /// Attempts before a digest is parked for an admin to retry.
+    #[arg(long, env = "CHAT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_attempts: u32,
+    /// The wait after the first failed attempt, in milliseconds; it doubles with each
+    /// failure, up to an hour, with jitter.
+    #[arg(long, env = "CHAT_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_base_ms: u64,
+    /// How long one attempt may take, in milliseconds.
+    #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_ms: u64,
+}
+
+impl WebhookArgs {
+    /// The dispatcher's settings, if webhooks are on.
+    pub fn settings(&self) -> Option<WebhookSettings> {
+        let (url, secret) = (self.webhook_url.clone()?, self.webhook_secret.clone()?);
+        let window = Duration::from_secs(u64::from(self.webhook_window_secs));
+        let seconds = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        Some(WebhookSettings {
+            url,
+            secret,
+            collect: CollectSettings {
+                read_delay: seconds(u64::from(self.webhook_read_delay_secs)),
+                window: seconds(window.as_secs()),
+                batch: 50_000,
+                include_content: self.webhook_include_content,
+            },
+            retry: RetryPolicy {
+                max_attempts: self.webhook_max_attempts,
+                first_delay: chrono::Duration::milliseconds(
+                    i64::try_from(self.webhook_retry_base_ms).unwrap_or(i64::MAX),
+                ),
+                max_delay: chrono::Duration::hours(1),
+            },
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            tick: window.min(Duration::from_secs(1)),
+        })
     }
 }
 

@@ -4,6 +4,7 @@ pub mod config;
 pub mod healthcheck;
 pub mod legacy;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ async fn close_when_draining(
 
 /// Idle-time housekeeping, run every minute for as long as the server runs: resolve
 /// pending support conversations idle for `support_idle`, archive DMs idle for
-/// `dm_idle` (see [`maintain`]).
+/// `dm_idle` (see [`maintain`]), store the stats of closed buckets ([`store_stats`]).
 pub async fn maintenance_loop(
     store: Arc<dyn Store>,
     events: Arc<dyn EventPublisher>,
@@ -164,9 +165,15 @@ pub async fn maintenance_loop(
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The stats start at the second round, a minute after the start: a starting
+    // instance (or one starting during an outage) does not add that work to its start.
+    let mut first = true;
     loop {
         tick.tick().await;
         maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
+        if !std::mem::take(&mut first) {
+            store_stats(&store).await;
+        }
     }
 }
 
@@ -198,6 +205,30 @@ pub async fn maintain(
             async move { store.run(move |tx| direct_messages::archive_idle_dms(tx, before, 500)).await }
         })
         .await;
+    }
+}
+
+/// Stores the admin stats of the last year's closed days and weeks that are not stored
+/// yet, three buckets per transaction (each far within its deadline), so that reports
+/// read them instead of computing them (docs/architecture.md, decision 20). After a
+/// deploy onto a year of history the first round (a minute after the start) takes a
+/// while (docs/performance.md);
+/// then each round stores the day (and on Mondays the week) that has just closed.
+pub async fn store_stats(store: &Arc<dyn Store>) {
+    loop {
+        let store = Arc::clone(store);
+        let stored = store.run(|tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await;
+        match stored {
+            Ok(done) if done.is_empty() => break,
+            Ok(done) => tracing::info!(count = done.len(), "stored stats buckets"),
+            // An outage is logged once by the store's health tracking; this job just
+            // waits for the next round.
+            Err(chat_domain::RepoError::Unavailable(_)) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "storing stats buckets failed; retrying at the next tick");
+                break;
+            }
+        }
     }
 }
 

@@ -178,7 +178,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         head_timeout: args.http.head_timeout(),
         body_timeout: args.http.body_timeout(),
     };
-    let store = chat_postgres::PgStore::new(&args.database.database_url, args.pool.into());
+    let webhooks = args.webhooks.settings();
+    let mut pool: chat_postgres::PoolConfig = args.pool.into();
+    pool.webhook_outbox = webhooks.is_some();
+    let store = chat_postgres::PgStore::new(&args.database.database_url, pool);
     let metrics = match args.metrics_bind {
         Some(address) => {
             let listener = TcpListener::bind(address)
@@ -196,6 +199,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.support.auto_resolve_after(),
         args.dms.archive_after(),
     ));
+    if let Some(webhooks) = webhooks {
+        tracing::info!(url = %webhooks.url, "missed-message webhooks on");
+        actix_web::rt::spawn(chat_server::webhooks::webhook_loop(state.store.clone(), webhooks));
+    }
     let hub = state.hub.clone();
     let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let shutdown_timeout = Duration::from_secs(args.shutdown_timeout_secs);

@@ -316,6 +316,7 @@ fn every_socket_request_is_a_typed_client_frame() {
     let spec: Value = serde_json::from_str(COMMITTED).unwrap();
     let types = frame_types(&spec["components"]["schemas"]["ClientFrame"]);
     let expected = [
+        "add-note",
         "admin-notification",
         "dm-message",
         "join-dm-conversation",

@@ -131,6 +131,19 @@ async fn every_frame_with_a_rest_twin_refuses_the_same_bodies_with_the_same_code
     ];
     let notices = "/api/admin/chat/notifications";
     same_on_both_doors(&app, &mut ada_ws, &ada, notices, ("admin-notification", None), &notice, &notice_cases).await;
+
+    let note = json!({"content": "called her back", "clientNoteId": key});
+    let note_cases = [
+        ("unknown", json!({"clientNoteID": key})),
+        ("type", json!({"content": 5})),
+        ("missing", json!({"content": null})),
+        ("long", json!({"content": "x".repeat(4001)})),
+        ("blank", json!({"content": " \n "})),
+        ("uuid", json!({"clientNoteId": "not-a-uuid"})),
+    ];
+    let notes = format!("/api/admin/chat/support/{conversation}/notes");
+    same_on_both_doors(&app, &mut ada_ws, &ada, &notes, ("add-note", Some(conversation)), &note, &note_cases).await;
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_internal_notes"), 0, "no refused note is stored");
 }
 
 #[tokio::test]

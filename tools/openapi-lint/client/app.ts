@@ -43,6 +43,33 @@ export async function chatList(): Promise<string[]> {
   return lines;
 }
 
+/**
+ * A support conversation's history as admins read it, oldest first: each internal note
+ * right after the message it was written after (`afterSeq`), marked as a note.
+ */
+export async function adminTimeline(id: number): Promise<string[]> {
+  const { data, error } = await client.GET("/api/admin/chat/support/{id}/messages", {
+    params: { path: { id }, query: { after: 0 } },
+  });
+  if (error) throw new Error(error.code);
+  const lines: string[] = [];
+  const pending = [...data.notes].reverse(); // the oldest last, taken with pop()
+  const notesUpTo = (seq: number) => {
+    let note = pending[pending.length - 1];
+    while (note !== undefined && note.afterSeq < seq) {
+      pending.pop();
+      lines.push(`[${note.kind} by ${note.author.displayName}] ${note.content}`);
+      note = pending[pending.length - 1];
+    }
+  };
+  for (const message of data.items) {
+    notesUpTo(message.seq);
+    lines.push(`${message.sender.displayName}: ${message.content}`);
+  }
+  notesUpTo(Number.MAX_SAFE_INTEGER);
+  return lines;
+}
+
 type ServerFrame = Schemas["ServerFrame"];
 
 /** What a chat screen does with each frame of the socket; `type` narrows every case. */
@@ -53,6 +80,8 @@ export function describe(frame: ServerFrame): string {
       return `#${frame.conversationId} ${frame.message.sender.displayName}: ${frame.message.content ?? "(hidden)"}`;
     case "message-updated":
       return `#${frame.conversationId} message ${frame.message.id} is now hidden: ${frame.message.hidden}`;
+    case "note":
+      return `#${frame.conversationId} note by ${frame.note.author.displayName} after #${frame.note.afterSeq}: ${frame.note.content}`;
     case "conversation-updated":
       return `#${frame.conversationId} changed`;
     case "typing":

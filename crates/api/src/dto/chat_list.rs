@@ -5,12 +5,13 @@ use chat_domain::chat_list::{ChatCursor, ChatEntry, ChatList};
 use chat_domain::group_messages::GroupKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Violations;
-use super::direct_messages::{DmKindDto, UserDm};
-use super::groups::GroupMessage;
-use super::messages::Message;
+use super::direct_messages::{DmKindDto, UserDm, example_dm_message};
+use super::groups::{GroupMessage, example_group_message};
+use super::messages::{Message, example_reply};
 use super::support::{SUPPORT_TITLE, SupportStatusDto};
 use crate::problem::ApiError;
 
@@ -96,6 +97,7 @@ pub struct ChatListItem {
 /// The caller's chat list.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_chat_list)]
 pub struct ChatListResponse {
     /// "Help & Support", pinned (present even before the conversation exists).
     pub support: SupportItem,
@@ -222,4 +224,30 @@ impl ChatListParams {
         }
         v.finish(|| Some((after?, limit)))
     }
+}
+
+/// Example for the spec: Alice's list, with her support conversation pinned, her DM
+/// with Bob and the main group.
+fn example_chat_list() -> Value {
+    json!({
+        "support": {
+            "id": 17,
+            "title": "Help & Support",
+            "avatarUrl": "https://cdn.example.com/sam.png",
+            "status": "pending",
+            "lastMessage": example_reply(),
+            "unreadCount": 1,
+            "lastActivityAt": "2026-11-24T09:32:00Z"
+        },
+        "items": [
+            {"kind": "user_dm", "id": 42, "groupKind": null, "title": "Bob Nguyen",
+             "avatarUrl": "https://cdn.example.com/bob.png", "lastMessage": example_dm_message(),
+             "unreadCount": 1, "lastActivityAt": "2026-11-24T11:00:00Z"},
+            {"kind": "group", "id": 3, "groupKind": "main", "title": "Main PEA Communication",
+             "avatarUrl": null, "lastMessage": example_group_message(),
+             "unreadCount": 4, "lastActivityAt": "2026-11-24T08:15:00Z"}
+        ],
+        "totalUnread": 6,
+        "nextCursor": null
+    })
 }

@@ -9,10 +9,14 @@ use chat_domain::search::{HitKind, SearchHit, SearchQuery, SearchText};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Violations;
-use super::messages::{ActingAdmin, AdminMessage, Message, MessageType, Sender};
+use super::messages::{
+    ActingAdmin, AdminMessage, Message, MessageType, Sender, example_admin_question, example_message,
+};
+use super::page::{Page, PageDoc, PageItem};
 use super::support::UserRef;
 use crate::problem::ApiError;
 
@@ -48,6 +52,7 @@ impl From<DmKind> for DmKindDto {
 /// Starts (or reopens) a DM.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"targetType": "real_user", "targetId": 3}))]
 pub struct StartDmRequest {
     /// `real_user` or `fake_user` (a persona); the seed's `targetUserType` is accepted too.
     #[serde(alias = "targetUserType")]
@@ -107,6 +112,7 @@ impl From<DmParty> for Party {
 /// A DM, as one of its users sees it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_user_dm)]
 pub struct UserDm {
     /// Its id.
     #[schema(example = 42)]
@@ -196,6 +202,7 @@ impl From<chat_domain::conversations::Message> for AdminDmLastMessage {
 /// A DM, as admins see it: no message content (reading that is logged).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = example_admin_dm)]
 pub struct AdminDm {
     /// Its id.
     #[schema(example = 42)]
@@ -243,24 +250,31 @@ impl From<DmSummary> for AdminDm {
 }
 
 /// A page of the caller's DMs.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserDmPage {
-    /// Most recent activity first.
-    pub items: Vec<UserDm>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    pub next_cursor: Option<String>,
+pub type UserDmPage = Page<UserDm>;
+
+impl PageItem for UserDm {
+    type Cursor = String;
+    const PAGE: PageDoc =
+        PageDoc::new("UserDmPage", "A page of the caller's DMs.", "Most recent activity first.", DM_LIST_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_user_dm()], "nextCursor": null})
+    }
 }
 
 /// A page of DMs, for admins.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminDmPage {
-    /// Most recent activity first.
-    pub items: Vec<AdminDm>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    pub next_cursor: Option<String>,
+pub type AdminDmPage = Page<AdminDm>;
+
+impl PageItem for AdminDm {
+    type Cursor = String;
+    const PAGE: PageDoc =
+        PageDoc::new("AdminDmPage", "A page of DMs, for admins.", "Most recent activity first.", DM_LIST_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_admin_dm()], "nextCursor": null})
+    }
 }
+
+/// How both DM lists continue.
+const DM_LIST_NEXT: &str = "Pass as `cursor` for the next page; `null` on the last.";
 
 /// Encodes a (time, id) keyset position.
 pub fn encode_dm_cursor(cursor: Option<DmCursor>) -> Option<String> {
@@ -377,6 +391,10 @@ impl From<BlockedUser> for BlockedUserDto {
 
 /// The users the caller blocked.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{
+    "user": {"id": 4, "displayName": "Mallory Stone", "profilePhotoUrl": null},
+    "blockedAt": "2026-11-22T16:40:00Z"
+}]}))]
 pub struct BlockList {
     /// Most recent first.
     pub items: Vec<BlockedUserDto>,
@@ -416,13 +434,23 @@ impl From<GroupMember> for GroupMemberDto {
 }
 
 /// A page of group members, by id.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupMemberPage {
-    /// Members by id.
-    pub items: Vec<GroupMemberDto>,
-    /// Pass as `after` for the next page; `null` on the last.
-    pub next_cursor: Option<i32>,
+pub type GroupMemberPage = Page<GroupMemberDto>;
+
+impl PageItem for GroupMemberDto {
+    type Cursor = i32;
+    const PAGE: PageDoc = PageDoc::new(
+        "GroupMemberPage",
+        "A page of group members, by id.",
+        "Members by id.",
+        "Pass as `after` for the next page; `null` on the last.",
+    );
+    fn example_page() -> Value {
+        json!({"items": [
+            {"id": 3, "type": "real_user", "displayName": "Bob Nguyen",
+             "avatarUrl": "https://cdn.example.com/bob.png", "canDm": true},
+            {"id": 5, "type": "real_user", "displayName": "Carol Diaz", "avatarUrl": null, "canDm": false}
+        ], "nextCursor": 5})
+    }
 }
 
 /// Paging through members.
@@ -521,24 +549,31 @@ impl From<SearchHit> for AdminSearchHit {
 }
 
 /// A page of search hits, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SearchPage {
-    /// Hits, newest first.
-    pub items: Vec<SearchHitDto>,
-    /// Pass as `before` for the next page; `null` on the last.
-    pub next_cursor: Option<i64>,
+pub type SearchPage = Page<SearchHitDto>;
+
+impl PageItem for SearchHitDto {
+    type Cursor = i64;
+    const PAGE: PageDoc =
+        PageDoc::new("SearchPage", "A page of search hits, newest first.", "Hits, newest first.", BEFORE_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_hit(example_message())], "nextCursor": null})
+    }
 }
 
 /// A page of search hits, for admins.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminSearchPage {
-    /// Hits, newest first.
-    pub items: Vec<AdminSearchHit>,
-    /// Pass as `before` for the next page; `null` on the last.
-    pub next_cursor: Option<i64>,
+pub type AdminSearchPage = Page<AdminSearchHit>;
+
+impl PageItem for AdminSearchHit {
+    type Cursor = i64;
+    const PAGE: PageDoc =
+        PageDoc::new("AdminSearchPage", "A page of search hits, for admins.", "Hits, newest first.", BEFORE_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_hit(example_admin_question())], "nextCursor": null})
+    }
 }
+
+/// How the lists paged by `before` continue.
+const BEFORE_NEXT: &str = "Pass as `before` for the next page; `null` on the last.";
 
 /// A search.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -568,6 +603,7 @@ impl SearchParams {
 /// Hides a message from users.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Harassment"}))]
 pub struct HideRequest {
     /// Why (1..=500 characters), kept for audit.
     #[schema(example = "Harassment")]
@@ -604,13 +640,21 @@ impl From<AccessLogEntry> for AccessLogEntryDto {
 }
 
 /// A page of the access log, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessLogPage {
-    /// Newest first.
-    pub items: Vec<AccessLogEntryDto>,
-    /// Pass as `before` for the next page; `null` on the last.
-    pub next_cursor: Option<i64>,
+pub type AccessLogPage = Page<AccessLogEntryDto>;
+
+impl PageItem for AccessLogEntryDto {
+    type Cursor = i64;
+    const PAGE: PageDoc =
+        PageDoc::new("AccessLogPage", "A page of the access log, newest first.", "Newest first.", BEFORE_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [{
+            "id": 301,
+            "admin": example_ada(),
+            "conversationId": 42,
+            "action": "read_messages",
+            "accessedAt": "2026-11-24T12:00:00Z"
+        }], "nextCursor": null})
+    }
 }
 
 /// Filters of the access log.
@@ -643,4 +687,81 @@ impl AccessLogParams {
             })
         })
     }
+}
+
+/// Examples for the spec: Alice's DM with Bob (and Ada, the admin who oversees it), in
+/// the same story as the support examples.
+fn example_alice() -> Value {
+    json!({"id": 1, "displayName": "Alice Martin", "profilePhotoUrl": "https://cdn.example.com/alice.png"})
+}
+
+fn example_ada() -> Value {
+    json!({"id": 6, "displayName": "Ada (Admin)", "profilePhotoUrl": null})
+}
+
+fn example_bob() -> Value {
+    json!({"type": "real_user", "id": 3, "displayName": "Bob Nguyen", "avatarUrl": "https://cdn.example.com/bob.png"})
+}
+
+/// Bob's last DM message to Alice, as users see it.
+pub(crate) fn example_dm_message() -> Value {
+    json!({
+        "id": 2041,
+        "conversationId": 42,
+        "seq": 3,
+        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
+        "messageType": "text",
+        "content": "See you at the meetup!",
+        "clientMessageId": null,
+        "createdAt": "2026-11-24T11:00:00Z",
+        "hidden": false
+    })
+}
+
+fn example_user_dm() -> Value {
+    json!({
+        "id": 42,
+        "kind": "user_dm",
+        "other": example_bob(),
+        "unreadCount": 1,
+        "lastReadMessageId": 2040,
+        "archived": false,
+        "lastMessage": example_dm_message(),
+        "lastActivityAt": "2026-11-24T11:00:00Z",
+        "createdAt": "2026-11-20T18:00:00Z"
+    })
+}
+
+/// Admin DM views carry no content (reading it is logged): the metadata only.
+fn example_admin_dm() -> Value {
+    json!({
+        "id": 42,
+        "kind": "user_dm",
+        "user": example_alice(),
+        "other": example_bob(),
+        "userUnreadCount": 1,
+        "otherUnreadCount": 0,
+        "waitingForPersona": false,
+        "lastMessage": {
+            "id": 2041,
+            "seq": 3,
+            "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
+            "actingAdmin": null,
+            "messageType": "text",
+            "createdAt": "2026-11-24T11:00:00Z",
+            "hidden": false
+        },
+        "lastActivityAt": "2026-11-24T11:00:00Z",
+        "createdAt": "2026-11-20T18:00:00Z"
+    })
+}
+
+/// Alice's support question, found by a search for "email".
+fn example_hit(message: Value) -> Value {
+    json!({
+        "conversationId": 17,
+        "conversationKind": "support",
+        "snippet": "How can I change my email address?",
+        "message": message
+    })
 }

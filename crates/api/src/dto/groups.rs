@@ -1,14 +1,15 @@
 //! Group message bodies: regular messages with their sender, and admin notices with
 //! their display contract (no sender at all, centred, in their colours).
 
-use chat_domain::conversations::Page;
 use chat_domain::group_messages::{self, GroupEntry, GroupReadState, GroupSender};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::messages::MessageType;
+use super::messages::{HISTORY_NEXT, HISTORY_ORDER, MessageType};
 use super::notifications::NotificationStyleView;
+use super::page::{Page, PageDoc, PageItem};
 
 /// Who wrote a group message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -144,25 +145,29 @@ impl From<group_messages::GroupMessage> for GroupMessage {
 }
 
 /// A page of a group's history.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupMessagePage {
-    /// Newest first (or oldest first when paging with `after`).
-    pub items: Vec<GroupMessage>,
-    /// Pass as `before` (or `after`, in the same direction) for the next page; `null` on the last.
-    #[schema(example = 4990)]
-    pub next_cursor: Option<i64>,
-}
+pub type GroupMessagePage = Page<GroupMessage>;
 
-impl From<Page<group_messages::GroupMessage>> for GroupMessagePage {
-    fn from(page: Page<group_messages::GroupMessage>) -> Self {
-        Self { next_cursor: page.next_cursor.map(|id| id.get()), items: page.map(GroupMessage::from).items }
+impl PageItem for GroupMessage {
+    type Cursor = i64;
+    const PAGE: PageDoc = PageDoc::new("GroupMessagePage", "A page of a group's history.", HISTORY_ORDER, HISTORY_NEXT);
+    fn example_page() -> Value {
+        let second = json!({
+            "kind": "message",
+            "id": 5011,
+            "groupId": 3,
+            "messageType": "text",
+            "sender": {"type": "fake_user", "id": 2, "displayName": "Coach Mia"},
+            "content": "This week's challenge starts today.",
+            "createdAt": "2026-11-24T08:00:00Z"
+        });
+        json!({"items": [example_group_message(), second], "nextCursor": 5011})
     }
 }
 
 /// Moves the caller's read mark in a group.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"lastReadMessageId": 5012}))]
 pub struct GroupReadRequest {
     /// The newest message the caller has seen (a message of this group).
     #[schema(example = 5013)]
@@ -172,6 +177,7 @@ pub struct GroupReadRequest {
 /// The caller's read state in a group.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"lastReadMessageId": 5012, "unreadCount": 0}))]
 pub struct GroupReadStateView {
     /// The read mark (it never moves backwards).
     #[schema(example = 5013)]
@@ -185,4 +191,17 @@ impl From<GroupReadState> for GroupReadStateView {
     fn from(s: GroupReadState) -> Self {
         Self { last_read_message_id: s.last_read.get(), unread_count: s.unread }
     }
+}
+
+/// Examples for the spec: Bob's morning message in the main group.
+pub(crate) fn example_group_message() -> Value {
+    json!({
+        "kind": "message",
+        "id": 5012,
+        "groupId": 3,
+        "messageType": "text",
+        "sender": {"type": "real_user", "id": 3, "displayName": "Bob Nguyen"},
+        "content": "Good morning everyone!",
+        "createdAt": "2026-11-24T08:15:00Z"
+    })
 }

@@ -4,8 +4,9 @@
 //! admin at all, and [`AdminMessage`] for admins, which names them. Neither carries an
 //! avatar: avatars live in conversation headers (product rule: no avatars in bubbles).
 
+use chat_domain::MessageId;
 use chat_domain::access::Author;
-use chat_domain::conversations::{self, MessageBody, MessageKind, NewMessage, Page};
+use chat_domain::conversations::{self, MessageBody, MessageKind, NewMessage};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -13,6 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Violations;
+use super::page::{Page, PageDoc, PageItem};
+use crate::extract::Validated;
 use crate::problem::ApiError;
 
 /// The display name of messages written by the team without a persona.
@@ -211,39 +214,34 @@ impl From<conversations::Message> for AdminMessage {
 }
 
 /// A page of history, as users see it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = example_message_page)]
-pub struct MessagePage {
-    /// Newest first (or oldest first when paging with `after`).
-    pub items: Vec<Message>,
-    /// Pass as `before` (or `after`, in the same direction) for the next page; `null` on the last.
-    #[schema(example = 1001)]
-    pub next_cursor: Option<i64>,
-}
+pub type MessagePage = Page<Message>;
 
-impl From<Page<conversations::Message>> for MessagePage {
-    fn from(page: Page<conversations::Message>) -> Self {
-        Self { next_cursor: page.next_cursor.map(|id| id.get()), items: page.map(Message::from).items }
+impl PageItem for Message {
+    type Cursor = i64;
+    const PAGE: PageDoc =
+        PageDoc::new("MessagePage", "A page of history, as users see it.", HISTORY_ORDER, HISTORY_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_reply(), example_message()], "nextCursor": 1042})
     }
 }
 
 /// A page of history, as admins see it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = example_admin_message_page)]
-pub struct AdminMessagePage {
-    /// Newest first (or oldest first when paging with `after`).
-    pub items: Vec<AdminMessage>,
-    /// Pass as `before` (or `after`) for the next page; `null` on the last.
-    pub next_cursor: Option<i64>,
-}
+pub type AdminMessagePage = Page<AdminMessage>;
 
-impl From<Page<conversations::Message>> for AdminMessagePage {
-    fn from(page: Page<conversations::Message>) -> Self {
-        Self { next_cursor: page.next_cursor.map(|id| id.get()), items: page.map(AdminMessage::from).items }
+impl PageItem for AdminMessage {
+    type Cursor = i64;
+    const PAGE: PageDoc =
+        PageDoc::new("AdminMessagePage", "A page of history, as admins see it.", HISTORY_ORDER, HISTORY_NEXT);
+    fn example_page() -> Value {
+        json!({"items": [example_admin_message(), example_admin_question()], "nextCursor": 1042})
     }
 }
+
+/// The order of every history page (support, DMs, groups).
+pub(crate) const HISTORY_ORDER: &str = "Newest first (or oldest first when paging with `after`).";
+/// How every history page continues.
+pub(crate) const HISTORY_NEXT: &str =
+    "Pass as `before` (or `after`, in the same direction) for the next page; `null` on the last.";
 
 /// Which slice of history to read (keyset; never offset).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -259,9 +257,10 @@ pub struct HistoryParams {
     pub limit: Option<u16>,
 }
 
-impl HistoryParams {
-    /// Validates the parameters.
-    pub fn try_into_domain(self) -> Result<conversations::HistoryQuery, ApiError> {
+impl Validated for HistoryParams {
+    type Domain = conversations::HistoryQuery;
+
+    fn validated(self) -> Result<conversations::HistoryQuery, ApiError> {
         conversations::HistoryQuery::new(self.before, self.after, self.limit)
             .map_err(|(field, e)| ApiError::invalid(field, e.code, e.message))
     }
@@ -308,9 +307,10 @@ pub fn new_message(
     Some(NewMessage { body, client_message_id })
 }
 
-impl SendMessageRequest {
-    /// Validates every field.
-    pub fn try_into_domain(self) -> Result<NewMessage, ApiError> {
+impl Validated for SendMessageRequest {
+    type Domain = NewMessage;
+
+    fn validated(self) -> Result<NewMessage, ApiError> {
         let mut v = Violations::default();
         let new = new_message(&self.content, self.message_type, self.client_message_id, &mut v);
         v.finish(|| new)
@@ -325,6 +325,14 @@ pub struct ReadRequest {
     /// The newest message the caller has seen (a message of this conversation).
     #[schema(example = 1042)]
     pub last_read_message_id: i64,
+}
+
+impl Validated for ReadRequest {
+    type Domain = MessageId;
+
+    fn validated(self) -> Result<MessageId, ApiError> {
+        Ok(MessageId(self.last_read_message_id))
+    }
 }
 
 /// A side's read state after the change.
@@ -389,12 +397,4 @@ pub(crate) fn example_admin_question() -> Value {
     let mut message = example_message();
     message["actingAdmin"] = Value::Null;
     message
-}
-
-fn example_message_page() -> Value {
-    json!({"items": [example_reply(), example_message()], "nextCursor": 1042})
-}
-
-fn example_admin_message_page() -> Value {
-    json!({"items": [example_admin_message(), example_admin_question()], "nextCursor": 1042})
 }

@@ -7,10 +7,12 @@ use chat_domain::notifications::{
 use chat_domain::values::MessageContent;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Violations;
+use super::page::{Page, PageDoc, PageItem};
 use super::support::UserRef;
 use crate::problem::ApiError;
 
@@ -138,6 +140,7 @@ impl SendNotificationRequest {
 /// The outcome of a send.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": 42, "recipientCount": 100_000}))]
 pub struct NotificationSent {
     /// The notification's id (for the history and for retracting it).
     #[schema(example = 42)]
@@ -268,14 +271,33 @@ impl AdminNotification {
 }
 
 /// A page of the admin history.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminNotificationPage {
-    /// Newest first.
-    pub items: Vec<AdminNotification>,
-    /// Pass as `before` for the next page; `null` on the last.
-    #[schema(example = 17)]
-    pub next_cursor: Option<i64>,
+pub type AdminNotificationPage = Page<AdminNotification>;
+
+impl PageItem for AdminNotification {
+    type Cursor = i64;
+    const PAGE: PageDoc = PageDoc::new(
+        "AdminNotificationPage",
+        "A page of the admin history.",
+        "Newest first.",
+        "Pass as `before` for the next page; `null` on the last.",
+    );
+    fn example_page() -> Value {
+        let notification = json!({
+            "id": 42,
+            "audience": "all_users",
+            "targetUser": null,
+            "content": "Welcome! Your account has been upgraded to Premium.",
+            "style": {"template": "info", "backgroundColor": "#f0f9ff", "textColor": "#0369a1", "borderColor": "#38bdf8"},
+            "status": "active",
+            "sentBy": {"id": 6, "displayName": "Ada (Admin)", "profilePhotoUrl": null},
+            "createdAt": "2026-11-24T07:00:00Z",
+            "expiresAt": "2026-12-24T07:00:00Z",
+            "retractedAt": null,
+            "recipientCount": 100_000,
+            "readCount": 5230
+        });
+        json!({"items": [notification], "nextCursor": null})
+    }
 }
 
 /// Which notices to list (keyset, newest first).

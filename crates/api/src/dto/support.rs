@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::Violations;
 use super::messages::{AdminMessage, Message, MessageType, example_admin_question, example_reply, new_message};
-use crate::extract::double_option;
+use super::page::{Page, PageDoc, PageItem};
+use crate::extract::{Validated, double_option};
 use crate::problem::ApiError;
 
 /// The title of the support conversation in the chat list and header.
@@ -206,15 +207,19 @@ impl From<SupportConversation> for AdminSupportConversation {
 }
 
 /// A page of the support queue.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = example_queue_page)]
-pub struct SupportQueuePage {
-    /// Open: longest waiting first; other statuses: most recent activity first.
-    pub items: Vec<AdminSupportConversation>,
-    /// Pass as `cursor` (with the same filters) for the next page; `null` on the last.
-    #[schema(example = "w1795590997000000_17")]
-    pub next_cursor: Option<String>,
+pub type SupportQueuePage = Page<AdminSupportConversation>;
+
+impl PageItem for AdminSupportConversation {
+    type Cursor = String;
+    const PAGE: PageDoc = PageDoc::new(
+        "SupportQueuePage",
+        "A page of the support queue.",
+        "Open: longest waiting first; other statuses: most recent activity first.",
+        "Pass as `cursor` (with the same filters) for the next page; `null` on the last.",
+    );
+    fn example_page() -> Value {
+        json!({"items": [example_admin_support()], "nextCursor": "w1795590997000000_17"})
+    }
 }
 
 /// Queue filter on status.
@@ -358,9 +363,10 @@ const fn text() -> MessageType {
     MessageType::Text
 }
 
-impl SupportReplyRequest {
-    /// Validates every field.
-    pub fn try_into_domain(self) -> Result<(ReplyVoice, chat_domain::conversations::NewMessage), ApiError> {
+impl Validated for SupportReplyRequest {
+    type Domain = (ReplyVoice, chat_domain::conversations::NewMessage);
+
+    fn validated(self) -> Result<(ReplyVoice, chat_domain::conversations::NewMessage), ApiError> {
         let mut v = Violations::default();
         let voice = match (self.persona_id, self.as_team) {
             (Some(_), true) => {
@@ -431,10 +437,6 @@ fn example_admin_support() -> Value {
         "lastActivityAt": "2026-11-24T09:30:00Z",
         "createdAt": "2026-11-24T09:29:00Z"
     })
-}
-
-fn example_queue_page() -> Value {
-    json!({"items": [example_admin_support()], "nextCursor": "w1795590997000000_17"})
 }
 
 #[cfg(test)]

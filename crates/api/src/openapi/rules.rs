@@ -32,8 +32,9 @@ pub const ONE_LINE_TEXT: &str = concat!(
 pub const HTTPS_URL: &str = HttpsUrl::PATTERN;
 
 /// Where each rule applies: (schema, property, pattern).
-const TEXT_FIELDS: [(&str, &str, &str); 8] = [
+const TEXT_FIELDS: [(&str, &str, &str); 9] = [
     ("SendMessageRequest", "content", MULTILINE_TEXT),
+    ("AddNoteRequest", "content", MULTILINE_TEXT),
     ("SupportReplyRequest", "content", MULTILINE_TEXT),
     ("SendNotificationRequest", "content", MULTILINE_TEXT),
     ("HideRequest", "reason", MULTILINE_TEXT),
@@ -96,6 +97,13 @@ pub(crate) fn apply(doc: &mut Value) {
                 frame["properties"][property] = sent["properties"][property].clone();
             }
             frame["allOf"] = sent["allOf"].clone();
+        }
+    }
+    // The socket's `add-note` is read by the parser of `AddNoteRequest`: the same rules.
+    let note = schemas["AddNoteRequest"]["properties"]["content"].clone();
+    if let Some(frames) = schemas["ClientFrame"]["oneOf"].as_array_mut() {
+        for frame in frames.iter_mut().filter(|f| f["properties"]["type"]["enum"] == json!(["add-note"])) {
+            frame["properties"]["content"] = note.clone();
         }
     }
     // A reply speaks as a persona or as the team, not both.

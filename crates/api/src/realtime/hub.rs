@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 use chat_domain::{ConversationId, Principal, UserId};
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::protocol::PresenceEvent;
@@ -87,6 +88,10 @@ pub struct HubStats {
     pub cut_off: u64,
     /// Ephemeral events dropped under pressure, since start.
     pub dropped_ephemeral: u64,
+    /// Deliveries refused by the recipient check (`Registry::may_receive`), since
+    /// start: a candidate connection that is not in the event's audience. Must stay 0
+    /// (the admin stats report it as the isolation figure).
+    pub refused: u64,
 }
 
 /// A handle to the hub (cheap to clone).
@@ -98,6 +103,8 @@ pub struct Hub {
     local_watchers: watch::Receiver<usize>,
     /// `true` once the server drains for shutdown: every session closes with 1001.
     shutdown: Arc<watch::Sender<bool>>,
+    /// When this hub started (and its counters with it).
+    started_at: DateTime<Utc>,
 }
 
 impl Hub {
@@ -112,7 +119,13 @@ impl Hub {
             sessions: Arc::new(AtomicUsize::new(0)),
             local_watchers,
             shutdown: Arc::new(watch::channel(false).0),
+            started_at: Utc::now(),
         }
+    }
+
+    /// When this hub started counting ([`HubStats`] are since then).
+    pub const fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
     }
 
     /// Starts draining for shutdown: every open socket closes with 1001 (going away),
@@ -274,9 +287,17 @@ impl Registry {
         for id in candidates {
             let Some(conn) = self.conns.get(&id) else { continue };
             if !self.may_receive(id, conn, envelope) {
+                self.stats.refused += 1;
+                metrics::ws_event_refused();
                 continue;
             }
-            let frame = if conn.principal.is_admin() { &envelope.admin_frame } else { &envelope.user_frame };
+            // A staff-only event (an internal note) has no user frame: users get nothing.
+            let frame = if conn.principal.is_admin() {
+                &envelope.admin_frame
+            } else {
+                let Some(frame) = &envelope.user_frame else { continue };
+                frame
+            };
             if envelope.priority == Priority::Ephemeral && half_full(&conn.queue) {
                 self.stats.dropped_ephemeral += 1;
                 metrics::ws_event_dropped(Dropped::Typing);
@@ -394,6 +415,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_staff_only_event_reaches_no_user_connection_even_one_it_names() {
+        let hub = Hub::start();
+        let alice = UserId(1);
+        let (_, mut alice_rx) = connect(&hub, Principal::user(alice));
+        let (admin, mut admin_rx) = connect(&hub, Principal::admin(UserId(9)));
+        hub.join_queue(admin);
+        let mut audience = Audience::of(&Participants::Support { user: alice }, ConversationId(1));
+        // Even an audience naming the user (a bug elsewhere) cannot give them a frame
+        // that does not exist.
+        audience.users.push(alice);
+        hub.publish(Arc::new(Envelope {
+            audience,
+            priority: Priority::Normal,
+            seq: None,
+            dm_content: false,
+            user_frame: None,
+            admin_frame: "{\"type\":\"note\"}".into(),
+        }));
+        hub.stats().await;
+        let frames = |rx: &mut mpsc::Receiver<Outbound>| {
+            std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"note\"")).count()
+        };
+        assert_eq!(frames(&mut admin_rx), 1);
+        assert_eq!(frames(&mut alice_rx), 0);
+    }
+
+    #[tokio::test]
     async fn presence_is_dropped_first_when_a_queue_is_half_full() {
         let hub = Hub::start();
         let (busy, idle) = (UserId(1), UserId(2));
@@ -405,7 +453,7 @@ mod tests {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: "{\"type\":\"conversation-updated\"}".into(),
+                user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
                 admin_frame: "{\"type\":\"conversation-updated\"}".into(),
             }));
         }
@@ -417,5 +465,44 @@ mod tests {
         assert_eq!(presence_frames(&mut idle_rx), 1);
         assert_eq!(presence_frames(&mut busy_rx), 0);
         assert_eq!((stats.dropped_ephemeral, stats.cut_off), (1, 0), "{stats:?}");
+    }
+
+    /// The isolation figure of the admin stats: a candidate that fails the recipient
+    /// check is refused and counted, and gets nothing. The hub's own indexes never
+    /// produce one (only admins enter a conversation's room), so the test plants a user's
+    /// connection in a room directly, as a routing bug would.
+    #[tokio::test]
+    async fn a_refused_delivery_is_counted_and_nothing_is_sent() {
+        let (owner, stranger) = (UserId(1), UserId(2));
+        let mut registry = Registry::default();
+        let mut queues = Vec::new();
+        for (id, user) in [(1, owner), (2, stranger)] {
+            let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+            let conn =
+                Conn { principal: Principal::user(user), queue, kill: Arc::new(Notify::new()), joined: HashSet::new() };
+            registry.conns.insert(id, conn);
+            registry.by_user.entry(user).or_default().push(id);
+            queues.push(rx);
+        }
+        registry.by_conversation.entry(ConversationId(7)).or_default().insert(2);
+        registry.deliver(&Envelope {
+            audience: Audience::of(&Participants::Support { user: owner }, ConversationId(7)),
+            priority: Priority::Normal,
+            seq: None,
+            dm_content: false,
+            user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
+            admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+        });
+        assert_eq!(registry.stats.refused, 1, "{:?}", registry.stats);
+        assert!(queues[0].try_recv().is_ok(), "the owner got the event");
+        assert!(queues[1].try_recv().is_err(), "the stranger got nothing");
+    }
+
+    #[tokio::test]
+    async fn the_hub_counts_from_its_start() {
+        let before = Utc::now();
+        let hub = Hub::start();
+        assert!(before <= hub.started_at() && hub.started_at() <= Utc::now());
+        assert_eq!(hub.stats().await.refused, 0);
     }
 }

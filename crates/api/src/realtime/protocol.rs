@@ -216,6 +216,22 @@ pub enum ClientFrame {
         #[schema(schema_with = notification_fields)]
         request: SendNotificationRequest,
     },
+    /// Admins: add an internal note to a support conversation or a persona DM, as
+    /// `POST /api/admin/chat/support/{id}/notes` and `POST
+    /// /api/admin/chat/direct-messages/{id}/notes` (the same body and rules). Staff-only:
+    /// no user ever receives it.
+    AddNote {
+        /// Echoed in the `ack` (which carries `note`).
+        id: Option<String>,
+        /// The support conversation or persona DM.
+        #[serde(rename = "conversationId")]
+        conversation_id: i64,
+        /// Text, with the rules of a text message.
+        content: String,
+        /// Idempotency key: a retry returns the stored note.
+        #[serde(rename = "clientNoteId")]
+        client_note_id: Option<Uuid>,
+    },
     /// The caller read up to a message.
     Read {
         /// Echoed in the `ack`.
@@ -283,6 +299,22 @@ pub struct AdminMessageEvent {
     pub conversation_id: i64,
     /// The message.
     pub message: AdminMessage,
+}
+
+/// An internal note was added (`type: note`): admins' sockets only (those watching the
+/// support queue, or joined to the conversation). It takes no `seq`: show it after the
+/// message whose `seq` is its `afterSeq`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteEvent {
+    /// `note`.
+    #[serde(rename = "type")]
+    #[schema(schema_with = note_type)]
+    pub event_type: &'static str,
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The note.
+    pub note: crate::dto::notes::AdminNote,
 }
 
 /// A conversation changed (status, assignee, creation): refetch it over REST.
@@ -422,6 +454,9 @@ pub struct AckFrame {
     /// For `admin-notification`: the notice's id and reach.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<crate::dto::notifications::NotificationSent>,
+    /// For `add-note`: the stored note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<crate::dto::notes::AdminNote>,
 }
 
 /// A request failed, or the connection misbehaved; `code` is a problem code of the REST API.
@@ -471,6 +506,7 @@ macro_rules! frame_types {
 
 frame_types! {
     message_event_types: ["support-message", "dm-message", "message-updated"];
+    note_type: ["note"];
     conversation_updated_type: ["conversation-updated"];
     typing_type: ["typing"];
     read_type: ["read"];
@@ -492,6 +528,7 @@ frame_types! {
     ("support-message" = "#/components/schemas/MessageEvent"),
     ("dm-message" = "#/components/schemas/MessageEvent"),
     ("message-updated" = "#/components/schemas/MessageEvent"),
+    ("note" = "#/components/schemas/NoteEvent"),
     ("conversation-updated" = "#/components/schemas/ConversationUpdatedEvent"),
     ("typing" = "#/components/schemas/TypingEvent"),
     ("read" = "#/components/schemas/ReadEvent"),
@@ -507,6 +544,8 @@ frame_types! {
 pub enum ServerFrame {
     /// A new or hidden message (users get the user view, admins the admin view).
     Message(MessageEvent),
+    /// An internal note (admins only).
+    Note(NoteEvent),
     /// A conversation changed.
     ConversationUpdated(ConversationUpdatedEvent),
     /// Someone is typing.

@@ -1,19 +1,22 @@
 //! Turning domain events into frames, once per view: every event is rendered for users
 //! (no acting admin anywhere) and for admins, and each connection gets the frame of its
-//! role. Rendering happens once per event, not once per recipient.
+//! role. Rendering happens once per event, not once per recipient. Internal notes are
+//! rendered for admins only: they have no user view.
 
 use bytestring::ByteString;
 use chat_domain::access::{self, Author, Participants};
 use chat_domain::conversations::{Message as DomainMessage, Side};
 use chat_domain::events::{ChatEvent, Recipients};
+use chat_domain::notes::Note;
 use chat_domain::{ConversationId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{
-    Actor, AdminMessageEvent, ConversationUpdatedEvent, MessageEvent, NotificationEvent, NotificationRetractedEvent,
-    ReadEvent, TypingEvent,
+    Actor, AdminMessageEvent, ConversationUpdatedEvent, MessageEvent, NoteEvent, NotificationEvent,
+    NotificationRetractedEvent, ReadEvent, TypingEvent,
 };
 use crate::dto::messages::{AdminMessage, Message};
+use crate::dto::notes::AdminNote;
 use crate::dto::notifications::NotificationStyleView;
 
 /// Who may receive an event. Every delivery is checked against it.
@@ -72,8 +75,10 @@ pub struct Envelope {
     /// the staff access log, like a REST read.
     #[serde(default)]
     pub dm_content: bool,
-    /// The frame users get (cheap to clone: shared bytes).
-    pub user_frame: ByteString,
+    /// The frame users get (cheap to clone: shared bytes); `None` for staff-only events
+    /// (internal notes), which have no user rendering at all: no user socket gets them,
+    /// on this instance or on another one through the fan-out.
+    pub user_frame: Option<ByteString>,
     /// The frame admins get.
     pub admin_frame: ByteString,
 }
@@ -95,24 +100,45 @@ pub const fn is_dm(participants: &Participants) -> bool {
     matches!(participants, Participants::UserDm { .. } | Participants::PersonaDm { .. })
 }
 
+/// One view of a stored message's event: the admin view, or the user view.
+pub fn message_frame(participants: &Participants, message: &DomainMessage, admin_view: bool) -> ByteString {
+    let (event_type, conversation_id) = (message_type(participants), message.conversation_id.get());
+    if admin_view {
+        json(&AdminMessageEvent { event_type, conversation_id, message: AdminMessage::from(message.clone()) })
+    } else {
+        json(&MessageEvent { event_type, conversation_id, message: Message::from(message.clone()) })
+    }
+}
+
 /// The envelope of a stored message.
 pub fn message_envelope(participants: &Participants, message: &DomainMessage) -> Envelope {
-    let event_type = message_type(participants);
-    let conversation = message.conversation_id;
     Envelope {
-        audience: Audience::of(participants, conversation),
+        audience: Audience::of(participants, message.conversation_id),
         priority: Priority::Normal,
         seq: Some(message.seq),
         dm_content: is_dm(participants),
-        user_frame: json(&MessageEvent {
-            event_type,
+        user_frame: Some(message_frame(participants, message, false)),
+        admin_frame: message_frame(participants, message, true),
+    }
+}
+
+/// The envelope of an internal note: staff only. Its audience names no user, and it has
+/// no user frame: a note has no user view ([`crate::dto::notes`]), so there is nothing a
+/// user socket could be sent, here or on another instance.
+pub fn note_envelope(participants: &Participants, note: &Note) -> Envelope {
+    let conversation = note.conversation_id;
+    let access::Watchers { users, staff_feed } = access::note_watchers(participants);
+    Envelope {
+        audience: Audience { users, everyone: false, conversation: Some(conversation), staff_feed },
+        priority: Priority::Normal,
+        // Notes take no position: the socket's dedupe and gap repair are for messages.
+        seq: None,
+        dm_content: false,
+        user_frame: None,
+        admin_frame: json(&NoteEvent {
+            event_type: "note",
             conversation_id: conversation.get(),
-            message: Message::from(message.clone()),
-        }),
-        admin_frame: json(&AdminMessageEvent {
-            event_type,
-            conversation_id: conversation.get(),
-            message: AdminMessage::from(message.clone()),
+            note: AdminNote::from(note.clone()),
         }),
     }
 }
@@ -143,6 +169,7 @@ fn actor(author: &Author, participants: &Participants, admin_view: bool) -> Acto
 pub fn envelope(event: &ChatEvent) -> Envelope {
     match event {
         ChatEvent::MessageCreated { participants, message } => message_envelope(participants, message),
+        ChatEvent::NoteAdded { participants, note } => note_envelope(participants, note),
         ChatEvent::MessageHidden { participants, message } => {
             let conversation = message.conversation_id;
             Envelope {
@@ -151,11 +178,11 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 // Not a new position: it must not be taken for a duplicate of the message.
                 seq: None,
                 dm_content: is_dm(participants),
-                user_frame: json(&MessageEvent {
+                user_frame: Some(json(&MessageEvent {
                     event_type: "message-updated",
                     conversation_id: conversation.get(),
                     message: Message::from(message.clone()),
-                }),
+                })),
                 admin_frame: json(&AdminMessageEvent {
                     event_type: "message-updated",
                     conversation_id: conversation.get(),
@@ -173,7 +200,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: frame.clone(),
+                user_frame: Some(frame.clone()),
                 admin_frame: frame,
             }
         }
@@ -191,7 +218,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 priority: Priority::Ephemeral,
                 seq: None,
                 dm_content: false,
-                user_frame: frame(false),
+                user_frame: Some(frame(false)),
                 admin_frame: frame(true),
             }
         }
@@ -209,7 +236,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: frame.clone(),
+                user_frame: Some(frame.clone()),
                 admin_frame: frame,
             }
         }
@@ -223,7 +250,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: frame.clone(),
+                user_frame: Some(frame.clone()),
                 admin_frame: frame,
             }
         }
@@ -250,9 +277,41 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 priority: Priority::Normal,
                 seq: None,
                 dm_content: false,
-                user_frame: frame(false),
+                user_frame: Some(frame(false)),
                 admin_frame: frame(true),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::notes::NoteId;
+    use chat_domain::{PersonaId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn a_note_renders_for_staff_only_on_every_conversation_kind() {
+        let alice = UserId(1);
+        for participants in
+            [Participants::Support { user: alice }, Participants::PersonaDm { user: alice, persona: PersonaId(2) }]
+        {
+            let note = Note {
+                id: NoteId(3),
+                conversation_id: ConversationId(4),
+                author: UserId(9),
+                author_name: Some("Ada".into()),
+                content: "internal".into(),
+                client_note_id: None,
+                after_seq: 5,
+                created_at: chrono::Utc::now(),
+            };
+            let envelope = note_envelope(&participants, &note);
+            assert_eq!(envelope.user_frame, None, "{participants:?}");
+            assert!(envelope.audience.users.is_empty() && !envelope.audience.everyone, "{participants:?}");
+            assert_eq!((envelope.audience.conversation, envelope.seq), (Some(ConversationId(4)), None));
+            assert!(envelope.audience.staff_feed && envelope.admin_frame.contains("\"type\":\"note\""));
         }
     }
 }

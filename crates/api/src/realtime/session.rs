@@ -11,24 +11,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use actix_ws::{AggregatedMessage, CloseCode};
 use bytestring::ByteString;
 use chat_domain::access::Participants;
 use chat_domain::conversations::Message as DomainMessage;
-use chat_domain::{ConversationId, Principal};
-use chat_domain::{direct_messages, live};
+use chat_domain::{ConversationId, Principal, direct_messages, live};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use super::hub::{ConnId, Hub, Outbound, Registration, presence_frame, queue_capacity};
 use super::protocol::{AckFrame, ControlFrame, ErrorFrame};
-use super::render::{self, message_envelope};
+use super::render::{self, message_frame};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+mod close;
 mod limits;
 mod requests;
 
+use close::{Stop, answer_close, going_away, peer_gone, protocol_close, reason, slow_consumer};
 use limits::{BURST, MAX_STRIKES, TokenBucket};
 
 /// The largest frame a client may send.
@@ -90,61 +91,6 @@ impl Delivered {
     const fn contains(self, seq: i64) -> bool {
         self.lo <= seq && seq <= self.hi
     }
-}
-
-/// Why the session ends.
-enum Stop {
-    /// The client closed, or the socket is gone: nothing more to send.
-    Gone,
-    /// Close with this reason.
-    Close(CloseReason),
-}
-
-/// A close the server decides on, counted by close code (`chat_ws_server_closes_total`).
-/// Each one ends its session; an answer to the client's own close is not one of them.
-fn reason(code: CloseCode, description: &str) -> Stop {
-    crate::metrics::ws_server_close(code.into());
-    Stop::Close(CloseReason { code, description: Some(description.to_owned()) })
-}
-
-/// Whether a read error is the connection itself failing (a reset, an EOF mid-frame):
-/// the peer is gone, so there is nobody to send a close frame to, and no close to count.
-/// Invalid UTF-8 (`InvalidData`) is never taken for one: it keeps its 1007 close.
-fn peer_gone(error: &actix_ws::ProtocolError) -> bool {
-    matches!(error, actix_ws::ProtocolError::Io(io)
-        if io.kind() != std::io::ErrorKind::InvalidData
-            && io.get_ref().is_some_and(|inner| inner.is::<actix_web::error::PayloadError>()))
-}
-
-/// The answer to a client's Close frame: a Close frame of our own echoing its code (RFC
-/// 6455 5.5.1), after which the server closes the TCP connection.
-fn answer_close(received: Option<CloseReason>) -> Stop {
-    Stop::Close(CloseReason { code: received.map_or(CloseCode::Normal, |r| r.code), description: None })
-}
-
-/// The close for a frame that breaks RFC 6455, with a fixed reason (the parser's own
-/// message says nothing a client can act on, and need not leave the server).
-fn protocol_close(error: &actix_ws::ProtocolError) -> Stop {
-    use actix_ws::ProtocolError;
-    match error {
-        ProtocolError::Overflow => reason(CloseCode::Size, "message too big"),
-        // A text frame that is not UTF-8 (the only `InvalidData` the parser reports).
-        ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            reason(CloseCode::Invalid, "text frame is not valid UTF-8")
-        }
-        // The connection itself failed: nobody is left to read a Close frame.
-        ProtocolError::Io(_) => Stop::Gone,
-        _ => reason(CloseCode::Protocol, "protocol error"),
-    }
-}
-
-/// A deploy: the client should reconnect (to another instance) and resume.
-fn going_away() -> Stop {
-    reason(CloseCode::Away, "server shutting down")
-}
-
-fn slow_consumer() -> Stop {
-    reason(CloseCode::Other(close_codes::SLOW_CONSUMER), "slow consumer: reconnect and resume")
 }
 
 /// Writes to the socket, bounded: gives up when the hub cuts the connection off, or
@@ -352,9 +298,7 @@ impl Connection {
         if render::is_dm(participants) {
             self.audit(message.conversation_id);
         }
-        let envelope = message_envelope(participants, &message);
-        let frame = if self.principal.is_admin() { envelope.admin_frame } else { envelope.user_frame };
-        self.send(frame).await
+        self.send(message_frame(participants, &message, self.principal.is_admin())).await
     }
 
     async fn reply_error(

@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::direct_messages::{BlockList, BlockedUserDto};
 use crate::extract::PathId;
-use crate::openapi::{AuthErrors, NotFound, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -32,7 +32,6 @@ impl From<BlockError> for ApiError {
     tag = "blocks",
     responses(
         (status = 200, description = "Blocked users, most recent first.", body = BlockList),
-        AuthErrors,
     )
 )]
 #[get("/blocks")]
@@ -49,9 +48,7 @@ async fn list_blocks(state: web::Data<AppState>, Caller(caller): Caller) -> Resu
     responses(
         (status = 201, description = "Blocked."),
         (status = 200, description = "Was already blocked."),
-        (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[post("/blocks/{userId}")]
@@ -71,8 +68,6 @@ async fn block(
     params(("userId" = i32, Path, description = "The user to unblock.")),
     responses(
         (status = 204, description = "Not blocked (any more)."),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[delete("/blocks/{userId}")]

@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::chat_list::{ChatListParams, ChatListResponse};
 use crate::extract::ApiQuery;
-use crate::openapi::{AuthErrors, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -25,7 +25,6 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 200, description = "A page of the chat list.", body = ChatListResponse),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/conversations")]

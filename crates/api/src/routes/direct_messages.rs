@@ -1,16 +1,16 @@
 //! The user side of DMs: start, list, open, read, write, mark read, archive.
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use chat_domain::ConversationId;
 use chat_domain::direct_messages::{self, StartDmError, UserDmError};
-use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Caller;
 use crate::dto::direct_messages::{DmListParams, StartDmRequest, UserDm, UserDmPage, encode_dm_cursor};
 use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::extract::{ApiJson, ApiQuery, History, PathId, ReadUpTo, Valid};
+use crate::openapi::{Conflict, Forbidden, NotFound, ValidationFailed};
 use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
@@ -83,8 +83,6 @@ impl From<UserDmError> for ApiError {
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages")]
@@ -97,7 +95,7 @@ async fn start_dm(
     let settings = state.settings.dms;
     let (dm, created) = state.perform(move |tx| direct_messages::start_dm(tx, &caller, target, &settings)).await?;
     let body = UserDm::new(dm, caller.user_id);
-    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(created, body))
 }
 
 /// The caller's DMs, most recent activity first (`archived=true` for archived ones).
@@ -108,7 +106,6 @@ async fn start_dm(
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = UserDmPage),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages")]
@@ -132,8 +129,6 @@ async fn list_dms(
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = UserDm),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}")]
@@ -153,19 +148,15 @@ async fn get_dm(
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
-        (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    PathId(id): PathId<ConversationId>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
     let page = state.store.read(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
@@ -180,10 +171,7 @@ async fn list_messages(
         (status = 201, description = "Stored (committed) message.", body = Message),
         (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = Message),
         (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/messages")]
@@ -191,12 +179,10 @@ async fn send_message(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<SendMessageRequest>,
+    Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.try_into_domain()?;
     let sent = state.perform_send(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
-    let body = Message::from(sent.message);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 
 /// Marks a DM read up to a message.
@@ -207,19 +193,14 @@ async fn send_message(
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
         (status = 200, description = "The caller's read state.", body = ReadState),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/read")]
 async fn mark_read(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<ReadRequest>,
+    ReadUpTo(id, upto): ReadUpTo<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let upto = MessageId(body.last_read_message_id);
     let mark = state.perform(move |tx| direct_messages::mark_dm_read(tx, &caller, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
@@ -231,8 +212,6 @@ async fn mark_read(
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, archived for the caller.", body = UserDm),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/archive")]
@@ -251,8 +230,6 @@ async fn archive(
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM, active again for the caller.", body = UserDm),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[delete("/direct-messages/{id}/archive")]

@@ -2,17 +2,19 @@
 //! DMs read for the team, the access log.
 
 use actix_web::{HttpResponse, get, post, web};
+use chat_domain::ConversationId;
 use chat_domain::direct_messages::{self, AdminDmError};
-use chat_domain::{ConversationId, MessageId};
+use chat_domain::notes;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
 use crate::dto::direct_messages::{
     AccessLogEntryDto, AccessLogPage, AccessLogParams, AdminDm, AdminDmPage, AdminDmParams, encode_dm_cursor,
 };
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
-use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::dto::messages::{AdminMessage, HistoryParams, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::notes::AdminHistoryPage;
+use crate::extract::{ApiQuery, History, PathId, ReadUpTo, Valid};
+use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
@@ -43,9 +45,7 @@ impl From<AdminDmError> for ApiError {
     params(AdminDmParams),
     responses(
         (status = 200, description = "A page of DMs and the cursor of the next one.", body = AdminDmPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages")]
@@ -69,9 +69,6 @@ async fn list_dms(
     params(("id" = i64, Path, description = "The DM's id.")),
     responses(
         (status = 200, description = "The DM.", body = AdminDm),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}")]
@@ -84,29 +81,25 @@ async fn get_dm(
     Ok(HttpResponse::Ok().json(AdminDm::from(dm)))
 }
 
-/// A page of a DM's messages, hidden ones included; the read is written to the access log.
+/// A page of a DM's messages, hidden ones included, with the internal notes among them
+/// (persona DMs); the read is written to the access log.
 #[utoipa::path(
     operation_id = "adminListDirectMessageMessages",
     tag = "direct-messages-admin",
     params(("id" = i64, Path, description = "The DM's id."), HistoryParams),
     responses(
-        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        (status = 200, description = "A page of messages, the internal notes among them (persona DMs), and the cursor of the next page.", body = AdminHistoryPage),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/direct-messages/{id}/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let page = state.store.read(move |tx| direct_messages::admin_dm_history(tx, &admin, id, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+    let page = state.store.read(move |tx| notes::admin_dm_history_with_notes(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
 /// Answers in a persona DM, as that conversation's persona (never in user-to-user DMs).
@@ -118,11 +111,7 @@ async fn list_messages(
     responses(
         (status = 201, description = "Stored (committed) message.", body = AdminMessage),
         (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = AdminMessage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/messages")]
@@ -130,12 +119,10 @@ async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<SendMessageRequest>,
+    Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.try_into_domain()?;
     let sent = state.perform_send(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
-    let body = AdminMessage::from(sent.message);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 
 /// Marks a persona DM read for the team (the read state all admins share): the admin
@@ -148,20 +135,14 @@ async fn reply(
     request_body(content = ReadRequest, description = "The newest message the team has seen."),
     responses(
         (status = 200, description = "The team's read state.", body = ReadState),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/direct-messages/{id}/read")]
 async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<ReadRequest>,
+    ReadUpTo(id, upto): ReadUpTo<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let upto = MessageId(body.last_read_message_id);
     let mark = state.perform(move |tx| direct_messages::mark_team_dm_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }
@@ -173,9 +154,7 @@ async fn mark_read(
     params(AccessLogParams),
     responses(
         (status = 200, description = "A page of the log and the cursor of the next one.", body = AccessLogPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/audit")]

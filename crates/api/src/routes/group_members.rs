@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::direct_messages::{GroupMemberDto, GroupMemberPage, MemberParams};
 use crate::extract::{ApiQuery, PathId};
-use crate::openapi::{AuthErrors, NotFound, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -33,9 +33,7 @@ impl From<GroupMembersError> for ApiError {
     params(("id" = i32, Path, description = "The group's id."), MemberParams),
     responses(
         (status = 200, description = "A page of members by id.", body = GroupMemberPage),
-        (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/groups/{id}/members")]

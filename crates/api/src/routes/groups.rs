@@ -12,8 +12,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::groups::{GroupMessagePage, GroupReadRequest, GroupReadStateView};
 use crate::dto::messages::HistoryParams;
-use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, NotFound, ValidationFailed};
+use crate::extract::{ApiJson, History, PathId};
+use crate::openapi::ValidationFailed;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -39,19 +39,15 @@ impl From<GroupError> for ApiError {
     params(("id" = i32, Path, description = "The group's id (the caller must be a member)."), HistoryParams),
     responses(
         (status = 200, description = "A page of messages and the cursor of the next one.", body = GroupMessagePage),
-        (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/groups/{id}/messages")]
 async fn list_group_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    PathId(group): PathId<GroupId>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    History(group, query): History<GroupId>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
     let page = state.store.read(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
     Ok(HttpResponse::Ok().json(GroupMessagePage::from(page)))
 }
@@ -64,9 +60,6 @@ async fn list_group_messages(
     request_body(content = GroupReadRequest, description = "The newest message seen."),
     responses(
         (status = 200, description = "The caller's read state in the group.", body = GroupReadStateView),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/groups/{id}/read")]

@@ -10,7 +10,6 @@ use crate::dto::Violations;
 use crate::dto::direct_messages::HideRequest;
 use crate::dto::messages::AdminMessage;
 use crate::extract::{ApiJson, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Forbidden, NotFound};
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -36,10 +35,6 @@ impl From<HideError> for ApiError {
     request_body(content = HideRequest, description = "Why."),
     responses(
         (status = 200, description = "The message, now hidden.", body = AdminMessage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/messages/{id}/hide")]

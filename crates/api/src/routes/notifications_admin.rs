@@ -11,7 +11,7 @@ use crate::dto::notifications::{
     send_error,
 };
 use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Forbidden, NotFound, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -39,9 +39,6 @@ impl From<AdminNotificationError> for ApiError {
     responses(
         (status = 201, description = "Sent and committed: the notification id and its reach.", body = NotificationSent),
         (status = 200, description = "A retry: the notification sent earlier with this clientNotificationId.", body = NotificationSent),
-        (status = 403, response = Forbidden),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/notifications")]
@@ -60,7 +57,7 @@ async fn send_notification(
         tracing::info!(notification = %sent.id, reach = sent.reach, "notification sent");
     }
     let body = NotificationSent::from(&sent);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, body))
 }
 
 /// The history of sent notices, newest first, with reach and read counts.
@@ -70,9 +67,7 @@ async fn send_notification(
     params(NotificationListParams),
     responses(
         (status = 200, description = "A page of notices and the cursor of the next one.", body = AdminNotificationPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/notifications")]
@@ -98,9 +93,6 @@ async fn list_notifications(
     params(("id" = i64, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Retracted."),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[delete("/notifications/{id}")]

@@ -11,7 +11,7 @@ use crate::dto::personas::{
     AdminPersona, AdminPersonaList, CreatePersonaRequest, PublicPersona, PublicPersonaList, UpdatePersonaRequest,
 };
 use crate::extract::{ApiJson, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
+use crate::openapi::Conflict;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -61,8 +61,6 @@ impl From<UpdatePersonaError> for ApiError {
     tag = "personas",
     responses(
         (status = 200, description = "Every persona, by id.", body = AdminPersonaList),
-        (status = 403, response = Forbidden),
-        AuthErrors,
     )
 )]
 #[get("/personas")]
@@ -78,9 +76,6 @@ async fn list_personas(state: web::Data<AppState>, AdminCaller(admin): AdminCall
     request_body(content = CreatePersonaRequest, description = "The new persona."),
     responses(
         (status = 201, description = "The persona was created.", body = AdminPersona),
-        (status = 403, response = Forbidden),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/personas")]
@@ -102,11 +97,7 @@ async fn create_persona(
     request_body(content = UpdatePersonaRequest, description = "The fields to change."),
     responses(
         (status = 200, description = "The persona after the change.", body = AdminPersona),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[patch("/personas/{id}")]
@@ -127,7 +118,6 @@ async fn update_persona(
     tag = "personas",
     responses(
         (status = 200, description = "Personas that accept DMs, by id.", body = PublicPersonaList),
-        AuthErrors,
     )
 )]
 #[get("/personas")]

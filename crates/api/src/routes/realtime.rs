@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{Caller, bearer_token};
-use crate::dto::messages::{AdminMessage, Message};
+use crate::dto::messages::{AdminMessage, Message, example_reply};
 use crate::extract::ApiJson;
-use crate::openapi::{AuthErrors, BadRequest, BodyErrors, Forbidden};
+use crate::openapi::{BadRequest, Forbidden};
 use crate::problem::ApiError;
 use crate::realtime::{REPLAY_LIMIT, run_session};
 use crate::state::AppState;
@@ -70,7 +70,6 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
         (status = 101, description = "Switching to the WebSocket protocol."),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
-        AuthErrors,
     )
 )]
 #[get("/ws")]
@@ -93,6 +92,7 @@ async fn websocket(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
 /// Catch-up for clients without a socket: the last seen `seq` per conversation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"positions": {"17": 5, "42": 3}}))]
 pub struct SyncRequest {
     /// Conversation id -> last seen `seq` (conversations not listed: from the start).
     #[serde(default)]
@@ -113,6 +113,7 @@ pub enum SyncMessage {
 /// What the caller missed.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"messages": [example_reply()], "resyncRequired": false}))]
 pub struct SyncResponse {
     /// Missed messages, per conversation in `seq` order.
     pub messages: Vec<SyncMessage>,
@@ -127,8 +128,6 @@ pub struct SyncResponse {
     request_body(content = SyncRequest, description = "Last seen positions."),
     responses(
         (status = 200, description = "What was missed.", body = SyncResponse),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/sync")]

@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::{AdminCaller, Caller};
 use crate::dto::direct_messages::{AdminSearchHit, AdminSearchPage, SearchHitDto, SearchPage, SearchParams};
 use crate::extract::ApiQuery;
-use crate::openapi::{AuthErrors, Forbidden, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -37,9 +37,7 @@ impl From<AdminSearchError> for ApiError {
     params(SearchParams),
     responses(
         (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = AdminSearchPage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/search")]
@@ -64,7 +62,6 @@ async fn search_everything(
     responses(
         (status = 200, description = "Hits, newest first, and the cursor of the next page.", body = SearchPage),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/search")]

@@ -1,7 +1,6 @@
 //! The user side of support: `GET /api/user/chat/support`, its messages, and read state.
 
 use actix_web::{HttpResponse, get, post, web};
-use chat_domain::MessageId;
 use chat_domain::support::{self, OpenSupportError, UserSupportError};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -9,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Caller;
 use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, ReadState, SendMessageRequest};
 use crate::dto::support::UserSupportConversation;
-use crate::extract::{ApiJson, ApiQuery};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, NotFound, ValidationFailed};
+use crate::extract::{Valid, ValidQuery};
+use crate::openapi::{Conflict, NotFound, ValidationFailed};
 use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
@@ -44,7 +43,6 @@ impl From<UserSupportError> for ApiError {
     responses(
         (status = 200, description = "The caller's support conversation.", body = UserSupportConversation),
         (status = 201, description = "Created on this first access.", body = UserSupportConversation),
-        AuthErrors,
     )
 )]
 #[get("/support")]
@@ -54,7 +52,7 @@ async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Res
     let online = settings.online_at(Utc::now()) && state.hub.support_online().await;
     let (conversation, created) = state.store.run(move |tx| support::open_support(tx, &caller, &settings)).await?;
     let body = UserSupportConversation::new(conversation, online);
-    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(created, body))
 }
 
 /// A page of the caller's support history (keyset; newest first unless `after` is given).
@@ -66,16 +64,14 @@ async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Res
         (status = 200, description = "A page of messages and the cursor of the next one.", body = MessagePage),
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/support/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    ValidQuery(query): ValidQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
     let page = state.store.read(move |tx| support::support_history(tx, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
@@ -89,21 +85,17 @@ async fn list_messages(
         (status = 201, description = "Stored (committed) message.", body = Message),
         (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = Message),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/support/messages")]
 async fn send_message(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    ApiJson(body): ApiJson<SendMessageRequest>,
+    Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.try_into_domain()?;
     let settings = state.settings.support.clone();
     let sent = state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
-    let body = Message::from(sent.message);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 
 /// Marks the caller's support conversation read up to a message.
@@ -114,17 +106,14 @@ async fn send_message(
     responses(
         (status = 200, description = "The caller's read state.", body = ReadState),
         (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/support/read")]
 async fn mark_read(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    ApiJson(body): ApiJson<ReadRequest>,
+    Valid(upto): Valid<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let upto = MessageId(body.last_read_message_id);
     let mark = state.perform(move |tx| support::mark_support_read(tx, &caller, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

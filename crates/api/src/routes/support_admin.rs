@@ -1,18 +1,20 @@
 //! The admin side of support: the queue, one conversation, replies, status, read state.
 
 use actix_web::{HttpResponse, get, patch, post, web};
+use chat_domain::ConversationId;
+use chat_domain::notes;
 use chat_domain::support::{self, AdminSupportError, ReplyError};
-use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
-use crate::dto::messages::{AdminMessage, AdminMessagePage, HistoryParams, ReadRequest, ReadState};
+use crate::dto::messages::{AdminMessage, HistoryParams, ReadRequest, ReadState};
+use crate::dto::notes::AdminHistoryPage;
 use crate::dto::support::{
     AdminSupportConversation, QueueParams, SupportQueuePage, SupportReplyRequest, UpdateSupportRequest, queue_cursor,
 };
-use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::openapi::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound, ValidationFailed};
+use crate::extract::{ApiJson, ApiQuery, History, PathId, ReadUpTo, Valid};
+use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
 use crate::state::AppState;
 
@@ -65,9 +67,7 @@ impl From<ReplyError> for ApiError {
     params(QueueParams),
     responses(
         (status = 200, description = "A page of the queue and the cursor of the next one.", body = SupportQueuePage),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/support")]
@@ -91,9 +91,6 @@ async fn queue(
     params(("id" = i64, Path, description = "The support conversation's id.")),
     responses(
         (status = 200, description = "The conversation.", body = AdminSupportConversation),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        AuthErrors,
     )
 )]
 #[get("/support/{id}")]
@@ -114,10 +111,6 @@ async fn get_conversation(
     request_body(content = UpdateSupportRequest, description = "The fields to change."),
     responses(
         (status = 200, description = "The conversation after the change.", body = AdminSupportConversation),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[patch("/support/{id}")]
@@ -133,29 +126,25 @@ async fn update_conversation(
     Ok(HttpResponse::Ok().json(AdminSupportConversation::from(conversation)))
 }
 
-/// A page of a support conversation's history, with the acting admin of staff messages.
+/// A page of a support conversation's history, with the acting admin of staff messages
+/// and the internal notes written among its messages.
 #[utoipa::path(
     operation_id = "adminListSupportMessages",
     tag = "support-admin",
     params(("id" = i64, Path, description = "The support conversation's id."), HistoryParams),
     responses(
-        (status = 200, description = "A page of messages and the cursor of the next one.", body = AdminMessagePage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        (status = 200, description = "A page of messages, the internal notes among them, and the cursor of the next page.", body = AdminHistoryPage),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/support/{id}/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
+    History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.try_into_domain()?;
-    let page = state.store.read(move |tx| support::admin_support_history(tx, &admin, id, &query)).await?;
-    Ok(HttpResponse::Ok().json(AdminMessagePage::from(page)))
+    let page = state.store.read(move |tx| notes::admin_support_history_with_notes(tx, &admin, id, &query)).await?;
+    Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
 /// Answers as a persona (default: the conversation's) or as the team; it becomes `pending`.
@@ -167,11 +156,7 @@ async fn list_messages(
     responses(
         (status = 201, description = "Stored (committed) message.", body = AdminMessage),
         (status = 200, description = "A retry: the message stored earlier with this clientMessageId.", body = AdminMessage),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/support/{id}/messages")]
@@ -179,12 +164,10 @@ async fn reply(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<SupportReplyRequest>,
+    Valid((voice, new)): Valid<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (voice, new) = body.try_into_domain()?;
     let sent = state.perform_send(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
-    let body = AdminMessage::from(sent.message);
-    Ok(if sent.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 
 /// Marks the conversation read for the whole team up to a message.
@@ -195,20 +178,14 @@ async fn reply(
     request_body(content = ReadRequest, description = "The newest message seen."),
     responses(
         (status = 200, description = "The team's read state.", body = ReadState),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        BodyErrors,
-        AuthErrors,
     )
 )]
 #[post("/support/{id}/read")]
 async fn mark_read(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
-    PathId(id): PathId<ConversationId>,
-    ApiJson(body): ApiJson<ReadRequest>,
+    ReadUpTo(id, upto): ReadUpTo<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let upto = MessageId(body.last_read_message_id);
     let mark = state.perform(move |tx| support::mark_team_read(tx, &admin, id, upto)).await?;
     Ok(HttpResponse::Ok().json(ReadState::from(mark.state)))
 }

@@ -83,10 +83,12 @@ pub(crate) fn connection_url(database_url: &str, config: &PoolConfig) -> String 
 pub(crate) fn session_settings(config: &PoolConfig) -> String {
     let ms = |d: Duration| d.as_millis();
     format!(
-        "SET statement_timeout = {}; SET lock_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+        "SET statement_timeout = {}; SET lock_timeout = {}; SET idle_in_transaction_session_timeout = {};{}",
         ms(config.statement_timeout),
         ms(config.lock_timeout),
         ms(config.idle_in_transaction_timeout),
+        // Read by the outbox triggers (migration 2026-11-30-000400_webhook_outbox).
+        if config.webhook_outbox { " SET chat.webhook_outbox = on;" } else { "" },
     )
 }
 

@@ -4,20 +4,23 @@
 
 use std::collections::HashMap;
 
+use chat_domain::ConversationId;
 use chat_domain::access::{self, Participants};
 use chat_domain::conversations::{self, Message as DomainMessage, Replay};
 use chat_domain::direct_messages;
 use chat_domain::live::{self, LiveError};
+use chat_domain::notes::{self, NoteTarget};
 use chat_domain::notifications;
 use chat_domain::support;
-use chat_domain::{ConversationId, MessageId};
 use chrono::Utc;
 
 use super::{Connection, ControlFrame, Delivered, REPLAY_LIMIT, Stop, text_json};
 use crate::dto::direct_messages::{StartDmRequest, UserDm};
 use crate::dto::messages::{AdminMessage, Message, ReadRequest, ReadState, SendMessageRequest};
+use crate::dto::notes::{AddNoteRequest, AdminNote};
 use crate::dto::notifications::{NotificationSent, SendNotificationRequest};
 use crate::dto::support::SupportReplyRequest;
+use crate::extract::Validated;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::rate_limit::Budget;
 use crate::realtime::protocol::{AckFrame, AckMessage, NoFields, RawFrame, ResumeRequest, TypingRequest};
@@ -80,6 +83,7 @@ impl Connection {
             "start-dm" => self.start_dm(frame).await,
             "read" => self.read(frame).await,
             "admin-notification" => self.admin_notification(frame).await,
+            "add-note" => self.add_note(frame).await,
             "typing" => match self.typing(frame).await {
                 // Typing is not acknowledged; only a refusal answers.
                 Ok(()) => return Ok(()),
@@ -161,7 +165,7 @@ impl Connection {
     /// `POST /api/user/chat/support/messages`.
     async fn support_message(&mut self, frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
-        let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
+        let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
         let sent =
@@ -173,7 +177,7 @@ impl Connection {
     async fn support_response(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
-        let (voice, new) = frame.body::<SupportReplyRequest>()?.try_into_domain()?;
+        let (voice, new) = frame.body::<SupportReplyRequest>()?.validated()?;
         let caller = self.principal;
         let sent = self
             .state
@@ -187,7 +191,7 @@ impl Connection {
     async fn dm_message(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
-        let new = frame.body::<SendMessageRequest>()?.try_into_domain()?;
+        let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let sent =
             self.state.perform_send(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
@@ -208,7 +212,7 @@ impl Connection {
     /// ([`live::reader_side`]), the team's for staff in support and persona DMs.
     async fn read(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
         let conversation = frame.conversation()?;
-        let upto = MessageId(frame.body::<ReadRequest>()?.last_read_message_id);
+        let upto = frame.body::<ReadRequest>()?.validated()?;
         let caller = self.principal;
         let mark = self.state.perform(move |tx| live::mark_read_as_reader(tx, &caller, conversation, upto)).await?;
         Ok(AckFrame { read: Some(ReadState::from(mark.state)), ..AckFrame::default() })
@@ -230,6 +234,21 @@ impl Connection {
             .await
             .map_err(|e| crate::dto::notifications::send_error(e, user_ids.as_deref()))?;
         Ok(AckFrame { notification: Some(NotificationSent::from(&sent)), ..AckFrame::default() })
+    }
+
+    /// `POST /api/admin/chat/support/{id}/notes` and `.../direct-messages/{id}/notes`:
+    /// the frame names only a conversation, so either kind is taken.
+    async fn add_note(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
+        if !self.principal.is_admin() {
+            return Err(ADMIN_ONLY);
+        }
+        self.spend(Budget::Sends)?;
+        let conversation = frame.conversation()?;
+        let new = frame.body::<AddNoteRequest>()?.validated()?;
+        let caller = self.principal;
+        let added =
+            self.state.perform(move |tx| notes::add_note(tx, &caller, conversation, NoteTarget::Any, &new)).await?;
+        Ok(AckFrame { note: Some(AdminNote::from(added.note)), ..AckFrame::default() })
     }
 
     /// Typing, allowed where the caller may post ([`live::typing_author`]).

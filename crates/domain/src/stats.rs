@@ -1,0 +1,32 @@
+//! Admin stats: the plan's success metrics, read from the service's own data.
+//!
+//! A report covers a range of whole UTC days cut into buckets (days, or ISO weeks from
+//! Monday). Every event counts in the bucket that contains its time: an episode's
+//! opening by its start, a first response by the response's time, a resolution by the
+//! resolution's time. So a bucket's figures depend only on what happened inside it, and
+//! a closed bucket never changes. The definitions are written out for admins in
+//! docs/admin-guide.md ("Reading the stats").
+//!
+//! * [`range`]: the validated range and its buckets.
+//! * [`model`]: the figures.
+//! * [`ports`]: what the database computes.
+//! * [`report`]: the use cases, which add the admin check, dense series (a bucket with
+//!   nothing in it is a bucket of zeros) and the backlog's running sums.
+
+mod model;
+mod ports;
+mod range;
+mod report;
+
+pub use self::model::{
+    DmFigures, Durations, NoticeFigures, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures,
+    SupportGroupKey, SupportGrouping, SupportRow,
+};
+#[cfg(any(test, feature = "mock"))]
+pub use self::ports::MockStatsRepository;
+pub use self::ports::StatsRepository;
+pub use self::range::{BucketSize, Period, RangeError, SETTLE, StatsRange, closed_buckets_of_last_year, is_closed};
+pub use self::report::{
+    AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, responder_stats,
+    store_closed_buckets,
+};

@@ -1,0 +1,53 @@
+//! The stats port: figures the database computes, bucket by bucket.
+//!
+//! Every method takes the buckets as a list of periods and answers per bucket index,
+//! so that the domain alone decides what a bucket is. Implementations MUST count each
+//! event in the bucket whose `[start, end)` holds its time, and MUST answer within the
+//! store's statement deadline over a year of data (docs/performance.md).
+
+use chrono::{DateTime, Utc};
+
+use crate::error::RepoError;
+use crate::ids::PersonaId;
+use crate::stats::model::{DmFigures, NoticeFigures, PersonaDmFigures, SupportGroupKey, SupportGrouping, SupportRow};
+use crate::stats::range::Period;
+
+/// Reads the stats.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait StatsRepository {
+    /// Support events per bucket and group, omitting rows with no event. An episode's
+    /// opening counts by its start, its first response by the response's time (duration
+    /// from the start), its resolution by the resolution's time (duration from the
+    /// start); percentiles MUST be nearest-rank. Groups follow `grouping`: under
+    /// [`SupportGrouping::Responder`] the keys are `Persona`, `Team` and `Unanswered`,
+    /// under [`SupportGrouping::Assignee`] `Assignee` and `Unassigned`, else `All`.
+    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError>;
+
+    /// Per group, the episodes in progress at `at`: started before it and not resolved
+    /// before it. Groups with none may be omitted.
+    fn support_backlog(
+        &mut self,
+        at: DateTime<Utc>,
+        grouping: SupportGrouping,
+    ) -> Result<Vec<(SupportGroupKey, i64)>, RepoError>;
+
+    /// DM figures, one per bucket, in order.
+    fn dm_figures(&mut self, buckets: &[Period]) -> Result<Vec<DmFigures>, RepoError>;
+
+    /// Per bucket index and persona, the persona's DM figures, omitting rows of zeros.
+    fn persona_dm_figures(
+        &mut self,
+        buckets: &[Period],
+    ) -> Result<Vec<(usize, PersonaId, PersonaDmFigures)>, RepoError>;
+
+    /// Stores the support and DM figures of up to `limit` of `closed` (all closed, see
+    /// [`is_closed`](crate::stats::range::is_closed)) that are not stored yet, taken in
+    /// the given order; returns the periods it stored. Reports then read them instead
+    /// of computing them. Implementations MUST be safe to run from several instances
+    /// at once (a period stored twice keeps its first figures, which are the same).
+    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError>;
+
+    /// Notice figures, one per bucket, in order: notifications sent in the bucket, with
+    /// their reach and reads as of now.
+    fn notice_figures(&mut self, buckets: &[Period]) -> Result<Vec<NoticeFigures>, RepoError>;
+}

@@ -1,0 +1,280 @@
+//! [`StatsRepository`]: the admin stats, computed by PostgreSQL bucket by bucket.
+//!
+//! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets` and
+//! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets, the
+//! per-responder and per-assignee support figures and the notices are computed on each
+//! read (docs/architecture.md, decision 20). The statements are in [`sql`]; their plans
+//! and timings over a year are in `docs/performance.md`.
+
+mod sql;
+
+use chat_domain::stats::{
+    DmFigures, Durations, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
+    SupportRow, is_closed,
+};
+use chat_domain::{PersonaId, RepoError, UserId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
+
+use self::sql::{
+    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, notice_query, support_fill_query,
+    support_live_query, support_stored_query, unstored_query,
+};
+use crate::error::OrRepoError;
+use crate::tx::PgTx;
+
+/// A 1-based bucket index from SQL as a 0-based one.
+fn index(i: i64) -> Result<usize, RepoError> {
+    usize::try_from(i - 1).map_err(|_| RepoError::internal(format!("bucket index {i}")))
+}
+
+fn key(kind: &str, id: i32) -> Result<SupportGroupKey, RepoError> {
+    Ok(match kind {
+        "all" => SupportGroupKey::All,
+        "persona" => SupportGroupKey::Persona(PersonaId(id)),
+        "team" => SupportGroupKey::Team,
+        "unanswered" => SupportGroupKey::Unanswered,
+        "assignee" => SupportGroupKey::Assignee(UserId(id)),
+        "unassigned" => SupportGroupKey::Unassigned,
+        other => return Err(RepoError::internal(format!("unknown stats group {other:?}"))),
+    })
+}
+
+#[derive(QueryableByName)]
+struct SupportSql {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = Text)]
+    k: String,
+    #[diesel(sql_type = Int4)]
+    kid: i32,
+    #[diesel(sql_type = BigInt)]
+    opened: i64,
+    #[diesel(sql_type = BigInt)]
+    reopened: i64,
+    #[diesel(sql_type = BigInt)]
+    resolved: i64,
+    #[diesel(sql_type = BigInt)]
+    responded: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    fr50: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    fr90: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    res50: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    res90: Option<f64>,
+}
+
+#[derive(QueryableByName)]
+struct DmSql {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = Int4)]
+    persona_id: i32,
+    #[diesel(sql_type = BigInt)]
+    new_user_dms: i64,
+    #[diesel(sql_type = BigInt)]
+    new_persona_dms: i64,
+    #[diesel(sql_type = BigInt)]
+    active_users: i64,
+    #[diesel(sql_type = BigInt)]
+    user_to_user: i64,
+    #[diesel(sql_type = BigInt)]
+    user_to_persona: i64,
+    #[diesel(sql_type = BigInt)]
+    persona_to_user: i64,
+}
+
+/// Buckets with their index in the caller's list.
+type Indexed = Vec<(usize, Period)>;
+
+/// Which of `buckets` are closed at `now` (their figures can be stored for good), and
+/// which are not; each with its index in `buckets`.
+fn split(buckets: &[Period], now: DateTime<Utc>) -> (Indexed, Indexed) {
+    buckets.iter().copied().enumerate().partition(|(_, p)| is_closed(p, now))
+}
+
+fn periods(part: &[(usize, Period)]) -> Vec<Period> {
+    part.iter().map(|&(_, p)| p).collect()
+}
+
+impl PgTx<'_> {
+    /// Turns JIT compilation off for the rest of the transaction: these statements' cost
+    /// estimates pass `jit_above_cost`, and compiling took 65-100 ms of a 20 ms query.
+    fn without_jit(&mut self) -> Result<(), RepoError> {
+        diesel::sql_query("SET LOCAL jit = off").execute(self.conn).or_repo().map(drop)
+    }
+
+    /// Runs `query(part's periods)` and maps each row's bucket index back to the index
+    /// in the caller's list.
+    fn per_bucket<R: QueryableByName<diesel::pg::Pg> + 'static>(
+        &mut self,
+        query: impl FnOnce(&[Period]) -> Query,
+        part: &[(usize, Period)],
+        bucket_of: impl Fn(&R) -> i64,
+    ) -> Result<Vec<(usize, R)>, RepoError> {
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = query(&periods(part)).load::<R>(self.conn).or_repo()?;
+        rows.into_iter()
+            .map(|row| {
+                let at = index(bucket_of(&row))?;
+                let (original, _) = part.get(at).ok_or_else(|| RepoError::internal(format!("bucket {at}")))?;
+                Ok((*original, row))
+            })
+            .collect()
+    }
+
+    /// The first `limit` buckets of `part`, in order, whose support or DM figures are
+    /// not stored (a cheap check, so that reading stored buckets computes nothing).
+    fn unstored(&mut self, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
+        #[derive(QueryableByName)]
+        struct Unstored {
+            #[diesel(sql_type = BigInt)]
+            i: i64,
+        }
+        let rows = self.per_bucket(|b| unstored_query(b, limit), part, |u: &Unstored| u.i)?;
+        Ok(rows
+            .into_iter()
+            .map(|(original, _)| original)
+            .filter_map(|i| part.iter().find(|(j, _)| *j == i).copied())
+            .collect())
+    }
+
+    /// Stores the support and DM figures of `part` (closed buckets not stored yet).
+    fn fill(&mut self, part: &[(usize, Period)]) -> Result<(), RepoError> {
+        if part.is_empty() {
+            return Ok(());
+        }
+        let buckets = periods(part);
+        support_fill_query(&buckets).execute(self.conn).or_repo()?;
+        for query in dm_fill_queries(&buckets) {
+            query.execute(self.conn).or_repo()?;
+        }
+        Ok(())
+    }
+
+    /// DM rows of every bucket: closed ones stored (computed and stored first when
+    /// missing), open ones computed. `personas` picks the personas' rows.
+    fn dm_rows(&mut self, buckets: &[Period], personas: bool) -> Result<Vec<(usize, DmSql)>, RepoError> {
+        let (closed, open) = split(buckets, Utc::now());
+        let unstored = self.unstored(&closed, usize::MAX)?;
+        self.fill(&unstored)?;
+        let mut rows = self.per_bucket(|b| dm_stored_query(b, personas), &closed, |r: &DmSql| r.i)?;
+        rows.extend(self.per_bucket(|b| dm_live_query(b, personas), &open, |r: &DmSql| r.i)?);
+        Ok(rows)
+    }
+}
+
+impl StatsRepository for PgTx<'_> {
+    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError> {
+        self.without_jit()?;
+        let rows = if grouping == SupportGrouping::All {
+            let (closed, open) = split(buckets, Utc::now());
+            let unstored = self.unstored(&closed, usize::MAX)?;
+            self.fill(&unstored)?;
+            let mut rows = self.per_bucket(support_stored_query, &closed, |r: &SupportSql| r.i)?;
+            rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &open, |r: &SupportSql| r.i)?);
+            rows
+        } else {
+            let all: Indexed = buckets.iter().copied().enumerate().collect();
+            self.per_bucket(|b| support_live_query(grouping, b), &all, |r: &SupportSql| r.i)?
+        };
+        rows.into_iter()
+            .map(|(bucket, r)| {
+                Ok(SupportRow {
+                    bucket,
+                    key: key(&r.k, r.kid)?,
+                    opened: r.opened,
+                    reopened: r.reopened,
+                    resolved: r.resolved,
+                    first_response: Durations { count: r.responded, p50_seconds: r.fr50, p90_seconds: r.fr90 },
+                    resolution: Durations { count: r.resolved, p50_seconds: r.res50, p90_seconds: r.res90 },
+                })
+            })
+            .collect()
+    }
+
+    fn support_backlog(
+        &mut self,
+        at: DateTime<Utc>,
+        grouping: SupportGrouping,
+    ) -> Result<Vec<(SupportGroupKey, i64)>, RepoError> {
+        self.without_jit()?;
+        #[derive(QueryableByName)]
+        struct Backlog {
+            #[diesel(sql_type = Text)]
+            k: String,
+            #[diesel(sql_type = Int4)]
+            kid: i32,
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let rows = backlog_query(grouping, at).load::<Backlog>(self.conn).or_repo()?;
+        rows.into_iter().map(|r| Ok((key(&r.k, r.kid)?, r.n))).collect()
+    }
+
+    fn dm_figures(&mut self, buckets: &[Period]) -> Result<Vec<DmFigures>, RepoError> {
+        self.without_jit()?;
+        let mut figures = vec![DmFigures::default(); buckets.len()];
+        for (i, r) in self.dm_rows(buckets, false)? {
+            if let Some(slot) = figures.get_mut(i) {
+                *slot = DmFigures {
+                    new_user_dms: r.new_user_dms,
+                    new_persona_dms: r.new_persona_dms,
+                    active_users: r.active_users,
+                    user_to_user_messages: r.user_to_user,
+                    user_to_persona_messages: r.user_to_persona,
+                    persona_to_user_messages: r.persona_to_user,
+                };
+            }
+        }
+        Ok(figures)
+    }
+
+    fn persona_dm_figures(
+        &mut self,
+        buckets: &[Period],
+    ) -> Result<Vec<(usize, PersonaId, PersonaDmFigures)>, RepoError> {
+        self.without_jit()?;
+        Ok(self
+            .dm_rows(buckets, true)?
+            .into_iter()
+            .map(|(i, r)| {
+                let figures = PersonaDmFigures {
+                    new_dms: r.new_persona_dms,
+                    active_users: r.active_users,
+                    user_messages: r.user_to_persona,
+                    persona_messages: r.persona_to_user,
+                };
+                (i, PersonaId(r.persona_id), figures)
+            })
+            .collect())
+    }
+
+    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError> {
+        self.without_jit()?;
+        let all: Indexed = closed.iter().copied().enumerate().collect();
+        let part = self.unstored(&all, limit)?;
+        self.fill(&part)?;
+        Ok(periods(&part))
+    }
+
+    fn notice_figures(&mut self, buckets: &[Period]) -> Result<Vec<NoticeFigures>, RepoError> {
+        self.without_jit()?;
+        #[derive(QueryableByName)]
+        struct Notices {
+            #[diesel(sql_type = BigInt)]
+            sent: i64,
+            #[diesel(sql_type = BigInt)]
+            reach: i64,
+            #[diesel(sql_type = BigInt)]
+            read: i64,
+        }
+        let rows = notice_query(buckets).load::<Notices>(self.conn).or_repo()?;
+        Ok(rows.into_iter().map(|r| NoticeFigures { sent: r.sent, reach: r.reach, read: r.read }).collect())
+    }
+}

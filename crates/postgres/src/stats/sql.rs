@@ -1,0 +1,273 @@
+//! The statements of [`StatsRepository`](chat_domain::stats::StatsRepository), each
+//! returned with its binds (docs/architecture.md, "Raw SQL"). Buckets are bound as two
+//! arrays ($1 starts, $2 ends) and unnested with their 1-based index as `b(i, s, e)`;
+//! every statement joins events to a bucket by a range condition on an indexed time.
+
+use chat_domain::stats::{Period, SupportGrouping};
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Bool, Timestamptz};
+
+/// A statement and its binds.
+pub(super) type Query = BoxedSqlQuery<'static, Pg, SqlQuery>;
+
+/// `sql` with the buckets bound as $1 (starts) and $2 (ends).
+fn over(sql: String, buckets: &[Period]) -> Query {
+    let (starts, ends): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = buckets.iter().map(|p| (p.start, p.end)).unzip();
+    diesel::sql_query(sql).into_boxed().bind::<Array<Timestamptz>, _>(starts).bind::<Array<Timestamptz>, _>(ends)
+}
+
+/// Support events per bucket and group, computed (see [`support_live_sql`]).
+pub(super) fn support_live_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
+    over(support_live_sql(grouping, BUCKETS), buckets)
+}
+
+/// Stores the support figures of those of `buckets` (closed) not stored yet.
+pub(super) fn support_fill_query(buckets: &[Period]) -> Query {
+    over(support_fill_sql(), buckets)
+}
+
+/// The stored support figures of `buckets`.
+pub(super) fn support_stored_query(buckets: &[Period]) -> Query {
+    over(support_stored_sql(), buckets)
+}
+
+/// Episodes in progress at `at`, per group.
+pub(super) fn backlog_query(grouping: SupportGrouping, at: DateTime<Utc>) -> Query {
+    diesel::sql_query(backlog_sql(grouping)).into_boxed().bind::<Timestamptz, _>(at)
+}
+
+/// DM figures per bucket, computed: every DM's (one row per bucket) or the personas'.
+pub(super) fn dm_live_query(buckets: &[Period], personas: bool) -> Query {
+    over(if personas { persona_dm_live_sql(BUCKETS) } else { dm_live_sql(BUCKETS) }, buckets)
+}
+
+/// Store the DM figures of those of `buckets` (closed) not stored yet, in this order.
+pub(super) fn dm_fill_queries(buckets: &[Period]) -> [Query; 2] {
+    dm_fill_sql().map(|sql| over(sql, buckets))
+}
+
+/// The stored DM rows of `buckets`: every DM's or the personas'.
+pub(super) fn dm_stored_query(buckets: &[Period], personas: bool) -> Query {
+    over(dm_stored_sql(), buckets).bind::<Bool, _>(personas)
+}
+
+/// Notice figures per bucket.
+pub(super) fn notice_query(buckets: &[Period]) -> Query {
+    over(notice_figures_sql(), buckets)
+}
+
+/// The indexes (1-based) of the first `limit` of `buckets` whose figures are not stored.
+pub(super) fn unstored_query(buckets: &[Period], limit: usize) -> Query {
+    over(UNSTORED_SQL.to_owned(), buckets).bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+/// The buckets as a relation `b(i, s, e)`: 1-based index, start, end ($1, $2).
+const BUCKETS: &str =
+    "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))";
+
+/// [`BUCKETS`] without those whose figures are already stored in `cache` (the row of
+/// `persona_id` 0 for the DM table).
+fn missing_buckets(cache: &str) -> String {
+    let persona = if cache == "chat_stats_dm_buckets" { " AND c.persona_id = 0" } else { "" };
+    format!(
+        "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+                WHERE NOT EXISTS (SELECT 1 FROM {cache} c
+                                   WHERE c.bucket_start = t.s AND c.bucket_end = t.e{persona}))"
+    )
+}
+
+/// The group key of an episode `e` (kind, id), per grouping.
+const fn group_key(grouping: SupportGrouping) -> &'static str {
+    match grouping {
+        SupportGrouping::All => "'all'::text AS k, 0 AS kid",
+        SupportGrouping::Responder => {
+            "COALESCE(e.first_response_voice, 'unanswered')::text AS k, COALESCE(e.first_response_persona_id, 0) AS kid"
+        }
+        SupportGrouping::Assignee => {
+            "(CASE WHEN e.assignee_admin_id IS NULL THEN 'unassigned' ELSE 'assignee' END)::text AS k,
+             COALESCE(e.assignee_admin_id, 0) AS kid"
+        }
+    }
+}
+
+/// Support events per bucket and group, computed bucket by bucket (each bucket's rows
+/// sorted on their own, in memory): one row per bucket and group with an event; under
+/// [`SupportGrouping::All`] one row per bucket, zeros included. Columns: `i, s, e, k,
+/// kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90`.
+fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
+    let key = group_key(grouping);
+    let group_by = if grouping == SupportGrouping::All { "" } else { "GROUP BY k, kid" };
+    format!(
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, g.* FROM b CROSS JOIN LATERAL (
+            SELECT {key},
+                   count(*) FILTER (WHERE what = 'o') AS opened,
+                   count(*) FILTER (WHERE what = 'o' AND reopened) AS reopened,
+                   count(*) FILTER (WHERE what = 'r') AS resolved,
+                   count(*) FILTER (WHERE what = 'f') AS responded,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr50,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr90,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res50,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res90
+              FROM (
+                SELECT e.reopened, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'o' AS what, NULL::float8 AS secs
+                  FROM chat_support_episodes e WHERE e.started_at >= b.s AND e.started_at < b.e
+                UNION ALL
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'f', extract(epoch FROM e.first_response_at - e.started_at)::float8
+                  FROM chat_support_episodes e WHERE e.first_response_at >= b.s AND e.first_response_at < b.e
+                UNION ALL
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'r', extract(epoch FROM e.resolved_at - e.started_at)::float8
+                  FROM chat_support_episodes e WHERE e.resolved_at >= b.s AND e.resolved_at < b.e
+              ) e {group_by}) g"
+    )
+}
+
+/// Stores the support figures of the closed buckets ($1, $2) not stored yet.
+fn support_fill_sql() -> String {
+    let live = support_live_sql(SupportGrouping::All, &missing_buckets("chat_stats_support_buckets"));
+    format!(
+        "INSERT INTO chat_stats_support_buckets (bucket_start, bucket_end, opened, reopened, resolved, responded,
+                                                 fr50, fr90, res50, res90)
+         SELECT s, e, opened, reopened, resolved, responded, fr50, fr90, res50, res90 FROM ({live}) x
+         ON CONFLICT DO NOTHING"
+    )
+}
+
+/// The stored support figures of the buckets ($1, $2), with [`support_live_sql`]'s columns.
+fn support_stored_sql() -> String {
+    format!(
+        "WITH {BUCKETS}
+         SELECT b.i, b.s, b.e, 'all'::text AS k, 0 AS kid, c.opened, c.reopened, c.resolved, c.responded,
+                c.fr50, c.fr90, c.res50, c.res90
+           FROM b JOIN chat_stats_support_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e"
+    )
+}
+
+/// Episodes in progress at $1, per group: unresolved ones started before it, and ones
+/// started before it but resolved since (two index range scans, no `OR`).
+fn backlog_sql(grouping: SupportGrouping) -> String {
+    let key = group_key(grouping);
+    format!(
+        "SELECT k, kid, count(*) AS n FROM (
+            SELECT {key} FROM chat_support_episodes e WHERE e.resolved_at IS NULL AND e.started_at < $1
+            UNION ALL
+            SELECT {key} FROM chat_support_episodes e WHERE e.resolved_at >= $1 AND e.started_at < $1
+         ) x GROUP BY k, kid"
+    )
+}
+
+/// The DM of message `m`, if it is in one, by primary key: a lateral lookup per message
+/// (a bucket's few thousand), where a join let the planner hash every DM (116 ms a day).
+/// (`LIMIT 1` keeps the planner from flattening it back into that join.)
+const DM_OF_MESSAGE: &str = "SELECT d.user2_type, d.fake_user_id FROM direct_messages d
+     WHERE d.id = m.conversation_id AND d.conversation_type = 'user_dm' LIMIT 1";
+
+/// DM figures computed bucket by bucket, one row per bucket (`persona_id` 0), in the
+/// columns of `chat_stats_dm_buckets`.
+fn dm_live_sql(buckets: &str) -> String {
+    format!(
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, 0 AS persona_id, nd.new_user_dms, nd.new_persona_dms, x.active_users,
+                x.user_to_user, x.user_to_persona, x.persona_to_user
+           FROM b
+          CROSS JOIN LATERAL (
+                SELECT count(DISTINCT m.sender_id) FILTER (WHERE m.sender_type = 'real_user') AS active_users,
+                       count(*) FILTER (WHERE d.user2_type = 'real_user') AS user_to_user,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user' AND m.sender_type = 'real_user')
+                           AS user_to_persona,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user' AND m.sender_type <> 'real_user')
+                           AS persona_to_user
+                  FROM dm_messages m
+                 CROSS JOIN LATERAL ({DM_OF_MESSAGE}) d
+                 WHERE m.created_at >= b.s AND m.created_at < b.e) x
+          CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE d.user2_type = 'real_user') AS new_user_dms,
+                       count(*) FILTER (WHERE d.user2_type = 'fake_user') AS new_persona_dms
+                  FROM direct_messages d
+                 WHERE d.conversation_type = 'user_dm' AND d.created_at >= b.s AND d.created_at < b.e) nd"
+    )
+}
+
+/// Persona-DM figures computed bucket by bucket, one row per bucket and persona with
+/// activity, in the columns of `chat_stats_dm_buckets`.
+fn persona_dm_live_sql(buckets: &str) -> String {
+    format!(
+        "WITH {buckets}
+         SELECT b.i, b.s, b.e, p.persona_id, 0::bigint AS new_user_dms, p.new_persona_dms, p.active_users,
+                0::bigint AS user_to_user, p.user_to_persona, p.persona_to_user
+           FROM b CROSS JOIN LATERAL (
+                SELECT COALESCE(x.persona, nd.persona) AS persona_id, COALESCE(nd.n, 0) AS new_persona_dms,
+                       COALESCE(x.active, 0) AS active_users, COALESCE(x.um, 0) AS user_to_persona,
+                       COALESCE(x.pm, 0) AS persona_to_user
+                  FROM (SELECT d.fake_user_id AS persona,
+                               count(DISTINCT m.sender_id) FILTER (WHERE m.sender_type = 'real_user') AS active,
+                               count(*) FILTER (WHERE m.sender_type = 'real_user') AS um,
+                               count(*) FILTER (WHERE m.sender_type <> 'real_user') AS pm
+                          FROM dm_messages m
+                         CROSS JOIN LATERAL ({DM_OF_MESSAGE}) d
+                         WHERE m.created_at >= b.s AND m.created_at < b.e AND d.user2_type = 'fake_user'
+                         GROUP BY d.fake_user_id) x
+                  FULL JOIN (
+                        SELECT d.fake_user_id AS persona, count(*) AS n FROM direct_messages d
+                         WHERE d.conversation_type = 'user_dm' AND d.user2_type = 'fake_user'
+                           AND d.created_at >= b.s AND d.created_at < b.e
+                         GROUP BY d.fake_user_id) nd ON nd.persona = x.persona) p"
+    )
+}
+
+/// Stores the DM figures (every DM, and per persona) of the closed buckets ($1, $2) not
+/// stored yet: the personas' rows first, then the row that marks the bucket as stored.
+fn dm_fill_sql() -> [String; 2] {
+    let insert = |live: String| {
+        format!(
+            "INSERT INTO chat_stats_dm_buckets (bucket_start, bucket_end, persona_id, new_user_dms, new_persona_dms,
+                                                active_users, user_to_user, user_to_persona, persona_to_user)
+             SELECT s, e, persona_id, new_user_dms, new_persona_dms, active_users, user_to_user, user_to_persona,
+                    persona_to_user FROM ({live}) x
+             ON CONFLICT DO NOTHING"
+        )
+    };
+    let missing = missing_buckets("chat_stats_dm_buckets");
+    [insert(persona_dm_live_sql(&missing)), insert(dm_live_sql(&missing))]
+}
+
+/// The stored DM rows of the buckets ($1, $2): every DM's (`$3` false) or the personas'.
+fn dm_stored_sql() -> String {
+    format!(
+        "WITH {BUCKETS}
+         SELECT b.i, b.s, b.e, c.persona_id, c.new_user_dms, c.new_persona_dms, c.active_users, c.user_to_user,
+                c.user_to_persona, c.persona_to_user
+           FROM b JOIN chat_stats_dm_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e
+          WHERE (c.persona_id <> 0) = $3"
+    )
+}
+
+/// Notices sent per bucket, their reach, and how many of them were read ($1, $2). Reads
+/// are counted from each notice's rows (`chat_messages_notification_idx`): driving from the
+/// groups' history index instead scanned every notice of every group (1.1 s for a year).
+fn notice_figures_sql() -> String {
+    format!(
+        "WITH {BUCKETS}
+         SELECT b.i, count(n.id) AS sent, COALESCE(sum(n.recipient_count), 0)::bigint AS reach,
+                COALESCE(sum(rc.n), 0)::bigint AS read
+           FROM b
+           LEFT JOIN chat_notifications n ON n.created_at >= b.s AND n.created_at < b.e
+           LEFT JOIN LATERAL (
+                SELECT count(*) AS n FROM chat_messages m
+                 WHERE m.notification_id = n.id
+                   AND EXISTS (SELECT 1 FROM chat_group_reads r
+                                 JOIN chat_groups g ON g.id = r.group_id AND g.owner_user_id = r.user_id
+                                WHERE r.group_id = m.group_id AND r.last_read_message_id >= m.id)) rc ON true
+          GROUP BY b.i ORDER BY b.i"
+    )
+}
+
+/// Of the buckets ($1, $2), in their order, the first $3 whose support or DM figures
+/// are not stored.
+const UNSTORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+     WHERE NOT EXISTS (SELECT 1 FROM chat_stats_support_buckets c WHERE c.bucket_start = t.s AND c.bucket_end = t.e)
+        OR NOT EXISTS (SELECT 1 FROM chat_stats_dm_buckets c
+                        WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.persona_id = 0)
+     ORDER BY t.i LIMIT $3";
