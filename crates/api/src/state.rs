@@ -43,6 +43,19 @@ impl AppState {
         perform(self.store.as_ref(), self.events.as_ref(), use_case).await
     }
 
+    /// [`Self::perform`] for a send: the use case may share its transaction (and its
+    /// commit) with concurrent sends when group commit is on, and may then run more than
+    /// once (hence `FnMut`); its result and events come only after its commit.
+    pub async fn perform_send<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<Done<T>, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let done = self.store.run_shared(use_case).await?;
+        Ok(announce(self.events.as_ref(), done))
+    }
+
     /// Publishes the events of a use case that touched no storage (typing outside user
     /// DMs, where no block can apply), and returns its result.
     pub fn announce<T>(&self, done: Done<T>) -> T {

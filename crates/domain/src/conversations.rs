@@ -3,8 +3,11 @@
 //! second copy.
 //!
 //! A conversation is changed only under its row lock ([`ConversationRepository::lock_conversation`]):
-//! the use case loads a [`ConversationState`], applies pure rules to it (who posts, read
-//! state, lifecycle), and saves it in the same transaction as the message it inserts.
+//! the use case loads a [`ConversationState`], applies pure rules to it (read marks,
+//! lifecycle, archive), and saves it in the same transaction. A new message is the one
+//! exception, for speed: the use case decides who speaks from which side, and the
+//! repository applies the message's effect ([`ConversationState::apply_message`], the
+//! model) under the row's lock in one step ([`ConversationRepository::append`]).
 
 mod message;
 mod paging;
@@ -15,9 +18,9 @@ mod state;
 
 pub use self::message::{Message, MessageBody, MessageKind, NewMessage, PersonaSummary, UserSummary};
 pub use self::paging::{HistoryQuery, MAX_PAGE, Page};
-pub use self::ports::ConversationRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use self::ports::MockConversationRepository;
+pub use self::ports::{Append, AppendTarget, Appended, ConversationRepository};
 #[cfg(any(test, feature = "mock"))]
 pub use self::replay::MockReplayRepository;
 pub use self::replay::{Replay, ReplayRepository, replay};

@@ -37,7 +37,7 @@ mod tests {
     use super::*;
     use crate::access::{Author, Participants};
     use crate::conversations::{
-        ConversationRepository, ConversationState, HistoryQuery, Message, MessageBody, Page, Side,
+        Append, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, Page, Side,
     };
     use crate::error::RepoError;
     use crate::events::ChatEvent;
@@ -52,7 +52,7 @@ mod tests {
             fn conversation_state(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
             fn save_conversation(&mut self, state: &ConversationState) -> Result<(), RepoError>;
             fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
-            fn insert_message(&mut self, id: ConversationId, seq: i64, author: &Author, body: &MessageBody, client_id: Option<Uuid>) -> Result<Message, RepoError>;
+            fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
             fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError>;
             fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError>;
             fn count_unread(&mut self, id: ConversationId, reader: Side, after: MessageId) -> Result<i64, RepoError>;

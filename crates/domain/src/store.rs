@@ -81,6 +81,13 @@ pub enum JobOutcome {
 /// A use case with its result type erased, so that [`Store`] stays object-safe.
 pub type Job = Box<dyn FnOnce(&mut dyn Tx) -> JobOutcome + Send>;
 
+/// A use case that may share its transaction with others ([`Store::execute_shared`]).
+///
+/// It may run more than once: when the shared transaction rolls back for another job's
+/// sake (a refusal, a failed statement), each job runs again in a transaction of its
+/// own, so the job must be a function of what it reads (every use case is).
+pub type SharedJob = Box<dyn FnMut(&mut dyn Tx) -> JobOutcome + Send>;
+
 /// A boxed future, as returned by [`Store::execute`].
 pub type StoreFuture = Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, RepoError>> + Send>>;
 
@@ -94,6 +101,26 @@ pub trait Store: Send + Sync + 'static {
     /// job) when no connection can be had within their bounded wait. A panic in the job
     /// MUST be propagated, not swallowed.
     fn execute(&self, use_case: &'static str, job: Job) -> StoreFuture;
+
+    /// Runs `job` like [`Store::execute`] for a use case that reads (history pages,
+    /// lists, the support queue), on connections that writes do not use, so that reads
+    /// never wait behind commits. The default runs it like any job.
+    fn execute_read(&self, use_case: &'static str, job: Job) -> StoreFuture {
+        self.execute(use_case, job)
+    }
+
+    /// Runs `job` like [`Store::execute`], possibly in one transaction with other jobs
+    /// waiting at the same moment (group commit: one commit for many sends).
+    ///
+    /// Implementations MUST keep [`Store::execute`]'s contract for each job: its work is
+    /// committed exactly when it returned [`JobOutcome::Commit`], its payload is handed
+    /// back only after that commit, and a job that refuses or fails never takes the
+    /// others' work with it (run them again, each alone, rather than commit part of a
+    /// failed transaction). Jobs of one transaction run in the order they arrived.
+    /// The default runs `job` alone.
+    fn execute_shared(&self, use_case: &'static str, mut job: SharedJob) -> StoreFuture {
+        self.execute(use_case, Box::new(move |tx| job(tx)))
+    }
 
     /// Whether the database answers a trivial query (for readiness probes), and how busy
     /// the store is.
@@ -143,6 +170,46 @@ impl dyn Store {
             err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
         });
         let payload = self.execute(use_case_name::<F>(), job).await?;
+        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+    }
+}
+
+impl dyn Store {
+    /// [`Self::run`] for a use case that reads ([`Store::execute_read`]).
+    ///
+    /// # Panics
+    /// As [`Self::run`].
+    pub async fn read<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |tx| match use_case(tx) {
+            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
+            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
+        });
+        let payload = self.execute_read(use_case_name::<F>(), job).await?;
+        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+    }
+
+    /// [`Self::run`] for a use case that may share its transaction with concurrent ones
+    /// ([`Store::execute_shared`]): the send path. The use case may run more than once
+    /// (hence `FnMut`), and its result is handed back only after its commit.
+    ///
+    /// # Panics
+    /// As [`Self::run`].
+    pub async fn run_shared<T, E, F>(&self, mut use_case: F) -> Result<T, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let job: SharedJob = Box::new(move |tx| match use_case(tx) {
+            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
+            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
+        });
+        let payload = self.execute_shared(use_case_name::<F>(), job).await?;
         *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
     }
 }

@@ -1,8 +1,8 @@
 //! [`ConversationRepository`] on `direct_messages` and `dm_messages`.
 
-use chat_domain::access::{Author, Participants};
+use chat_domain::access::Participants;
 use chat_domain::conversations::{
-    ConversationRepository, ConversationState, HistoryQuery, Message, MessageBody, Side, SideState,
+    Append, AppendTarget, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, Side, SideState,
 };
 use chat_domain::support::{SupportState, SupportStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, RepoError, UserId};
@@ -15,11 +15,12 @@ use diesel::sql_types::{BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::error::OrRepoError;
-use crate::messages::{MESSAGE_COLUMNS, MESSAGE_JOINS, MessageRow, author_columns, into_messages};
+use crate::messages::{LastMessageRow, MESSAGE_COLUMNS, MESSAGE_JOINS, MessageRow, author_columns, into_messages};
+use crate::prepared::{Prepared, prepared};
 use crate::schema::{direct_messages, dm_messages};
 use crate::tx::PgTx;
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = direct_messages, check_for_backend(Pg))]
 struct StateRow {
     id: i64,
@@ -154,35 +155,17 @@ impl ConversationRepository for PgTx<'_> {
         Ok(into_messages(rows)?.pop())
     }
 
-    fn insert_message(
-        &mut self,
-        id: ConversationId,
-        seq: i64,
-        author: &Author,
-        body: &MessageBody,
-        client_id: Option<Uuid>,
-    ) -> Result<Message, RepoError> {
-        let (sender_type, sender_id, acting_admin) = author_columns(author);
-        let sql = format!(
-            "WITH m AS (
-                INSERT INTO dm_messages
-                    (conversation_id, sender_type, sender_id, acting_admin_id, content, message_type, client_message_id, seq)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *
-             )
-             SELECT {MESSAGE_COLUMNS} FROM m {MESSAGE_JOINS}"
-        );
-        let row = diesel::sql_query(sql)
-            .bind::<BigInt, _>(id.get())
-            .bind::<Text, _>(sender_type)
-            .bind::<Int4, _>(sender_id)
-            .bind::<Nullable<Int4>, _>(acting_admin)
-            .bind::<Text, _>(body.content())
-            .bind::<Text, _>(body.kind().as_str())
-            .bind::<Nullable<SqlUuid>, _>(client_id)
-            .bind::<BigInt, _>(seq)
-            .get_result::<MessageRow>(self.conn)
-            .or_repo()?;
-        Message::try_from(row)
+    fn append(&mut self, append: &Append) -> Result<Appended, RepoError> {
+        if let AppendTarget::Conversation(id) = append.target {
+            self.enter_writer(id)?;
+        }
+        let row = append_query(append).get_result::<AppendRow>(self.conn).optional().or_repo()?;
+        let Some(row) = row else { return Ok(Appended::Missing) };
+        let before = ConversationState::try_from(row.state)?;
+        Ok(match row.message.into_message(before.id)? {
+            Some(message) => Appended::Stored { before, message },
+            None => Appended::Duplicate { conversation: before },
+        })
     }
 
     fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError> {
@@ -223,6 +206,132 @@ impl ConversationRepository for PgTx<'_> {
             .or_repo()?
             .n)
     }
+}
+
+/// What the append statement returns: the row before (locked), and the message when
+/// one was stored (all its columns NULL when the key was taken).
+#[derive(QueryableByName)]
+struct AppendRow {
+    #[diesel(embed)]
+    state: StateRow,
+    #[diesel(embed)]
+    message: LastMessageRow,
+}
+
+/// The one statement of a send, in three steps that share one snapshot:
+///
+/// 1. `c` locks the conversation row (`FOR UPDATE`: a concurrent append waits here, and
+///    then reads the row as that append left it);
+/// 2. `m` inserts the message at `last_seq + 1`; `ON CONFLICT ... DO NOTHING` on the
+///    idempotency index inserts nothing when the key is taken (the index sees a key
+///    committed while this statement waited for the lock, which the snapshot does not);
+/// 3. `u` applies the message's effect to the row, only when `m` inserted one, as
+///    `ConversationState::apply_message` does: the next position, the sender's side has
+///    read up to the message, the other side one more unread (saturating), the last
+///    message, both archive marks cleared, and for support conversations the lifecycle
+///    (a user message: `open`, the wait starts if none; a staff message: `pending`, no
+///    wait).
+///
+/// The final `SELECT` returns the row as `c` read it and the message (NULLs when none
+/// was inserted); no row when there is no such conversation. `{TARGET}` names the row:
+/// by id (`$1`) or as the support conversation of user `$2`. Binds: $3 sender type,
+/// $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client id, $9 side
+/// (1 or 2).
+macro_rules! append_sql {
+    ($target:literal) => {
+        concat!(
+            "WITH c AS (
+    SELECT d.id, d.conversation_type, d.user1_id, d.user2_id, d.user2_type, d.fake_user_id, d.support_status,
+           d.assignee_admin_id, d.waiting_since, d.user1_last_read_id, d.user1_unread, d.user2_last_read_id,
+           d.user2_unread, d.last_message_id, d.last_seq, d.user1_archived_at, d.user2_archived_at, d.last_message_at
+    FROM direct_messages d WHERE ",
+            $target,
+            "
+    FOR UPDATE
+), m AS (
+    INSERT INTO dm_messages
+        (conversation_id, sender_type, sender_id, acting_admin_id, content, message_type, client_message_id, seq)
+    SELECT c.id, $3, $4, $5, $6, $7, $8, c.last_seq + 1 FROM c
+    ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+    RETURNING *
+), u AS (
+    UPDATE direct_messages d SET
+        last_seq = m.seq,
+        last_message_id = m.id,
+        last_message_at = GREATEST(c.last_message_at, m.created_at),
+        user1_last_read_id = CASE WHEN $9::int = 1 THEN m.id ELSE c.user1_last_read_id END,
+        user1_unread = CASE WHEN $9::int = 1 THEN 0 ELSE LEAST(c.user1_unread::bigint + 1, 2147483647)::int END,
+        user2_last_read_id = CASE WHEN $9::int = 2 THEN m.id ELSE c.user2_last_read_id END,
+        user2_unread = CASE WHEN $9::int = 2 THEN 0 ELSE LEAST(c.user2_unread::bigint + 1, 2147483647)::int END,
+        user1_archived_at = NULL,
+        user2_archived_at = NULL,
+        support_status = CASE WHEN c.support_status IS NULL THEN NULL
+                              WHEN $9::int = 1 THEN 'open' ELSE 'pending' END,
+        waiting_since = CASE WHEN c.support_status IS NULL THEN c.waiting_since
+                             WHEN $9::int = 1 THEN COALESCE(c.waiting_since, m.created_at) END,
+        updated_at = now()
+    FROM c, m
+    WHERE d.id = c.id
+    RETURNING d.id
+)
+SELECT c.*, lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.sender_type AS lm_sender_type,
+       lm.acting_admin_id AS lm_acting_admin_id, lm.content AS lm_content, lm.message_type AS lm_message_type,
+       lm.client_message_id AS lm_client_id, lm.created_at AS lm_created_at, (lm.hidden_at IS NOT NULL) AS lm_hidden,
+       CASE lm.sender_type WHEN 'real_user' THEN lmu.display_name WHEN 'fake_user' THEN lmp.name END AS lm_sender_name,
+       lma.display_name AS lm_acting_admin_name
+FROM c
+LEFT JOIN m lm ON true
+LEFT JOIN users lmu ON lm.sender_type = 'real_user' AND lmu.id = lm.sender_id
+LEFT JOIN chat_fake_users lmp ON lm.sender_type = 'fake_user' AND lmp.id = lm.sender_id
+LEFT JOIN users lma ON lma.id = lm.acting_admin_id"
+        )
+    };
+}
+
+/// [`append_sql`] on the conversation with id `$1`.
+const APPEND_TO_CONVERSATION_SQL: &str = append_sql!("d.id = $1");
+/// [`append_sql`] on the support conversation of user `$2` (its partial unique index).
+const APPEND_TO_SUPPORT_SQL: &str = append_sql!("d.conversation_type = 'support' AND d.user1_id = $2");
+
+/// The send statement for `append` with its binds, as a prepared statement (its text a
+/// constant, so diesel caches it).
+fn append_query(append: &Append) -> Prepared<BoxedSqlQuery<'_, Pg, SqlQuery>> {
+    let sql = match append.target {
+        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
+        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
+    };
+    prepared(sql, |q| bind_append(q.into_boxed(), append))
+}
+
+/// `EXPLAIN` of the very statement [`append_query`] runs, with the same binds.
+pub(crate) fn explain_append_query(append: &Append) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
+    let sql = match append.target {
+        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
+        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
+    };
+    bind_append(diesel::sql_query(format!("EXPLAIN {sql}")).into_boxed(), append)
+}
+
+/// The one place the send statement's parameters are bound.
+fn bind_append<'a>(q: BoxedSqlQuery<'a, Pg, SqlQuery>, append: &'a Append) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    let (conversation, support_user) = match append.target {
+        AppendTarget::Conversation(id) => (Some(id.get()), None),
+        AppendTarget::SupportOf(user) => (None, Some(user.get())),
+    };
+    let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
+    let side = match append.side {
+        Side::One => 1,
+        Side::Two => 2,
+    };
+    q.bind::<Nullable<BigInt>, _>(conversation)
+        .bind::<Nullable<Int4>, _>(support_user)
+        .bind::<Text, _>(sender_type)
+        .bind::<Int4, _>(sender_id)
+        .bind::<Nullable<Int4>, _>(acting_admin)
+        .bind::<Text, _>(append.body.content())
+        .bind::<Text, _>(append.body.kind().as_str())
+        .bind::<Nullable<SqlUuid>, _>(append.client_id)
+        .bind::<Int4, _>(side)
 }
 
 /// A history page: the SQL and its binds ($1 conversation, $2 cursor message id, $3 rows

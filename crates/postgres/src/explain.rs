@@ -4,14 +4,15 @@
 //! functions), with representative parameters, so a test can prove that every list is
 //! served by an index in its ORDER BY order and never by a sort over a scan.
 
-use chat_domain::conversations::HistoryQuery;
+use chat_domain::access::Author;
+use chat_domain::conversations::{Append, AppendTarget, HistoryQuery, MessageBody, MessageKind, Side};
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
 use chat_domain::support::{AssigneeFilter, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
-use crate::conversations::{client_id_sql, history_query};
+use crate::conversations::{client_id_sql, explain_append_query, history_query};
 use crate::direct_messages::{DmListFilter, dm_list_query};
 use crate::support::queue_query;
 
@@ -30,6 +31,10 @@ pub enum HotPath {
     HistoryNewer(ConversationId, MessageId),
     /// The idempotency lookup of a send.
     SendClientIdLookup(ConversationId),
+    /// The one statement of a send to a conversation named by id.
+    SendAppend(ConversationId),
+    /// The one statement of a user's send to their support conversation.
+    SendAppendToSupport(UserId),
     /// A user's DM list, most recent activity first.
     UserDmList(UserId),
     /// Every DM, for admins, by activity.
@@ -75,6 +80,17 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             };
             let page = AdminDmQuery { user: None, persona, kind: None, waiting: false, after: None, limit: 50 };
             dm_list_query("EXPLAIN ", &DmListFilter::of_admin(&page)).load(&mut conn)?
+        }
+        HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) => {
+            let (target, author) = match path {
+                HotPath::SendAppendToSupport(user) => (AppendTarget::SupportOf(user), Author::User(user)),
+                HotPath::SendAppend(id) => (AppendTarget::Conversation(id), Author::User(UserId(1))),
+                _ => unreachable!("matched above"),
+            };
+            let body = MessageBody::parse(MessageKind::Text, "hello")
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            let append = Append { target, author, side: Side::One, body, client_id: Some(uuid::Uuid::nil()) };
+            explain_append_query(&append).load(&mut conn)?
         }
         HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))
             .bind::<BigInt, _>(id.get())

@@ -24,6 +24,10 @@ pub const CHECKOUT_TIMEOUTS: &str = "chat_db_checkout_timeouts_total";
 pub const USE_CASE_DURATION: &str = "chat_use_case_duration_seconds";
 /// 1 while the database answers, 0 during an outage.
 pub const DB_UP: &str = "chat_db_up";
+/// Sends per group-commit transaction.
+pub const GROUP_COMMIT_BATCH: &str = "chat_group_commit_batch_size";
+/// Group-commit transactions rolled back for one send's sake (the others ran again alone).
+pub const GROUP_COMMIT_SPLITS: &str = "chat_group_commit_splits_total";
 
 /// Registers the descriptions of the store's metrics.
 pub fn describe() {
@@ -37,6 +41,20 @@ pub fn describe() {
         "Use-case transaction time, by use case and outcome (commit, rollback, error)."
     );
     describe_gauge!(DB_UP, "1 while the database answers, 0 during an outage.");
+    describe_histogram!(GROUP_COMMIT_BATCH, Unit::Count, "Sends per group-commit transaction.");
+    describe_counter!(
+        GROUP_COMMIT_SPLITS,
+        "Group-commit transactions rolled back for one send's sake (the others ran again, each alone)."
+    );
+}
+
+pub(crate) fn group_commit_batch(sends: usize) {
+    #[expect(clippy::cast_precision_loss, reason = "a batch holds at most a few hundred sends")]
+    histogram!(GROUP_COMMIT_BATCH).record(sends as f64);
+}
+
+pub(crate) fn group_commit_split() {
+    counter!(GROUP_COMMIT_SPLITS).increment(1);
 }
 
 pub(crate) fn checkout_waited(wait: Duration) {

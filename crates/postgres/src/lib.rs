@@ -20,6 +20,7 @@ mod moderation;
 mod notes;
 mod notifications;
 mod personas;
+mod prepared;
 mod replay;
 mod schema;
 mod search;
@@ -37,5 +38,5 @@ pub use self::migrations::{
     run_migrations_with,
 };
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
-pub use self::store::{Keepalives, PgStore, PoolConfig, SupportQueueGauges};
+pub use self::store::{GroupCommitConfig, Keepalives, PgStore, PoolConfig, SupportQueueGauges};
 pub use self::tx::PgTx;

@@ -23,6 +23,7 @@
 //!   handler, the probe and every unit of work's outcome).
 
 mod connect;
+mod group;
 mod probe;
 mod writers;
 
@@ -32,13 +33,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
-use chat_domain::store::{Job, JobOutcome, Store, StoreFuture, StoreLoad};
+use chat_domain::store::{Job, JobOutcome, SharedJob, Store, StoreFuture, StoreLoad};
 use diesel::prelude::*;
 use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 use tokio::sync::Semaphore;
 
 pub use self::connect::Keepalives;
 use self::connect::Manager;
+pub use self::group::GroupCommitConfig;
+use self::group::{GroupCommit, Submitted};
 use self::probe::Probe;
 pub(crate) use self::writers::{WriterGate, WriterSlot};
 use crate::error::repo_error;
@@ -78,6 +81,11 @@ pub struct PoolConfig {
     pub conversation_writers: usize,
     /// How long the readiness probe waits for the database.
     pub ping_timeout: Duration,
+    /// Group commit of sends ([`group`]), or `None`: each send commits alone.
+    pub group_commit: Option<GroupCommitConfig>,
+    /// Connections of a separate pool for reads (history pages, lists, the support
+    /// queue), so that they never queue behind commits; 0: reads share the pool.
+    pub read_pool_size: u32,
     /// Whether stored messages leave webhook outbox rows (`chat.webhook_outbox = on` on
     /// every pooled connection): only while missed-message webhooks are on.
     pub webhook_outbox: bool,
@@ -96,6 +104,8 @@ impl Default for PoolConfig {
             idle_in_transaction_timeout: Duration::from_secs(10),
             conversation_writers: 4,
             ping_timeout: Duration::from_secs(1),
+            group_commit: Some(GroupCommitConfig::default()),
+            read_pool_size: 8,
             webhook_outbox: false,
         }
     }
@@ -125,9 +135,11 @@ pub struct PgStore {
     pool: PgPool,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    read: Option<ReadPool>,
     refusing: Arc<AtomicBool>,
     writers: Arc<WriterGate>,
     probe: Arc<Probe>,
+    group: Option<GroupCommit>,
     config: PoolConfig,
     health: DbHealth,
 }
@@ -150,27 +162,51 @@ impl PgStore {
         let settings = connect::session_settings(&config);
         let refusing = Arc::new(AtomicBool::new(false));
         let health = DbHealth::default();
-        let manager = Manager::new(&url, settings.clone(), Arc::clone(&refusing), health.clone());
-        // No `SELECT 1` probe on checkout: it costs a round trip on every request. A
-        // connection a database restart broke fails its next query, which answers 503
-        // with Retry-After (an outage), and r2d2 discards it on return (`has_broken`).
-        let pool = Pool::builder()
-            .max_size(config.max_size)
-            .min_idle(Some(0))
-            .test_on_check_out(false)
-            .connection_timeout(config.checkout_timeout)
-            // An outage is logged once per change of state, not once per attempt.
-            .error_handler(Box::new(health.clone()))
-            .build_unchecked(manager);
+        let new_pool = |size: u32, settings: &str| {
+            let manager = Manager::new(&url, settings.to_owned(), Arc::clone(&refusing), health.clone());
+            // No `SELECT 1` probe on checkout: it costs a round trip on every request. A
+            // connection a database restart broke fails its next query, which answers 503
+            // with Retry-After (an outage), and r2d2 discards it on return (`has_broken`).
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .test_on_check_out(false)
+                .connection_timeout(config.checkout_timeout)
+                // An outage is logged once per change of state, not once per attempt.
+                .error_handler(Box::new(health.clone()))
+                .build_unchecked(manager)
+        };
+        let pool = new_pool(config.max_size, &settings);
+        // Half the lock timeout: far beyond a healthy lock hold (milliseconds), and
+        // early enough to stop the second wave of writers at a stuck lock.
+        let writers = WriterGate::new(config.conversation_writers, congested_after(config.lock_timeout));
+        // The group-commit writer has a connection of its own, outside the requests' pool.
+        // Its row-lock wait is short (a locked conversation sends the batch back to this
+        // pool rather than stalling every send behind it).
+        let group = config.group_commit.map(|group| {
+            let wait = if config.lock_timeout.is_zero() {
+                group::LOCK_WAIT
+            } else {
+                config.lock_timeout.min(group::LOCK_WAIT)
+            };
+            let lock_wait = PoolConfig { lock_timeout: wait, ..config };
+            let size = u32::try_from(group.writers.max(1)).unwrap_or(u32::MAX);
+            let pool = new_pool(size, &connect::session_settings(&lock_wait));
+            let (refusing, writers, health) = (Arc::clone(&refusing), Arc::clone(&writers), health.clone());
+            GroupCommit::start(pool, refusing, writers, health, config.checkout_timeout, group)
+        });
         Self {
             pool,
             permits: Arc::new(Semaphore::new(config.max_size as usize)),
             waiting: Arc::new(AtomicUsize::new(0)),
+            read: (config.read_pool_size > 0).then(|| ReadPool {
+                pool: new_pool(config.read_pool_size, &settings),
+                permits: Arc::new(Semaphore::new(config.read_pool_size as usize)),
+            }),
             refusing,
-            // Half the lock timeout: far beyond a healthy lock hold (milliseconds), and
-            // early enough to stop the second wave of writers at a stuck lock.
-            writers: WriterGate::new(config.conversation_writers, congested_after(config.lock_timeout)),
+            writers,
             probe: Arc::new(Probe::new(url, settings)),
+            group,
             config,
             health,
         }
@@ -213,10 +249,30 @@ impl PgStore {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
     {
+        self.on_pool(&self.pool, &self.permits, f).await
+    }
+
+    /// [`Self::with_connection`] on the read pool (the pool when there is none).
+    async fn with_read_connection<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
+    {
+        match &self.read {
+            Some(read) => self.on_pool(&read.pool, &read.permits, f).await,
+            None => self.with_connection(f).await,
+        }
+    }
+
+    async fn on_pool<T, F>(&self, pool: &PgPool, permits: &Arc<Semaphore>, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, &AtomicBool) -> Result<T, RepoError> + Send + 'static,
+    {
         let asked = Instant::now();
         let checkout_by = asked + self.config.checkout_timeout;
         let waiting = Waiting::count(&self.waiting);
-        let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(&self.permits).acquire_owned()).await;
+        let permit = tokio::time::timeout_at(checkout_by.into(), Arc::clone(permits).acquire_owned()).await;
         drop(waiting);
         let permit = permit
             .map_err(|_| {
@@ -224,7 +280,7 @@ impl PgStore {
                 unavailable(Deadline::Checkout(self.config.checkout_timeout))
             })?
             .map_err(|closed| RepoError::Unavailable(Box::new(closed)))?;
-        let (pool, refusing, health) = (self.pool.clone(), Arc::clone(&self.refusing), self.health.clone());
+        let (pool, refusing, health) = (pool.clone(), Arc::clone(&self.refusing), self.health.clone());
         let checkout_timeout = self.config.checkout_timeout;
         let abandoned: Abandoned = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&abandoned);
@@ -300,6 +356,13 @@ impl PgStore {
             waiting: self.waiting.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The pool reads use, apart from the writes' (`PoolConfig::read_pool_size`).
+#[derive(Clone)]
+struct ReadPool {
+    pool: PgPool,
+    permits: Arc<Semaphore>,
 }
 
 /// One request counted as waiting for a permit, until dropped (also when the request
@@ -404,6 +467,29 @@ impl Store for PgStore {
         Box::pin(async move {
             let writers = Arc::clone(&store.writers);
             store.with_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned)).await
+        })
+    }
+
+    fn execute_read(&self, use_case: &'static str, job: Job) -> StoreFuture {
+        let store = self.clone();
+        Box::pin(async move {
+            let writers = Arc::clone(&store.writers);
+            store.with_read_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned)).await
+        })
+    }
+
+    fn execute_shared(&self, use_case: &'static str, mut job: SharedJob) -> StoreFuture {
+        let Some(group) = self.group.clone() else {
+            return self.execute(use_case, Box::new(move |tx| job(tx)));
+        };
+        let store = self.clone();
+        Box::pin(async move {
+            let config = store.config;
+            let finish_by = Instant::now() + config.checkout_timeout + config.transaction_timeout;
+            match group.submit(use_case, job, finish_by, config.transaction_timeout).await {
+                Submitted::Done(result) => result,
+                Submitted::Alone(mut job) => store.execute(use_case, Box::new(move |tx| job(tx))).await,
+            }
         })
     }
 

@@ -14,7 +14,7 @@ use chat_domain::PersonaId;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::support::{SupportHours, SupportSettings};
 use chat_domain::webhooks::{CollectSettings, RetryPolicy};
-use chat_postgres::{Keepalives, PoolConfig};
+use chat_postgres::{GroupCommitConfig, Keepalives, PoolConfig};
 use clap::{Args, ValueEnum};
 
 use crate::webhooks::{SigningSecret, WebhookSettings};
@@ -68,6 +68,24 @@ pub struct PoolArgs {
     /// How long `/readyz` waits for the database on its own connection (ms).
     #[arg(long, env = "CHAT_READYZ_TIMEOUT_MS", default_value_t = 1000)]
     pub readyz_timeout_ms: u64,
+    /// Connections of a separate pool for reads (history pages, lists, the support
+    /// queue), so that they never wait behind commits; 0 shares the pool.
+    #[arg(long, env = "CHAT_DB_READ_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=512))]
+    pub db_read_pool_size: u32,
+    /// Group commit: sends waiting at the same moment share one transaction and one
+    /// commit (`on`), or each send commits alone (`off`).
+    #[arg(long, env = "CHAT_GROUP_COMMIT", value_enum, default_value_t = Switch::On)]
+    pub group_commit: Switch,
+    /// The most sends in one group-commit transaction.
+    #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_BATCH", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub group_commit_max_batch: u32,
+    /// Group-commit writers, each with a connection of its own.
+    #[arg(long, env = "CHAT_GROUP_COMMIT_WRITERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub group_commit_writers: u32,
+    /// How long a batch of two or more sends may wait for more (µs; a lone send never
+    /// waits). At most 1 ms.
+    #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_WAIT_US", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub group_commit_max_wait_us: u64,
 }
 
 impl From<PoolArgs> for PoolConfig {
@@ -88,6 +106,12 @@ impl From<PoolArgs> for PoolConfig {
             idle_in_transaction_timeout: ms(args.db_idle_in_transaction_timeout_ms),
             conversation_writers: args.db_conversation_writers as usize,
             ping_timeout: ms(args.readyz_timeout_ms),
+            read_pool_size: args.db_read_pool_size,
+            group_commit: (args.group_commit == Switch::On).then(|| GroupCommitConfig {
+                max_batch: args.group_commit_max_batch as usize,
+                max_wait: Duration::from_micros(args.group_commit_max_wait_us),
+                writers: args.group_commit_writers as usize,
+            }),
             webhook_outbox: false,
         }
     }

@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a panic is a test failure")]
 
+mod append_model;
 mod auth;
 mod chat_list;
 mod deadlines;
@@ -11,6 +12,7 @@ mod direct_messages;
 mod dm_isolation;
 mod errors;
 mod fanout;
+mod group_commit;
 mod groups;
 mod legacy_cleanup;
 mod legacy_old_app;
@@ -24,6 +26,7 @@ mod openapi;
 mod operations;
 mod personas;
 mod plans;
+mod read_pool;
 mod realtime;
 mod slow_bodies;
 mod stats;

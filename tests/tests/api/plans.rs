@@ -73,3 +73,20 @@ fn queue_history_and_send_lookups_use_their_indexes() {
         assert_served_by(&plan, index, table);
     }
 }
+
+#[test]
+fn the_send_statement_finds_its_row_and_checks_its_key_by_index() {
+    let db = TestDb::migrated();
+    db.conn().batch_execute(SEED).unwrap();
+    let cases = [
+        (HotPath::SendAppend(ConversationId(7)), &["direct_messages_pkey"][..]),
+        (HotPath::SendAppendToSupport(UserId(7)), &["direct_messages_one_support_per_user"][..]),
+    ];
+    for (path, index) in cases {
+        let plan = explain(&db.url, path).unwrap();
+        println!("{path:?}\n{plan}\n");
+        assert_served_by(&plan, index, "direct_messages");
+        assert!(!plan.contains("Seq Scan on dm_messages"), "sequential scan of dm_messages:\n{plan}");
+        assert!(plan.contains("Conflict Arbiter Indexes: dm_messages_client_id_idx"), "idempotency by index:\n{plan}");
+    }
+}

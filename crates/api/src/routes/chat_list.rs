@@ -34,6 +34,6 @@ async fn conversations(
     ApiQuery(params): ApiQuery<ChatListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (after, limit) = params.try_into_domain()?;
-    let list = state.store.run(move |tx| chat_list::chat_list(tx, &caller, after, limit)).await?;
+    let list = state.store.read(move |tx| chat_list::chat_list(tx, &caller, after, limit)).await?;
     Ok(HttpResponse::Ok().json(ChatListResponse::new(list, caller.user_id)))
 }

@@ -115,7 +115,7 @@ async fn list_dms(
     ApiQuery(params): ApiQuery<DmListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let (rows, next) = state.store.run(move |tx| direct_messages::list_dms(tx, &caller, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| direct_messages::list_dms(tx, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(UserDmPage {
         items: rows.into_iter().map(|dm| UserDm::new(dm, caller.user_id)).collect(),
         next_cursor: encode_dm_cursor(next),
@@ -157,7 +157,7 @@ async fn list_messages(
     Caller(caller): Caller,
     History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
+    let page = state.store.read(move |tx| direct_messages::dm_history(tx, &caller, id, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
 
@@ -181,7 +181,7 @@ async fn send_message(
     PathId(id): PathId<ConversationId>,
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
+    let sent = state.perform_send(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 

@@ -55,7 +55,7 @@ async fn list_dms(
     ApiQuery(params): ApiQuery<AdminDmParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain()?;
-    let (rows, next) = state.store.run(move |tx| direct_messages::admin_list_dms(tx, &admin, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| direct_messages::admin_list_dms(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminDmPage {
         items: rows.into_iter().map(AdminDm::from).collect(),
         next_cursor: encode_dm_cursor(next),
@@ -98,7 +98,7 @@ async fn list_messages(
     AdminCaller(admin): AdminCaller,
     History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| notes::admin_dm_history_with_notes(tx, &admin, id, &query)).await?;
+    let page = state.store.read(move |tx| notes::admin_dm_history_with_notes(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
@@ -121,7 +121,7 @@ async fn reply(
     PathId(id): PathId<ConversationId>,
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
+    let sent = state.perform_send(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 

@@ -48,7 +48,7 @@ async fn list_group_messages(
     Caller(caller): Caller,
     History(group, query): History<GroupId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
+    let page = state.store.read(move |tx| group_messages::group_history(tx, &caller, group, &query)).await?;
     Ok(HttpResponse::Ok().json(GroupMessagePage::from(page)))
 }
 

@@ -72,7 +72,7 @@ async fn list_messages(
     Caller(caller): Caller,
     ValidQuery(query): ValidQuery<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| support::support_history(tx, &caller, &query)).await?;
+    let page = state.store.read(move |tx| support::support_history(tx, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(MessagePage::from(page)))
 }
 
@@ -94,7 +94,7 @@ async fn send_message(
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings.support.clone();
-    let sent = state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+    let sent = state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
     Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 

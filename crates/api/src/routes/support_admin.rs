@@ -77,7 +77,7 @@ async fn queue(
     ApiQuery(params): ApiQuery<QueueParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.try_into_domain(admin.user_id)?;
-    let (rows, next) = state.store.run(move |tx| support::support_queue(tx, &admin, &query)).await?;
+    let (rows, next) = state.store.read(move |tx| support::support_queue(tx, &admin, &query)).await?;
     Ok(HttpResponse::Ok().json(SupportQueuePage {
         items: rows.into_iter().map(AdminSupportConversation::from).collect(),
         next_cursor: queue_cursor(next),
@@ -143,7 +143,7 @@ async fn list_messages(
     AdminCaller(admin): AdminCaller,
     History(id, query): History<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.store.run(move |tx| notes::admin_support_history_with_notes(tx, &admin, id, &query)).await?;
+    let page = state.store.read(move |tx| notes::admin_support_history_with_notes(tx, &admin, id, &query)).await?;
     Ok(HttpResponse::Ok().json(AdminHistoryPage::from(page)))
 }
 
@@ -166,7 +166,7 @@ async fn reply(
     PathId(id): PathId<ConversationId>,
     Valid((voice, new)): Valid<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
+    let sent = state.perform_send(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 

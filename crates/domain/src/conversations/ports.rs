@@ -7,7 +7,53 @@ use crate::conversations::message::{Message, MessageBody};
 use crate::conversations::paging::HistoryQuery;
 use crate::conversations::state::{ConversationState, Side};
 use crate::error::RepoError;
-use crate::ids::{ConversationId, MessageId};
+use crate::ids::{ConversationId, MessageId, UserId};
+
+/// Which conversation a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendTarget {
+    /// This conversation.
+    Conversation(ConversationId),
+    /// The support conversation of this user (found by the unique index on its owner,
+    /// so a user's send needs no lookup first); [`Appended::Missing`] until it exists.
+    SupportOf(UserId),
+}
+
+/// One message to append, as the use case decided it: who speaks, from which side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Append {
+    /// Where.
+    pub target: AppendTarget,
+    /// Who speaks (authorized by the use case).
+    pub author: Author,
+    /// The side the author is on ([`ConversationState::side_of`]): the side whose read
+    /// mark moves to the new message; the other side gets one more unread.
+    pub side: Side,
+    /// The validated body.
+    pub body: MessageBody,
+    /// The client's idempotency key.
+    pub client_id: Option<Uuid>,
+}
+
+/// What [`ConversationRepository::append`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored: the conversation's row as it was just before (read under its lock),
+    /// and the new message.
+    Stored {
+        /// The row before the message.
+        before: ConversationState,
+        /// The stored message.
+        message: Message,
+    },
+    /// The idempotency key is already used in this conversation; nothing was written.
+    Duplicate {
+        /// The conversation's row (read under its lock).
+        conversation: ConversationState,
+    },
+    /// No such conversation.
+    Missing,
+}
 
 /// Storage of conversations' messages and state.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -26,16 +72,19 @@ pub trait ConversationRepository {
     /// The message stored earlier in this conversation with this idempotency key.
     fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
 
-    /// Stores a message at position `seq` (the conversation's next, under its lock) and
-    /// returns it with its id, time and names.
-    fn insert_message(
-        &mut self,
-        id: ConversationId,
-        seq: i64,
-        author: &Author,
-        body: &MessageBody,
-        client_id: Option<Uuid>,
-    ) -> Result<Message, RepoError>;
+    /// Appends one message and applies its effect to the conversation row, atomically
+    /// and in one step (the adapter: one statement).
+    ///
+    /// The effect MUST equal [`ConversationState::apply_message`] on the row as it was
+    /// just before, under the row's lock: the message gets `last_seq + 1`, and read
+    /// state, unread counters, last message, archive marks and the support lifecycle
+    /// change as that model says. The adapter MUST return:
+    /// - [`Appended::Stored`] with the row as it was before (locked) and the stored message;
+    /// - [`Appended::Duplicate`] when `client_id` is already used in this conversation
+    ///   (the unique index decides, also against a concurrent append that committed
+    ///   while this one waited for the lock); then nothing was written;
+    /// - [`Appended::Missing`] when the target names no conversation.
+    fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
 
     /// The position (`seq`) of `message` in conversation `id`, or `Ok(None)` when it is not
     /// a message of that conversation. Positions, not ids, order a conversation: history

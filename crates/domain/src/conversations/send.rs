@@ -3,7 +3,7 @@
 use crate::access::Author;
 use crate::conversations::message::{Message, NewMessage};
 use crate::conversations::paging::{HistoryQuery, Page};
-use crate::conversations::ports::ConversationRepository;
+use crate::conversations::ports::{Append, AppendTarget, Appended, ConversationRepository};
 use crate::conversations::state::{ConversationState, Side};
 use crate::error::RepoError;
 use crate::ids::{ConversationId, MessageId};
@@ -37,42 +37,48 @@ pub enum AppendError {
     Repo(#[from] RepoError),
 }
 
-/// Appends a message to a conversation locked by the caller, idempotently.
+/// Appends a message, idempotently, in one step of the repository
+/// ([`ConversationRepository::append`]); `Ok(None)` when the target names no
+/// conversation.
 ///
-/// `state` MUST come from [`ConversationRepository::lock_conversation`] in the same
-/// transaction. Updates read state (the sender has read up to their message; the other
-/// side has one more unread), the support lifecycle, and the last-message fields.
+/// The use case has decided who speaks and from which side; the effect on the
+/// conversation (position, read state, unread counters, lifecycle) is
+/// [`ConversationState::apply_message`], which the repository applies under the row's
+/// lock and this function replays on the row as it was before, for the events. A retry
+/// (the key is taken) reads the stored message, only then, and compares it.
 pub fn append_message(
     repo: &mut (impl ConversationRepository + ?Sized),
-    state: &mut ConversationState,
+    target: AppendTarget,
     author: Author,
+    side: Side,
     new: &NewMessage,
-) -> Result<Sent, AppendError> {
-    if let Some(client_id) = new.client_message_id
-        && let Some(existing) = repo.find_by_client_id(state.id, client_id)?
-    {
-        return if existing.author != author {
-            Err(AppendError::ClientIdReused)
-        } else if existing.kind != new.body.kind() || existing.content != new.body.content() {
-            Err(AppendError::KeyReused)
-        } else {
-            Ok(Sent { message: existing, participants: state.participants, created: false, status_changed: false })
-        };
-    }
-    let message = repo.insert_message(state.id, state.next_seq(), &author, &new.body, new.client_message_id)?;
-    let side = state.side_of(&author);
-    state.record_message(message.id, message.created_at, side);
-    let mut status_changed = false;
-    if let Some(support) = &mut state.support {
-        let before = support.status;
-        match side {
-            Side::One => support.on_user_message(message.created_at),
-            Side::Two => support.on_staff_message(),
+) -> Result<Option<Sent>, AppendError> {
+    let append = Append { target, author, side, body: new.body.clone(), client_id: new.client_message_id };
+    match repo.append(&append)? {
+        Appended::Missing => Ok(None),
+        Appended::Stored { before, message } => {
+            let mut state = before;
+            if state.side_of(&author) != side {
+                return Err(RepoError::internal("append: the side does not match the author").into());
+            }
+            let status_changed = state.apply_message(message.id, message.created_at, side);
+            Ok(Some(Sent { message, participants: state.participants, created: true, status_changed }))
         }
-        status_changed = support.status != before;
+        Appended::Duplicate { conversation } => {
+            let key = new.client_message_id.ok_or_else(|| RepoError::internal("a duplicate without a key"))?;
+            let existing = repo
+                .find_by_client_id(conversation.id, key)?
+                .ok_or_else(|| RepoError::internal("a duplicate key with no message"))?;
+            if existing.author != author {
+                Err(AppendError::ClientIdReused)
+            } else if existing.kind != new.body.kind() || existing.content != new.body.content() {
+                Err(AppendError::KeyReused)
+            } else {
+                let participants = conversation.participants;
+                Ok(Some(Sent { message: existing, participants, created: false, status_changed: false }))
+            }
+        }
     }
-    repo.save_conversation(state)?;
-    Ok(Sent { message, participants: state.participants, created: true, status_changed })
 }
 
 /// A page of a conversation's history, or `Ok(None)` when the cursor names no message
@@ -189,35 +195,32 @@ mod tests {
         NewMessage { body: MessageBody::parse(MessageKind::Text, "hi").unwrap(), client_message_id: client }
     }
 
+    const HERE: AppendTarget = AppendTarget::Conversation(ConversationId(3));
+
+    fn stored_append(before: ConversationState, id: i64) -> impl FnMut(&Append) -> Result<Appended, RepoError> {
+        move |a| Ok(Appended::Stored { before: before.clone(), message: stored(id, a.author, a.client_id) })
+    }
+
     #[test]
     fn a_user_message_reopens_support_and_counts_for_the_team() {
         let mut repo = MockConversationRepository::new();
-        repo.expect_insert_message()
-            .withf(|_, seq, _, _, _| *seq == 1)
+        repo.expect_append()
+            .withf(|a| a.side == Side::One && a.target == HERE)
             .times(1)
-            .returning(|_, _, a, _, c| Ok(stored(10, *a, c)));
-        repo.expect_save_conversation()
-            .withf(|s| {
-                s.support.unwrap().status == SupportStatus::Open
-                    && s.side_two.unread == 1
-                    && s.side_one.last_read == MessageId(10)
-            })
-            .times(1)
-            .returning(|_| Ok(()));
-        let mut s = state();
-        let sent = append_message(&mut repo, &mut s, Author::User(USER), &new(None)).unwrap();
+            .returning(stored_append(state(), 10));
+        repo.expect_find_by_client_id().never();
+        let sent = append_message(&mut repo, HERE, Author::User(USER), Side::One, &new(None)).unwrap().unwrap();
         assert!(sent.created);
-        assert!(s.support.unwrap().waiting_since.is_some());
+        assert!(sent.status_changed, "pending -> open");
     }
 
     #[test]
     fn a_retry_returns_the_stored_message_and_writes_nothing() {
         let key = Uuid::new_v4();
         let mut repo = MockConversationRepository::new();
+        repo.expect_append().times(1).returning(|_| Ok(Appended::Duplicate { conversation: state() }));
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
-        repo.expect_insert_message().never();
-        repo.expect_save_conversation().never();
-        let sent = append_message(&mut repo, &mut state(), Author::User(USER), &new(Some(key))).unwrap();
+        let sent = append_message(&mut repo, HERE, Author::User(USER), Side::One, &new(Some(key))).unwrap().unwrap();
         assert!(!sent.created);
         assert_eq!(sent.message.id, MessageId(10));
     }
@@ -226,12 +229,11 @@ mod tests {
     fn a_key_reused_by_the_same_sender_for_other_content_is_refused() {
         let key = Uuid::new_v4();
         let mut repo = MockConversationRepository::new();
+        repo.expect_append().returning(|_| Ok(Appended::Duplicate { conversation: state() }));
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
-        repo.expect_insert_message().never();
-        repo.expect_save_conversation().never();
         let other =
             NewMessage { body: MessageBody::parse(MessageKind::Text, "bye").unwrap(), client_message_id: Some(key) };
-        let err = append_message(&mut repo, &mut state(), Author::User(USER), &other).unwrap_err();
+        let err = append_message(&mut repo, HERE, Author::User(USER), Side::One, &other).unwrap_err();
         assert!(matches!(err, AppendError::KeyReused));
     }
 
@@ -239,23 +241,54 @@ mod tests {
     fn a_key_used_by_another_sender_is_a_conflict() {
         let key = Uuid::new_v4();
         let mut repo = MockConversationRepository::new();
+        repo.expect_append().returning(|_| Ok(Appended::Duplicate { conversation: state() }));
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
-        repo.expect_insert_message().never();
-        let err = append_message(&mut repo, &mut state(), Author::Team { admin: ADMIN }, &new(Some(key))).unwrap_err();
+        let team = Author::Team { admin: ADMIN };
+        let err = append_message(&mut repo, HERE, team, Side::Two, &new(Some(key))).unwrap_err();
         assert!(matches!(err, AppendError::ClientIdReused));
     }
 
     #[test]
     fn a_staff_reply_makes_support_pending() {
+        let mut before = state();
+        before.support =
+            Some(SupportState { status: SupportStatus::Open, assignee: None, waiting_since: Some(Utc::now()) });
         let mut repo = MockConversationRepository::new();
-        repo.expect_insert_message().returning(|_, _, a, _, c| Ok(stored(11, *a, c)));
-        repo.expect_save_conversation().returning(|_| Ok(()));
+        repo.expect_append().returning(stored_append(before, 11));
+        let persona = Author::Persona { persona: PersonaId(2), admin: ADMIN };
+        let sent = append_message(&mut repo, HERE, persona, Side::Two, &new(None)).unwrap().unwrap();
+        assert!(sent.status_changed, "open -> pending");
+    }
+
+    #[test]
+    fn a_missing_conversation_is_none() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_append().returning(|_| Ok(Appended::Missing));
+        let target = AppendTarget::SupportOf(USER);
+        assert!(append_message(&mut repo, target, Author::User(USER), Side::One, &new(None)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_side_that_does_not_match_the_author_is_refused() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_append().returning(stored_append(state(), 12));
+        let err = append_message(&mut repo, HERE, Author::User(USER), Side::Two, &new(None)).unwrap_err();
+        assert!(matches!(err, AppendError::Repo(_)));
+    }
+
+    #[test]
+    fn the_model_applies_the_lifecycle_after_the_read_state() {
         let mut s = state();
-        s.support = Some(SupportState { status: SupportStatus::Open, assignee: None, waiting_since: Some(Utc::now()) });
-        append_message(&mut repo, &mut s, Author::Persona { persona: PersonaId(2), admin: ADMIN }, &new(None)).unwrap();
-        assert_eq!(s.support.unwrap().status, SupportStatus::Pending);
-        assert_eq!(s.support.unwrap().waiting_since, None);
-        assert_eq!(s.side_one.unread, 1);
+        let at = Utc::now();
+        assert!(s.apply_message(MessageId(5), at, Side::One));
+        assert_eq!(s.support.unwrap().waiting_since, Some(at));
+        assert_eq!((s.last_seq, s.side_two.unread), (1, 1));
+        assert!(!s.apply_message(MessageId(6), at, Side::One), "already open");
+        assert!(s.apply_message(MessageId(7), at, Side::Two));
+        assert_eq!(
+            s.support.unwrap(),
+            SupportState { status: SupportStatus::Pending, assignee: None, waiting_since: None }
+        );
     }
 
     #[test]

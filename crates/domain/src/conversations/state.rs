@@ -121,6 +121,25 @@ impl ConversationState {
         self.last_message_at = self.last_message_at.max(at);
     }
 
+    /// The whole effect of a new message from `from` (stored at [`Self::next_seq`] with
+    /// id `id` at `at`) on its conversation: [`Self::record_message`], then the support
+    /// lifecycle (a user message opens the conversation and starts the wait, a staff
+    /// message makes it pending). Returns whether the support status changed.
+    ///
+    /// This is the model the adapter's one-statement append (`ConversationRepository::
+    /// append`) implements in SQL; a property test (`tests/tests/api/append_model.rs`)
+    /// runs both on the same sequences of sends and compares the rows.
+    pub fn apply_message(&mut self, id: MessageId, at: DateTime<Utc>, from: Side) -> bool {
+        self.record_message(id, at, from);
+        let Some(support) = &mut self.support else { return false };
+        let before = support.status;
+        match from {
+            Side::One => support.on_user_message(at),
+            Side::Two => support.on_staff_message(),
+        }
+        support.status != before
+    }
+
     /// When `side` archived the conversation, if it did.
     pub const fn archived(&self, side: Side) -> Option<DateTime<Utc>> {
         match side {

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{self, Denied, Participants, Voice};
 use crate::conversations::{
-    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side, append_message,
-    history, mark_read,
+    AppendError, AppendTarget, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side,
+    append_message, history, mark_read,
 };
 use crate::direct_messages::model::{AccessLogEntry, AccessLogQuery, AdminDmQuery, DmCursor, DmSummary};
 use crate::direct_messages::ports::DirectMessageRepository;
@@ -131,8 +131,8 @@ pub fn reply_in_persona_dm(
     new: &NewMessage,
 ) -> Result<Done<Sent>, AdminDmError> {
     require_admin(caller)?;
-    let mut state = repo
-        .lock_conversation(id)?
+    let state = repo
+        .conversation_state(id)?
         .filter(|s| matches!(s.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. }))
         .ok_or(AdminDmError::NotFound)?;
     let author = access::authorize_post(caller, &state.participants, Voice::Own).map_err(|denied| match denied {
@@ -143,7 +143,9 @@ pub fn reply_in_persona_dm(
         // An admin who is a participant of a user DM writes through the user routes.
         return Err(AdminDmError::UserDmReadOnly);
     }
-    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
+    let sent = append_message(repo, AppendTarget::Conversation(id), author, state.side_of(&author), new)?
+        .ok_or(AdminDmError::NotFound)?;
+    Ok(Done::sent(sent))
 }
 
 /// Why a message could not be posted in a DM by whoever the caller is.
@@ -224,7 +226,7 @@ pub fn list_access_log(
 mod tests {
     use super::*;
     use crate::access::Author;
-    use crate::conversations::{MessageBody, MessageKind};
+    use crate::conversations::{Appended, MessageBody, MessageKind};
     use crate::direct_messages::test_support::{MockRepo, dm_state, persona_dm_state};
     use crate::ids::{PersonaId, UserId};
 
@@ -237,20 +239,22 @@ mod tests {
     #[test]
     fn admins_answer_persona_dms_as_that_persona() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, UserId(1), PersonaId(4)))));
-        repo.expect_insert_message()
-            .withf(|_, _, author, _, _| *author == Author::Persona { persona: PersonaId(4), admin: UserId(9) })
+        repo.expect_conversation_state().returning(|id| Ok(Some(persona_dm_state(id, UserId(1), PersonaId(4)))));
+        repo.expect_append()
+            .withf(|a| a.author == Author::Persona { persona: PersonaId(4), admin: UserId(9) } && a.side == Side::Two)
             .times(1)
-            .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
-        repo.expect_save_conversation().returning(|_| Ok(()));
+            .returning(|a| {
+                let before = persona_dm_state(ConversationId(1), UserId(1), PersonaId(4));
+                Ok(Appended::Stored { before, message: crate::support::test_support::message(5, a.author) })
+            });
         let _done = reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap();
     }
 
     #[test]
     fn admins_cannot_post_in_user_dms() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
-        repo.expect_insert_message().never();
+        repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_append().never();
         let err = reply_in_persona_dm(&mut repo, &ADMIN, ConversationId(1), &text());
         assert!(matches!(err, Err(AdminDmError::UserDmReadOnly)));
     }
@@ -329,20 +333,21 @@ mod tests {
     #[test]
     fn an_admin_posts_as_themselves_in_their_own_dm_and_as_the_persona_elsewhere() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| {
-            Ok(Some(if id == ConversationId(1) {
+        let state_of = |id| {
+            if id == ConversationId(1) {
                 dm_state(id, UserId(9), UserId(2))
             } else {
                 persona_dm_state(id, UserId(2), PersonaId(3))
-            }))
-        });
+            }
+        };
+        repo.expect_conversation_state().returning(move |id| Ok(Some(state_of(id))));
         repo.expect_is_blocked().returning(|_, _| Ok(false));
-        repo.expect_insert_message().returning(|id, seq, author, _, _| {
-            let mut m = crate::direct_messages::test_support::message(seq, *author);
-            m.conversation_id = id;
-            Ok(m)
+        repo.expect_append().returning(move |a| {
+            let AppendTarget::Conversation(id) = a.target else { panic!("a DM is named by its id") };
+            let mut message = crate::direct_messages::test_support::message(1, a.author);
+            message.conversation_id = id;
+            Ok(Appended::Stored { before: state_of(id), message })
         });
-        repo.expect_save_conversation().returning(|_| Ok(()));
         let own = send_in_dm(&mut repo, &ADMIN, ConversationId(1), &text()).unwrap().value;
         assert_eq!(own.message.author, Author::User(UserId(9)));
         let persona = send_in_dm(&mut repo, &ADMIN, ConversationId(2), &text()).unwrap().value;
@@ -352,8 +357,8 @@ mod tests {
     #[test]
     fn users_outside_a_dm_get_not_found_never_the_staff_path() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| Ok(Some(persona_dm_state(id, UserId(2), PersonaId(3)))));
-        repo.expect_insert_message().never();
+        repo.expect_conversation_state().returning(|id| Ok(Some(persona_dm_state(id, UserId(2), PersonaId(3)))));
+        repo.expect_append().never();
         let err = send_in_dm(&mut repo, &Principal::user(UserId(5)), ConversationId(2), &text()).unwrap_err();
         assert!(matches!(err, DmPostError::AsParticipant(UserDmError::NotFound)));
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{self, Participants, Voice};
 use crate::conversations::{
-    AppendError, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent,
-    append_message, history, mark_read,
+    AppendError, AppendTarget, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page,
+    ReadMark, Sent, append_message, history, mark_read,
 };
 use crate::direct_messages::model::{DmCursor, DmListQuery, DmSummary};
 use crate::direct_messages::ports::DirectMessageRepository;
@@ -99,14 +99,18 @@ pub fn send_dm_message(
     id: ConversationId,
     new: &NewMessage,
 ) -> Result<Done<Sent>, UserDmError> {
-    let mut state = participant_state(repo.lock_conversation(id)?, caller)?;
+    // Read, not locked: a DM's participants never change, and the append takes the
+    // row's lock for the effect itself.
+    let state = participant_state(repo.conversation_state(id)?, caller)?;
     if let Participants::UserDm { a, b } = state.participants
         && (repo.is_blocked(a, b)? || repo.is_blocked(b, a)?)
     {
         return Err(UserDmError::Blocked);
     }
     let author = access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserDmError::NotFound)?;
-    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
+    let sent = append_message(repo, AppendTarget::Conversation(id), author, state.side_of(&author), new)?
+        .ok_or(UserDmError::NotFound)?;
+    Ok(Done::sent(sent))
 }
 
 /// Moves the caller's read mark in a DM.
@@ -150,7 +154,7 @@ pub fn set_dm_archived(
 mod tests {
     use super::*;
     use crate::access::Author;
-    use crate::conversations::{MessageBody, MessageKind, Side};
+    use crate::conversations::{Appended, MessageBody, MessageKind, Side};
     use crate::direct_messages::test_support::{MockRepo, dm_state};
     use crate::ids::UserId;
 
@@ -161,8 +165,8 @@ mod tests {
     #[test]
     fn outsiders_and_support_ids_are_not_found() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
-        repo.expect_insert_message().never();
+        repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+        repo.expect_append().never();
         let err = send_dm_message(&mut repo, &Principal::user(UserId(3)), ConversationId(1), &text());
         assert!(matches!(err, Err(UserDmError::NotFound)));
         let err = send_dm_message(&mut repo, &Principal::admin(UserId(4)), ConversationId(1), &text());
@@ -173,9 +177,9 @@ mod tests {
     fn a_block_in_either_direction_stops_new_messages() {
         for blocker in [UserId(1), UserId(2)] {
             let mut repo = MockRepo::new();
-            repo.expect_lock_conversation().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
+            repo.expect_conversation_state().returning(|id| Ok(Some(dm_state(id, UserId(1), UserId(2)))));
             repo.expect_is_blocked().returning(move |b, _| Ok(b == blocker));
-            repo.expect_insert_message().never();
+            repo.expect_append().never();
             let err = send_dm_message(&mut repo, &Principal::user(UserId(1)), ConversationId(1), &text());
             assert!(matches!(err, Err(UserDmError::Blocked)));
         }
@@ -184,19 +188,24 @@ mod tests {
     #[test]
     fn both_users_post_as_themselves_and_a_message_unarchives() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|id| {
+        let archived = |id| {
             let mut s = dm_state(id, UserId(1), UserId(2));
             s.archived_one = Some(Utc::now());
-            Ok(Some(s))
-        });
+            s
+        };
+        repo.expect_conversation_state().returning(move |id| Ok(Some(archived(id))));
         repo.expect_is_blocked().returning(|_, _| Ok(false));
-        repo.expect_insert_message()
-            .withf(|_, _, author, _, _| *author == Author::User(UserId(2)))
-            .returning(|_, _, a, _, _| Ok(crate::support::test_support::message(5, *a)));
-        repo.expect_save_conversation()
-            .withf(|s| s.archived_one.is_none() && s.side_one.unread == 1)
-            .returning(|_| Ok(()));
-        let _done = send_dm_message(&mut repo, &Principal::user(UserId(2)), ConversationId(1), &text()).unwrap();
+        repo.expect_append().withf(|a| a.author == Author::User(UserId(2)) && a.side == Side::Two).times(1).returning(
+            move |a| {
+                let message = crate::support::test_support::message(5, a.author);
+                Ok(Appended::Stored { before: archived(ConversationId(1)), message })
+            },
+        );
+        let sent = send_dm_message(&mut repo, &Principal::user(UserId(2)), ConversationId(1), &text()).unwrap().value;
+        assert!(sent.created);
+        let mut after = archived(ConversationId(1));
+        after.apply_message(sent.message.id, sent.message.created_at, Side::Two);
+        assert!(after.archived_one.is_none() && after.side_one.unread == 1, "the model unarchives and counts");
     }
 
     #[test]

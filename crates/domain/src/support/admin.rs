@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{self, Author, Denied, Participants};
 use crate::conversations::{
-    AppendError, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent,
-    Side, append_message, history, mark_read,
+    AppendError, AppendTarget, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page,
+    ReadMark, Sent, Side, append_message, history, mark_read,
 };
 use crate::error::RepoError;
 use crate::events::{ChatEvent, Done};
@@ -161,7 +161,13 @@ pub fn reply_to_support(
     if !caller.is_admin() {
         return Err(ReplyError::Forbidden);
     }
-    let mut state = lock_support(repo, id)?.ok_or(ReplyError::NotFound)?;
+    // Read, not locked: who is in a conversation and its kind never change, and the
+    // append below takes the row's lock for the effect itself.
+    let state = repo
+        .conversation_state(id)?
+        .filter(|s| matches!(s.participants, Participants::Support { .. }))
+        .ok_or(ReplyError::NotFound)?;
+    let here = AppendTarget::Conversation(id);
     if access::is_participant(caller.user_id, &state.participants) {
         // An admin answering their own support conversation from the queue speaks for the
         // team, never as themselves (that is the user route) and never as a persona to
@@ -171,7 +177,8 @@ pub fn reply_to_support(
             Voice::Team | Voice::Default => Author::Team { admin: caller.user_id },
             Voice::Persona(_) => return Err(ReplyError::VoiceNotAllowed),
         };
-        return Ok(Done::sent(append_message(repo, &mut state, author, new)?));
+        let sent = append_message(repo, here, author, state.side_of(&author), new)?.ok_or(ReplyError::NotFound)?;
+        return Ok(Done::sent(sent));
     }
     let asked = match voice {
         Voice::Team => access::Voice::Own,
@@ -186,7 +193,8 @@ pub fn reply_to_support(
         Denied::NotVisible => ReplyError::NotFound,
         Denied::ReadOnly | Denied::VoiceNotAllowed => ReplyError::VoiceNotAllowed,
     })?;
-    Ok(Done::sent(append_message(repo, &mut state, author, new)?))
+    let sent = append_message(repo, here, author, state.side_of(&author), new)?.ok_or(ReplyError::NotFound)?;
+    Ok(Done::sent(sent))
 }
 
 /// Changes status and/or assignee.
@@ -253,7 +261,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::conversations::{MessageBody, MessageKind};
+    use crate::conversations::{Appended, MessageBody, MessageKind};
     use crate::support::test_support::{MockRepo, message, state};
 
     const ADMIN: Principal = Principal::admin(UserId(1));
@@ -265,17 +273,16 @@ mod tests {
 
     fn replying(expected: Author) -> MockRepo {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|_| {
+        repo.expect_conversation_state().returning(|_| {
             let mut s = state(USER);
             s.persona = Some(PersonaId(2));
             Ok(Some(s))
         });
         repo.expect_find_by_client_id().never();
-        repo.expect_insert_message()
-            .withf(move |_, _, author, _, _| *author == expected)
+        repo.expect_append()
+            .withf(move |a| a.author == expected && a.side == Side::Two)
             .times(1)
-            .returning(|_, _, author, _, _| Ok(message(20, *author)));
-        repo.expect_save_conversation().returning(|_| Ok(()));
+            .returning(|a| Ok(Appended::Stored { before: state(USER), message: message(20, a.author) }));
         repo
     }
 
@@ -306,7 +313,7 @@ mod tests {
     #[test]
     fn an_admin_answering_their_own_conversation_speaks_for_the_team_never_as_a_user() {
         let own = |repo: &mut MockRepo| {
-            repo.expect_lock_conversation().returning(|_| {
+            repo.expect_conversation_state().returning(|_| {
                 let mut s = state(UserId(1));
                 s.persona = Some(PersonaId(2));
                 Ok(Some(s))
@@ -316,25 +323,19 @@ mod tests {
             let mut repo = MockRepo::new();
             own(&mut repo);
             repo.expect_persona_is_active().returning(|_| Ok(true));
-            repo.expect_insert_message()
-                .withf(|_, _, author, _, _| *author == Author::Team { admin: UserId(1) })
+            // A staff message: the team's side, and the conversation is answered.
+            repo.expect_append()
+                .withf(|a| a.author == Author::Team { admin: UserId(1) } && a.side == Side::Two)
                 .times(1)
-                .returning(|_, _, author, _, _| Ok(message(20, *author)));
-            repo.expect_save_conversation()
-                .withf(|s| {
-                    let support = s.support.unwrap();
-                    // A staff message: the team's side, and the conversation is answered.
-                    s.side_two.last_read == MessageId(20) && support.status == SupportStatus::Pending
-                })
-                .times(1)
-                .returning(|_| Ok(()));
+                .returning(|a| Ok(Appended::Stored { before: state(UserId(1)), message: message(20, a.author) }));
             let sent = reply_to_support(&mut repo, &ADMIN, ConversationId(1), voice, &text()).unwrap().value;
             assert_eq!(sent.message.author, Author::Team { admin: UserId(1) }, "{voice:?}");
+            assert!(sent.status_changed, "open -> pending");
         }
         let mut repo = MockRepo::new();
         own(&mut repo);
         repo.expect_persona_is_active().returning(|_| Ok(true));
-        repo.expect_insert_message().never();
+        repo.expect_append().never();
         let err = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(2)), &text());
         assert!(matches!(err, Err(ReplyError::VoiceNotAllowed)));
     }
@@ -342,9 +343,9 @@ mod tests {
     #[test]
     fn an_unknown_persona_is_refused_before_anything_is_stored() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|_| Ok(Some(state(USER))));
+        repo.expect_conversation_state().returning(|_| Ok(Some(state(USER))));
         repo.expect_persona_is_active().returning(|_| Ok(false));
-        repo.expect_insert_message().never();
+        repo.expect_append().never();
         let err = reply_to_support(&mut repo, &ADMIN, ConversationId(1), Voice::Persona(PersonaId(5)), &text());
         assert!(matches!(err, Err(ReplyError::UnknownPersona)));
     }
@@ -352,12 +353,12 @@ mod tests {
     #[test]
     fn users_cannot_reply_and_dms_are_not_support() {
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().never();
+        repo.expect_conversation_state().never();
         let err = reply_to_support(&mut repo, &Principal::user(USER), ConversationId(1), Voice::Team, &text());
         assert!(matches!(err, Err(ReplyError::Forbidden)));
 
         let mut repo = MockRepo::new();
-        repo.expect_lock_conversation().returning(|_| {
+        repo.expect_conversation_state().returning(|_| {
             let mut s = state(USER);
             s.participants = Participants::UserDm { a: USER, b: UserId(8) };
             s.support = None;

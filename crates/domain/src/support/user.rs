@@ -5,10 +5,10 @@
 //! read marks that name a message outside the caller's conversation are answered like
 //! missing ones.
 
-use crate::access::{self, Voice};
+use crate::access::{self, Participants, Voice};
 use crate::conversations::{
-    AppendError, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side, history,
-    mark_read,
+    AppendError, AppendTarget, ConversationRepository, HistoryQuery, Message, NewMessage, Page, ReadMark, Sent, Side,
+    append_message, history, mark_read,
 };
 use crate::error::RepoError;
 use crate::events::Done;
@@ -103,11 +103,17 @@ pub fn send_support_message(
     settings: &SupportSettings,
     new: &NewMessage,
 ) -> Result<Done<Sent>, UserSupportError> {
+    // The caller's own conversation: they speak as themselves, from side one, and the
+    // append finds the row by its owner (no lookup first). Only a first message creates it.
+    let participants = Participants::Support { user: caller.user_id };
+    let author = access::authorize_post(caller, &participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
+    if let Some(sent) = append_message(repo, AppendTarget::SupportOf(caller.user_id), author, Side::One, new)? {
+        return Ok(Done::sent(sent));
+    }
     let (id, _) = ensure_support(repo, caller.user_id, settings)?;
-    let mut state = repo.lock_conversation(id)?.ok_or_else(|| RepoError::internal("support conversation vanished"))?;
-    let author =
-        access::authorize_post(caller, &state.participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
-    Ok(Done::sent(crate::conversations::append_message(repo, &mut state, author, new)?))
+    let sent = append_message(repo, AppendTarget::Conversation(id), author, Side::One, new)?
+        .ok_or_else(|| RepoError::internal("support conversation vanished"))?;
+    Ok(Done::sent(sent))
 }
 
 /// Marks the caller's support conversation read up to `upto`.
@@ -125,8 +131,9 @@ pub fn mark_support_read(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversations::Appended;
     use crate::ids::PersonaId;
-    use crate::support::test_support::{MockRepo, state};
+    use crate::support::test_support::{MockRepo, message, state};
 
     const ALICE: Principal = Principal::user(UserId(7));
 
@@ -177,6 +184,45 @@ mod tests {
         assert!(support_history(&mut repo, &ALICE, &newest).unwrap().items.is_empty());
         let cursor = HistoryQuery::Older { before: Some(MessageId(3)), limit: 10 };
         assert!(matches!(support_history(&mut repo, &ALICE, &cursor), Err(UserSupportError::NotFound)));
+    }
+
+    fn hello() -> NewMessage {
+        NewMessage {
+            body: crate::conversations::MessageBody::parse(crate::conversations::MessageKind::Text, "hi").unwrap(),
+            client_message_id: None,
+        }
+    }
+
+    #[test]
+    fn a_users_send_finds_its_conversation_by_owner_with_no_lookup_first() {
+        let mut repo = MockRepo::new();
+        repo.expect_support_id_for_user().never();
+        repo.expect_lock_conversation().never();
+        repo.expect_append()
+            .withf(|a| a.target == AppendTarget::SupportOf(UserId(7)) && a.side == Side::One)
+            .times(1)
+            .returning(|a| Ok(Appended::Stored { before: state(UserId(7)), message: message(3, a.author) }));
+        let sent = send_support_message(&mut repo, &ALICE, &SupportSettings::default(), &hello()).unwrap().value;
+        assert_eq!(sent.message.author, access::Author::User(UserId(7)));
+        assert!(sent.created);
+    }
+
+    #[test]
+    fn a_first_send_creates_the_conversation_then_appends_to_it() {
+        let mut repo = MockRepo::new();
+        repo.expect_append()
+            .withf(|a| a.target == AppendTarget::SupportOf(UserId(7)))
+            .times(1)
+            .returning(|_| Ok(Appended::Missing));
+        repo.expect_support_id_for_user().returning(|_| Ok(None));
+        repo.expect_default_support_persona().returning(|| Ok(None));
+        repo.expect_create_support().times(1).returning(|_, _| Ok((ConversationId(9), true)));
+        repo.expect_append()
+            .withf(|a| a.target == AppendTarget::Conversation(ConversationId(9)))
+            .times(1)
+            .returning(|a| Ok(Appended::Stored { before: state(UserId(7)), message: message(1, a.author) }));
+        let sent = send_support_message(&mut repo, &ALICE, &SupportSettings::default(), &hello()).unwrap().value;
+        assert!(sent.created);
     }
 
     #[test]

@@ -168,7 +168,8 @@ impl Connection {
         let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
-        let sent = self.state.perform(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+        let sent =
+            self.state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
         Ok(self.ack_message(sent.message))
     }
 
@@ -178,8 +179,10 @@ impl Connection {
         let conversation = frame.conversation()?;
         let (voice, new) = frame.body::<SupportReplyRequest>()?.validated()?;
         let caller = self.principal;
-        let sent =
-            self.state.perform(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new)).await?;
+        let sent = self
+            .state
+            .perform_send(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new))
+            .await?;
         Ok(self.ack_message(sent.message))
     }
 
@@ -190,7 +193,8 @@ impl Connection {
         let conversation = frame.conversation()?;
         let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
-        let sent = self.state.perform(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
+        let sent =
+            self.state.perform_send(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
         Ok(self.ack_message(sent.message))
     }
 

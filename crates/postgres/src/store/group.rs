@@ -1,0 +1,296 @@
+//! Group commit: sends waiting at the same moment share one transaction and one commit.
+//!
+//! A commit costs PostgreSQL a WAL flush; a send's statement costs far less. A writer
+//! thread (`writers` of them), on a connection of its own, takes every send queued when
+//! it is free (at most
+//! `max_batch`; none of them waits for a batch to fill: an idle writer runs a lone send
+//! at once, and `max_wait`, 0 by default, is the most a batch of two or more waits for
+//! more), runs them in arrival order in one transaction, commits, and only then answers
+//! each. Per-conversation order and gapless positions hold as without it: each send
+//! still takes its conversation's row lock, in arrival order, inside the transaction.
+//!
+//! A batch never commits part of a failed transaction, and never stalls the writer
+//! for one send's sake: when one of its sends refuses (its use case returned an
+//! error), fails a statement, panics, or was given up by its caller, the whole
+//! transaction rolls back and every other send is handed back to its caller, which runs
+//! it alone on the requests' pool (with the per-conversation writer bound), so the one
+//! that failed fails alone and the others commit. The writer's connection waits at most
+//! [`LOCK_WAIT`] for a row lock: a conversation locked by another transaction (a read
+//! mark, a status change, or a session holding it) sends its batch down that path
+//! instead of holding every other send behind it. Jobs are therefore [`SharedJob`]s:
+//! functions of what they read, safe to run again.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chat_domain::RepoError;
+use chat_domain::store::{JobOutcome, SharedJob};
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use tokio::sync::oneshot;
+
+use super::{Abandoned, Deadline, PgPool, WriterGate, checkout, unavailable};
+use crate::health::{self, DbHealth, Outcome};
+use crate::tx::PgTx;
+
+/// How sends are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitConfig {
+    /// The most sends in one transaction.
+    pub max_batch: usize,
+    /// How long a batch of two or more sends may wait for more to arrive (a lone send
+    /// never waits). About a millisecond at most; 0 takes what is queued.
+    pub max_wait: Duration,
+    /// Writer threads, each with a connection of its own, taking batches from one queue:
+    /// one writer runs its statements one after another on one backend, so on a
+    /// machine where the database has more than one core several writers keep it busy.
+    pub writers: usize,
+}
+
+impl Default for GroupCommitConfig {
+    fn default() -> Self {
+        Self { max_batch: 64, max_wait: Duration::ZERO, writers: 4 }
+    }
+}
+
+/// The longest the writer's connection waits for a row lock (its `lock_timeout`).
+pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(100);
+
+/// The writer's answer to one queued send.
+enum Reply {
+    /// Committed (its payload), or a storage error.
+    Done(Result<Box<dyn Any + Send>, RepoError>),
+    /// The job panicked.
+    Panicked(Box<dyn Any + Send>),
+    /// The shared transaction rolled back: run the job alone.
+    Alone(SharedJob),
+}
+
+/// What became of a submitted send.
+pub(crate) enum Submitted {
+    /// Committed with others (its payload), or failed for good.
+    Done(Result<Box<dyn Any + Send>, RepoError>),
+    /// Run it alone, on the requests' pool.
+    Alone(SharedJob),
+}
+
+/// A send waiting for the writer.
+struct Pending {
+    use_case: &'static str,
+    job: SharedJob,
+    reply: oneshot::Sender<Reply>,
+    abandoned: Abandoned,
+    queued: Instant,
+}
+
+/// The handle requests queue their sends on; the writer thread stops when the last
+/// handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupCommit {
+    queue: Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("use_case", &self.use_case).finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writers on `pool` (a pool of their own: one connection each).
+    pub(crate) fn start(
+        pool: PgPool,
+        refusing: Arc<AtomicBool>,
+        writers: Arc<WriterGate>,
+        health: DbHealth,
+        checkout_timeout: Duration,
+        config: GroupCommitConfig,
+    ) -> Self {
+        let (queue, received) = mpsc::channel();
+        let received = Arc::new(Mutex::new(received));
+        for n in 0..config.writers.max(1) {
+            let writer = Writer {
+                pool: pool.clone(),
+                refusing: Arc::clone(&refusing),
+                writers: Arc::clone(&writers),
+                health: health.clone(),
+                checkout_timeout,
+                config,
+            };
+            let received = Arc::clone(&received);
+            std::thread::Builder::new()
+                .name(format!("chat-group-commit-{n}"))
+                .spawn(move || writer.run(&received))
+                .expect("a group commit writer thread starts");
+        }
+        Self { queue }
+    }
+
+    /// Queues `job` and waits for its answer, at most until `finish_by` (then the job is
+    /// marked given up: it is not committed if it has not been yet, and the caller gets
+    /// 503).
+    pub(crate) async fn submit(
+        &self,
+        use_case: &'static str,
+        job: SharedJob,
+        finish_by: Instant,
+        transaction_timeout: Duration,
+    ) -> Submitted {
+        let (reply, answer) = oneshot::channel();
+        let abandoned: Abandoned = Arc::new(AtomicBool::new(false));
+        let pending = Pending { use_case, job, reply, abandoned: Arc::clone(&abandoned), queued: Instant::now() };
+        if self.queue.send(pending).is_err() {
+            return Submitted::Done(Err(RepoError::internal("the group commit writer has stopped")));
+        }
+        match tokio::time::timeout_at(finish_by.into(), answer).await {
+            Ok(Ok(Reply::Done(result))) => Submitted::Done(result),
+            Ok(Ok(Reply::Alone(job))) => Submitted::Alone(job),
+            Ok(Ok(Reply::Panicked(panic))) => std::panic::resume_unwind(panic),
+            Ok(Err(_)) => Submitted::Done(Err(RepoError::internal("the group commit writer dropped a send"))),
+            Err(_) => {
+                abandoned.store(true, Ordering::Release);
+                Submitted::Done(Err(unavailable(Deadline::Transaction(transaction_timeout))))
+            }
+        }
+    }
+}
+
+/// Why a shared transaction was rolled back.
+enum SharedAbort {
+    /// A job refused (or failed and said so): the others run again alone.
+    Refused,
+    /// A job panicked: its caller gets the panic, the others run again alone.
+    Panicked(usize, Box<dyn Any + Send>),
+    /// A caller gave up before the commit.
+    Abandoned,
+    /// A statement or the commit failed.
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for SharedAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+struct Writer {
+    pool: PgPool,
+    refusing: Arc<AtomicBool>,
+    writers: Arc<WriterGate>,
+    health: DbHealth,
+    checkout_timeout: Duration,
+    config: GroupCommitConfig,
+}
+
+impl Writer {
+    /// Takes a batch from the shared queue (one writer at a time), then runs it while
+    /// the next writer takes the next batch.
+    fn run(self, queue: &Mutex<Receiver<Pending>>) {
+        loop {
+            let Some(batch) = self.take(queue) else { return };
+            self.run_batch(batch);
+        }
+    }
+
+    fn take(&self, queue: &Mutex<Receiver<Pending>>) -> Option<Vec<Pending>> {
+        let queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = queue.recv().ok()?;
+        let mut batch = vec![first];
+        while batch.len() < self.config.max_batch
+            && let Ok(next) = queue.try_recv()
+        {
+            batch.push(next);
+        }
+        if batch.len() > 1 && !self.config.max_wait.is_zero() {
+            let until = Instant::now() + self.config.max_wait;
+            while batch.len() < self.config.max_batch {
+                match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    Ok(next) => batch.push(next),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        Some(batch)
+    }
+
+    fn run_batch(&self, batch: Vec<Pending>) {
+        // What waited past the checkout bound is shed (503), as a request that got no
+        // connection in time; what its caller gave up on is dropped.
+        let mut live = Vec::with_capacity(batch.len());
+        for pending in batch {
+            let waited = pending.queued.elapsed();
+            if pending.abandoned.load(Ordering::Acquire) {
+                continue;
+            }
+            if waited > self.checkout_timeout {
+                health::checkout_timed_out();
+                let shed = unavailable(Deadline::Checkout(self.checkout_timeout));
+                let _ = pending.reply.send(Reply::Done(Err(shed)));
+                continue;
+            }
+            health::checkout_waited(waited);
+            live.push(pending);
+        }
+        if live.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + self.checkout_timeout;
+        let mut conn = match checkout(&self.pool, &self.refusing, deadline, self.checkout_timeout) {
+            Ok(conn) => conn,
+            Err(e) => {
+                health::checkout_timed_out();
+                let reason = e.to_string();
+                for pending in live {
+                    let _ = pending.reply.send(Reply::Done(Err(RepoError::Unavailable(reason.clone().into()))));
+                }
+                return;
+            }
+        };
+        health::group_commit_batch(live.len());
+        let began = Instant::now();
+        let attempt = conn.transaction::<Vec<Box<dyn Any + Send>>, SharedAbort, _>(|conn| {
+            let mut payloads = Vec::with_capacity(live.len());
+            for (i, pending) in live.iter_mut().enumerate() {
+                let mut tx = PgTx::with_writer_gate(conn, &self.writers);
+                match catch_unwind(AssertUnwindSafe(|| (pending.job)(&mut tx))) {
+                    Ok(JobOutcome::Commit(payload)) => payloads.push(payload),
+                    Ok(JobOutcome::Rollback(_)) => return Err(SharedAbort::Refused),
+                    Err(panic) => return Err(SharedAbort::Panicked(i, panic)),
+                }
+            }
+            if live.iter().any(|p| p.abandoned.load(Ordering::Acquire)) {
+                return Err(SharedAbort::Abandoned);
+            }
+            Ok(payloads)
+        });
+        let took = began.elapsed();
+        let mut panicked = None;
+        match attempt {
+            Ok(payloads) => {
+                self.health.up();
+                for (pending, payload) in live.into_iter().zip(payloads) {
+                    health::use_case_ran(pending.use_case, Outcome::Commit, took);
+                    let _ = pending.reply.send(Reply::Done(Ok(payload)));
+                }
+                return;
+            }
+            Err(SharedAbort::Db(e)) if conn.is_broken() => self.health.down(&e),
+            Err(SharedAbort::Panicked(i, panic)) => panicked = Some((i, panic)),
+            Err(SharedAbort::Refused | SharedAbort::Abandoned | SharedAbort::Db(_)) => {}
+        }
+        // Rolled back: each send goes back to its caller to run alone (and is measured
+        // there, once).
+        health::group_commit_split();
+        for (i, pending) in live.into_iter().enumerate() {
+            let reply = match panicked.take_if(|(at, _)| *at == i) {
+                Some((_, panic)) => Reply::Panicked(panic),
+                None => Reply::Alone(pending.job),
+            };
+            let _ = pending.reply.send(reply);
+        }
+    }
+}
