@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Where the CPU goes during a closed-loop send run (issue 14's misses): `perf record -a`
+# of the whole machine while N senders run against the server (group commit on), then
+# the CPU share of each process kind (PostgreSQL backends, the server, the load
+# generator, the rest) and the server's hottest symbols.
+#
+#   bench/profile_send.sh            # 64 senders, 10 s
+#   BENCH_WORKERS=16 bench/profile_send.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+SECS=${BENCH_SECONDS:-10}
+WORKERS=${BENCH_WORKERS:-64}
+PGDATA_DIR=${BENCH_PGDATA:-/tmp/chat-bench-pg}
+OUT=${BENCH_PROFILE_OUT:-/tmp/chat-send-profile}
+mkdir -p "$OUT"
+export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+
+bench_build
+bench_start_postgres "$PGDATA_DIR" bench durable
+DB=$DATABASE_URL
+if [[ $(psql -X -qAt "$DB" -c "select count(*) from dm_messages where id <= 2000000" 2>/dev/null || echo 0) != 2000000 ]]; then
+    bench_log "seeding (about 2 minutes)"
+    "$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
+    psql -X -q -v ON_ERROR_STOP=1 "$DB" -f bench/seed/seed.sql >/dev/null
+fi
+"$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
+
+PORT=$(bench_free_port 19300)
+DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off RUST_LOG=warn \
+    CHAT_GROUP_COMMIT=on bench_spawn "$SERVER" serve 2>>"$OUT/server.log"
+pid=$LAST_PID
+for _ in $(seq 100); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+bench_settle "$DB"
+"$BENCH" send --kind ours --addr "127.0.0.1:$PORT" --server-pid "$pid" --workers "$WORKERS" \
+    --duration "$SECS" --support 1000 --dms 0 --no-ws >"$OUT/send.jsonl" &
+load=$!
+# Skip the first second (connections opening), stop before the end.
+sleep 1
+perf record -a -g -F 499 -o "$OUT/perf.data" -- sleep $((SECS - 2)) 2>"$OUT/perf-record.log"
+# perf names threads; remember which process each belongs to.
+ls "/proc/$pid/task" >"$OUT/server.tids"
+ls "/proc/$load/task" >"$OUT/bench.tids"
+wait "$load"
+bench_kill "$pid"
+
+# By process: the server's threads (actix workers, its Tokio runtime, the group-commit
+# writers) and the load generator's share thread names, so group by pid.
+perf report -i "$OUT/perf.data" --no-children --sort pid --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' >"$OUT/by-pid.txt"
+python3 - "$OUT/by-pid.txt" "$OUT/server.tids" "$OUT/bench.tids" >"$OUT/by-command.txt" <<'PY'
+import re, sys
+server, bench = set(open(sys.argv[2]).read().split()), set(open(sys.argv[3]).read().split())
+share = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*([\d.]+)%\s+(\d+):(\S*)", line)
+    if not m:
+        continue
+    pct, pid, comm = float(m.group(1)), m.group(2), m.group(3)
+    kind = ("chat-server" if pid in server else "chat-bench (load generator)" if pid in bench
+            else "postgres" if comm.startswith("postgres") else "other")
+    share[kind] = share.get(kind, 0) + pct
+for kind, pct in sorted(share.items(), key=lambda kv: -kv[1]):
+    print(f"{pct:6.2f}%  {kind}")
+PY
+perf report -i "$OUT/perf.data" --no-children --tid "$(paste -sd, "$OUT/server.tids")" --sort dso --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -15 >"$OUT/server-by-dso.txt" || true
+bench_log "sends: $(cat "$OUT/send.jsonl")"
+bench_log "CPU by process kind:"
+cat "$OUT/by-command.txt" >&2
+bench_log "the server's CPU by library:"
+cat "$OUT/server-by-dso.txt" >&2
