@@ -105,3 +105,16 @@ bench_start_postgres() {
         _chat_pg_as_owner "$_CHAT_PG_BINDIR/pg_ctl" -D "$datadir" -l "$datadir/server.log" -m fast -w -t 60 restart >/dev/null 9>&-
     fi
 }
+
+# The durable throwaway cluster in $1 with the bench seed (2M messages; seeded once, about
+# 2 minutes) migrated to this build; sets DATABASE_URL. For the scripts that measure the
+# send path against the floor (send_floor.sh, profile_send.sh).
+bench_seeded_postgres() {
+    bench_start_postgres "$1" bench durable
+    if [[ $(psql -X -qAt "$DATABASE_URL" -c "select count(*) from dm_messages where id <= 2000000" 2>/dev/null || echo 0) != 2000000 ]]; then
+        bench_log "seeding (about 2 minutes)"
+        "$SERVER" migrate --database-url "$DATABASE_URL" >/dev/null 2>&1
+        psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$BENCH_REPO/bench/seed/seed.sql" >/dev/null
+    fi
+    "$SERVER" migrate --database-url "$DATABASE_URL" >/dev/null 2>&1
+}

@@ -20,14 +20,8 @@ mkdir -p "$OUT"
 export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
 bench_build
-bench_start_postgres "$PGDATA_DIR" bench durable
+bench_seeded_postgres "$PGDATA_DIR"
 DB=$DATABASE_URL
-if [[ $(psql -X -qAt "$DB" -c "select count(*) from dm_messages where id <= 2000000" 2>/dev/null || echo 0) != 2000000 ]]; then
-    bench_log "seeding (about 2 minutes)"
-    "$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
-    psql -X -q -v ON_ERROR_STOP=1 "$DB" -f bench/seed/seed.sql >/dev/null
-fi
-"$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
 
 PORT=$(bench_free_port 19300)
 DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off RUST_LOG=warn \

@@ -28,14 +28,8 @@ export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
 bench_log "building (${BENCH_PROFILE:-release})"
 bench_build
-bench_start_postgres "$PGDATA_DIR" bench durable
+bench_seeded_postgres "$PGDATA_DIR"
 DB=$DATABASE_URL
-if [[ $(psql -X -qAt "$DB" -c "select count(*) from dm_messages where id <= 2000000" 2>/dev/null || echo 0) != 2000000 ]]; then
-    bench_log "seeding (about 2 minutes)"
-    "$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
-    psql -X -q -v ON_ERROR_STOP=1 "$DB" -f bench/seed/seed.sql >/dev/null
-fi
-"$SERVER" migrate --database-url "$DB" >/dev/null 2>&1
 : >"$OUT"
 
 load() { cut -d' ' -f1 /proc/loadavg; }
