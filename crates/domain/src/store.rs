@@ -165,16 +165,10 @@ impl dyn Store {
         T: Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
-        let job: Job = Box::new(move |tx| match use_case(tx) {
-            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
-            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
-        });
-        let payload = self.execute(use_case_name::<F>(), job).await?;
-        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+        let job: Job = Box::new(move |tx| outcome(use_case(tx)));
+        result_of(self.execute(use_case_name::<F>(), job).await?)
     }
-}
 
-impl dyn Store {
     /// [`Self::run`] for a use case that reads ([`Store::execute_read`]).
     ///
     /// # Panics
@@ -185,12 +179,8 @@ impl dyn Store {
         T: Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
-        let job: Job = Box::new(move |tx| match use_case(tx) {
-            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
-            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
-        });
-        let payload = self.execute_read(use_case_name::<F>(), job).await?;
-        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+        let job: Job = Box::new(move |tx| outcome(use_case(tx)));
+        result_of(self.execute_read(use_case_name::<F>(), job).await?)
     }
 
     /// [`Self::run`] for a use case that may share its transaction with concurrent ones
@@ -205,13 +195,22 @@ impl dyn Store {
         T: Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
-        let job: SharedJob = Box::new(move |tx| match use_case(tx) {
-            ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
-            err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
-        });
-        let payload = self.execute_shared(use_case_name::<F>(), job).await?;
-        *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
+        let job: SharedJob = Box::new(move |tx| outcome(use_case(tx)));
+        result_of(self.execute_shared(use_case_name::<F>(), job).await?)
     }
+}
+
+/// A use case's result as a job's outcome: commit on `Ok`, roll back on `Err`.
+fn outcome<T: Send + 'static, E: Send + 'static>(result: Result<T, E>) -> JobOutcome {
+    match result {
+        ok @ Ok(_) => JobOutcome::Commit(Box::new(ok)),
+        err @ Err(_) => JobOutcome::Rollback(Box::new(err)),
+    }
+}
+
+/// The use case's result back from its job's payload.
+fn result_of<T: 'static, E: 'static>(payload: Box<dyn Any + Send>) -> Result<T, E> {
+    *payload.downcast::<Result<T, E>>().expect("a Store returns the payload of the job it was given")
 }
 
 /// The measurement name of a use case passed as closure `F`: the path of the function

@@ -14,7 +14,7 @@ use crate::dto::stats::{
     StatsRangeBody,
 };
 use crate::extract::ApiQuery;
-use crate::openapi::{AuthErrors, Forbidden, ValidationFailed};
+use crate::openapi::ValidationFailed;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::state::AppState;
 
@@ -38,9 +38,7 @@ impl From<StatsError> for ApiError {
     params(StatsParams),
     responses(
         (status = 200, description = "One entry per bucket; the buckets tile the range.", body = StatsOverview),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/stats")]
@@ -64,9 +62,7 @@ async fn overview(
     params(StatsParams),
     responses(
         (status = 200, description = "One series per responder with data in the range.", body = StatsByPersona),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/stats/personas")]
@@ -90,9 +86,7 @@ async fn by_persona(
     params(StatsParams),
     responses(
         (status = 200, description = "One series per assignee with data in the range.", body = StatsByAssignee),
-        (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
-        AuthErrors,
     )
 )]
 #[get("/stats/assignees")]
