@@ -402,6 +402,28 @@ impl TestApp {
         reply.json()["id"].as_i64().expect("the DM's id")
     }
 
+    /// Takes conversation `id`'s row lock in a transaction of another session, held
+    /// until the returned connection runs `ROLLBACK` (or is dropped).
+    pub fn lock_conversation(&self, id: i64) -> PgConnection {
+        let mut holder = self.db.conn();
+        holder
+            .batch_execute(&format!("BEGIN; SELECT id FROM direct_messages WHERE id = {id} FOR UPDATE"))
+            .expect("the row lock is taken");
+        holder
+    }
+
+    /// Two sends of `token` to `path` at once, in the background; their statuses.
+    pub fn spawn_two_sends(&self, path: &str, token: &str) -> tokio::task::JoinHandle<[u16; 2]> {
+        let (url, token, http) = (format!("{}{path}", self.base), token.to_owned(), self.http.clone());
+        tokio::spawn(async move {
+            let send = |i: i32| http.post(&url).bearer_auth(&token).json(&json!({"content": format!("m{i}")})).send();
+            let replies = futures_util::future::join(send(1), send(2)).await;
+            let status =
+                |reply: reqwest::Result<reqwest::Response>| reply.expect("the send is answered").status().as_u16();
+            [status(replies.0), status(replies.1)]
+        })
+    }
+
     /// Inserts a user and returns its id and a user token.
     pub fn user(&self, username: &str) -> (i32, String) {
         let id = self.db.insert_user(username);

@@ -14,7 +14,7 @@ use std::error::Error as StdError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use chat_domain::RepoError;
+use chat_domain::{AdminError, RepoError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -213,6 +213,16 @@ impl ApiError {
                 Self::Validation(violations) => violations.clone(),
                 _ => Vec::new(),
             },
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden => ADMIN_ONLY,
+            AdminError::NotFound => Self::NotFound,
+            AdminError::Repo(e) => e.into(),
         }
     }
 }

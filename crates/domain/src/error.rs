@@ -2,9 +2,12 @@
 //!
 //! Each use case has its own `thiserror` enum naming the outcomes a caller must handle;
 //! they all carry [`RepoError`] transparently for what no rule can prevent: the database
-//! being unreachable, or failing in a way that is a bug.
+//! being unreachable, or failing in a way that is a bug. Admin-only requests about one
+//! record, which can only be refused or miss, share [`AdminError`].
 
 use std::error::Error as StdError;
+
+use crate::principal::Principal;
 
 /// A failure of the storage behind a port, never caused by the caller's input.
 #[derive(Debug, thiserror::Error)]
@@ -22,5 +25,27 @@ impl RepoError {
     /// Wraps an unexpected error.
     pub fn internal(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self::Internal(e.into())
+    }
+}
+
+/// Why an admin-only request about one record (a notice to retract, a message to hide,
+/// a parked webhook to retry...) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The caller is not an admin.
+    #[error("admins only")]
+    Forbidden,
+    /// No such record.
+    #[error("not found")]
+    NotFound,
+    /// Storage failure.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl AdminError {
+    /// `Ok` for an admin, [`AdminError::Forbidden`] for anyone else.
+    pub const fn require_admin(caller: &Principal) -> Result<(), Self> {
+        if caller.is_admin() { Ok(()) } else { Err(Self::Forbidden) }
     }
 }

@@ -39,6 +39,6 @@ pub mod users;
 pub mod values;
 pub mod webhooks;
 
-pub use error::RepoError;
+pub use error::{AdminError, RepoError};
 pub use ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};
 pub use principal::{Principal, Role};

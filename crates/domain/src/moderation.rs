@@ -2,7 +2,7 @@
 //! audit; users see that a message was hidden, never its content.
 
 use crate::conversations::Message;
-use crate::error::RepoError;
+use crate::error::{AdminError, RepoError};
 use crate::events::{ChatEvent, Done};
 use crate::ids::{MessageId, UserId};
 use crate::principal::Principal;
@@ -22,31 +22,15 @@ pub trait ModerationRepository {
     -> Result<Option<Message>, RepoError>;
 }
 
-/// Why a message could not be hidden.
-#[derive(Debug, thiserror::Error)]
-pub enum HideError {
-    /// Only admins moderate.
-    #[error("admins only")]
-    Forbidden,
-    /// No such message.
-    #[error("not found")]
-    NotFound,
-    /// Storage failure.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
 /// Hides a message from users.
 pub fn hide_message(
     repo: &mut (impl ModerationRepository + crate::conversations::ReplayRepository + ?Sized),
     caller: &Principal,
     id: MessageId,
     reason: &HideReason,
-) -> Result<Done<Message>, HideError> {
-    if !caller.is_admin() {
-        return Err(HideError::Forbidden);
-    }
-    let message = repo.hide_message(id, caller.user_id, reason)?.ok_or(HideError::NotFound)?;
+) -> Result<Done<Message>, AdminError> {
+    AdminError::require_admin(caller)?;
+    let message = repo.hide_message(id, caller.user_id, reason)?.ok_or(AdminError::NotFound)?;
     // Live clients of the conversation replace the message.
     let events = repo
         .conversation_position(message.conversation_id)?
@@ -104,11 +88,11 @@ mod tests {
         let reason = HideReason::parse("spam").unwrap();
         repo.expect_hide_message().never();
         let user = Principal::user(UserId(1));
-        assert!(matches!(hide_message(&mut repo, &user, MessageId(1), &reason), Err(HideError::Forbidden)));
+        assert!(matches!(hide_message(&mut repo, &user, MessageId(1), &reason), Err(AdminError::Forbidden)));
         let mut repo = MockRepo::new();
         repo.expect_hide_message().returning(|_, _, _| Ok(None));
         let admin = Principal::admin(UserId(2));
-        assert!(matches!(hide_message(&mut repo, &admin, MessageId(1), &reason), Err(HideError::NotFound)));
+        assert!(matches!(hide_message(&mut repo, &admin, MessageId(1), &reason), Err(AdminError::NotFound)));
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod ports;
 mod send;
 mod style;
 
-pub use self::admin::{AdminNotificationError, list_notifications, retract_notification};
+pub use self::admin::{list_notifications, retract_notification};
 pub use self::audience::{Audience, AudienceKind, MAX_LISTED_RECIPIENTS};
 pub use self::model::{
     NewNotification, NotificationId, NotificationQuery, NotificationRecord, NotificationStatus, SentNotification,

@@ -23,7 +23,7 @@ mod model;
 mod ports;
 
 pub use self::collect::{CollectSettings, collect, recipient};
-pub use self::deliver::{Attempt, Outcome, RetryPolicy, WebhookAdminError, claim, parked, record, retry};
+pub use self::deliver::{Attempt, Outcome, RetryPolicy, claim, parked, record, retry};
 pub use self::model::{
     Candidate, Delivery, DeliveryId, Digest, MissedItem, MissedKind, MissedMessages, Origin, ParkedDelivery,
 };

@@ -134,10 +134,7 @@ async fn a_held_row_lock_fails_its_writers_in_time_and_other_reads_go_on() {
     let conversation = app.get(SUPPORT, &alice).await.json()["id"].as_i64().unwrap();
     assert_eq!(app.post(MESSAGES, &bob, json!({"content": "bob's"})).await.status, 201);
 
-    let mut holder = app.db.conn();
-    holder
-        .batch_execute(&format!("BEGIN; SELECT id FROM direct_messages WHERE id = {conversation} FOR UPDATE"))
-        .unwrap();
+    let mut holder = app.lock_conversation(conversation);
     let sends =
         join_all((0..40).map(|i| timed(app.post(MESSAGES, &alice, json!({"content": format!("blocked {i}")})))));
     let reads = join_all((0..60).map(|_| timed(app.get(MESSAGES, &bob))));
@@ -172,25 +169,9 @@ async fn readyz_reports_a_saturated_pool_as_ready() {
     let (_, alice) = app.user("alice");
     let conversation = app.get(SUPPORT, &alice).await.json()["id"].as_i64().unwrap();
 
-    let mut holder = app.db.conn();
-    holder
-        .batch_execute(&format!("BEGIN; SELECT id FROM direct_messages WHERE id = {conversation} FOR UPDATE"))
-        .unwrap();
+    let mut holder = app.lock_conversation(conversation);
     // Two sends wait on the lock, holding both connections.
-    let sends = tokio::spawn({
-        let (base, alice) = (app.base.clone(), alice.clone());
-        async move {
-            let http = reqwest::Client::new();
-            let send = |i: i32| {
-                http.post(format!("{base}{MESSAGES}"))
-                    .bearer_auth(&alice)
-                    .json(&json!({"content": format!("m{i}")}))
-                    .send()
-            };
-            let replies = futures_util::future::join(send(1), send(2)).await;
-            [replies.0.unwrap().status().as_u16(), replies.1.unwrap().status().as_u16()]
-        }
-    });
+    let sends = app.spawn_two_sends(MESSAGES, &alice);
     let started = Instant::now();
     let readiness = loop {
         let (reply, took) = timed(app.call("GET", "/readyz", None, None)).await;

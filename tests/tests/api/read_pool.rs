@@ -35,24 +35,8 @@ async fn reads_while_writes_wait(read_pool_size: u32) -> (Duration, Vec<u16>) {
     // The admin's token is checked once (its user cached), before the writes take the pool.
     assert_eq!(app.get("/api/admin/chat/support?limit=1", &admin).await.status, 200);
 
-    let mut holder = app.db.conn();
-    holder
-        .batch_execute(&format!("BEGIN; SELECT id FROM direct_messages WHERE id = {conversation} FOR UPDATE"))
-        .unwrap();
-    let sends = tokio::spawn({
-        let (base, alice) = (app.base.clone(), alice.clone());
-        async move {
-            let http = reqwest::Client::new();
-            let send = |i: i32| {
-                http.post(format!("{base}{MESSAGES}"))
-                    .bearer_auth(&alice)
-                    .json(&json!({"content": format!("m{i}")}))
-                    .send()
-            };
-            let replies = futures_util::future::join(send(1), send(2)).await;
-            [replies.0.unwrap().status().as_u16(), replies.1.unwrap().status().as_u16()]
-        }
-    });
+    let mut holder = app.lock_conversation(conversation);
+    let sends = app.spawn_two_sends(MESSAGES, &alice);
     let started = Instant::now();
     loop {
         let ready = app.call("GET", "/readyz", None, None).await.json();

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, post, web};
 use chat_domain::MessageId;
-use chat_domain::moderation::{self, HideError};
+use chat_domain::moderation;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AdminCaller;
@@ -10,21 +10,11 @@ use crate::dto::Violations;
 use crate::dto::direct_messages::HideRequest;
 use crate::dto::messages::AdminMessage;
 use crate::extract::{ApiJson, PathId};
-use crate::problem::{ADMIN_ONLY, ApiError};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(hide_message);
-}
-
-impl From<HideError> for ApiError {
-    fn from(e: HideError) -> Self {
-        match e {
-            HideError::Forbidden => ADMIN_ONLY,
-            HideError::NotFound => Self::NotFound,
-            HideError::Repo(e) => e.into(),
-        }
-    }
 }
 
 /// Hides a message from users (kept, with its content, for audit).

@@ -1,7 +1,7 @@
 //! Admin notifications: send a notice, read the history, retract one.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chat_domain::notifications::{self, AdminNotificationError, NotificationId};
+use chat_domain::notifications::{self, NotificationId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -12,21 +12,11 @@ use crate::dto::notifications::{
 };
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::openapi::ValidationFailed;
-use crate::problem::{ADMIN_ONLY, ApiError};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(send_notification).service(list_notifications).service(retract_notification);
-}
-
-impl From<AdminNotificationError> for ApiError {
-    fn from(e: AdminNotificationError) -> Self {
-        match e {
-            AdminNotificationError::Forbidden => ADMIN_ONLY,
-            AdminNotificationError::NotFound => Self::NotFound,
-            AdminNotificationError::Repo(e) => e.into(),
-        }
-    }
 }
 
 /// Sends a notice to one user, a list of users, or every user. It lands in each user's

@@ -2,7 +2,7 @@
 //! sending one again.
 
 use actix_web::{HttpResponse, get, post, web};
-use chat_domain::webhooks::{self, DeliveryId, WebhookAdminError};
+use chat_domain::webhooks::{self, DeliveryId};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -10,21 +10,11 @@ use crate::auth::AdminCaller;
 use crate::dto::webhooks::{ParkedListParams, ParkedWebhookPage};
 use crate::extract::{ApiQuery, PathId};
 use crate::openapi::ValidationFailed;
-use crate::problem::{ADMIN_ONLY, ApiError};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_parked).service(retry_parked);
-}
-
-impl From<WebhookAdminError> for ApiError {
-    fn from(e: WebhookAdminError) -> Self {
-        match e {
-            WebhookAdminError::Forbidden => ADMIN_ONLY,
-            WebhookAdminError::NotFound => Self::NotFound,
-            WebhookAdminError::Repo(e) => e.into(),
-        }
-    }
 }
 
 /// Digests the app never accepted within the allowed attempts (docs/webhooks.md),

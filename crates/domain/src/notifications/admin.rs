@@ -1,29 +1,11 @@
 //! The admin history and retraction.
 
-use crate::error::RepoError;
+use crate::error::AdminError;
 use crate::events::Recipients;
 use crate::events::{ChatEvent, Done};
 use crate::notifications::model::{NotificationId, NotificationQuery, NotificationRecord};
 use crate::notifications::ports::NotificationRepository;
 use crate::principal::Principal;
-
-/// Why an admin notification request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminNotificationError {
-    /// The caller is not an admin.
-    #[error("admins only")]
-    Forbidden,
-    /// No notification has this id.
-    #[error("not found")]
-    NotFound,
-    /// Storage failure.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
-const fn require_admin(caller: &Principal) -> Result<(), AdminNotificationError> {
-    if caller.is_admin() { Ok(()) } else { Err(AdminNotificationError::Forbidden) }
-}
 
 /// A page of sent notifications, newest first, with reach and read counts, and the
 /// cursor of the next page.
@@ -31,8 +13,8 @@ pub fn list_notifications(
     repo: &mut (impl NotificationRepository + ?Sized),
     caller: &Principal,
     query: &NotificationQuery,
-) -> Result<(Vec<NotificationRecord>, Option<NotificationId>), AdminNotificationError> {
-    require_admin(caller)?;
+) -> Result<(Vec<NotificationRecord>, Option<NotificationId>), AdminError> {
+    AdminError::require_admin(caller)?;
     let mut rows = repo.list_notifications(query)?;
     let has_more = rows.len() > usize::from(query.limit);
     rows.truncate(usize::from(query.limit));
@@ -46,9 +28,9 @@ pub fn retract_notification(
     repo: &mut (impl NotificationRepository + ?Sized),
     caller: &Principal,
     id: NotificationId,
-) -> Result<Done<()>, AdminNotificationError> {
-    require_admin(caller)?;
-    let newly = repo.retract(id, caller.user_id)?.ok_or(AdminNotificationError::NotFound)?;
+) -> Result<Done<()>, AdminError> {
+    AdminError::require_admin(caller)?;
+    let newly = repo.retract(id, caller.user_id)?.ok_or(AdminError::NotFound)?;
     if !newly {
         return Ok(Done::quiet(()));
     }
@@ -69,15 +51,9 @@ mod tests {
             .withf(|id, admin| *id == NotificationId(3) && *admin == UserId(1))
             .returning(|_, _| Ok(None));
         let user = Principal::user(UserId(2));
-        assert!(matches!(
-            retract_notification(&mut repo, &user, NotificationId(3)),
-            Err(AdminNotificationError::Forbidden)
-        ));
+        assert!(matches!(retract_notification(&mut repo, &user, NotificationId(3)), Err(AdminError::Forbidden)));
         let admin = Principal::admin(UserId(1));
-        assert!(matches!(
-            retract_notification(&mut repo, &admin, NotificationId(3)),
-            Err(AdminNotificationError::NotFound)
-        ));
+        assert!(matches!(retract_notification(&mut repo, &admin, NotificationId(3)), Err(AdminError::NotFound)));
     }
 
     #[test]
@@ -94,7 +70,7 @@ mod tests {
         let query = NotificationQuery { user: None, before: None, limit: 2 };
         assert!(matches!(
             list_notifications(&mut repo, &Principal::user(UserId(2)), &query),
-            Err(AdminNotificationError::Forbidden)
+            Err(AdminError::Forbidden)
         ));
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::RepoError;
+use crate::error::{AdminError, RepoError};
 use crate::principal::Principal;
 use crate::webhooks::model::{Delivery, DeliveryId, ParkedDelivery};
 use crate::webhooks::ports::WebhookRepository;
@@ -82,32 +82,14 @@ pub fn record(
     Ok(outcome)
 }
 
-/// Why an admin request about webhooks failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookAdminError {
-    /// The caller is not an admin.
-    #[error("admins only")]
-    Forbidden,
-    /// No parked digest has this id.
-    #[error("not found")]
-    NotFound,
-    /// Storage failure.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
-const fn require_admin(caller: &Principal) -> Result<(), WebhookAdminError> {
-    if caller.is_admin() { Ok(()) } else { Err(WebhookAdminError::Forbidden) }
-}
-
 /// A page of parked digests by id, and the cursor of the next page.
 pub fn parked(
     repo: &mut (impl WebhookRepository + ?Sized),
     caller: &Principal,
     after: Option<DeliveryId>,
     limit: u8,
-) -> Result<(Vec<ParkedDelivery>, Option<DeliveryId>), WebhookAdminError> {
-    require_admin(caller)?;
+) -> Result<(Vec<ParkedDelivery>, Option<DeliveryId>), AdminError> {
+    AdminError::require_admin(caller)?;
     let mut rows = repo.parked_deliveries(after, i64::from(limit) + 1)?;
     let has_more = rows.len() > usize::from(limit);
     rows.truncate(usize::from(limit));
@@ -121,9 +103,9 @@ pub fn retry(
     caller: &Principal,
     id: DeliveryId,
     now: DateTime<Utc>,
-) -> Result<(), WebhookAdminError> {
-    require_admin(caller)?;
-    if repo.unpark(id, now)? { Ok(()) } else { Err(WebhookAdminError::NotFound) }
+) -> Result<(), AdminError> {
+    AdminError::require_admin(caller)?;
+    if repo.unpark(id, now)? { Ok(()) } else { Err(AdminError::NotFound) }
 }
 
 #[cfg(test)]
@@ -189,8 +171,8 @@ mod tests {
         repo.expect_parked_deliveries().never();
         repo.expect_unpark().never();
         let user = Principal::user(UserId(7));
-        assert!(matches!(parked(&mut repo, &user, None, 10), Err(WebhookAdminError::Forbidden)));
-        assert!(matches!(retry(&mut repo, &user, DeliveryId(1), now()), Err(WebhookAdminError::Forbidden)));
+        assert!(matches!(parked(&mut repo, &user, None, 10), Err(AdminError::Forbidden)));
+        assert!(matches!(retry(&mut repo, &user, DeliveryId(1), now()), Err(AdminError::Forbidden)));
     }
 
     #[test]
@@ -198,6 +180,6 @@ mod tests {
         let mut repo = MockWebhookRepository::new();
         repo.expect_unpark().returning(|_, _| Ok(false));
         let admin = Principal::admin(UserId(1));
-        assert!(matches!(retry(&mut repo, &admin, DeliveryId(9), now()), Err(WebhookAdminError::NotFound)));
+        assert!(matches!(retry(&mut repo, &admin, DeliveryId(9), now()), Err(AdminError::NotFound)));
     }
 }
