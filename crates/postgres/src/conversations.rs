@@ -11,7 +11,7 @@ use diesel::dsl::now;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::error::OrRepoError;
@@ -105,7 +105,7 @@ impl ConversationRepository for PgTx<'_> {
             .find(id.get())
             .select(StateRow::as_select())
             .for_update()
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .or_repo()?
             .map(ConversationState::try_from)
@@ -116,7 +116,7 @@ impl ConversationRepository for PgTx<'_> {
         direct_messages::table
             .find(id.get())
             .select(StateRow::as_select())
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .or_repo()?
             .map(ConversationState::try_from)
@@ -141,7 +141,7 @@ impl ConversationRepository for PgTx<'_> {
         };
         diesel::update(direct_messages::table.find(state.id.get()))
             .set((&changes, direct_messages::updated_at.eq(now)))
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()
             .map(drop)
     }
@@ -150,35 +150,30 @@ impl ConversationRepository for PgTx<'_> {
         let rows = diesel::sql_query(client_id_sql())
             .bind::<BigInt, _>(id.get())
             .bind::<SqlUuid, _>(client_id)
-            .load::<MessageRow>(self.conn)
+            .load::<MessageRow>(self.conn())
             .or_repo()?;
         Ok(into_messages(rows)?.pop())
     }
 
     fn append(&mut self, append: &Append) -> Result<Appended, RepoError> {
-        if let AppendTarget::Conversation(id) = append.target {
-            self.enter_writer(id)?;
+        if let Some(answer) = self.batched_append(append) {
+            return answer;
         }
-        let row = append_query(append).get_result::<AppendRow>(self.conn).optional().or_repo()?;
-        let Some(row) = row else { return Ok(Appended::Missing) };
-        let before = ConversationState::try_from(row.state)?;
-        Ok(match row.message.into_message(before.id)? {
-            Some(message) => Appended::Stored { before, message },
-            None => Appended::Duplicate { conversation: before },
-        })
+        let mut appended = self.append_together(std::slice::from_ref(append))?;
+        appended.pop().ok_or_else(|| RepoError::internal("the append statement answered no send"))
     }
 
     fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError> {
         dm_messages::table
             .filter(dm_messages::id.eq(message.get()).and(dm_messages::conversation_id.eq(id.get())))
             .select(dm_messages::seq)
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .or_repo()
     }
 
     fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError> {
-        let rows = history_query("", id, query).load::<MessageRow>(self.conn).or_repo()?;
+        let rows = history_query("", id, query).load::<MessageRow>(self.conn()).or_repo()?;
         into_messages(rows)
     }
 
@@ -202,136 +197,191 @@ impl ConversationRepository for PgTx<'_> {
         Ok(diesel::sql_query(sql)
             .bind::<BigInt, _>(id.get())
             .bind::<BigInt, _>(after.get())
-            .get_result::<Count>(self.conn)
+            .get_result::<Count>(self.conn())
             .or_repo()?
             .n)
     }
 }
 
-/// What the append statement returns: the row before (locked), and the message when
-/// one was stored (all its columns NULL when the key was taken).
+impl PgTx<'_> {
+    /// Appends `appends`, each to its own conversation, in one statement ([`APPEND_SQL`]),
+    /// answering each as [`ConversationRepository::append`] would have: a send is this
+    /// with one append, and group commit runs the sends of a batch that start with
+    /// their append this way.
+    ///
+    /// # Errors
+    /// An internal error when two appends name the same target (their effects would
+    /// need two updates of one row in one statement: run them one after the other), and
+    /// whatever the statement fails with (two targets that name one conversation, a
+    /// conversation by id and as a user's support one, break its unique position).
+    pub fn append_together(&mut self, appends: &[Append]) -> Result<Vec<Appended>, RepoError> {
+        for (i, append) in appends.iter().enumerate() {
+            if appends[..i].iter().any(|earlier| earlier.target == append.target) {
+                return Err(RepoError::internal("two appends to one conversation in one statement"));
+            }
+            if let AppendTarget::Conversation(id) = append.target {
+                self.enter_writer(id)?;
+            }
+        }
+        let rows = append_query(appends).load::<AppendRow>(self.conn()).or_repo()?;
+        let mut answers: Vec<Appended> = appends.iter().map(|_| Appended::Missing).collect();
+        for row in rows {
+            let answer = usize::try_from(row.ord - 1)
+                .ok()
+                .and_then(|i| answers.get_mut(i))
+                .ok_or_else(|| RepoError::internal("the append statement answered a send it was not given"))?;
+            let before = ConversationState::try_from(row.state)?;
+            *answer = match row.message.into_message(before.id)? {
+                Some(message) => Appended::Stored { before, message },
+                None => Appended::Duplicate { conversation: before },
+            };
+        }
+        Ok(answers)
+    }
+}
+
+/// What the append statement returns for each send that found its conversation: which
+/// send (`ord`, from 1), the row before (locked), and the message when one was stored
+/// (all its columns NULL when the key was taken).
 #[derive(QueryableByName)]
 struct AppendRow {
+    #[diesel(sql_type = BigInt)]
+    ord: i64,
     #[diesel(embed)]
     state: StateRow,
     #[diesel(embed)]
     message: LastMessageRow,
 }
 
-/// The one statement of a send, in three steps that share one snapshot:
+/// The statement of a send, for one send or for many (each to its own conversation),
+/// in four steps that share one snapshot:
 ///
-/// 1. `c` locks the conversation row (`FOR UPDATE`: a concurrent append waits here, and
-///    then reads the row as that append left it);
-/// 2. `m` inserts the message at `last_seq + 1`; `ON CONFLICT ... DO NOTHING` on the
-///    idempotency index inserts nothing when the key is taken (the index sees a key
-///    committed while this statement waited for the lock, which the snapshot does not);
-/// 3. `u` applies the message's effect to the row, only when `m` inserted one, as
+/// 1. `i` lists the sends, numbered (`ord`), from arrays bound one element per send;
+/// 2. `c` locks their conversation rows, in the order of their ids (so that two
+///    writers locking overlapping sets cannot deadlock; a concurrent append waits here,
+///    and then reads the row as that append left it), found by id (`$1`) or as the
+///    support conversation of a user (`$2`, the partial unique index on its owner);
+///    `t` pairs each send with its row;
+/// 3. `m` inserts each message at its row's `last_seq + 1`; `ON CONFLICT ... DO NOTHING`
+///    on the idempotency index inserts nothing when the key is taken (the index sees a
+///    key committed while this statement waited for the lock, which the snapshot does
+///    not);
+/// 4. `u` applies each inserted message's effect to its row, as
 ///    `ConversationState::apply_message` does: the next position, the sender's side has
 ///    read up to the message, the other side one more unread (saturating), the last
 ///    message, both archive marks cleared, and for support conversations the lifecycle
 ///    (a user message: `open`, the wait starts if none; a staff message: `pending`, no
 ///    wait).
 ///
-/// The final `SELECT` returns the row as `c` read it and the message (NULLs when none
-/// was inserted); no row when there is no such conversation. `{TARGET}` names the row:
-/// by id (`$1`) or as the support conversation of user `$2`. Binds: $3 sender type,
-/// $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client id, $9 side
-/// (1 or 2).
-macro_rules! append_sql {
-    ($target:literal) => {
-        concat!(
-            "WITH c AS (
+/// The final `SELECT` returns, for each send whose conversation exists, its `ord`, the
+/// row as `c` read it and the message (NULLs when none was inserted). Binds, one array
+/// element per send: $1 conversation id (or NULL), $2 support user (or NULL), $3 sender
+/// type, $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client id, $9
+/// side (1 or 2).
+const APPEND_SQL: &str = "WITH i AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],
+                         $8::uuid[], $9::int[])
+        WITH ORDINALITY AS i(conversation_id, support_user, sender_type, sender_id, acting_admin_id, content,
+                             message_type, client_message_id, side, ord)
+), c AS (
     SELECT d.id, d.conversation_type, d.user1_id, d.user2_id, d.user2_type, d.fake_user_id, d.support_status,
            d.assignee_admin_id, d.waiting_since, d.user1_last_read_id, d.user1_unread, d.user2_last_read_id,
            d.user2_unread, d.last_message_id, d.last_seq, d.user1_archived_at, d.user2_archived_at, d.last_message_at
-    FROM direct_messages d WHERE ",
-            $target,
-            "
+    FROM direct_messages d
+    WHERE d.id = ANY($1::bigint[]) OR (d.conversation_type = 'support' AND d.user1_id = ANY($2::int[]))
+    ORDER BY d.id
     FOR UPDATE
+), t AS (
+    SELECT c.*, i.sender_type, i.sender_id, i.acting_admin_id, i.content, i.message_type, i.client_message_id,
+           i.side, i.ord
+    FROM i JOIN c ON c.id = i.conversation_id OR (c.conversation_type = 'support' AND c.user1_id = i.support_user)
 ), m AS (
     INSERT INTO dm_messages
         (conversation_id, sender_type, sender_id, acting_admin_id, content, message_type, client_message_id, seq)
-    SELECT c.id, $3, $4, $5, $6, $7, $8, c.last_seq + 1 FROM c
+    SELECT t.id, t.sender_type, t.sender_id, t.acting_admin_id, t.content, t.message_type, t.client_message_id,
+           t.last_seq + 1
+    FROM t ORDER BY t.ord
     ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING *
 ), u AS (
     UPDATE direct_messages d SET
         last_seq = m.seq,
         last_message_id = m.id,
-        last_message_at = GREATEST(c.last_message_at, m.created_at),
-        user1_last_read_id = CASE WHEN $9::int = 1 THEN m.id ELSE c.user1_last_read_id END,
-        user1_unread = CASE WHEN $9::int = 1 THEN 0 ELSE LEAST(c.user1_unread::bigint + 1, 2147483647)::int END,
-        user2_last_read_id = CASE WHEN $9::int = 2 THEN m.id ELSE c.user2_last_read_id END,
-        user2_unread = CASE WHEN $9::int = 2 THEN 0 ELSE LEAST(c.user2_unread::bigint + 1, 2147483647)::int END,
+        last_message_at = GREATEST(t.last_message_at, m.created_at),
+        user1_last_read_id = CASE WHEN t.side = 1 THEN m.id ELSE t.user1_last_read_id END,
+        user1_unread = CASE WHEN t.side = 1 THEN 0 ELSE LEAST(t.user1_unread::bigint + 1, 2147483647)::int END,
+        user2_last_read_id = CASE WHEN t.side = 2 THEN m.id ELSE t.user2_last_read_id END,
+        user2_unread = CASE WHEN t.side = 2 THEN 0 ELSE LEAST(t.user2_unread::bigint + 1, 2147483647)::int END,
         user1_archived_at = NULL,
         user2_archived_at = NULL,
-        support_status = CASE WHEN c.support_status IS NULL THEN NULL
-                              WHEN $9::int = 1 THEN 'open' ELSE 'pending' END,
-        waiting_since = CASE WHEN c.support_status IS NULL THEN c.waiting_since
-                             WHEN $9::int = 1 THEN COALESCE(c.waiting_since, m.created_at) END,
+        support_status = CASE WHEN t.support_status IS NULL THEN NULL
+                              WHEN t.side = 1 THEN 'open' ELSE 'pending' END,
+        waiting_since = CASE WHEN t.support_status IS NULL THEN t.waiting_since
+                             WHEN t.side = 1 THEN COALESCE(t.waiting_since, m.created_at) END,
         updated_at = now()
-    FROM c, m
-    WHERE d.id = c.id
+    FROM t JOIN m ON m.conversation_id = t.id
+    WHERE d.id = t.id
     RETURNING d.id
 )
-SELECT c.*, lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.sender_type AS lm_sender_type,
+SELECT t.*, lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.sender_type AS lm_sender_type,
        lm.acting_admin_id AS lm_acting_admin_id, lm.content AS lm_content, lm.message_type AS lm_message_type,
        lm.client_message_id AS lm_client_id, lm.created_at AS lm_created_at, (lm.hidden_at IS NOT NULL) AS lm_hidden,
        CASE lm.sender_type WHEN 'real_user' THEN lmu.display_name WHEN 'fake_user' THEN lmp.name END AS lm_sender_name,
        lma.display_name AS lm_acting_admin_name
-FROM c
-LEFT JOIN m lm ON true
+FROM t
+LEFT JOIN m lm ON lm.conversation_id = t.id
 LEFT JOIN users lmu ON lm.sender_type = 'real_user' AND lmu.id = lm.sender_id
 LEFT JOIN chat_fake_users lmp ON lm.sender_type = 'fake_user' AND lmp.id = lm.sender_id
-LEFT JOIN users lma ON lma.id = lm.acting_admin_id"
-        )
-    };
-}
+LEFT JOIN users lma ON lma.id = lm.acting_admin_id";
 
-/// [`append_sql`] on the conversation with id `$1`.
-const APPEND_TO_CONVERSATION_SQL: &str = append_sql!("d.id = $1");
-/// [`append_sql`] on the support conversation of user `$2` (its partial unique index).
-const APPEND_TO_SUPPORT_SQL: &str = append_sql!("d.conversation_type = 'support' AND d.user1_id = $2");
-
-/// The send statement for `append` with its binds, as a prepared statement (its text a
-/// constant, so diesel caches it).
-fn append_query(append: &Append) -> Prepared<BoxedSqlQuery<'_, Pg, SqlQuery>> {
-    let sql = match append.target {
-        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
-        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
-    };
-    prepared(sql, |q| bind_append(q.into_boxed(), append))
+/// The send statement for `appends` with its binds, as a prepared statement (its text
+/// a constant, so diesel caches it).
+fn append_query(appends: &[Append]) -> Prepared<BoxedSqlQuery<'static, Pg, SqlQuery>> {
+    prepared(APPEND_SQL, |q| bind_appends(q.into_boxed(), appends))
 }
 
 /// `EXPLAIN` of the very statement [`append_query`] runs, with the same binds.
-pub(crate) fn explain_append_query(append: &Append) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
-    let sql = match append.target {
-        AppendTarget::Conversation(_) => APPEND_TO_CONVERSATION_SQL,
-        AppendTarget::SupportOf(_) => APPEND_TO_SUPPORT_SQL,
-    };
-    bind_append(diesel::sql_query(format!("EXPLAIN {sql}")).into_boxed(), append)
+pub(crate) fn explain_append_query(append: &Append) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    bind_appends(diesel::sql_query(format!("EXPLAIN {APPEND_SQL}")).into_boxed(), std::slice::from_ref(append))
 }
 
-/// The one place the send statement's parameters are bound.
-fn bind_append<'a>(q: BoxedSqlQuery<'a, Pg, SqlQuery>, append: &'a Append) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
-    let (conversation, support_user) = match append.target {
-        AppendTarget::Conversation(id) => (Some(id.get()), None),
-        AppendTarget::SupportOf(user) => (None, Some(user.get())),
-    };
-    let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
-    let side = match append.side {
-        Side::One => 1,
-        Side::Two => 2,
-    };
-    q.bind::<Nullable<BigInt>, _>(conversation)
-        .bind::<Nullable<Int4>, _>(support_user)
-        .bind::<Text, _>(sender_type)
-        .bind::<Int4, _>(sender_id)
-        .bind::<Nullable<Int4>, _>(acting_admin)
-        .bind::<Text, _>(append.body.content())
-        .bind::<Text, _>(append.body.kind().as_str())
-        .bind::<Nullable<SqlUuid>, _>(append.client_id)
-        .bind::<Int4, _>(side)
+/// The one place the send statement's parameters are bound: one array per column,
+/// one element per send.
+fn bind_appends(q: BoxedSqlQuery<'static, Pg, SqlQuery>, appends: &[Append]) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let n = appends.len();
+    let (mut conversations, mut support_users) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut sender_types, mut sender_ids, mut acting_admins) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut contents, mut kinds, mut client_ids, mut sides) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for append in appends {
+        let (conversation, support_user) = match append.target {
+            AppendTarget::Conversation(id) => (Some(id.get()), None),
+            AppendTarget::SupportOf(user) => (None, Some(user.get())),
+        };
+        let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
+        conversations.push(conversation);
+        support_users.push(support_user);
+        sender_types.push(sender_type);
+        sender_ids.push(sender_id);
+        acting_admins.push(acting_admin);
+        contents.push(append.body.content().to_owned());
+        kinds.push(append.body.kind().as_str());
+        client_ids.push(append.client_id);
+        sides.push(match append.side {
+            Side::One => 1,
+            Side::Two => 2,
+        });
+    }
+    q.bind::<Array<Nullable<BigInt>>, _>(conversations)
+        .bind::<Array<Nullable<Int4>>, _>(support_users)
+        .bind::<Array<Text>, _>(sender_types)
+        .bind::<Array<Int4>, _>(sender_ids)
+        .bind::<Array<Nullable<Int4>>, _>(acting_admins)
+        .bind::<Array<Text>, _>(contents)
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<Array<Nullable<SqlUuid>>, _>(client_ids)
+        .bind::<Array<Int4>, _>(sides)
 }
 
 /// A history page: the SQL and its binds ($1 conversation, $2 cursor message id, $3 rows

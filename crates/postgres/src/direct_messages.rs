@@ -153,11 +153,11 @@ impl DirectMessageRepository for PgTx<'_> {
         // This lock serializes one user's DM starts by design: a burst of them queues
         // here for longer than the pool's `lock_timeout` (meant for stuck row locks), so
         // only `statement_timeout` bounds this wait (for this transaction only).
-        diesel::sql_query("SET LOCAL lock_timeout = 0").execute(self.conn).or_repo()?;
+        diesel::sql_query("SET LOCAL lock_timeout = 0").execute(self.conn()).or_repo()?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
             .bind::<Int4, _>(DM_START_LOCK)
             .bind::<Int4, _>(user.get())
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()
             .map(drop)
     }
@@ -175,7 +175,7 @@ impl DirectMessageRepository for PgTx<'_> {
                      WHERE conversation_type = 'user_dm' AND user2_id = $1 AND user2_archived_at IS NULL) AS n",
         )
         .bind::<Int4, _>(user.get())
-        .get_result::<N>(self.conn)
+        .get_result::<N>(self.conn())
         .or_repo()?
         .n)
     }
@@ -195,14 +195,14 @@ impl DirectMessageRepository for PgTx<'_> {
         )
         .bind::<Int4, _>(a.get())
         .bind::<Int4, _>(b.get())
-        .get_result::<Shared>(self.conn)
+        .get_result::<Shared>(self.conn())
         .or_repo()?
         .shared)
     }
 
     fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError> {
         diesel::select(exists(chat_user_blocks::table.find((blocker.get(), blocked.get()))))
-            .get_result(self.conn)
+            .get_result(self.conn())
             .or_repo()
     }
 
@@ -253,7 +253,7 @@ impl DirectMessageRepository for PgTx<'_> {
         )
         .bind::<Int4, _>(user.get())
         .bind::<Array<Int4>, _>(others)
-        .load::<Row>(self.conn)
+        .load::<Row>(self.conn())
         .or_repo()?;
         Ok(rows
             .into_iter()
@@ -273,14 +273,14 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError> {
-        diesel::select(exists(users::table.find(user.get()))).get_result(self.conn).or_repo()
+        diesel::select(exists(users::table.find(user.get()))).get_result(self.conn()).or_repo()
     }
 
     fn persona_dm_enabled(&mut self, persona: PersonaId) -> Result<Option<bool>, RepoError> {
         chat_fake_users::table
             .filter(chat_fake_users::id.eq(persona.get()).and(chat_fake_users::is_active))
             .select(chat_fake_users::dm_enabled)
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .or_repo()
     }
@@ -301,7 +301,7 @@ impl DirectMessageRepository for PgTx<'_> {
         Ok(diesel::sql_query(sql)
             .bind::<Int4, _>(first)
             .bind::<Int4, _>(second)
-            .get_result::<Id64>(self.conn)
+            .get_result::<Id64>(self.conn())
             .optional()
             .or_repo()?
             .map(|row| ConversationId(row.id)))
@@ -327,7 +327,7 @@ impl DirectMessageRepository for PgTx<'_> {
         let created = diesel::sql_query(sql)
             .bind::<Int4, _>(first)
             .bind::<Int4, _>(second)
-            .get_result::<Id64>(self.conn)
+            .get_result::<Id64>(self.conn())
             .optional()
             .or_repo()?;
         match created {
@@ -341,12 +341,12 @@ impl DirectMessageRepository for PgTx<'_> {
 
     fn dm_summary(&mut self, id: ConversationId) -> Result<Option<DmSummary>, RepoError> {
         let sql = format!("{} WHERE d.id = $1 AND d.conversation_type = 'user_dm'", dm_view());
-        let rows = diesel::sql_query(sql).bind::<BigInt, _>(id.get()).load::<DmRow>(self.conn).or_repo()?;
+        let rows = diesel::sql_query(sql).bind::<BigInt, _>(id.get()).load::<DmRow>(self.conn()).or_repo()?;
         Ok(into_summaries(rows)?.pop())
     }
 
     fn list_user_dms(&mut self, user: UserId, query: &DmListQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let rows = dm_list_query("", &DmListFilter::of_user(user, query)).load::<DmRow>(self.conn).or_repo()?;
+        let rows = dm_list_query("", &DmListFilter::of_user(user, query)).load::<DmRow>(self.conn()).or_repo()?;
         into_summaries(rows)
     }
 
@@ -363,13 +363,13 @@ impl DirectMessageRepository for PgTx<'_> {
                      WHERE conversation_type = 'user_dm' AND user2_id = $1 AND user2_archived_at IS NULL) AS n",
         )
         .bind::<Int4, _>(user.get())
-        .get_result::<N>(self.conn)
+        .get_result::<N>(self.conn())
         .or_repo()?
         .n)
     }
 
     fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let rows = dm_list_query("", &DmListFilter::of_admin(query)).load::<DmRow>(self.conn).or_repo()?;
+        let rows = dm_list_query("", &DmListFilter::of_admin(query)).load::<DmRow>(self.conn()).or_repo()?;
         into_summaries(rows)
     }
 
@@ -397,7 +397,7 @@ impl DirectMessageRepository for PgTx<'_> {
         let rows = diesel::sql_query(sql)
             .bind::<Timestamptz, _>(idle_before)
             .bind::<BigInt, _>(limit)
-            .load::<Id64>(self.conn)
+            .load::<Id64>(self.conn())
             .or_repo()?;
         Ok(rows.into_iter().map(|r| ConversationId(r.id)).collect())
     }
@@ -410,7 +410,7 @@ impl DirectMessageRepository for PgTx<'_> {
         diesel::sql_query(sql)
             .bind::<BigInt, _>(id.get())
             .bind::<Timestamptz, _>(at)
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()
             .map(drop)
     }
@@ -419,14 +419,14 @@ impl DirectMessageRepository for PgTx<'_> {
         let inserted = diesel::insert_into(chat_user_blocks::table)
             .values((chat_user_blocks::blocker_id.eq(blocker.get()), chat_user_blocks::blocked_id.eq(blocked.get())))
             .on_conflict_do_nothing()
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()?;
         Ok(inserted == 1)
     }
 
     fn unblock(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError> {
         let deleted = diesel::delete(chat_user_blocks::table.find((blocker.get(), blocked.get())))
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()?;
         Ok(deleted == 1)
     }
@@ -437,7 +437,7 @@ impl DirectMessageRepository for PgTx<'_> {
             .filter(chat_user_blocks::blocker_id.eq(blocker.get()))
             .order((chat_user_blocks::created_at.desc(), users::id.desc()))
             .select((users::id, users::display_name, users::profile_photo_url, chat_user_blocks::created_at))
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         Ok(rows
             .into_iter()
@@ -453,7 +453,7 @@ impl DirectMessageRepository for PgTx<'_> {
             .bind::<Int4, _>(admin.get())
             .bind::<BigInt, _>(conversation.get())
             .bind::<Text, _>(action)
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()
             .map(drop)
     }
@@ -488,7 +488,7 @@ impl DirectMessageRepository for PgTx<'_> {
         .bind::<Nullable<BigInt>, _>(query.conversation.map(ConversationId::get))
         .bind::<Nullable<BigInt>, _>(query.before)
         .bind::<BigInt, _>(i64::from(query.limit) + 1)
-        .load::<Row>(self.conn)
+        .load::<Row>(self.conn())
         .or_repo()?;
         Ok(rows
             .into_iter()

@@ -20,7 +20,7 @@ impl GroupMemberRepository for PgTx<'_> {
             .filter(chat_groups::kind.ne("support"))
             .filter(chat_group_members::user_id.eq(user.get()))
             .select(chat_groups::kind)
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .or_repo()
     }
@@ -38,7 +38,7 @@ impl GroupMemberRepository for PgTx<'_> {
             .order(users::id)
             .limit(i64::from(limit) + 1)
             .select((users::id, users::display_name, users::profile_photo_url))
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         Ok(rows
             .into_iter()

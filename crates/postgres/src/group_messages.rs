@@ -296,7 +296,7 @@ impl GroupMessageRepository for PgTx<'_> {
         diesel::sql_query(sql)
             .bind::<Int4, _>(group.get())
             .bind::<Int4, _>(user.get())
-            .get_result::<GroupRow>(self.conn)
+            .get_result::<GroupRow>(self.conn())
             .optional()
             .or_repo()?
             .map(GroupInfo::try_from)
@@ -316,7 +316,7 @@ impl GroupMessageRepository for PgTx<'_> {
         Ok(diesel::sql_query("SELECT EXISTS (SELECT 1 FROM chat_messages WHERE id = $2 AND group_id = $1) AS found")
             .bind::<Int4, _>(group.get())
             .bind::<Int4, _>(message)
-            .get_result::<Found>(self.conn)
+            .get_result::<Found>(self.conn())
             .or_repo()?
             .found)
     }
@@ -328,7 +328,7 @@ impl GroupMessageRepository for PgTx<'_> {
         query: &HistoryQuery,
     ) -> Result<Vec<GroupMessage>, RepoError> {
         group_history_query(group, reader, query)
-            .load::<GroupMessageRow>(self.conn)
+            .load::<GroupMessageRow>(self.conn())
             .or_repo()?
             .into_iter()
             .map(GroupMessage::try_from)
@@ -343,7 +343,7 @@ impl GroupMessageRepository for PgTx<'_> {
             )
             .bind::<Int4, _>(group.get())
             .bind::<Int4, _>(user.get())
-            .get_result::<Count>(self.conn)
+            .get_result::<Count>(self.conn())
             .or_repo()?
             .n,
         ))
@@ -359,7 +359,7 @@ impl GroupMessageRepository for PgTx<'_> {
         .bind::<Int4, _>(group.get())
         .bind::<Int4, _>(user.get())
         .bind::<BigInt, _>(upto.get())
-        .execute(self.conn)
+        .execute(self.conn())
         .or_repo()
         .map(drop)
     }
@@ -370,12 +370,17 @@ impl GroupMessageRepository for PgTx<'_> {
             .bind::<Int4, _>(group.get())
             .bind::<Int4, _>(user.get())
             .bind::<BigInt, _>(after.get())
-            .get_result::<Count>(self.conn)
+            .get_result::<Count>(self.conn())
             .or_repo()?
             .n)
     }
 
     fn group_summaries(&mut self, user: UserId) -> Result<Vec<GroupSummary>, RepoError> {
-        summaries_query(user).load::<SummaryRow>(self.conn).or_repo()?.into_iter().map(GroupSummary::try_from).collect()
+        summaries_query(user)
+            .load::<SummaryRow>(self.conn())
+            .or_repo()?
+            .into_iter()
+            .map(GroupSummary::try_from)
+            .collect()
     }
 }

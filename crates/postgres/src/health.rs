@@ -26,6 +26,8 @@ pub const USE_CASE_DURATION: &str = "chat_use_case_duration_seconds";
 pub const DB_UP: &str = "chat_db_up";
 /// Sends per group-commit transaction.
 pub const GROUP_COMMIT_BATCH: &str = "chat_group_commit_batch_size";
+/// Sends appended by one statement of a group-commit transaction.
+pub const GROUP_COMMIT_APPENDS: &str = "chat_group_commit_appends_per_statement";
 /// Group-commit transactions rolled back for one send's sake (the others ran again alone).
 pub const GROUP_COMMIT_SPLITS: &str = "chat_group_commit_splits_total";
 
@@ -42,6 +44,11 @@ pub fn describe() {
     );
     describe_gauge!(DB_UP, "1 while the database answers, 0 during an outage.");
     describe_histogram!(GROUP_COMMIT_BATCH, Unit::Count, "Sends per group-commit transaction.");
+    describe_histogram!(
+        GROUP_COMMIT_APPENDS,
+        Unit::Count,
+        "Sends appended by one statement of a group-commit transaction (those that start with their append)."
+    );
     describe_counter!(
         GROUP_COMMIT_SPLITS,
         "Group-commit transactions rolled back for one send's sake (the others ran again, each alone)."
@@ -51,6 +58,11 @@ pub fn describe() {
 pub(crate) fn group_commit_batch(sends: usize) {
     #[expect(clippy::cast_precision_loss, reason = "a batch holds at most a few hundred sends")]
     histogram!(GROUP_COMMIT_BATCH).record(sends as f64);
+}
+
+pub(crate) fn group_commit_appends(sends: usize) {
+    #[expect(clippy::cast_precision_loss, reason = "a batch holds at most a few hundred sends")]
+    histogram!(GROUP_COMMIT_APPENDS).record(sends as f64);
 }
 
 pub(crate) fn group_commit_split() {

@@ -31,7 +31,7 @@ impl ModerationRepository for PgTx<'_> {
             .bind::<BigInt, _>(id.get())
             .bind::<Int4, _>(admin.get())
             .bind::<Text, _>(reason.as_str())
-            .get_result::<MessageRow>(self.conn)
+            .get_result::<MessageRow>(self.conn())
             .optional()
             .or_repo()?
             .map(Message::try_from)

@@ -253,7 +253,7 @@ impl NotificationRepository for PgTx<'_> {
             "SELECT id, recipient_count::bigint AS n FROM chat_notifications WHERE client_notification_id = $1",
         )
         .bind::<SqlUuid, _>(key)
-        .get_result::<Found>(self.conn)
+        .get_result::<Found>(self.conn())
         .optional()
         .or_repo()?;
         Ok(found.map(|f| (NotificationId(f.id), f.n)))
@@ -271,7 +271,7 @@ impl NotificationRepository for PgTx<'_> {
              WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.id) ORDER BY t.id",
         )
         .bind::<Array<Int4>, _>(&ids)
-        .load::<Missing>(self.conn)
+        .load::<Missing>(self.conn())
         .or_repo()?;
         Ok(rows.into_iter().map(|r| UserId(r.id)).collect())
     }
@@ -302,24 +302,24 @@ impl NotificationRepository for PgTx<'_> {
         .bind::<Jsonb, _>(style_json(&new.style.colours))
         .bind::<Nullable<Timestamptz>, _>(new.expires_at)
         .bind::<Nullable<SqlUuid>, _>(new.client_id)
-        .get_result::<Id>(self.conn)
+        .get_result::<Id>(self.conn())
         .optional()
         .or_repo()?;
         Ok(row.map(|r| NotificationId(r.id)))
     }
 
     fn ensure_personal_groups(&mut self, audience: &Audience) -> Result<i64, RepoError> {
-        let created = create_groups_query(audience).get_result::<Count>(self.conn).or_repo()?.n;
-        add_owners_query(audience).execute(self.conn).or_repo()?;
+        let created = create_groups_query(audience).get_result::<Count>(self.conn()).or_repo()?.n;
+        add_owners_query(audience).execute(self.conn()).or_repo()?;
         Ok(created)
     }
 
     fn deliver(&mut self, id: NotificationId, audience: &Audience, new: &NewNotification) -> Result<i64, RepoError> {
-        Ok(deliver_query(id, audience, new).get_result::<Count>(self.conn).or_repo()?.n)
+        Ok(deliver_query(id, audience, new).get_result::<Count>(self.conn()).or_repo()?.n)
     }
 
     fn list_notifications(&mut self, query: &NotificationQuery) -> Result<Vec<NotificationRecord>, RepoError> {
-        let rows = history_query(query).load::<RecordRow>(self.conn).or_repo()?;
+        let rows = history_query(query).load::<RecordRow>(self.conn()).or_repo()?;
         rows.into_iter().map(NotificationRecord::try_from).collect()
     }
 
@@ -330,7 +330,7 @@ impl NotificationRepository for PgTx<'_> {
         )
         .bind::<BigInt, _>(id.get())
         .bind::<Int4, _>(admin.get())
-        .get_result::<Id>(self.conn)
+        .get_result::<Id>(self.conn())
         .optional()
         .or_repo()?;
         if retracted.is_some() {
@@ -338,7 +338,7 @@ impl NotificationRepository for PgTx<'_> {
         }
         let exists = diesel::sql_query("SELECT id FROM chat_notifications WHERE id = $1")
             .bind::<BigInt, _>(id.get())
-            .get_result::<Id>(self.conn)
+            .get_result::<Id>(self.conn())
             .optional()
             .or_repo()?;
         Ok(exists.map(|_| false))
@@ -352,7 +352,7 @@ impl NotificationRepository for PgTx<'_> {
         }
         let to_all = diesel::sql_query("SELECT id FROM chat_notifications WHERE id = $1 AND audience = 'all'")
             .bind::<BigInt, _>(id.get())
-            .get_result::<Id>(self.conn)
+            .get_result::<Id>(self.conn())
             .optional()
             .or_repo()?;
         if to_all.is_some() {
@@ -363,7 +363,7 @@ impl NotificationRepository for PgTx<'_> {
              WHERE m.notification_id = $1 AND g.owner_user_id IS NOT NULL",
         )
         .bind::<BigInt, _>(id.get())
-        .load::<Owner>(self.conn)
+        .load::<Owner>(self.conn())
         .or_repo()?;
         Ok(Some(owners.into_iter().map(|o| UserId(o.owner)).collect()))
     }

@@ -74,7 +74,7 @@ impl PersonaRepository for PgTx<'_> {
         let rows = chat_fake_users::table
             .order(chat_fake_users::id)
             .select(PersonaRow::as_select())
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         Ok(rows.into_iter().map(Persona::from).collect())
     }
@@ -84,7 +84,7 @@ impl PersonaRepository for PgTx<'_> {
             .find(id.get())
             .select(PersonaRow::as_select())
             .for_update()
-            .first(self.conn)
+            .first(self.conn())
             .optional()
             .map(|row| row.map(Persona::from))
             .or_repo()
@@ -101,7 +101,7 @@ impl PersonaRepository for PgTx<'_> {
         diesel::insert_into(chat_fake_users::table)
             .values(&row)
             .returning(PersonaRow::as_returning())
-            .get_result(self.conn)
+            .get_result(self.conn())
             .map(Persona::from)
             .or_repo()
     }
@@ -119,7 +119,7 @@ impl PersonaRepository for PgTx<'_> {
         diesel::update(chat_fake_users::table.find(id.get()))
             .set(&changes)
             .returning(PersonaRow::as_returning())
-            .get_result(self.conn)
+            .get_result(self.conn())
             .optional()
             .map(|row| row.map(Persona::from))
             .or_repo()
@@ -129,11 +129,11 @@ impl PersonaRepository for PgTx<'_> {
         // Serializes every "is this the last agent?" decision until commit. A lock on
         // the agent rows themselves would deadlock against the row lock that
         // `find_persona` already holds in a concurrent transaction.
-        diesel::select(pg_advisory_xact_lock(SUPPORT_AGENTS_LOCK)).execute(self.conn).or_repo()?;
+        diesel::select(pg_advisory_xact_lock(SUPPORT_AGENTS_LOCK)).execute(self.conn()).or_repo()?;
         chat_fake_users::table
             .filter(chat_fake_users::is_active.and(chat_fake_users::is_support_agent))
             .count()
-            .get_result(self.conn)
+            .get_result(self.conn())
             .or_repo()
     }
 }

@@ -13,7 +13,7 @@ use crate::tx::PgTx;
 
 impl ReplayRepository for PgTx<'_> {
     fn conversation_positions(&mut self, user: UserId) -> Result<Vec<(ConversationId, Participants, i64)>, RepoError> {
-        Ok(states_of_user(self.conn, user)?.into_iter().map(|s| (s.id, s.participants, s.last_seq)).collect())
+        Ok(states_of_user(self.conn(), user)?.into_iter().map(|s| (s.id, s.participants, s.last_seq)).collect())
     }
 
     fn conversation_position(&mut self, id: ConversationId) -> Result<Option<(Participants, i64)>, RepoError> {
@@ -30,7 +30,7 @@ impl ReplayRepository for PgTx<'_> {
             .bind::<BigInt, _>(id.get())
             .bind::<BigInt, _>(after)
             .bind::<BigInt, _>(limit)
-            .load::<MessageRow>(self.conn)
+            .load::<MessageRow>(self.conn())
             .or_repo()?;
         into_messages(rows)
     }

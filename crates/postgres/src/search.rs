@@ -49,7 +49,7 @@ impl SearchRepository for PgTx<'_> {
             .bind::<Bool, _>(everything)
             .bind::<Nullable<BigInt>, _>(query.before.map(MessageId::get))
             .bind::<BigInt, _>(i64::from(query.limit) + 1)
-            .load::<HitRow>(self.conn)
+            .load::<HitRow>(self.conn())
             .or_repo()?;
         rows.into_iter()
             .map(|row| {

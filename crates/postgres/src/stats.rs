@@ -104,7 +104,7 @@ impl PgTx<'_> {
     /// Turns JIT compilation off for the rest of the transaction: these statements' cost
     /// estimates pass `jit_above_cost`, and compiling took 65-100 ms of a 20 ms query.
     fn without_jit(&mut self) -> Result<(), RepoError> {
-        diesel::sql_query("SET LOCAL jit = off").execute(self.conn).or_repo().map(drop)
+        diesel::sql_query("SET LOCAL jit = off").execute(self.conn()).or_repo().map(drop)
     }
 
     /// Runs `query(part's periods)` and maps each row's bucket index back to the index
@@ -118,7 +118,7 @@ impl PgTx<'_> {
         if part.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = query(&periods(part)).load::<R>(self.conn).or_repo()?;
+        let rows = query(&periods(part)).load::<R>(self.conn()).or_repo()?;
         rows.into_iter()
             .map(|row| {
                 let at = index(bucket_of(&row))?;
@@ -150,9 +150,9 @@ impl PgTx<'_> {
             return Ok(());
         }
         let buckets = periods(part);
-        support_fill_query(&buckets).execute(self.conn).or_repo()?;
+        support_fill_query(&buckets).execute(self.conn()).or_repo()?;
         for query in dm_fill_queries(&buckets) {
-            query.execute(self.conn).or_repo()?;
+            query.execute(self.conn()).or_repo()?;
         }
         Ok(())
     }
@@ -213,7 +213,7 @@ impl StatsRepository for PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        let rows = backlog_query(grouping, at).load::<Backlog>(self.conn).or_repo()?;
+        let rows = backlog_query(grouping, at).load::<Backlog>(self.conn()).or_repo()?;
         rows.into_iter().map(|r| Ok((key(&r.k, r.kid)?, r.n))).collect()
     }
 
@@ -274,7 +274,7 @@ impl StatsRepository for PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             read: i64,
         }
-        let rows = notice_query(buckets).load::<Notices>(self.conn).or_repo()?;
+        let rows = notice_query(buckets).load::<Notices>(self.conn()).or_repo()?;
         Ok(rows.into_iter().map(|r| NoticeFigures { sent: r.sent, reach: r.reach, read: r.read }).collect())
     }
 }

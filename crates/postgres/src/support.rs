@@ -144,7 +144,7 @@ impl SupportRepository for PgTx<'_> {
         direct_messages::table
             .filter(direct_messages::conversation_type.eq("support").and(direct_messages::user1_id.eq(user.get())))
             .select(direct_messages::id)
-            .first::<i64>(self.conn)
+            .first::<i64>(self.conn())
             .optional()
             .map(|id| id.map(ConversationId))
             .or_repo()
@@ -169,7 +169,7 @@ impl SupportRepository for PgTx<'_> {
         )
         .bind::<Int4, _>(user.get())
         .bind::<Nullable<Int4>, _>(persona.map(PersonaId::get))
-        .get_result::<Created>(self.conn)
+        .get_result::<Created>(self.conn())
         .optional()
         .or_repo()?;
         match created {
@@ -186,7 +186,7 @@ impl SupportRepository for PgTx<'_> {
             .filter(chat_fake_users::is_active.and(chat_fake_users::is_support_agent))
             .order(chat_fake_users::id)
             .select(chat_fake_users::id)
-            .first::<i32>(self.conn)
+            .first::<i32>(self.conn())
             .optional()
             .map(|id| id.map(PersonaId))
             .or_repo()
@@ -196,18 +196,18 @@ impl SupportRepository for PgTx<'_> {
         diesel::select(exists(
             chat_fake_users::table.filter(chat_fake_users::id.eq(persona.get()).and(chat_fake_users::is_active)),
         ))
-        .get_result(self.conn)
+        .get_result(self.conn())
         .or_repo()
     }
 
     fn support_conversation(&mut self, id: ConversationId) -> Result<Option<SupportConversation>, RepoError> {
         let sql = format!("{} WHERE d.id = $1 AND d.conversation_type = 'support'", support_view());
-        let rows = diesel::sql_query(sql).bind::<BigInt, _>(id.get()).load::<SupportRow>(self.conn).or_repo()?;
+        let rows = diesel::sql_query(sql).bind::<BigInt, _>(id.get()).load::<SupportRow>(self.conn()).or_repo()?;
         Ok(into_views(rows)?.pop())
     }
 
     fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError> {
-        let rows = queue_query("", query).load::<SupportRow>(self.conn).or_repo()?;
+        let rows = queue_query("", query).load::<SupportRow>(self.conn()).or_repo()?;
         into_views(rows)
     }
 
@@ -234,7 +234,7 @@ impl SupportRepository for PgTx<'_> {
         )
         .bind::<Timestamptz, _>(idle_before)
         .bind::<BigInt, _>(limit)
-        .load::<Resolved>(self.conn)
+        .load::<Resolved>(self.conn())
         .or_repo()?;
         Ok(rows.into_iter().map(|r| (ConversationId(r.id), UserId(r.user1_id))).collect())
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chat_domain::conversations::{Append, Appended};
 use chat_domain::{ConversationId, RepoError};
 use diesel::PgConnection;
 
@@ -11,11 +12,27 @@ use crate::store::{WriterGate, WriterSlot};
 ///
 /// Repository methods run their SQL on it; the store commits or rolls back.
 pub struct PgTx<'c> {
-    pub(crate) conn: &'c mut PgConnection,
+    conn: &'c mut PgConnection,
     writers: Option<&'c Arc<WriterGate>>,
     /// The conversations whose row lock this transaction holds or waits for; released
     /// when the transaction's work is done.
     slots: Vec<WriterSlot>,
+    appending: Appending,
+}
+
+/// How [`ConversationRepository::append`](chat_domain::conversations::ConversationRepository::append)
+/// runs on a handle: at once, or in group commit's statement for many sends.
+#[derive(Debug)]
+enum Appending {
+    /// Each append is its own statement.
+    Direct,
+    /// Group commit's first pass: a job whose first statement would be its append
+    /// stops there, and the append waits for the statement that runs the batch's
+    /// appends together. A job that reads first runs on, appending at once.
+    Deferring { touched: bool, deferred: Option<Append>, touched_after: bool },
+    /// Group commit's second pass: the batch's statement ran this job's append; the
+    /// job's first append gets its answer.
+    Answered(Option<Box<(Append, Appended)>>),
 }
 
 impl std::fmt::Debug for PgTx<'_> {
@@ -24,15 +41,92 @@ impl std::fmt::Debug for PgTx<'_> {
     }
 }
 
+/// What group commit's first pass left of a job.
+#[derive(Debug)]
+pub(crate) enum FirstPass {
+    /// The job ran through: its outcome stands.
+    Ran,
+    /// The job stopped at its first statement, this append.
+    Deferred(Append),
+    /// The job went on after its append was deferred (a use case that swallowed the
+    /// deferral): the batch cannot trust its first pass.
+    Diverged,
+}
+
 impl<'c> PgTx<'c> {
     /// Wraps a connection on which a transaction is open.
     pub fn new(conn: &'c mut PgConnection) -> Self {
-        Self { conn, writers: None, slots: Vec::new() }
+        Self { conn, writers: None, slots: Vec::new(), appending: Appending::Direct }
     }
 
     /// Like [`Self::new`], bounding the writers at each conversation's row lock.
     pub(crate) fn with_writer_gate(conn: &'c mut PgConnection, writers: &'c Arc<WriterGate>) -> Self {
-        Self { conn, writers: Some(writers), slots: Vec::new() }
+        Self { conn, writers: Some(writers), slots: Vec::new(), appending: Appending::Direct }
+    }
+
+    /// Group commit's first pass: an append that would be the job's first statement
+    /// is deferred ([`Self::first_pass`] tells).
+    pub(crate) fn deferring(conn: &'c mut PgConnection, writers: &'c Arc<WriterGate>) -> Self {
+        let appending = Appending::Deferring { touched: false, deferred: None, touched_after: false };
+        Self { appending, ..Self::with_writer_gate(conn, writers) }
+    }
+
+    /// Group commit's second pass: the job's first append, `append`, was run by the
+    /// batch's statement and answered `answer`.
+    pub(crate) fn answered(
+        conn: &'c mut PgConnection,
+        writers: &'c Arc<WriterGate>,
+        append: Append,
+        answer: Appended,
+    ) -> Self {
+        Self {
+            appending: Appending::Answered(Some(Box::new((append, answer)))),
+            ..Self::with_writer_gate(conn, writers)
+        }
+    }
+
+    /// What the first pass left of the job run on this handle.
+    pub(crate) fn first_pass(self) -> FirstPass {
+        match self.appending {
+            Appending::Deferring { deferred: Some(_), touched_after: true, .. } => FirstPass::Diverged,
+            Appending::Deferring { deferred: Some(append), .. } => FirstPass::Deferred(append),
+            Appending::Deferring { deferred: None, .. } | Appending::Direct | Appending::Answered(_) => FirstPass::Ran,
+        }
+    }
+
+    /// Whether the job run on this handle took the answer it was given (it asked for
+    /// the same append again).
+    pub(crate) fn answer_taken(&self) -> bool {
+        !matches!(self.appending, Appending::Answered(Some(_)))
+    }
+
+    /// The connection, for a repository method's statement.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        if let Appending::Deferring { touched, deferred, touched_after } = &mut self.appending {
+            *touched = true;
+            *touched_after |= deferred.is_some();
+        }
+        self.conn
+    }
+
+    /// The handle's own answer to `append`, when group commit decides it: `Some(Err)`
+    /// defers it (first pass), `Some(Ok)` is the batch statement's answer (second
+    /// pass), `None` runs it now.
+    pub(crate) fn batched_append(&mut self, append: &Append) -> Option<Result<Appended, RepoError>> {
+        match &mut self.appending {
+            Appending::Deferring { touched: false, deferred: deferred @ None, .. } => {
+                *deferred = Some(append.clone());
+                Some(Err(RepoError::internal("deferred to the group's statement")))
+            }
+            Appending::Answered(answer) if answer.as_ref().is_some_and(|answered| answered.0 == *append) => {
+                answer.take().map(|answered| Ok(answered.1))
+            }
+            Appending::Deferring { deferred: Some(_), touched_after, .. } => {
+                *touched_after = true;
+                Some(Err(RepoError::internal("deferred to the group's statement")))
+            }
+            Appending::Direct | Appending::Deferring { .. } | Appending::Answered(_) => None,
+        }
     }
 
     /// Takes a writer's place at `conversation` before waiting for its row lock

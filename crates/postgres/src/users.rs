@@ -11,6 +11,6 @@ use crate::tx::PgTx;
 
 impl UserDirectory for PgTx<'_> {
     fn user_exists(&mut self, id: UserId) -> Result<bool, RepoError> {
-        diesel::select(exists(users::table.filter(users::id.eq(id.get())))).get_result(self.conn).or_repo()
+        diesel::select(exists(users::table.filter(users::id.eq(id.get())))).get_result(self.conn()).or_repo()
     }
 }

@@ -177,7 +177,7 @@ impl WebhookRepository for PgTx<'_> {
             .select(last_window)
             .for_update()
             .skip_locked()
-            .first::<Option<DateTime<Utc>>>(self.conn)
+            .first::<Option<DateTime<Utc>>>(self.conn())
             .optional()
             .or_repo()?
         else {
@@ -186,7 +186,10 @@ impl WebhookRepository for PgTx<'_> {
         if last.is_some_and(|last| last >= window_start) {
             return Ok(false);
         }
-        diesel::update(chat_webhook_collector::table).set(last_window.eq(window_start)).execute(self.conn).or_repo()?;
+        diesel::update(chat_webhook_collector::table)
+            .set(last_window.eq(window_start))
+            .execute(self.conn())
+            .or_repo()?;
         Ok(true)
     }
 
@@ -200,7 +203,7 @@ impl WebhookRepository for PgTx<'_> {
             .bind::<Timestamptz, _>(settled_before)
             .bind::<BigInt, _>(limit)
             .bind::<Bool, _>(with_content)
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         rows.into_iter().filter_map(|row| row.into_candidate().transpose()).collect()
     }
@@ -221,7 +224,7 @@ impl WebhookRepository for PgTx<'_> {
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
         // The collector row serialises collections, so a (user, window) pair is new here.
-        diesel::insert_into(chat_webhook_deliveries::table).values(&rows).execute(self.conn).or_repo()?;
+        diesel::insert_into(chat_webhook_deliveries::table).values(&rows).execute(self.conn()).or_repo()?;
         Ok(())
     }
 
@@ -235,7 +238,7 @@ impl WebhookRepository for PgTx<'_> {
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until)
             .bind::<BigInt, _>(limit)
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         Ok(rows
             .into_iter()
@@ -258,14 +261,14 @@ impl WebhookRepository for PgTx<'_> {
         use crate::schema::chat_webhook_deliveries::dsl as d;
         let row = d::chat_webhook_deliveries.find(id.0);
         match *outcome {
-            Outcome::Delivered => {
-                diesel::update(row).set((d::delivered_at.eq(now), d::last_error.eq(None::<String>))).execute(self.conn)
-            }
+            Outcome::Delivered => diesel::update(row)
+                .set((d::delivered_at.eq(now), d::last_error.eq(None::<String>)))
+                .execute(self.conn()),
             Outcome::RetryAt(at) => {
-                diesel::update(row).set((d::next_attempt_at.eq(at), d::last_error.eq(error))).execute(self.conn)
+                diesel::update(row).set((d::next_attempt_at.eq(at), d::last_error.eq(error))).execute(self.conn())
             }
             Outcome::Parked => {
-                diesel::update(row).set((d::parked_at.eq(now), d::last_error.eq(error))).execute(self.conn)
+                diesel::update(row).set((d::parked_at.eq(now), d::last_error.eq(error))).execute(self.conn())
             }
         }
         .or_repo()?;
@@ -280,7 +283,7 @@ impl WebhookRepository for PgTx<'_> {
             .order(d::id)
             .limit(limit)
             .select(ParkedRow::as_select())
-            .load(self.conn)
+            .load(self.conn())
             .or_repo()?;
         Ok(rows
             .into_iter()
@@ -300,7 +303,7 @@ impl WebhookRepository for PgTx<'_> {
         use crate::schema::chat_webhook_deliveries::dsl as d;
         let changed = diesel::update(d::chat_webhook_deliveries.find(id.0).filter(d::parked_at.is_not_null()))
             .set((d::parked_at.eq(None::<DateTime<Utc>>), d::attempts.eq(0), d::next_attempt_at.eq(now)))
-            .execute(self.conn)
+            .execute(self.conn())
             .or_repo()?;
         Ok(changed == 1)
     }

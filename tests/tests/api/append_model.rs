@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use chat_domain::access::Author;
 use chat_domain::conversations::{
-    AppendError, AppendTarget, ConversationRepository, ConversationState, MessageBody, MessageKind, NewMessage, Side,
-    append_message,
+    Append, AppendError, AppendTarget, Appended, ConversationRepository, ConversationState, MessageBody, MessageKind,
+    NewMessage, Sent, Side, append_message,
 };
 use chat_domain::direct_messages::{DirectMessageRepository, DmTarget};
 use chat_domain::support::{SupportPatch, SupportRepository, SupportStatus, update_support};
@@ -35,6 +35,9 @@ enum Op {
     Resolve,
     /// One side archives the DM.
     Archive(Side),
+    /// A message to each conversation in one statement, as group commit appends the
+    /// sends of a batch: (side, key, content) for the support conversation, then the DM.
+    Together([(Side, Option<usize>, usize); 2]),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -43,7 +46,12 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (any::<bool>(), side.clone(), proptest::option::weighted(0.7, 0..4usize), 0..2usize)
             .prop_map(|(support, side, key, content)| Op::Send { support, side, key, content }),
         1 => Just(Op::Resolve),
-        1 => side.prop_map(Op::Archive),
+        1 => side.clone().prop_map(Op::Archive),
+        3 => [
+            (side.clone(), proptest::option::weighted(0.7, 0..4usize), 0..2usize),
+            (side, proptest::option::weighted(0.7, 0..4usize), 0..2usize),
+        ]
+        .prop_map(Op::Together),
     ]
 }
 
@@ -104,6 +112,7 @@ impl World {
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match *op {
             Op::Send { support, side, key, content } => self.send(support, side, key, content),
+            Op::Together(sends) => self.send_together(sends),
             Op::Resolve => {
                 let (id, admin, now) = (self.support.id, self.admin, now());
                 self.in_tx(|tx| {
@@ -126,7 +135,8 @@ impl World {
         }
     }
 
-    fn send(&mut self, support: bool, side: Side, key: Option<usize>, content: usize) -> Result<(), TestCaseError> {
+    /// What the model predicts for a send, and the append the use case asks for.
+    fn plan(&self, support: bool, side: Side, key: Option<usize>, content: usize) -> (Outcome, NewMessage, Append) {
         let author = self.author(support, side);
         let id = if support { self.support.id } else { self.dm.id };
         let expected = match key.and_then(|k| self.used.get(&(id, k))) {
@@ -145,16 +155,36 @@ impl World {
         } else {
             AppendTarget::Conversation(id)
         };
-        let result = self.in_tx(|tx| Ok(append_message(tx, target, author, side, &new)))?;
+        let append = Append { target, author, side, body: new.body.clone(), client_id: new.client_message_id };
+        (expected, new, append)
+    }
+
+    /// Applies a stored send to the model, checking its position and effect.
+    fn stored(
+        &mut self,
+        support: bool,
+        side: Side,
+        sent: &Sent,
+        key: Option<usize>,
+        content: usize,
+    ) -> Result<(), TestCaseError> {
+        let author = sent.message.author;
+        let state = if support { &mut self.support } else { &mut self.dm };
+        prop_assert_eq!(sent.message.seq, state.next_seq(), "the next position");
+        let changed = state.apply_message(sent.message.id, sent.message.created_at, side);
+        prop_assert_eq!(sent.status_changed, changed);
+        if let Some(k) = key {
+            self.used.insert((state.id, k), (author, content));
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, support: bool, side: Side, key: Option<usize>, content: usize) -> Result<(), TestCaseError> {
+        let (expected, new, append) = self.plan(support, side, key, content);
+        let result = self.in_tx(|tx| Ok(append_message(tx, append.target, append.author, side, &new)))?;
         let actual = match result {
             Ok(Some(sent)) if sent.created => {
-                let state = if support { &mut self.support } else { &mut self.dm };
-                prop_assert_eq!(sent.message.seq, state.next_seq(), "the next position");
-                let changed = state.apply_message(sent.message.id, sent.message.created_at, side);
-                prop_assert_eq!(sent.status_changed, changed);
-                if let Some(k) = key {
-                    self.used.insert((id, k), (author, content));
-                }
+                self.stored(support, side, &sent, key, content)?;
                 Outcome::Created
             }
             Ok(Some(_)) => Outcome::Retry,
@@ -165,6 +195,39 @@ impl World {
         };
         prop_assert_eq!(actual, expected);
         self.compare(support)
+    }
+
+    /// A send to each conversation in one statement: each answered as if alone, with
+    /// its row as it was before (a retry or a reused key stores nothing; telling them
+    /// apart is the use case's, after the statement).
+    fn send_together(&mut self, sends: [(Side, Option<usize>, usize); 2]) -> Result<(), TestCaseError> {
+        let plans = [true, false].map(|support| {
+            let (side, key, content) = sends[usize::from(!support)];
+            self.plan(support, side, key, content)
+        });
+        let appends = [plans[0].2.clone(), plans[1].2.clone()];
+        let answers = self.in_tx(|tx| tx.append_together(&appends).map_err(|e| e.to_string()))?;
+        for (support, ((expected, _, _), answer)) in [true, false].into_iter().zip(plans.into_iter().zip(answers)) {
+            let (side, key, content) = sends[usize::from(!support)];
+            let model = if support { self.support.clone() } else { self.dm.clone() };
+            match answer {
+                Appended::Stored { before, message } => {
+                    prop_assert_eq!(expected, Outcome::Created);
+                    prop_assert_eq!(&before, &model, "the row before the send");
+                    let mut after = before;
+                    let status_changed = after.apply_message(message.id, message.created_at, side);
+                    let sent = Sent { message, participants: model.participants, created: true, status_changed };
+                    self.stored(support, side, &sent, key, content)?;
+                }
+                Appended::Duplicate { conversation } => {
+                    prop_assert_ne!(expected, Outcome::Created);
+                    prop_assert_eq!(conversation.id, model.id);
+                }
+                Appended::Missing => return Err(TestCaseError::fail("the conversation exists")),
+            }
+        }
+        self.compare(true)?;
+        self.compare(false)
     }
 
     /// The row PostgreSQL holds equals the model's, and its positions have no gap.
@@ -224,9 +287,9 @@ fn the_send_statement_is_prepared_once_per_connection() {
     }
     let prepared = db_count(
         &mut world.conn,
-        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'WITH c AS (%INSERT INTO dm_messages%'",
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'WITH i AS (%INSERT INTO dm_messages%'",
     );
-    assert_eq!(prepared, 2, "one per target (by id, by support owner), reused by every send on the connection");
+    assert_eq!(prepared, 1, "one for every target (by id, by support owner), reused by every send on the connection");
 }
 
 fn db_count(conn: &mut PgConnection, sql: &str) -> i64 {

@@ -30,6 +30,14 @@ fn batched_messages(app: &TestApp) -> i64 {
     )
 }
 
+/// Messages stored by one statement with others (same transaction, same command).
+fn appended_together(app: &TestApp) -> i64 {
+    app.db.count(
+        "SELECT COALESCE(sum(n), 0)::bigint AS n FROM
+           (SELECT count(*) AS n FROM dm_messages GROUP BY xmin::text, cmin::text HAVING count(*) > 1) shared",
+    )
+}
+
 /// Every conversation's positions are 1..=last_seq, one message each.
 fn assert_gapless(app: &TestApp) {
     let broken = app.db.count(
@@ -119,6 +127,7 @@ async fn concurrent_sends_share_commits_and_every_counter_and_position_holds() {
     let app = TestApp::spawn_with(TestDb::migrated(), pool(true)).await;
     three_waves(&app).await;
     assert!(batched_messages(&app) > 0, "some sends shared a transaction");
+    assert!(appended_together(&app) > 0, "some sends to distinct conversations shared one statement");
 }
 
 #[tokio::test]
@@ -126,6 +135,7 @@ async fn without_group_commit_the_same_waves_give_the_same_rows() {
     let app = TestApp::spawn_with(TestDb::migrated(), pool(false)).await;
     three_waves(&app).await;
     assert_eq!(batched_messages(&app), 0, "each send committed alone");
+    assert_eq!(appended_together(&app), 0, "each send in its own statement");
 }
 
 #[tokio::test]
@@ -147,6 +157,7 @@ async fn twenty_sends_to_one_conversation_at_once_get_positions_1_to_20_in_arriv
     );
     assert_eq!(disorder, 0);
     assert!(batched_messages(&app) > 0, "several sends to one conversation shared a transaction");
+    assert_eq!(appended_together(&app), 0, "one statement appends at most one send per conversation");
 }
 
 #[tokio::test]

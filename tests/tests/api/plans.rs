@@ -85,7 +85,10 @@ fn the_send_statement_finds_its_row_and_checks_its_key_by_index() {
     for (path, index) in cases {
         let plan = explain(&db.url, path).unwrap();
         println!("{path:?}\n{plan}\n");
-        assert_served_by(&plan, index, "direct_messages");
+        // The statement sorts its own few sends (the rows it locks, by id, so that
+        // writers lock in one order), never a table.
+        assert!(index.iter().any(|index| plan.contains(index)), "expected one of {index:?}:\n{plan}");
+        assert!(!plan.contains("Seq Scan on direct_messages"), "sequential scan of direct_messages:\n{plan}");
         assert!(!plan.contains("Seq Scan on dm_messages"), "sequential scan of dm_messages:\n{plan}");
         assert!(plan.contains("Conflict Arbiter Indexes: dm_messages_client_id_idx"), "idempotency by index:\n{plan}");
     }

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
+use chat_domain::conversations::{Append, AppendTarget, Appended};
 use chat_domain::store::{JobOutcome, SharedJob};
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
@@ -35,7 +36,7 @@ use tokio::sync::oneshot;
 
 use super::{Abandoned, Deadline, PgPool, WriterGate, checkout, unavailable};
 use crate::health::{self, DbHealth, Outcome};
-use crate::tx::PgTx;
+use crate::tx::{FirstPass, PgTx};
 
 /// How sends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +170,8 @@ enum SharedAbort {
     Abandoned,
     /// A statement or the commit failed.
     Db(diesel::result::Error),
+    /// The appends' statement failed.
+    Repo(RepoError),
 }
 
 impl From<diesel::result::Error> for SharedAbort {
@@ -253,19 +256,51 @@ impl Writer {
         health::group_commit_batch(live.len());
         let began = Instant::now();
         let attempt = conn.transaction::<Vec<Box<dyn Any + Send>>, SharedAbort, _>(|conn| {
-            let mut payloads = Vec::with_capacity(live.len());
+            let mut payloads: Vec<Option<Box<dyn Any + Send>>> = live.iter().map(|_| None).collect();
+            // First pass, in arrival order: a job that starts with its append leaves it
+            // for the statements below; one that reads first runs through here.
+            let mut deferred = Vec::new();
             for (i, pending) in live.iter_mut().enumerate() {
-                let mut tx = PgTx::with_writer_gate(conn, &self.writers);
-                match catch_unwind(AssertUnwindSafe(|| (pending.job)(&mut tx))) {
-                    Ok(JobOutcome::Commit(payload)) => payloads.push(payload),
-                    Ok(JobOutcome::Rollback(_)) => return Err(SharedAbort::Refused),
-                    Err(panic) => return Err(SharedAbort::Panicked(i, panic)),
+                let mut tx = PgTx::deferring(conn, &self.writers);
+                let ran = catch_unwind(AssertUnwindSafe(|| (pending.job)(&mut tx)));
+                match (tx.first_pass(), ran) {
+                    (_, Err(panic)) => return Err(SharedAbort::Panicked(i, panic)),
+                    (FirstPass::Deferred(append), Ok(_)) => deferred.push((i, append)),
+                    (FirstPass::Diverged, Ok(_)) => return Err(SharedAbort::Refused),
+                    (FirstPass::Ran, Ok(outcome)) => payloads[i] = Some(committed(outcome)?),
                 }
+            }
+            // The deferred appends, together: one statement per round, a round taking at
+            // most one send per conversation (the next send to the same one goes in the
+            // next round, after it).
+            let mut answers: Vec<Option<Appended>> = deferred.iter().map(|_| None).collect();
+            for round in rounds(deferred.iter().map(|(_, append)| &append.target)) {
+                let appends: Vec<Append> = round.iter().map(|&d| deferred[d].1.clone()).collect();
+                health::group_commit_appends(appends.len());
+                let mut tx = PgTx::with_writer_gate(conn, &self.writers);
+                let appended = tx.append_together(&appends).map_err(SharedAbort::Repo)?;
+                for (d, answer) in round.into_iter().zip(appended) {
+                    answers[d] = Some(answer);
+                }
+            }
+            // Second pass: each deferred job again, its append answered.
+            for ((i, append), answer) in deferred.into_iter().zip(answers) {
+                let answer = answer.ok_or(SharedAbort::Refused)?;
+                let mut tx = PgTx::answered(conn, &self.writers, append, answer);
+                let ran = catch_unwind(AssertUnwindSafe(|| (live[i].job)(&mut tx)));
+                let outcome = ran.map_err(|panic| SharedAbort::Panicked(i, panic))?;
+                if !tx.answer_taken() {
+                    // The job asked for another append than the first time: not a
+                    // function of what it reads, so it runs alone.
+                    return Err(SharedAbort::Refused);
+                }
+                payloads[i] = Some(committed(outcome)?);
             }
             if live.iter().any(|p| p.abandoned.load(Ordering::Acquire)) {
                 return Err(SharedAbort::Abandoned);
             }
-            Ok(payloads)
+            // Every job ran in one of the passes.
+            payloads.into_iter().collect::<Option<Vec<_>>>().ok_or(SharedAbort::Refused)
         });
         let took = began.elapsed();
         let mut panicked = None;
@@ -279,8 +314,9 @@ impl Writer {
                 return;
             }
             Err(SharedAbort::Db(e)) if conn.is_broken() => self.health.down(&e),
+            Err(SharedAbort::Repo(e)) if conn.is_broken() => self.health.down(&e),
             Err(SharedAbort::Panicked(i, panic)) => panicked = Some((i, panic)),
-            Err(SharedAbort::Refused | SharedAbort::Abandoned | SharedAbort::Db(_)) => {}
+            Err(SharedAbort::Refused | SharedAbort::Abandoned | SharedAbort::Db(_) | SharedAbort::Repo(_)) => {}
         }
         // Rolled back: each send goes back to its caller to run alone (and is measured
         // there, once).
@@ -292,5 +328,58 @@ impl Writer {
             };
             let _ = pending.reply.send(reply);
         }
+    }
+}
+
+/// A job's payload when it asked to commit; a refusal rolls the batch back.
+fn committed(outcome: JobOutcome) -> Result<Box<dyn Any + Send>, SharedAbort> {
+    match outcome {
+        JobOutcome::Commit(payload) => Ok(payload),
+        JobOutcome::Rollback(_) => Err(SharedAbort::Refused),
+    }
+}
+
+/// Splits appends (by their targets, in arrival order) into rounds that name each
+/// target at most once, keeping the order of the appends to one target: the indices of
+/// each round, in order.
+fn rounds<'a>(targets: impl Iterator<Item = &'a AppendTarget>) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut next_round: Vec<(&AppendTarget, usize)> = Vec::new();
+    for (i, target) in targets.enumerate() {
+        let round = match next_round.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, next)) => {
+                *next += 1;
+                *next - 1
+            }
+            None => {
+                next_round.push((target, 1));
+                0
+            }
+        };
+        if round == rounds.len() {
+            rounds.push(Vec::new());
+        }
+        rounds[round].push(i);
+    }
+    rounds
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::{ConversationId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn a_round_names_each_conversation_once_and_keeps_their_order() {
+        let (a, b, s) = (
+            AppendTarget::Conversation(ConversationId(1)),
+            AppendTarget::Conversation(ConversationId(2)),
+            AppendTarget::SupportOf(UserId(3)),
+        );
+        let targets = [a, b, a, s, a, b];
+        assert_eq!(rounds(targets.iter()), vec![vec![0, 1, 3], vec![2, 5], vec![4]]);
+        assert_eq!(rounds([s, s].iter()), vec![vec![0], vec![1]]);
+        assert!(rounds(std::iter::empty()).is_empty());
     }
 }
