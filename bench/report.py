@@ -120,8 +120,8 @@ def render_floor(rows, w):
     w("Ours: `chat-bench send --workers N --no-ws` (REST sends into 1,000 support conversations, no sockets). "
       "The floor: pgbench of `bench/pgbench/send_minimal.sql` (the same effect in one prepared statement) at N "
       "clients, and of `send_batch8.sql` (8 sends per statement and one commit: at N/8 clients as many sends in "
-      "flight as ours, at N clients the ceiling); beside pgbench of the server's own SQL (`send.sql`, 7 round "
-      "trips). Same 1,000 conversations, same run.\n")
+      "flight as ours, at N clients the ceiling); beside pgbench of the server's own SQL for a lone send (`send.sql`: "
+      "BEGIN, the one append statement, COMMIT). Same 1,000 conversations, same run.\n")
     w("| senders | ours sends/s | server's SQL tx/s | ours ÷ | one statement tx/s | ours ÷ (>= 2.0) | 8 per statement, N/8 clients, sends/s | ours ÷ (>= 0.5) | 8 per statement, N clients, sends/s | ours ÷ |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for c in (16, 32, 64):
@@ -271,6 +271,9 @@ def render(rows, source):
     for name in ("s3", "s4", "s5"):
         s = pick(rows, "limit", f"pgbench_{name}")
         w(f"- pgbench, {name.upper()} SQL at 16 clients: {fmt(stat(s, 'tps'), ' tx/s')}, p99 {fmt(stat(s, 'p99_ms'), ' ms')}")
+        s = pick(rows, "limit", f"pgbench_{name}_minimal")
+        w(f"- pgbench, {name.upper()}'s rows in one prepared statement at 16 clients: {fmt(stat(s, 'tps'), ' tx/s')}, "
+          f"p99 {fmt(stat(s, 'p99_ms'), ' ms')}")
     relay_idle = pick(rows, "relay", "s1_idle")
     w(f"- Bare relay: {fmt(stat(relay_idle, 'rss_per_conn_kib'), ' KiB')} RSS per idle socket "
       f"({count(stat(relay_idle, 'sockets'))} sockets)")
@@ -312,6 +315,8 @@ def render(rows, source):
         o = stat(pick(rows, "ours", f"{name}_read", workers=16), "achieved_per_s")
         lim = stat(pick(rows, "limit", f"pgbench_{name}"), "tps")
         w(f"| {label}, 16 workers ÷ pgbench same SQL | {fmt(o, '/s')} | {fmt(lim, '/s')} | {rfmt(ratio(o, lim), 0.7)} | >= 0.7 |")
+        floor_ = stat(pick(rows, "limit", f"pgbench_{name}_minimal"), "tps")
+        w(f"| {label}, 16 workers ÷ pgbench of the one statement returning the same rows | {fmt(o, '/s')} | {fmt(floor_, '/s')} | {rfmt(ratio(o, floor_))} | |")
     for name, label in (("s3", "S3"), ("s4", "S4"), ("s5", "S5")):
         o = stat(pick(rows, "ours", f"{name}_read", workers=16), "latency.p99_ms")
         w(f"| {label} p99 at 16 workers (closed loop) | {fmt(o, ' ms')} | | | < 5 ms |")

@@ -94,12 +94,12 @@ pgb() {
         "$name" "$clients" "$tps" "$p50" "$p99" "$p999"
 }
 P=$PWD/bench/pgbench
-# S0: the server's own send SQL (unnamed extended-protocol statements, as diesel's
-# sql_query sends them), and the floor: the same effect in one prepared statement, and 8
+# S0: the server's own send SQL (a lone send: its one prepared statement in a
+# transaction), and the floor: the same effect in one prepared statement, and 8
 # sends per statement and commit (group commit; sends/s = tps x 8) with as many sends in
 # flight (c/8 clients) and with c clients (the ceiling).
 for c in 16 32 64; do
-    pgb send "$c" -M extended -f "$P/send.sql" | emit 0 limit
+    pgb send "$c" -M prepared -f "$P/send.sql" | emit 0 limit
     pgb send_minimal "$c" -M prepared -f "$P/send_minimal.sql" | emit 0 limit
     for b in $((c / 8)) "$c"; do
         pgb send_batch8 "$b" -M prepared -f "$P/send_batch8.sql" | tag '"sends_per_tx":8' | emit 0 limit
@@ -113,6 +113,10 @@ done
 pgb s3 16 -M extended -f "$P/page_newest.sql@1" -f "$P/page_deep.sql@1" | emit 0 limit
 pgb s4 16 -M extended -f "$P/list.sql" | emit 0 limit
 pgb s5 16 -M extended -f "$P/queue.sql" | emit 0 limit
+# The reads' floor: the one statement that returns the same rows, prepared, autocommit.
+pgb s3_minimal 16 -M prepared -f "$P/page_newest_minimal.sql@1" -f "$P/page_deep_minimal.sql@1" | emit 0 limit
+pgb s4_minimal 16 -M prepared -f "$P/list_minimal.sql" | emit 0 limit
+pgb s5_minimal 16 -M prepared -f "$P/queue_minimal.sql" | emit 0 limit
 
 # ---- the contenders ----------------------------------------------------------------
 RELAY_PORT=$(bench_free_port 19100)
