@@ -1,5 +1,7 @@
 //! [`ConversationRepository`] on `direct_messages` and `dm_messages`.
 
+use std::sync::LazyLock;
+
 use chat_domain::access::Participants;
 use chat_domain::conversations::{
     Append, AppendTarget, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, Side, SideState,
@@ -173,7 +175,7 @@ impl ConversationRepository for PgTx<'_> {
     }
 
     fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError> {
-        let rows = history_query("", id, query).load::<MessageRow>(self.conn()).or_repo()?;
+        let rows = history_query(id, query).load::<MessageRow>(self.conn()).or_repo()?;
         into_messages(rows)
     }
 
@@ -384,35 +386,56 @@ fn bind_appends(q: BoxedSqlQuery<'static, Pg, SqlQuery>, appends: &[Append]) -> 
         .bind::<Array<Int4>, _>(sides)
 }
 
-/// A history page: the SQL and its binds ($1 conversation, $2 cursor message id, $3 rows
-/// to fetch: a page plus one), built together so that a numbered parameter can never
-/// receive another's value. `prefix` goes before the statement (`EXPLAIN ` for the
-/// plans test). Served by `dm_messages_conversation_seq (conversation_id, seq)` in
-/// either direction.
+/// A history page, prepared: the SQL and its binds ($1 conversation, $2 cursor message
+/// id, $3 rows to fetch: a page plus one), built together so that a numbered parameter
+/// can never receive another's value. Served by `dm_messages_conversation_seq
+/// (conversation_id, seq)` in either direction, by its generic plan too (checked by the
+/// plans test), so the statement is planned once per connection rather than per page.
 ///
 /// Pages order by `seq`, the position within the conversation, not by `id`: ordering by
 /// `id` lets the planner walk the primary key backwards and filter by conversation,
 /// which on a busy conversation's deep page scans most of the table (found by the plans
 /// test). No index but the composite one yields `seq` order.
 pub(crate) fn history_query(
-    prefix: &str,
+    id: ConversationId,
+    query: &HistoryQuery,
+) -> Prepared<BoxedSqlQuery<'static, Pg, SqlQuery>> {
+    prepared(history_sql(query), |q| bind_history(q.into_boxed(), id, query))
+}
+
+/// `EXPLAIN` of [`history_query`], with the same binds.
+pub(crate) fn explain_history_query(id: ConversationId, query: &HistoryQuery) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    bind_history(diesel::sql_query(format!("EXPLAIN {}", history_sql(query))).into_boxed(), id, query)
+}
+
+/// The page statement of each direction, built once.
+pub(crate) fn history_sql(query: &HistoryQuery) -> &'static str {
+    fn page(bound: &str, order: &str, missing: i64) -> String {
+        format!(
+            "SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
+             WHERE m.conversation_id = $1
+               AND m.seq {bound} COALESCE((SELECT c.seq FROM dm_messages c WHERE c.id = $2 AND c.conversation_id = $1), {missing})
+             ORDER BY m.seq {order} LIMIT $3"
+        )
+    }
+    static OLDER: LazyLock<String> = LazyLock::new(|| page("<", "DESC", i64::MAX));
+    static NEWER: LazyLock<String> = LazyLock::new(|| page(">", "ASC", 0));
+    match query {
+        HistoryQuery::Older { .. } => &OLDER,
+        HistoryQuery::Newer { .. } => &NEWER,
+    }
+}
+
+fn bind_history(
+    q: BoxedSqlQuery<'static, Pg, SqlQuery>,
     id: ConversationId,
     query: &HistoryQuery,
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let (bound, order, missing, cursor) = match *query {
-        HistoryQuery::Older { before, .. } => ("<", "DESC", i64::MAX, before.map_or(0, MessageId::get)),
-        HistoryQuery::Newer { after, .. } => (">", "ASC", 0, after.get()),
+    let cursor = match *query {
+        HistoryQuery::Older { before, .. } => before.map_or(0, MessageId::get),
+        HistoryQuery::Newer { after, .. } => after.get(),
     };
-    diesel::sql_query(format!(
-        "{prefix}SELECT {MESSAGE_COLUMNS} FROM dm_messages m {MESSAGE_JOINS}
-         WHERE m.conversation_id = $1
-           AND m.seq {bound} COALESCE((SELECT c.seq FROM dm_messages c WHERE c.id = $2 AND c.conversation_id = $1), {missing})
-         ORDER BY m.seq {order} LIMIT $3"
-    ))
-    .into_boxed()
-    .bind::<BigInt, _>(id.get())
-    .bind::<BigInt, _>(cursor)
-    .bind::<BigInt, _>(i64::from(query.limit()) + 1)
+    q.bind::<BigInt, _>(id.get()).bind::<BigInt, _>(cursor).bind::<BigInt, _>(i64::from(query.limit()) + 1)
 }
 
 /// The idempotency lookup ($1 conversation, $2 client id), served by

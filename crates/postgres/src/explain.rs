@@ -9,10 +9,11 @@ use chat_domain::conversations::{Append, AppendTarget, HistoryQuery, MessageBody
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
 use chat_domain::support::{AssigneeFilter, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
-use crate::conversations::{client_id_sql, explain_append_query, history_query};
+use crate::conversations::{client_id_sql, explain_append_query, explain_history_query, history_sql};
 use crate::direct_messages::{DmListFilter, dm_list_query};
 use crate::support::queue_query;
 
@@ -29,6 +30,9 @@ pub enum HotPath {
     HistoryOlder(ConversationId, MessageId),
     /// A history page, oldest first, after a cursor.
     HistoryNewer(ConversationId, MessageId),
+    /// [`Self::HistoryOlder`] as the generic plan of its prepared statement: the plan
+    /// every page gets once PostgreSQL stops planning it per execution.
+    HistoryOlderGeneric(ConversationId, MessageId),
     /// The idempotency lookup of a send.
     SendClientIdLookup(ConversationId),
     /// The one statement of a send to a conversation named by id.
@@ -67,7 +71,14 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
                 HotPath::HistoryOlder(..) => HistoryQuery::Older { before: Some(before), limit: 50 },
                 _ => HistoryQuery::Newer { after: before, limit: 50 },
             };
-            history_query("EXPLAIN ", id, &query).load(&mut conn)?
+            explain_history_query(id, &query).load(&mut conn)?
+        }
+        HotPath::HistoryOlderGeneric(id, before) => {
+            // The plan a prepared page statement settles on whatever its binds (PostgreSQL
+            // 15 has no `EXPLAIN (GENERIC_PLAN)`).
+            let sql = history_sql(&HistoryQuery::Older { before: Some(before), limit: 50 });
+            conn.batch_execute(&format!("SET plan_cache_mode = force_generic_plan; PREPARE hot AS {sql}"))?;
+            diesel::sql_query(format!("EXPLAIN EXECUTE hot({}, {}, 51)", id.get(), before.get())).load(&mut conn)?
         }
         HotPath::UserDmList(user) => {
             let page = DmListQuery { archived: false, after: None, limit: 50 };

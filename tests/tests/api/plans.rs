@@ -58,6 +58,11 @@ fn queue_history_and_send_lookups_use_their_indexes() {
         (HotPath::SupportQueueAll, &["direct_messages_support_activity"][..], "direct_messages"),
         (HotPath::HistoryOlder(conversation, MessageId(200_000)), &["dm_messages_conversation_seq"][..], "dm_messages"),
         (HotPath::HistoryNewer(conversation, MessageId(100)), &["dm_messages_conversation_seq"][..], "dm_messages"),
+        (
+            HotPath::HistoryOlderGeneric(conversation, MessageId(100)),
+            &["dm_messages_conversation_seq"][..],
+            "dm_messages",
+        ),
         (HotPath::SendClientIdLookup(conversation), &["dm_messages_client_id_idx"][..], "dm_messages"),
         (
             HotPath::UserDmList(UserId(20001)),
