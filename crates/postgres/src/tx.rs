@@ -87,25 +87,18 @@ impl<'c> PgTx<'c> {
 
     /// What the first pass left of the job run on this handle.
     pub(crate) fn first_pass(self) -> FirstPass {
-        match self.appending {
-            Appending::Deferring { deferred: Some(_), touched_after: true, .. } => FirstPass::Diverged,
-            Appending::Deferring { deferred: Some(append), .. } => FirstPass::Deferred(append),
-            Appending::Deferring { deferred: None, .. } | Appending::Direct | Appending::Answered(_) => FirstPass::Ran,
-        }
+        self.appending.first_pass()
     }
 
     /// Whether the job run on this handle took the answer it was given (it asked for
     /// the same append again).
     pub(crate) fn answer_taken(&self) -> bool {
-        !matches!(self.appending, Appending::Answered(Some(_)))
+        self.appending.answer_taken()
     }
 
     /// The connection, for a repository method's statement.
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
-        if let Appending::Deferring { touched, deferred, touched_after } = &mut self.appending {
-            *touched = true;
-            *touched_after |= deferred.is_some();
-        }
+        self.appending.statement();
         self.conn
     }
 
@@ -113,20 +106,7 @@ impl<'c> PgTx<'c> {
     /// defers it (first pass), `Some(Ok)` is the batch statement's answer (second
     /// pass), `None` runs it now.
     pub(crate) fn batched_append(&mut self, append: &Append) -> Option<Result<Appended, RepoError>> {
-        match &mut self.appending {
-            Appending::Deferring { touched: false, deferred: deferred @ None, .. } => {
-                *deferred = Some(append.clone());
-                Some(Err(RepoError::internal("deferred to the group's statement")))
-            }
-            Appending::Answered(answer) if answer.as_ref().is_some_and(|answered| answered.0 == *append) => {
-                answer.take().map(|answered| Ok(answered.1))
-            }
-            Appending::Deferring { deferred: Some(_), touched_after, .. } => {
-                *touched_after = true;
-                Some(Err(RepoError::internal("deferred to the group's statement")))
-            }
-            Appending::Direct | Appending::Deferring { .. } | Appending::Answered(_) => None,
-        }
+        self.appending.append(append)
     }
 
     /// Takes a writer's place at `conversation` before waiting for its row lock
@@ -139,5 +119,109 @@ impl<'c> PgTx<'c> {
             self.slots.push(gate.enter(id)?);
         }
         Ok(())
+    }
+}
+
+impl Appending {
+    /// A statement other than an append is about to run.
+    fn statement(&mut self) {
+        if let Self::Deferring { touched, deferred, touched_after } = self {
+            *touched = true;
+            *touched_after |= deferred.is_some();
+        }
+    }
+
+    /// See [`PgTx::batched_append`].
+    fn append(&mut self, append: &Append) -> Option<Result<Appended, RepoError>> {
+        match self {
+            Self::Deferring { touched: false, deferred: deferred @ None, .. } => {
+                *deferred = Some(append.clone());
+                Some(Err(RepoError::internal("deferred to the group's statement")))
+            }
+            Self::Deferring { deferred: Some(_), touched_after, .. } => {
+                *touched_after = true;
+                Some(Err(RepoError::internal("deferred to the group's statement")))
+            }
+            Self::Answered(answer) if answer.as_ref().is_some_and(|answered| answered.0 == *append) => {
+                answer.take().map(|answered| Ok(answered.1))
+            }
+            Self::Direct | Self::Deferring { .. } | Self::Answered(_) => None,
+        }
+    }
+
+    fn first_pass(self) -> FirstPass {
+        match self {
+            Self::Deferring { deferred: Some(_), touched_after: true, .. } => FirstPass::Diverged,
+            Self::Deferring { deferred: Some(append), .. } => FirstPass::Deferred(append),
+            Self::Deferring { deferred: None, .. } | Self::Direct | Self::Answered(_) => FirstPass::Ran,
+        }
+    }
+
+    fn answer_taken(&self) -> bool {
+        !matches!(self, Self::Answered(Some(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::access::Author;
+    use chat_domain::conversations::{AppendTarget, MessageBody, MessageKind, Side};
+    use chat_domain::{ConversationId, UserId};
+
+    use super::*;
+
+    fn append(to: i64) -> Append {
+        Append {
+            target: AppendTarget::Conversation(ConversationId(to)),
+            author: Author::User(UserId(1)),
+            side: Side::One,
+            body: MessageBody::parse(MessageKind::Text, "hi").unwrap(),
+            client_id: None,
+        }
+    }
+
+    fn deferring() -> Appending {
+        Appending::Deferring { touched: false, deferred: None, touched_after: false }
+    }
+
+    #[test]
+    fn an_append_that_is_the_first_statement_is_deferred() {
+        let mut appending = deferring();
+        assert!(matches!(appending.append(&append(1)), Some(Err(_))), "the job stops at its append");
+        assert!(matches!(appending.first_pass(), FirstPass::Deferred(a) if a == append(1)));
+    }
+
+    #[test]
+    fn a_job_that_reads_first_runs_through() {
+        let mut appending = deferring();
+        appending.statement();
+        assert!(appending.append(&append(1)).is_none(), "appended at once");
+        assert!(matches!(appending.first_pass(), FirstPass::Ran));
+    }
+
+    #[test]
+    fn a_job_that_goes_on_after_its_deferral_is_not_trusted() {
+        let mut after_read = deferring();
+        let _ = after_read.append(&append(1));
+        after_read.statement();
+        assert!(matches!(after_read.first_pass(), FirstPass::Diverged));
+
+        let mut after_append = deferring();
+        let _ = after_append.append(&append(1));
+        assert!(after_append.append(&append(2)).is_some_and(|r| r.is_err()), "no second append runs");
+        assert!(matches!(after_append.first_pass(), FirstPass::Diverged));
+    }
+
+    #[test]
+    fn the_answer_goes_to_the_same_append_once() {
+        let answer = Appended::Missing;
+        let mut other = Appending::Answered(Some(Box::new((append(1), answer.clone()))));
+        assert!(other.append(&append(2)).is_none(), "another append runs for real");
+        assert!(!other.answer_taken());
+
+        let mut same = Appending::Answered(Some(Box::new((append(1), answer))));
+        assert!(matches!(same.append(&append(1)), Some(Ok(Appended::Missing))));
+        assert!(same.answer_taken());
+        assert!(same.append(&append(1)).is_none(), "a second append runs for real");
     }
 }
