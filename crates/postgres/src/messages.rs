@@ -109,14 +109,18 @@ pub(crate) const LAST_MESSAGE_COLUMNS: &str = "lm.id AS lm_id, lm.seq AS lm_seq,
      lm.sender_type AS lm_sender_type, lm.acting_admin_id AS lm_acting_admin_id, lm.content AS lm_content, \
      lm.message_type AS lm_message_type, lm.client_message_id AS lm_client_id, lm.created_at AS lm_created_at, \
      (lm.hidden_at IS NOT NULL) AS lm_hidden, \
-     CASE lm.sender_type WHEN 'real_user' THEN lmu.display_name WHEN 'fake_user' THEN lmp.name END AS lm_sender_name, \
-     lma.display_name AS lm_acting_admin_name";
+     CASE lm.sender_type \
+       WHEN 'real_user' THEN (SELECT lmu.display_name FROM users lmu WHERE lmu.id = lm.sender_id) \
+       WHEN 'fake_user' THEN (SELECT lmp.name FROM chat_fake_users lmp WHERE lmp.id = lm.sender_id) \
+     END AS lm_sender_name, \
+     (SELECT lma.display_name FROM users lma WHERE lma.id = lm.acting_admin_id) AS lm_acting_admin_name";
 
-/// The joins [`LAST_MESSAGE_COLUMNS`] needs.
-pub(crate) const LAST_MESSAGE_JOINS: &str = "LEFT JOIN dm_messages lm ON lm.id = d.last_message_id \
-     LEFT JOIN users lmu ON lm.sender_type = 'real_user' AND lmu.id = lm.sender_id \
-     LEFT JOIN chat_fake_users lmp ON lm.sender_type = 'fake_user' AND lmp.id = lm.sender_id \
-     LEFT JOIN users lma ON lma.id = lm.acting_admin_id";
+/// The join [`LAST_MESSAGE_COLUMNS`] needs. The names are looked up in subqueries rather
+/// than joined: lists join the conversation's own users and persona already, and every
+/// more relation in a join makes the planner's search much longer for these unprepared
+/// statements (three joins fewer took the DM list's planning from 7.4 to 2.9 ms of its
+/// 4 ms, on the bench seed; the rows and their order are the same).
+pub(crate) const LAST_MESSAGE_JOINS: &str = "LEFT JOIN dm_messages lm ON lm.id = d.last_message_id";
 
 /// A conversation's last message, all columns nullable (no message yet).
 #[derive(QueryableByName)]
