@@ -110,7 +110,7 @@ done
 for rate in 250 500 1000; do
     pgb send_minimal_rated 32 -M prepared -R "$rate" -f "$P/send_minimal.sql" | tag "\"rate\":$rate" | emit 0 limit
 done
-pgb s3 16 -M extended -f "$P/page_newest.sql@1" -f "$P/page_deep.sql@1" | emit 0 limit
+pgb s3 16 -M prepared -f "$P/page_newest.sql@1" -f "$P/page_deep.sql@1" | emit 0 limit
 pgb s4 16 -M extended -f "$P/list.sql" | emit 0 limit
 pgb s5 16 -M extended -f "$P/queue.sql" | emit 0 limit
 # The reads' floor: the one statement that returns the same rows, prepared, autocommit.

@@ -1,8 +1,7 @@
 -- S3 history, a page before a pseudo-random message of the big DM (its ids are the odd numbers).
 -- The SQL chat-server runs for this request, captured from PostgreSQL's statement log
--- (bench/pgbench/README.md; recaptured 2026-11-30 after the send became one statement),
--- with the binds as pgbench variables. Without the user-existence check (cached for
--- 60 s per user, so not part of a steady request).
+-- by bench/capture_sql.sh, with the binds as pgbench variables. Without the
+-- user-existence check (cached for 60 s per user, so not part of a steady request).
 \set r random(0, 999999)
 \set before 2 * :r + 1
 BEGIN;
