@@ -116,10 +116,11 @@ pub(crate) const LAST_MESSAGE_COLUMNS: &str = "lm.id AS lm_id, lm.seq AS lm_seq,
      (SELECT lma.display_name FROM users lma WHERE lma.id = lm.acting_admin_id) AS lm_acting_admin_name";
 
 /// The join [`LAST_MESSAGE_COLUMNS`] needs. The names are looked up in subqueries rather
-/// than joined: lists join the conversation's own users and persona already, and every
-/// more relation in a join makes the planner's search much longer for these unprepared
-/// statements (three joins fewer took the DM list's planning from 7.4 to 2.9 ms of its
-/// 4 ms, on the bench seed; the rows and their order are the same).
+/// than joined: the lists and the queue are planned on every request (their generic
+/// plans are poor, bench/pgbench/README.md), and every relation more in a join makes
+/// the planner's search much longer. On the bench seed, the DM list's names by join
+/// planned in 7.4 ms and ran in 0.9; by subquery (these and the views' own) pgbench
+/// runs the list 4.1x and the queue 5x as often (the rows and their order are the same).
 pub(crate) const LAST_MESSAGE_JOINS: &str = "LEFT JOIN dm_messages lm ON lm.id = d.last_message_id";
 
 /// A conversation's last message, all columns nullable (no message yet).

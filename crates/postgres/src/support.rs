@@ -20,18 +20,21 @@ use crate::tx::PgTx;
 
 /// A support conversation with its user, assignee, persona and last message.
 fn support_view() -> String {
+    // Names by subquery, not by join (see LAST_MESSAGE_JOINS).
     format!(
-        "SELECT d.id, d.user1_id, u.display_name AS user_name, u.profile_photo_url AS user_photo,
-        d.support_status, d.assignee_admin_id, asg.display_name AS assignee_name,
-        asg.profile_photo_url AS assignee_photo, d.waiting_since,
-        d.fake_user_id, p.name AS persona_name, p.avatar_url AS persona_avatar,
+        "SELECT d.id, d.user1_id,
+        (SELECT u.display_name FROM users u WHERE u.id = d.user1_id) AS user_name,
+        (SELECT u.profile_photo_url FROM users u WHERE u.id = d.user1_id) AS user_photo,
+        d.support_status, d.assignee_admin_id,
+        (SELECT asg.display_name FROM users asg WHERE asg.id = d.assignee_admin_id) AS assignee_name,
+        (SELECT asg.profile_photo_url FROM users asg WHERE asg.id = d.assignee_admin_id) AS assignee_photo,
+        d.waiting_since, d.fake_user_id,
+        (SELECT p.name FROM chat_fake_users p WHERE p.id = d.fake_user_id) AS persona_name,
+        (SELECT p.avatar_url FROM chat_fake_users p WHERE p.id = d.fake_user_id) AS persona_avatar,
         d.user1_last_read_id, d.user1_unread, d.user2_last_read_id, d.user2_unread,
         d.last_message_at, d.created_at,
         {LAST_MESSAGE_COLUMNS}
     FROM direct_messages d
-    JOIN users u ON u.id = d.user1_id
-    LEFT JOIN users asg ON asg.id = d.assignee_admin_id
-    LEFT JOIN chat_fake_users p ON p.id = d.fake_user_id
     {LAST_MESSAGE_JOINS}"
     )
 }
