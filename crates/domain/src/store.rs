@@ -104,7 +104,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs `job` like [`Store::execute`] for a use case that reads (history pages,
     /// lists, the support queue), on connections that writes do not use, so that reads
-    /// never wait behind commits. The default runs it like any job.
+    /// never wait behind commits. Implementations may run it outside a transaction (each
+    /// statement then commits on its own: what a read writes, such as an access-log row,
+    /// must stand alone). The default runs it like any job.
     fn execute_read(&self, use_case: &'static str, job: Job) -> StoreFuture {
         self.execute(use_case, job)
     }
