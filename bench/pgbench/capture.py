@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns PostgreSQL statement logs of one request each into the pgbench scripts of
-bench/pgbench (see README.md): the last transaction of each log, with the logged binds
+bench/pgbench (see README.md): the statements of each request, with the logged binds
 inlined and the varying ones made pgbench variables; plus each read's floor, its one
 statement alone. Run by bench/capture_sql.sh.
 
@@ -54,11 +54,19 @@ def statements(path):
     return result
 
 
-def last_transaction(path):
-    st = statements(path)
-    end = len(st) - 1 - st[::-1].index("COMMIT")
-    start = max(i for i in range(end) if st[i] == "BEGIN")
-    return st[start : end + 1]
+def request_statements(path):
+    """What the server ran for the request: the log slice without connection set-up
+    (`SET ...`) and without the user-existence check (its own transaction, cached)."""
+    st = [s for s in statements(path) if not s.startswith("SET ")]
+    for i in range(1, len(st) - 1):
+        if st[i].startswith('SELECT EXISTS (SELECT "users"') and st[i - 1] == "BEGIN" and st[i + 1] == "COMMIT":
+            return st[: i - 1] + st[i + 2 :]
+    return st
+
+
+def main_statement(stmts):
+    """The statement that returns the request's rows: its last one but a COMMIT."""
+    return [s for s in stmts if s != "COMMIT"][-1]
 
 
 def replace(stmts, old, new, expected):
@@ -79,13 +87,13 @@ def main(logs, out):
             f.write(f"-- {title}\n{FLOOR}{pre}{stmt};\n")
 
     deep_vars = "\\set r random(0, 999999)\n\\set before 2 * :r + 1\n"
-    newest = last_transaction(f"{logs}/newest.log")
-    deep = last_transaction(f"{logs}/deep.log")
+    newest = request_statements(f"{logs}/newest.log")
+    deep = request_statements(f"{logs}/deep.log")
     deep = replace(deep, "\"dm_messages\".\"id\" = '1001'", '"dm_messages"."id" = :before', 1)
     deep = replace(deep, "c.id = '1001'", "c.id = :before", 1)
-    lists = last_transaction(f"{logs}/list.log")
-    queue = last_transaction(f"{logs}/queue.log")
-    send = last_transaction(f"{logs}/send.log")
+    lists = request_statements(f"{logs}/list.log")
+    queue = request_statements(f"{logs}/queue.log")
+    send = request_statements(f"{logs}/send.log")
     send = replace(send, "'{1001}'::int[]", "ARRAY[:uid]::int[]", 3)
     send = replace(send, "'{capture}'::text[]", "'{pgbench message to support}'::text[]", 1)
     send = replace(send, "'{NULL}'::uuid[]", "ARRAY[gen_random_uuid()]::uuid[]", 1)
@@ -94,10 +102,10 @@ def main(logs, out):
     write("list.sql", "S4 the DM list (with unread counts) of the user with 1,000 conversations.", "", lists)
     write("queue.sql", "S5 the admin support queue, open conversations, longest waiting first.", "", queue)
     write("send.sql", "S2 send: a user's message to their support conversation, sent alone: BEGIN, the one\n-- append statement (APPEND_SQL in crates/postgres/src/conversations.rs), COMMIT.", "\\set uid random(1001, 1000 + :nconv)\n", send)
-    floor("page_newest_minimal.sql", "S3 floor: the newest page of the big DM.", "", newest[-2])
-    floor("page_deep_minimal.sql", "S3 floor: a page before a pseudo-random message of the big DM.", deep_vars, deep[-2])
-    floor("list_minimal.sql", "S4 floor: the DM list of the user with 1,000 conversations.", "", lists[-2])
-    floor("queue_minimal.sql", "S5 floor: the support queue, open, longest waiting first.", "", queue[-2])
+    floor("page_newest_minimal.sql", "S3 floor: the newest page of the big DM.", "", main_statement(newest))
+    floor("page_deep_minimal.sql", "S3 floor: a page before a pseudo-random message of the big DM.", deep_vars, main_statement(deep))
+    floor("list_minimal.sql", "S4 floor: the DM list of the user with 1,000 conversations.", "", main_statement(lists))
+    floor("queue_minimal.sql", "S5 floor: the support queue, open, longest waiting first.", "", main_statement(queue))
 
 
 if __name__ == "__main__":
