@@ -162,6 +162,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, group_kind, group_id) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        #[max_length = 10]
+        grouped_by -> Varchar,
+        #[max_length = 10]
+        group_kind -> Varchar,
+        group_id -> Int4,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        responded -> Int8,
+        fr50 -> Nullable<Float8>,
+        fr90 -> Nullable<Float8>,
+        res50 -> Nullable<Float8>,
+        res90 -> Nullable<Float8>,
+        moved_in -> Int8,
+        moved_out -> Int8,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_grouped (bucket_start, bucket_end, grouped_by) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        #[max_length = 10]
+        grouped_by -> Varchar,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_support_episodes (id) {
         id -> Int8,
         conversation_id -> Int8,
@@ -173,6 +205,8 @@ diesel::table! {
         first_response_persona_id -> Nullable<Int4>,
         resolved_at -> Nullable<Timestamptz>,
         assignee_admin_id -> Nullable<Int4>,
+        opened_assignee_id -> Nullable<Int4>,
+        responded_assignee_id -> Nullable<Int4>,
     }
 }
 
@@ -212,6 +246,16 @@ diesel::table! {
         reason -> Nullable<Text>,
         row_md5 -> Text,
         verified_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_support_reassignments (id) {
+        id -> Int8,
+        episode_id -> Int8,
+        moved_at -> Timestamptz,
+        from_admin_id -> Nullable<Int4>,
+        to_admin_id -> Nullable<Int4>,
     }
 }
 
@@ -351,6 +395,7 @@ diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_perso
 diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
 diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
+diesel::joinable!(chat_support_reassignments -> chat_support_episodes (episode_id));
 diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
 diesel::joinable!(dm_messages -> direct_messages (conversation_id));
@@ -368,10 +413,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_notifications,
     chat_stats_dm_buckets,
     chat_stats_support_buckets,
+    chat_stats_support_group_buckets,
+    chat_stats_support_grouped,
     chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,
     chat_support_migration_rows,
+    chat_support_reassignments,
     chat_support_users,
     chat_user_blocks,
     chat_webhook_collector,

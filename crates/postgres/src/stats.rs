@@ -1,9 +1,10 @@
 //! [`StatsRepository`]: the admin stats, computed by PostgreSQL bucket by bucket.
 //!
-//! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets` and
-//! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets, the
-//! per-responder and per-assignee support figures and the notices are computed on each
-//! read (docs/architecture.md, decision 20). The statements are in [`sql`]; their plans
+//! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets`,
+//! `chat_stats_support_group_buckets` (per responder once settled, per assignee) and
+//! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets,
+//! unsettled ones per responder and the notices are computed on each read
+//! (docs/architecture.md, decisions 20 and 21). The statements are in [`sql`]; their plans
 //! and timings over a year are in `docs/performance.md`.
 
 mod sql;
@@ -18,7 +19,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
 
 use self::sql::{
-    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, notice_query, support_fill_query,
+    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, grouped_stored_query,
+    grouped_unstored_query, notice_query, support_fill_query, support_group_fill_query, support_group_stored_query,
     support_live_query, support_stored_query, unstored_query,
 };
 use crate::error::OrRepoError;
@@ -65,6 +67,17 @@ struct SupportSql {
     res50: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     res90: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    moved_in: i64,
+    #[diesel(sql_type = BigInt)]
+    moved_out: i64,
+}
+
+/// A 1-based bucket index.
+#[derive(QueryableByName)]
+struct BucketIndex {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
 }
 
 #[derive(QueryableByName)]
@@ -131,17 +144,48 @@ impl PgTx<'_> {
     /// The first `limit` buckets of `part`, in order, whose support or DM figures are
     /// not stored (a cheap check, so that reading stored buckets computes nothing).
     fn unstored(&mut self, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
-        #[derive(QueryableByName)]
-        struct Unstored {
-            #[diesel(sql_type = BigInt)]
-            i: i64,
-        }
-        let rows = self.per_bucket(|b| unstored_query(b, limit), part, |u: &Unstored| u.i)?;
+        self.pick(|b| unstored_query(b, limit), part)
+    }
+
+    /// The buckets of `part` that `query` names by their 1-based index in `part`.
+    fn pick(&mut self, query: impl FnOnce(&[Period]) -> Query, part: &[(usize, Period)]) -> Result<Indexed, RepoError> {
+        let rows = self.per_bucket(query, part, |u: &BucketIndex| u.i)?;
         Ok(rows
             .into_iter()
             .map(|(original, _)| original)
             .filter_map(|i| part.iter().find(|(j, _)| *j == i).copied())
             .collect())
+    }
+
+    /// Stores the per-group figures of up to `limit` buckets of `part` (closed) not
+    /// stored yet for `grouping` (per responder: settled ones only); returns them.
+    fn fill_grouped(
+        &mut self,
+        grouping: SupportGrouping,
+        part: &[(usize, Period)],
+        limit: usize,
+    ) -> Result<Indexed, RepoError> {
+        let missing = self.pick(|b| grouped_unstored_query(grouping, b, limit), part)?;
+        if !missing.is_empty() {
+            support_group_fill_query(grouping, &periods(&missing)).execute(self.conn).or_repo()?;
+        }
+        Ok(missing)
+    }
+
+    /// Support rows per group: closed buckets stored (computed and stored first when
+    /// missing and storable), the others computed.
+    fn grouped_rows(
+        &mut self,
+        buckets: &[Period],
+        grouping: SupportGrouping,
+    ) -> Result<Vec<(usize, SupportSql)>, RepoError> {
+        let (closed, mut live) = split(buckets, Utc::now());
+        self.fill_grouped(grouping, &closed, usize::MAX)?;
+        let stored = self.pick(|b| grouped_stored_query(grouping, b), &closed)?;
+        live.extend(closed.iter().filter(|c| !stored.contains(c)));
+        let mut rows = self.per_bucket(|b| support_group_stored_query(grouping, b), &stored, |r: &SupportSql| r.i)?;
+        rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &live, |r: &SupportSql| r.i)?);
+        Ok(rows)
     }
 
     /// Stores the support and DM figures of `part` (closed buckets not stored yet).
@@ -180,8 +224,7 @@ impl StatsRepository for PgTx<'_> {
             rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &open, |r: &SupportSql| r.i)?);
             rows
         } else {
-            let all: Indexed = buckets.iter().copied().enumerate().collect();
-            self.per_bucket(|b| support_live_query(grouping, b), &all, |r: &SupportSql| r.i)?
+            self.grouped_rows(buckets, grouping)?
         };
         rows.into_iter()
             .map(|(bucket, r)| {
@@ -193,6 +236,8 @@ impl StatsRepository for PgTx<'_> {
                     resolved: r.resolved,
                     first_response: Durations { count: r.responded, p50_seconds: r.fr50, p90_seconds: r.fr90 },
                     resolution: Durations { count: r.resolved, p50_seconds: r.res50, p90_seconds: r.res90 },
+                    moved_in: r.moved_in,
+                    moved_out: r.moved_out,
                 })
             })
             .collect()
@@ -258,8 +303,13 @@ impl StatsRepository for PgTx<'_> {
     fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError> {
         self.without_jit()?;
         let all: Indexed = closed.iter().copied().enumerate().collect();
-        let part = self.unstored(&all, limit)?;
+        let mut part = self.unstored(&all, limit)?;
         self.fill(&part)?;
+        for grouping in [SupportGrouping::Responder, SupportGrouping::Assignee] {
+            part.extend(self.fill_grouped(grouping, &all, limit)?);
+        }
+        part.sort_by_key(|&(i, _)| i);
+        part.dedup_by_key(|&mut (i, _)| i);
         Ok(periods(&part))
     }
 

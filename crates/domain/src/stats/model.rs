@@ -42,7 +42,8 @@ pub enum SupportGrouping {
     All,
     /// By the voice of the episode's first response.
     Responder,
-    /// By the conversation's assignee (while the episode was in progress).
+    /// By the conversation's assignee at the moment of each event (the start, the
+    /// first response, the resolution; a reassignment moves an episode in progress).
     Assignee,
 }
 
@@ -80,6 +81,10 @@ pub struct SupportRow {
     pub first_response: Durations,
     /// Resolutions in the bucket.
     pub resolution: Durations,
+    /// Episodes in progress moved into this group in the bucket (a reassignment to it).
+    pub moved_in: i64,
+    /// Episodes in progress moved out of this group in the bucket.
+    pub moved_out: i64,
 }
 
 /// Direct-message figures of one bucket.

@@ -21,10 +21,16 @@ pub trait StatsRepository {
     /// start); percentiles MUST be nearest-rank. Groups follow `grouping`: under
     /// [`SupportGrouping::Responder`] the keys are `Persona`, `Team` and `Unanswered`,
     /// under [`SupportGrouping::Assignee`] `Assignee` and `Unassigned`, else `All`.
+    /// Under `Assignee` each event counts for the assignee at its time (the opening for
+    /// the one at the start, the first response for the one when it was given, the
+    /// resolution for the one at the resolution) and each reassignment of an episode in
+    /// progress is a move out of one group and into another at its time; `moved_in`
+    /// and `moved_out` are 0 under the other groupings.
     fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError>;
 
     /// Per group, the episodes in progress at `at`: started before it and not resolved
-    /// before it. Groups with none may be omitted.
+    /// before it (under [`SupportGrouping::Assignee`], by their assignee at `at`).
+    /// Groups with none may be omitted.
     fn support_backlog(
         &mut self,
         at: DateTime<Utc>,
@@ -40,10 +46,13 @@ pub trait StatsRepository {
         buckets: &[Period],
     ) -> Result<Vec<(usize, PersonaId, PersonaDmFigures)>, RepoError>;
 
-    /// Stores the support and DM figures of up to `limit` of `closed` (all closed, see
-    /// [`is_closed`](crate::stats::range::is_closed)) that are not stored yet, taken in
-    /// the given order; returns the periods it stored. Reports then read them instead
-    /// of computing them. Implementations MUST be safe to run from several instances
+    /// Stores the support (overall, per responder, per assignee) and DM figures of up to
+    /// `limit` of `closed` (all closed, see [`is_closed`](crate::stats::range::is_closed))
+    /// that are not stored yet, taken in the given order; returns the periods it stored.
+    /// Reports then read them instead of computing them. Per-responder figures MUST be
+    /// stored only for a bucket in which no episode started that is still unanswered
+    /// and in progress (its responder is not known yet), and such a bucket does not
+    /// count as not stored. Implementations MUST be safe to run from several instances
     /// at once (a period stored twice keeps its first figures, which are the same).
     fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError>;
 

@@ -56,8 +56,8 @@ fn require_admin(caller: &Principal) -> Result<(), StatsError> {
 }
 
 /// Support figures per group, dense over `buckets`, with the backlog at each bucket's
-/// end: the backlog at the range's start, plus the episodes opened, minus those
-/// resolved, so far.
+/// end: the backlog at the range's start, plus the episodes opened and moved in, minus
+/// those resolved and moved out, so far.
 fn support_series(
     repo: &mut (impl StatsRepository + ?Sized),
     range: &StatsRange,
@@ -77,15 +77,21 @@ fn support_series(
     if grouping == SupportGrouping::All {
         empty(SupportGroupKey::All);
     }
-    for SupportRow { bucket, key, opened, reopened, resolved, first_response, resolution } in rows {
+    let mut moves: BTreeMap<SupportGroupKey, Vec<i64>> = BTreeMap::new();
+    for SupportRow { bucket, key, opened, reopened, resolved, first_response, resolution, moved_in, moved_out } in rows
+    {
         if let Some(figures) = series.get_mut(&key).and_then(|s| s.get_mut(bucket)) {
             *figures = SupportFigures { opened, reopened, resolved, backlog: 0, first_response, resolution };
+        }
+        if let Some(net) = moves.entry(key).or_insert_with(|| vec![0; buckets.len()]).get_mut(bucket) {
+            *net = moved_in - moved_out;
         }
     }
     for (key, figures) in &mut series {
         let mut backlog = start.iter().find(|(k, _)| k == key).map_or(0, |&(_, n)| n);
-        for f in figures {
-            backlog += f.opened - f.resolved;
+        let moved = moves.get(key);
+        for (i, f) in figures.iter_mut().enumerate() {
+            backlog += f.opened - f.resolved + moved.and_then(|m| m.get(i)).copied().unwrap_or(0);
             f.backlog = backlog;
         }
     }
@@ -216,6 +222,8 @@ mod tests {
             resolved,
             first_response: Durations::default(),
             resolution: Durations::default(),
+            moved_in: 0,
+            moved_out: 0,
         }
     }
 
@@ -308,6 +316,24 @@ mod tests {
         assert_eq!(series.iter().map(|s| s.assignee).collect::<Vec<_>>(), [Some(UserId(7)), None]);
         assert_eq!(series[0].buckets[2].1.backlog, 0);
         assert_eq!(series[1].buckets[2].1.backlog, 1);
+    }
+
+    #[test]
+    fn a_reassignment_moves_the_backlog_from_one_assignee_to_the_other() {
+        let mut repo = MockStatsRepository::new();
+        repo.expect_support_rows().returning(|_, _| {
+            Ok(vec![
+                row(0, SupportGroupKey::Unassigned, 2, 0),
+                SupportRow { moved_out: 1, ..row(1, SupportGroupKey::Unassigned, 0, 0) },
+                SupportRow { moved_in: 1, ..row(1, SupportGroupKey::Assignee(UserId(7)), 0, 0) },
+                row(2, SupportGroupKey::Assignee(UserId(7)), 0, 1),
+            ])
+        });
+        repo.expect_support_backlog().returning(|_, _| Ok(vec![(SupportGroupKey::Unassigned, 1)]));
+        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let backlog = |s: &AssigneeSeries| s.buckets.iter().map(|(_, f)| f.backlog).collect::<Vec<_>>();
+        assert_eq!(backlog(&series[0]), [0, 1, 0]);
+        assert_eq!(backlog(&series[1]), [3, 2, 2]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chat_domain::stats::{Period, SupportGrouping};
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Bool, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
 
 /// A statement and its binds.
 pub(super) type Query = BoxedSqlQuery<'static, Pg, SqlQuery>;
@@ -31,6 +31,30 @@ pub(super) fn support_fill_query(buckets: &[Period]) -> Query {
 /// The stored support figures of `buckets`.
 pub(super) fn support_stored_query(buckets: &[Period]) -> Query {
     over(support_stored_sql(), buckets)
+}
+
+/// Stores the per-group support figures of those of `buckets` (closed) not stored yet
+/// for `grouping` (per responder: settled ones only); returns how many it stored.
+pub(super) fn support_group_fill_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
+    over(support_group_fill_sql(grouping), buckets).bind::<Text, _>(grouped_by(grouping))
+}
+
+/// The stored per-group support figures of `buckets`.
+pub(super) fn support_group_stored_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
+    over(GROUP_STORED_SQL.to_owned(), buckets).bind::<Text, _>(grouped_by(grouping))
+}
+
+/// The indexes (1-based) of the first `limit` of `buckets` whose per-group figures are
+/// not stored and may be.
+pub(super) fn grouped_unstored_query(grouping: SupportGrouping, buckets: &[Period], limit: usize) -> Query {
+    over(grouped_unstored_sql(), buckets)
+        .bind::<Text, _>(grouped_by(grouping))
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+/// The indexes (1-based) of those of `buckets` whose per-group figures are stored.
+pub(super) fn grouped_stored_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
+    over(GROUPED_STORED_SQL.to_owned(), buckets).bind::<Text, _>(grouped_by(grouping))
 }
 
 /// Episodes in progress at `at`, per group.
@@ -78,30 +102,57 @@ fn missing_buckets(cache: &str) -> String {
     )
 }
 
-/// The group key of an episode `e` (kind, id), per grouping.
+/// The group key of an event `e` (kind, id), per grouping: from its `voice`, `persona`
+/// and `admin` columns.
 const fn group_key(grouping: SupportGrouping) -> &'static str {
     match grouping {
         SupportGrouping::All => "'all'::text AS k, 0 AS kid",
-        SupportGrouping::Responder => {
-            "COALESCE(e.first_response_voice, 'unanswered')::text AS k, COALESCE(e.first_response_persona_id, 0) AS kid"
-        }
+        SupportGrouping::Responder => "COALESCE(e.voice, 'unanswered')::text AS k, COALESCE(e.persona, 0) AS kid",
         SupportGrouping::Assignee => {
-            "(CASE WHEN e.assignee_admin_id IS NULL THEN 'unassigned' ELSE 'assignee' END)::text AS k,
-             COALESCE(e.assignee_admin_id, 0) AS kid"
+            "(CASE WHEN e.admin IS NULL THEN 'unassigned' ELSE 'assignee' END)::text AS k, COALESCE(e.admin, 0) AS kid"
         }
     }
 }
 
-/// Support events per bucket and group, computed bucket by bucket (each bucket's rows
-/// sorted on their own, in memory): one row per bucket and group with an event; under
-/// [`SupportGrouping::All`] one row per bucket, zeros included. Columns: `i, s, e, k,
-/// kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90`.
+/// The name of a grouping in `chat_stats_support_group_buckets.grouped_by`.
+pub(super) const fn grouped_by(grouping: SupportGrouping) -> &'static str {
+    match grouping {
+        SupportGrouping::All => "all",
+        SupportGrouping::Responder => "responder",
+        SupportGrouping::Assignee => "assignee",
+    }
+}
+
+/// Support events per bucket and group, computed: `WITH {buckets}` then
+/// [`support_live_body`].
 fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
+    format!("WITH {buckets} {}", support_live_body(grouping))
+}
+
+/// Support events per bucket (the relation `b`) and group, computed bucket by bucket
+/// (each bucket's rows sorted on their own, in memory): one row per bucket and group
+/// with an event; under [`SupportGrouping::All`] one row per bucket, zeros included.
+/// Columns: `i, s, e, k, kid, opened, reopened, resolved, responded, fr50, fr90, res50,
+/// res90, moved_in, moved_out`.
+///
+/// Each event carries the admin it counts for under [`SupportGrouping::Assignee`]: the
+/// assignee at the start, at the first response, at the resolution; reassignments are
+/// events of their own (`i` in, `x` out), read only for that grouping.
+fn support_live_body(grouping: SupportGrouping) -> String {
     let key = group_key(grouping);
     let group_by = if grouping == SupportGrouping::All { "" } else { "GROUP BY k, kid" };
+    let moves = if grouping == SupportGrouping::Assignee {
+        "UNION ALL
+                SELECT false, NULL, NULL, r.to_admin_id, 'i', NULL
+                  FROM chat_support_reassignments r WHERE r.moved_at >= b.s AND r.moved_at < b.e
+                UNION ALL
+                SELECT false, NULL, NULL, r.from_admin_id, 'x', NULL
+                  FROM chat_support_reassignments r WHERE r.moved_at >= b.s AND r.moved_at < b.e"
+    } else {
+        ""
+    };
     format!(
-        "WITH {buckets}
-         SELECT b.i, b.s, b.e, g.* FROM b CROSS JOIN LATERAL (
+        "SELECT b.i, b.s, b.e, g.* FROM b CROSS JOIN LATERAL (
             SELECT {key},
                    count(*) FILTER (WHERE what = 'o') AS opened,
                    count(*) FILTER (WHERE what = 'o' AND reopened) AS reopened,
@@ -110,16 +161,22 @@ fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr50,
                    percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'f') AS fr90,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res50,
-                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res90
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) FILTER (WHERE what = 'r') AS res90,
+                   count(*) FILTER (WHERE what = 'i') AS moved_in,
+                   count(*) FILTER (WHERE what = 'x') AS moved_out
               FROM (
-                SELECT e.reopened, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'o' AS what, NULL::float8 AS secs
+                SELECT e.reopened, e.first_response_voice AS voice, e.first_response_persona_id AS persona,
+                       e.opened_assignee_id AS admin, 'o' AS what, NULL::float8 AS secs
                   FROM chat_support_episodes e WHERE e.started_at >= b.s AND e.started_at < b.e
                 UNION ALL
-                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'f', extract(epoch FROM e.first_response_at - e.started_at)::float8
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.responded_assignee_id, 'f',
+                       extract(epoch FROM e.first_response_at - e.started_at)::float8
                   FROM chat_support_episodes e WHERE e.first_response_at >= b.s AND e.first_response_at < b.e
                 UNION ALL
-                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'r', extract(epoch FROM e.resolved_at - e.started_at)::float8
+                SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'r',
+                       extract(epoch FROM e.resolved_at - e.started_at)::float8
                   FROM chat_support_episodes e WHERE e.resolved_at >= b.s AND e.resolved_at < b.e
+                {moves}
               ) e {group_by}) g"
     )
 }
@@ -140,20 +197,90 @@ fn support_stored_sql() -> String {
     format!(
         "WITH {BUCKETS}
          SELECT b.i, b.s, b.e, 'all'::text AS k, 0 AS kid, c.opened, c.reopened, c.resolved, c.responded,
-                c.fr50, c.fr90, c.res50, c.res90
+                c.fr50, c.fr90, c.res50, c.res90, 0::bigint AS moved_in, 0::bigint AS moved_out
            FROM b JOIN chat_stats_support_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e"
     )
 }
 
+/// Of the buckets `t` ($1, $2), those whose figures per `grouped_by` ($3) are not stored
+/// and may be: per responder, only once *settled* (no episode started in the bucket is
+/// still unanswered and in progress, read from `chat_support_episodes_unresolved`).
+const GROUPED_MISSING: &str = "NOT EXISTS (SELECT 1 FROM chat_stats_support_grouped c
+                    WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3)
+       AND ($3 <> 'responder' OR NOT EXISTS (
+            SELECT 1 FROM chat_support_episodes u
+             WHERE u.resolved_at IS NULL AND u.first_response_voice IS NULL
+               AND u.started_at >= t.s AND u.started_at < t.e))";
+
+/// Stores the per-group support figures of the closed buckets ($1, $2) not stored yet
+/// for the grouping $3, and marks them stored, in one statement (one snapshot: a bucket
+/// is marked with the rows computed in the same snapshot that found it settled).
+fn support_group_fill_sql(grouping: SupportGrouping) -> String {
+    let body = support_live_body(grouping);
+    format!(
+        "WITH b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+                     WHERE {GROUPED_MISSING}),
+              rows AS (
+                INSERT INTO chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, group_kind,
+                    group_id, opened, reopened, resolved, responded, fr50, fr90, res50, res90, moved_in, moved_out)
+                SELECT s, e, $3, k, kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90, moved_in,
+                       moved_out
+                  FROM ({body}) x
+                ON CONFLICT DO NOTHING),
+              marks AS (
+                INSERT INTO chat_stats_support_grouped (bucket_start, bucket_end, grouped_by)
+                SELECT s, e, $3 FROM b ON CONFLICT DO NOTHING)
+         SELECT count(*) AS n FROM b"
+    )
+}
+
+/// The stored per-group support figures ($3) of the buckets ($1, $2), with
+/// [`support_live_sql`]'s columns.
+const GROUP_STORED_SQL: &str = "WITH b AS (SELECT t.i, t.s, t.e
+                 FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))
+     SELECT b.i, b.s, b.e, c.group_kind::text AS k, c.group_id AS kid, c.opened, c.reopened, c.resolved,
+            c.responded, c.fr50, c.fr90, c.res50, c.res90, c.moved_in, c.moved_out
+       FROM b JOIN chat_stats_support_group_buckets c
+         ON c.bucket_start = b.s AND c.bucket_end = b.e AND c.grouped_by = $3";
+
+/// Of the buckets ($1, $2), in their order, the first $4 whose per-group figures ($3)
+/// are not stored and may be (see [`GROUPED_MISSING`]).
+fn grouped_unstored_sql() -> String {
+    format!(
+        "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+          WHERE {GROUPED_MISSING} ORDER BY t.i LIMIT $4"
+    )
+}
+
+/// Of the buckets ($1, $2), the indexes of those whose per-group figures ($3) are stored.
+const GROUPED_STORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+     WHERE EXISTS (SELECT 1 FROM chat_stats_support_grouped c
+                    WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3)";
+
 /// Episodes in progress at $1, per group: unresolved ones started before it, and ones
-/// started before it but resolved since (two index range scans, no `OR`).
+/// started before it but resolved since (two index range scans, no `OR`). Per assignee,
+/// an episode counts for its assignee at $1: the last reassignment before it, else the
+/// assignee at its start.
 fn backlog_sql(grouping: SupportGrouping) -> String {
     let key = group_key(grouping);
+    let episode = |filter: &str| {
+        format!(
+            "SELECT e.first_response_voice AS voice, e.first_response_persona_id AS persona,
+                    CASE WHEN m.moved THEN m.to_admin_id ELSE e.opened_assignee_id END AS admin
+               FROM chat_support_episodes e
+               LEFT JOIN LATERAL (
+                    SELECT true AS moved, r.to_admin_id FROM chat_support_reassignments r
+                     WHERE r.episode_id = e.id AND r.moved_at < $1
+                     ORDER BY r.moved_at DESC, r.id DESC LIMIT 1) m ON true
+              WHERE {filter} AND e.started_at < $1"
+        )
+    };
+    let (unresolved, since) = (episode("e.resolved_at IS NULL"), episode("e.resolved_at >= $1"));
     format!(
         "SELECT k, kid, count(*) AS n FROM (
-            SELECT {key} FROM chat_support_episodes e WHERE e.resolved_at IS NULL AND e.started_at < $1
+            SELECT {key} FROM ({unresolved}) e
             UNION ALL
-            SELECT {key} FROM chat_support_episodes e WHERE e.resolved_at >= $1 AND e.started_at < $1
+            SELECT {key} FROM ({since}) e
          ) x GROUP BY k, kid"
     )
 }
