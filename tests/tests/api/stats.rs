@@ -80,6 +80,12 @@ impl Script {
         self.message(c, at, &sender, ", support_status = 'pending', waiting_since = NULL");
     }
 
+    /// An admin assigns the conversation (`None`: unassigns it).
+    fn assign(&mut self, c: i64, at: &str, admin: Option<i32>) {
+        let admin = admin.map_or("NULL".to_owned(), |a| a.to_string());
+        self.sql(&format!("UPDATE direct_messages SET assignee_admin_id = {admin}, updated_at = '{at}' WHERE id = {c}"));
+    }
+
     /// An admin sets a status by hand (no message).
     fn set_status(&mut self, c: i64, at: &str, status: &str) {
         self.sql(&format!(
@@ -339,6 +345,95 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
             json!([0, 0, 0, 1, none(), none()]),
         ]
     );
+}
+
+/// Stored buckets stay right when an episode changes after its bucket closed: a
+/// reassignment counts from its own time (the opening stays with the assignee at the
+/// start), and a bucket per responder is stored only once the voice of each of its
+/// episodes is known. Each step is read after the buckets before it were stored.
+#[tokio::test]
+async fn changes_after_a_bucket_closed_keep_its_stored_figures_true() {
+    let app = TestApp::spawn().await;
+    let (ada, ada_token) = app.admin("ada");
+    let sam = persona(&app, &ada_token, "Sam").await;
+    let (alice, _) = app.user("alice");
+    let mut s = Script { conn: app.db.conn() };
+    let grouped = |by: &str, day: &str| {
+        format!(
+            "SELECT count(*) AS n FROM chat_stats_support_grouped
+              WHERE grouped_by = '{by}' AND bucket_start = '{day}Z' AND bucket_end = '{day}Z'::timestamptz + interval '1 day'"
+        )
+    };
+
+    // Monday the 2nd, 10:00: alice writes, nobody assigned. Both reports read the 2nd.
+    let c = s.support(alice, sam, None);
+    s.user_says(c, "2026-03-02 10:00Z");
+    let first = format!("{STATS}/assignees?from=2026-03-02&to=2026-03-03");
+    let groups = stats(&app, &ada_token, &first).await["groups"].clone();
+    assert_eq!(groups[0]["assigneeId"], Value::Null);
+    assert_eq!(support_figures(&groups[0]["buckets"]), [json!([1, 0, 0, 1, none(), none()])]);
+    assert_eq!(app.db.count(&grouped("assignee", "2026-03-02")), 1, "the closed day is stored per assignee");
+    let first = stats(&app, &ada_token, &format!("{STATS}/personas?from=2026-03-02&to=2026-03-03")).await;
+    assert_eq!(first["groups"][0]["responder"], "unanswered");
+    assert_eq!(app.db.count(&grouped("responder", "2026-03-02")), 0, "not settled: its responder is not known");
+
+    // Wednesday: ada takes it at 10:00 and answers as Sam at 11:00; resolved Thursday 09:00.
+    s.assign(c, "2026-03-04 10:00Z", Some(ada));
+    s.persona_answers(c, "2026-03-04 11:00Z", sam, ada);
+    s.set_status(c, "2026-03-05 09:00Z", "resolved");
+
+    let range = "from=2026-03-02&to=2026-03-06";
+    let by_assignee = stats(&app, &ada_token, &format!("{STATS}/assignees?{range}")).await;
+    let groups = by_assignee["groups"].as_array().unwrap();
+    assert_eq!(groups.iter().map(|g| &g["assigneeId"]).collect::<Vec<_>>(), [&json!(ada), &Value::Null]);
+    // ada: moved in on the 4th, answered then (49 h after the start), resolved on the 5th (71 h).
+    assert_eq!(
+        support_figures(&groups[0]["buckets"]),
+        [
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 1, [1, 176_400.0, 176_400.0], none()]),
+            json!([0, 0, 1, 0, none(), [1, 255_600.0, 255_600.0]]),
+        ]
+    );
+    // Unassigned: the opening stays where it was, and the episode leaves on the 4th.
+    assert_eq!(
+        support_figures(&groups[1]["buckets"]),
+        [
+            json!([1, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+        ]
+    );
+    // Every day is stored now, and reading them back gives the same.
+    for day in ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"] {
+        assert_eq!(app.db.count(&grouped("assignee", day)), 1, "{day}");
+    }
+    let again = stats(&app, &ada_token, &format!("{STATS}/assignees?{range}")).await;
+    assert_eq!(again["groups"], by_assignee["groups"]);
+
+    // Per responder the 2nd is settled now: the episode is Sam's from its start.
+    let by_persona = stats(&app, &ada_token, &format!("{STATS}/personas?{range}")).await;
+    let groups = by_persona["groups"].as_array().unwrap();
+    assert_eq!(groups.iter().map(|g| &g["personaId"]).collect::<Vec<_>>(), [&json!(sam)]);
+    assert_eq!(
+        support_figures(&groups[0]["buckets"]),
+        [
+            json!([1, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, [1, 176_400.0, 176_400.0], none()]),
+            json!([0, 0, 1, 0, none(), [1, 255_600.0, 255_600.0]]),
+        ]
+    );
+    assert_eq!(app.db.count(&grouped("responder", "2026-03-02")), 1);
+    let again = stats(&app, &ada_token, &format!("{STATS}/personas?{range}")).await;
+    assert_eq!(again["groups"], by_persona["groups"]);
+
+    // The overview's backlog is the sum of the groups'.
+    let overview = stats(&app, &ada_token, &format!("{STATS}?{range}")).await;
+    let backlog: Vec<&Value> = overview["buckets"].as_array().unwrap().iter().map(|b| &b["support"]["backlog"]).collect();
+    assert_eq!(backlog, [&json!(1), &json!(1), &json!(1), &json!(0)]);
 }
 
 /// The real send path and lifecycle routes feed the episodes: a user writes, an admin
