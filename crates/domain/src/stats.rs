@@ -19,7 +19,7 @@ mod range;
 mod report;
 
 pub use self::model::{
-    DmFigures, Durations, NoticeFigures, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures,
+    DmFigures, Durations, NoticeDelivery, NoticeFigures, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures,
     SupportGroupKey, SupportGrouping, SupportRow,
 };
 #[cfg(any(test, feature = "mock"))]
@@ -27,6 +27,6 @@ pub use self::ports::MockStatsRepository;
 pub use self::ports::StatsRepository;
 pub use self::range::{BucketSize, Period, RangeError, SETTLE, StatsRange, closed_buckets_of_last_year, is_closed};
 pub use self::report::{
-    AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, responder_stats,
-    store_closed_buckets,
+    AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, record_notice_deliveries,
+    responder_stats, store_closed_buckets,
 };

@@ -111,6 +111,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_notice_deliveries (notification_id) {
+        notification_id -> Int8,
+        online_deliveries -> Int8,
+        last_online_delivery_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_notifications (id) {
         id -> Int8,
         created_by_admin_id -> Int4,
@@ -391,6 +399,7 @@ diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
 diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
+diesel::joinable!(chat_notice_deliveries -> chat_notifications (notification_id));
 diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
 diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
 diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
@@ -410,6 +419,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_legacy_baseline,
     chat_legacy_support_cohort_archive,
     chat_messages,
+    chat_notice_deliveries,
     chat_notifications,
     chat_stats_dm_buckets,
     chat_stats_support_buckets,

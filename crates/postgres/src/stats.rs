@@ -10,7 +10,7 @@
 mod sql;
 
 use chat_domain::stats::{
-    DmFigures, Durations, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
+    DmFigures, Durations, NoticeDelivery, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
     SupportRow, is_closed,
 };
 use chat_domain::{PersonaId, RepoError, UserId};
@@ -20,7 +20,7 @@ use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
 
 use self::sql::{
     Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, grouped_stored_query,
-    grouped_unstored_query, notice_query, support_fill_query, support_group_fill_query, support_group_stored_query,
+    grouped_unstored_query, notice_query, record_deliveries_query, support_fill_query, support_group_fill_query, support_group_stored_query,
     support_live_query, support_stored_query, unstored_query,
 };
 use crate::error::OrRepoError;
@@ -167,7 +167,7 @@ impl PgTx<'_> {
     ) -> Result<Indexed, RepoError> {
         let missing = self.pick(|b| grouped_unstored_query(grouping, b, limit), part)?;
         if !missing.is_empty() {
-            support_group_fill_query(grouping, &periods(&missing)).execute(self.conn).or_repo()?;
+            support_group_fill_query(grouping, &periods(&missing)).execute(self.conn()).or_repo()?;
         }
         Ok(missing)
     }
@@ -323,8 +323,32 @@ impl StatsRepository for PgTx<'_> {
             reach: i64,
             #[diesel(sql_type = BigInt)]
             read: i64,
+            #[diesel(sql_type = BigInt)]
+            online: i64,
+            #[diesel(sql_type = BigInt)]
+            delivered: i64,
+            #[diesel(sql_type = Nullable<Double>)]
+            d50: Option<f64>,
+            #[diesel(sql_type = Nullable<Double>)]
+            d90: Option<f64>,
         }
         let rows = notice_query(buckets).load::<Notices>(self.conn()).or_repo()?;
-        Ok(rows.into_iter().map(|r| NoticeFigures { sent: r.sent, reach: r.reach, read: r.read }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| NoticeFigures {
+                sent: r.sent,
+                reach: r.reach,
+                read: r.read,
+                online_deliveries: r.online,
+                last_online_delivery: Durations { count: r.delivered, p50_seconds: r.d50, p90_seconds: r.d90 },
+            })
+            .collect())
+    }
+
+    fn record_notice_deliveries(&mut self, deliveries: &[NoticeDelivery]) -> Result<(), RepoError> {
+        let ids = deliveries.iter().map(|d| d.notification.0).collect();
+        let counts = deliveries.iter().map(|d| d.online_deliveries).collect();
+        let at = deliveries.iter().map(|d| d.last_at).collect();
+        record_deliveries_query(ids, counts, at).execute(self.conn()).or_repo().map(drop)
     }
 }

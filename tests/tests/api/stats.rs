@@ -6,7 +6,9 @@
 //! same changes to `direct_messages` as the application's statements do, so that the
 //! episode trigger sees what it sees in production.
 
-use chat_tests::TestApp;
+use std::time::Duration;
+
+use chat_tests::{TestApp, WsClient};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use serde_json::{Value, json};
@@ -242,8 +244,15 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
                     "userToPersonaMessages": 0, "personaToUserMessages": 0}),
         ]
     );
-    assert_eq!(days["buckets"][0]["notices"], json!({"sent": 1, "reach": 2, "read": 1, "readRate": 0.5}));
-    assert_eq!(days["buckets"][1]["notices"], json!({"sent": 0, "reach": 0, "read": 0, "readRate": null}));
+    // Nobody was online: no live delivery.
+    let offline = json!({"onlineDeliveries": 0, "lastOnlineDelivery": {"count": 0, "p50Seconds": null, "p90Seconds": null}});
+    let notices = |sent, reach, read, rate: Value| {
+        let mut figures = json!({"sent": sent, "reach": reach, "read": read, "readRate": rate});
+        figures.as_object_mut().unwrap().extend(offline.as_object().unwrap().clone());
+        figures
+    };
+    assert_eq!(days["buckets"][0]["notices"], notices(1, 2, 1, json!(0.5)));
+    assert_eq!(days["buckets"][1]["notices"], notices(0, 0, 0, Value::Null));
     assert_eq!(days["privacy"]["refusedEvents"], 0);
     // Closed buckets were stored by that first read; reading them back gives the same.
     let stored = "SELECT count(*) AS n FROM chat_stats_support_buckets";
@@ -504,6 +513,60 @@ async fn a_conversation_created_waiting_starts_an_episode() {
         "SELECT count(*) AS n FROM chat_support_episodes WHERE started_at = '2026-03-02 09:00Z' AND NOT reopened";
     assert_eq!(app.db.count(started), 1);
     assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_support_episodes"), 1);
+}
+
+/// A notice's live delivery over real sockets: the frames handed to the online
+/// recipients' sockets are counted and the last one timed; an offline recipient counts
+/// for nothing, and a notice nobody was online for has no delivery time.
+#[tokio::test]
+async fn a_notice_records_when_it_reached_its_last_online_recipient() {
+    const WAIT: Duration = Duration::from_secs(10);
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice, alice_token) = app.user("alice");
+    let (bob, bob_token) = app.user("bob");
+    let (carol, _) = app.user("carol");
+    let mut alice_ws = WsClient::connect(&app, &alice_token).await;
+    let mut bob_ws = WsClient::connect(&app, &bob_token).await;
+    // An admin online, not an audience of these notices: their socket counts for nothing.
+    let ada_ws = WsClient::connect(&app, &ada).await;
+
+    let sent = app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [alice, bob, carol], "content": "Hi"})).await;
+    assert_eq!(sent.status, 201);
+    let notice = sent.json()["id"].as_i64().unwrap();
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert_eq!(ws.until(WAIT, |f| f["type"] == "admin-notification").await["notificationId"], notice);
+    }
+    // Carol has no socket.
+    let offline =
+        app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [carol], "content": "Only carol"})).await;
+    assert_eq!(offline.status, 201);
+
+    // The housekeeping round writes what the sockets counted.
+    chat_server::record_notice_deliveries(&app.state.store, app.state.hub.notice_deliveries()).await;
+    let recorded = format!(
+        "SELECT count(*) AS n FROM chat_notice_deliveries d JOIN chat_notifications n ON n.id = d.notification_id
+          WHERE d.notification_id = {notice} AND d.online_deliveries = 2
+            AND d.last_online_delivery_at >= n.created_at AND d.last_online_delivery_at < now() + interval '1 minute'"
+    );
+    assert_eq!(app.db.count(&recorded), 1);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_notice_deliveries"), 1, "only the notice with sockets");
+
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let body = stats(&app, &ada, &format!("{STATS}?from={today}&to={tomorrow}")).await;
+    let notices = &body["buckets"][0]["notices"];
+    assert_eq!(json!([notices["sent"], notices["reach"], notices["onlineDeliveries"]]), json!([2, 4, 2]));
+    let delivery = &notices["lastOnlineDelivery"];
+    assert_eq!(delivery["count"], 1);
+    let p50 = delivery["p50Seconds"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&p50), "{delivery}");
+    assert_eq!(delivery["p90Seconds"], delivery["p50Seconds"]);
+
+    // Nothing new: a second round adds nothing.
+    chat_server::record_notice_deliveries(&app.state.store, app.state.hub.notice_deliveries()).await;
+    assert_eq!(app.db.count(&recorded), 1);
+    drop(ada_ws);
 }
 
 #[tokio::test]

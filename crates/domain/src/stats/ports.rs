@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::RepoError;
 use crate::ids::PersonaId;
-use crate::stats::model::{DmFigures, NoticeFigures, PersonaDmFigures, SupportGroupKey, SupportGrouping, SupportRow};
+use crate::stats::model::{DmFigures, NoticeDelivery, NoticeFigures, PersonaDmFigures, SupportGroupKey, SupportGrouping, SupportRow};
 use crate::stats::range::Period;
 
 /// Reads the stats.
@@ -57,6 +57,11 @@ pub trait StatsRepository {
     fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError>;
 
     /// Notice figures, one per bucket, in order: notifications sent in the bucket, with
-    /// their reach and reads as of now.
+    /// their reach, reads and recorded live deliveries as of now.
     fn notice_figures(&mut self, buckets: &[Period]) -> Result<Vec<NoticeFigures>, RepoError>;
+
+    /// Adds live deliveries to those recorded per notice (several instances report the
+    /// same notice: counts add up, the last delivery is the latest reported). A notice
+    /// that no longer exists MUST be skipped, not fail the others.
+    fn record_notice_deliveries(&mut self, deliveries: &[NoticeDelivery]) -> Result<(), RepoError>;
 }

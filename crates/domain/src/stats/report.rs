@@ -8,7 +8,7 @@ use crate::error::RepoError;
 use crate::ids::{PersonaId, UserId};
 use crate::principal::Principal;
 use crate::stats::model::{
-    OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
+    NoticeDelivery, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
 };
 use crate::stats::ports::StatsRepository;
 use crate::stats::range::{Period, StatsRange, closed_buckets_of_last_year};
@@ -198,6 +198,15 @@ pub fn store_closed_buckets(
     repo.store_buckets(&closed_buckets_of_last_year(now), limit)
 }
 
+/// Records the live deliveries of notices the real-time layer reported (run by the
+/// housekeeping loop, which flushes them from memory).
+pub fn record_notice_deliveries(
+    repo: &mut (impl StatsRepository + ?Sized),
+    deliveries: &[NoticeDelivery],
+) -> Result<(), RepoError> {
+    if deliveries.is_empty() { Ok(()) } else { repo.record_notice_deliveries(deliveries) }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
@@ -348,7 +357,7 @@ mod tests {
 
     #[test]
     fn read_rate_is_reads_over_reach() {
-        assert_eq!(NoticeFigures { sent: 1, reach: 4, read: 1 }.read_rate(), Some(0.25));
+        assert_eq!(NoticeFigures { sent: 1, reach: 4, read: 1, ..NoticeFigures::default() }.read_rate(), Some(0.25));
         assert_eq!(NoticeFigures::default().read_rate(), None);
     }
 }

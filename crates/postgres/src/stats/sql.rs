@@ -371,16 +371,22 @@ fn dm_stored_sql() -> String {
     )
 }
 
-/// Notices sent per bucket, their reach, and how many of them were read ($1, $2). Reads
-/// are counted from each notice's rows (`chat_messages_notification_idx`): driving from the
-/// groups' history index instead scanned every notice of every group (1.1 s for a year).
+/// Notices sent per bucket, their reach, how many of them were read, and their live
+/// deliveries ($1, $2). Reads are counted from each notice's rows
+/// (`chat_messages_notification_idx`): driving from the groups' history index instead
+/// scanned every notice of every group (1.1 s for a year).
 fn notice_figures_sql() -> String {
     format!(
         "WITH {BUCKETS}
          SELECT b.i, count(n.id) AS sent, COALESCE(sum(n.recipient_count), 0)::bigint AS reach,
-                COALESCE(sum(rc.n), 0)::bigint AS read
+                COALESCE(sum(rc.n), 0)::bigint AS read,
+                COALESCE(sum(d.online_deliveries), 0)::bigint AS online,
+                count(d.notification_id) AS delivered,
+                percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.last_online_delivery_at - n.created_at)::float8) AS d50,
+                percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM d.last_online_delivery_at - n.created_at)::float8) AS d90
            FROM b
            LEFT JOIN chat_notifications n ON n.created_at >= b.s AND n.created_at < b.e
+           LEFT JOIN chat_notice_deliveries d ON d.notification_id = n.id
            LEFT JOIN LATERAL (
                 SELECT count(*) AS n FROM chat_messages m
                  WHERE m.notification_id = n.id
@@ -389,6 +395,24 @@ fn notice_figures_sql() -> String {
                                 WHERE r.group_id = m.group_id AND r.last_read_message_id >= m.id)) rc ON true
           GROUP BY b.i ORDER BY b.i"
     )
+}
+
+/// Adds live deliveries per notice ($1 ids, $2 counts, $3 times), skipping notices that
+/// no longer exist.
+pub(super) fn record_deliveries_query(ids: Vec<i64>, counts: Vec<i64>, at: Vec<DateTime<Utc>>) -> Query {
+    diesel::sql_query(
+        "INSERT INTO chat_notice_deliveries (notification_id, online_deliveries, last_online_delivery_at)
+         SELECT t.id, t.n, t.at FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS t(id, n, at)
+          WHERE EXISTS (SELECT 1 FROM chat_notifications n WHERE n.id = t.id)
+         ON CONFLICT (notification_id) DO UPDATE
+            SET online_deliveries = chat_notice_deliveries.online_deliveries + EXCLUDED.online_deliveries,
+                last_online_delivery_at = GREATEST(chat_notice_deliveries.last_online_delivery_at,
+                                                   EXCLUDED.last_online_delivery_at)",
+    )
+    .into_boxed()
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<BigInt>, _>(counts)
+    .bind::<Array<Timestamptz>, _>(at)
 }
 
 /// Of the buckets ($1, $2), in their order, the first $3 whose support or DM figures
