@@ -48,6 +48,8 @@ $$;
 
 DROP INDEX chat_support_episodes_started;
 DROP INDEX chat_support_episodes_responded;
+DROP INDEX chat_support_episodes_unresolved;
+DROP INDEX chat_support_episodes_resolved;
 ALTER TABLE chat_support_episodes DROP COLUMN opened_assignee_id, DROP COLUMN responded_assignee_id;
 CREATE INDEX chat_support_episodes_started
     ON chat_support_episodes (started_at) INCLUDE (reopened, first_response_voice, first_response_persona_id,
@@ -55,3 +57,9 @@ CREATE INDEX chat_support_episodes_started
 CREATE INDEX chat_support_episodes_responded
     ON chat_support_episodes (first_response_at) INCLUDE (started_at, first_response_voice,
         first_response_persona_id, assignee_admin_id) WHERE first_response_at IS NOT NULL;
+CREATE INDEX chat_support_episodes_unresolved
+    ON chat_support_episodes (started_at) INCLUDE (first_response_voice, first_response_persona_id,
+        assignee_admin_id) WHERE resolved_at IS NULL;
+CREATE INDEX chat_support_episodes_resolved
+    ON chat_support_episodes (resolved_at) INCLUDE (started_at, first_response_voice, first_response_persona_id,
+        assignee_admin_id) WHERE resolved_at IS NOT NULL;

@@ -18,11 +18,20 @@ UPDATE chat_support_episodes
    SET opened_assignee_id = assignee_admin_id,
        responded_assignee_id = CASE WHEN first_response_at IS NOT NULL THEN assignee_admin_id END;
 
--- The stats read each event with its assignee (covering, so the scans stay index-only).
+-- The stats read each event with its assignee (covering, so the scans stay index-only);
+-- the backlog per assignee at a time also looks each episode's reassignments up by id.
 DROP INDEX chat_support_episodes_started;
 CREATE INDEX chat_support_episodes_started
     ON chat_support_episodes (started_at) INCLUDE (reopened, first_response_voice, first_response_persona_id,
-        opened_assignee_id, resolved_at);
+        opened_assignee_id, resolved_at, id);
+DROP INDEX chat_support_episodes_unresolved;
+CREATE INDEX chat_support_episodes_unresolved
+    ON chat_support_episodes (started_at) INCLUDE (first_response_voice, first_response_persona_id,
+        assignee_admin_id, opened_assignee_id, id) WHERE resolved_at IS NULL;
+DROP INDEX chat_support_episodes_resolved;
+CREATE INDEX chat_support_episodes_resolved
+    ON chat_support_episodes (resolved_at) INCLUDE (started_at, first_response_voice, first_response_persona_id,
+        assignee_admin_id, opened_assignee_id, id) WHERE resolved_at IS NOT NULL;
 DROP INDEX chat_support_episodes_responded;
 CREATE INDEX chat_support_episodes_responded
     ON chat_support_episodes (first_response_at) INCLUDE (started_at, first_response_voice,

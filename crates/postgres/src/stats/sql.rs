@@ -258,22 +258,28 @@ const GROUPED_STORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::
                     WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3)";
 
 /// Episodes in progress at $1, per group: unresolved ones started before it, and ones
-/// started before it but resolved since (two index range scans, no `OR`). Per assignee,
-/// an episode counts for its assignee at $1: the last reassignment before it, else the
-/// assignee at its start.
+/// started before it but resolved since (two index-only range scans, no `OR`). Per
+/// assignee, an episode counts for its assignee at $1: the last reassignment before it
+/// (looked up by episode), else the assignee at its start.
 fn backlog_sql(grouping: SupportGrouping) -> String {
     let key = group_key(grouping);
     let episode = |filter: &str| {
-        format!(
-            "SELECT e.first_response_voice AS voice, e.first_response_persona_id AS persona,
-                    CASE WHEN m.moved THEN m.to_admin_id ELSE e.opened_assignee_id END AS admin
-               FROM chat_support_episodes e
-               LEFT JOIN LATERAL (
-                    SELECT true AS moved, r.to_admin_id FROM chat_support_reassignments r
-                     WHERE r.episode_id = e.id AND r.moved_at < $1
-                     ORDER BY r.moved_at DESC, r.id DESC LIMIT 1) m ON true
-              WHERE {filter} AND e.started_at < $1"
-        )
+        if grouping == SupportGrouping::Assignee {
+            format!(
+                "SELECT CASE WHEN m.moved THEN m.to_admin_id ELSE e.opened_assignee_id END AS admin
+                   FROM chat_support_episodes e
+                   LEFT JOIN LATERAL (
+                        SELECT true AS moved, r.to_admin_id FROM chat_support_reassignments r
+                         WHERE r.episode_id = e.id AND r.moved_at < $1
+                         ORDER BY r.moved_at DESC, r.id DESC LIMIT 1) m ON true
+                  WHERE {filter} AND e.started_at < $1"
+            )
+        } else {
+            format!(
+                "SELECT e.first_response_voice AS voice, e.first_response_persona_id AS persona
+                   FROM chat_support_episodes e WHERE {filter} AND e.started_at < $1"
+            )
+        }
     };
     let (unresolved, since) = (episode("e.resolved_at IS NULL"), episode("e.resolved_at >= $1"));
     format!(
