@@ -154,7 +154,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    chat_stats_support_buckets (bucket_start, bucket_end) {
+    chat_stats_support_buckets (bucket_start, bucket_end, hours_utc) {
         bucket_start -> Timestamptz,
         bucket_end -> Timestamptz,
         opened -> Int8,
@@ -166,11 +166,13 @@ diesel::table! {
         res50 -> Nullable<Float8>,
         res90 -> Nullable<Float8>,
         computed_at -> Timestamptz,
+        #[max_length = 11]
+        hours_utc -> Varchar,
     }
 }
 
 diesel::table! {
-    chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, group_kind, group_id) {
+    chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, hours_utc, group_kind, group_id) {
         bucket_start -> Timestamptz,
         bucket_end -> Timestamptz,
         #[max_length = 10]
@@ -188,16 +190,20 @@ diesel::table! {
         res90 -> Nullable<Float8>,
         moved_in -> Int8,
         moved_out -> Int8,
+        #[max_length = 11]
+        hours_utc -> Varchar,
     }
 }
 
 diesel::table! {
-    chat_stats_support_grouped (bucket_start, bucket_end, grouped_by) {
+    chat_stats_support_grouped (bucket_start, bucket_end, grouped_by, hours_utc) {
         bucket_start -> Timestamptz,
         bucket_end -> Timestamptz,
         #[max_length = 10]
         grouped_by -> Varchar,
         computed_at -> Timestamptz,
+        #[max_length = 11]
+        hours_utc -> Varchar,
     }
 }
 

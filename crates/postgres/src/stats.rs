@@ -10,18 +10,19 @@
 mod sql;
 
 use chat_domain::stats::{
-    DmFigures, Durations, NoticeDelivery, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
-    SupportRow, is_closed,
+    DmFigures, Durations, NoticeDelivery, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey,
+    SupportGrouping, SupportRow, is_closed,
 };
+use chat_domain::support::SupportHours;
 use chat_domain::{PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
 
 use self::sql::{
-    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, grouped_stored_query,
-    grouped_unstored_query, notice_query, record_deliveries_query, support_fill_query, support_group_fill_query, support_group_stored_query,
-    support_live_query, support_stored_query, unstored_query,
+    Clock, Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, grouped_stored_query,
+    grouped_unstored_query, notice_query, record_deliveries_query, support_fill_query, support_group_fill_query,
+    support_group_stored_query, support_live_query, support_stored_query, unstored_query,
 };
 use crate::error::OrRepoError;
 use crate::tx::PgTx;
@@ -143,8 +144,9 @@ impl PgTx<'_> {
 
     /// The first `limit` buckets of `part`, in order, whose support or DM figures are
     /// not stored (a cheap check, so that reading stored buckets computes nothing).
-    fn unstored(&mut self, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
-        self.pick(|b| unstored_query(b, limit), part)
+    /// (`clock`: support figures counted with it, or `None` for DM figures only.)
+    fn unstored(&mut self, clock: Option<Clock>, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
+        self.pick(|b| unstored_query(clock, b, limit), part)
     }
 
     /// The buckets of `part` that `query` names by their 1-based index in `part`.
@@ -162,12 +164,13 @@ impl PgTx<'_> {
     fn fill_grouped(
         &mut self,
         grouping: SupportGrouping,
+        clock: Clock,
         part: &[(usize, Period)],
         limit: usize,
     ) -> Result<Indexed, RepoError> {
-        let missing = self.pick(|b| grouped_unstored_query(grouping, b, limit), part)?;
+        let missing = self.pick(|b| grouped_unstored_query(grouping, clock, b, limit), part)?;
         if !missing.is_empty() {
-            support_group_fill_query(grouping, &periods(&missing)).execute(self.conn()).or_repo()?;
+            support_group_fill_query(grouping, clock, &periods(&missing)).execute(self.conn()).or_repo()?;
         }
         Ok(missing)
     }
@@ -178,23 +181,28 @@ impl PgTx<'_> {
         &mut self,
         buckets: &[Period],
         grouping: SupportGrouping,
+        clock: Clock,
     ) -> Result<Vec<(usize, SupportSql)>, RepoError> {
         let (closed, mut live) = split(buckets, Utc::now());
-        self.fill_grouped(grouping, &closed, usize::MAX)?;
-        let stored = self.pick(|b| grouped_stored_query(grouping, b), &closed)?;
+        self.fill_grouped(grouping, clock, &closed, usize::MAX)?;
+        let stored = self.pick(|b| grouped_stored_query(grouping, clock, b), &closed)?;
         live.extend(closed.iter().filter(|c| !stored.contains(c)));
-        let mut rows = self.per_bucket(|b| support_group_stored_query(grouping, b), &stored, |r: &SupportSql| r.i)?;
-        rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &live, |r: &SupportSql| r.i)?);
+        let mut rows =
+            self.per_bucket(|b| support_group_stored_query(grouping, clock, b), &stored, |r: &SupportSql| r.i)?;
+        rows.extend(self.per_bucket(|b| support_live_query(grouping, clock, b), &live, |r: &SupportSql| r.i)?);
         Ok(rows)
     }
 
-    /// Stores the support and DM figures of `part` (closed buckets not stored yet).
-    fn fill(&mut self, part: &[(usize, Period)]) -> Result<(), RepoError> {
+    /// Stores the DM figures, and the support figures counted with `clock` when given,
+    /// of `part` (closed buckets not stored yet).
+    fn fill(&mut self, clock: Option<Clock>, part: &[(usize, Period)]) -> Result<(), RepoError> {
         if part.is_empty() {
             return Ok(());
         }
         let buckets = periods(part);
-        support_fill_query(&buckets).execute(self.conn()).or_repo()?;
+        if let Some(clock) = clock {
+            support_fill_query(clock, &buckets).execute(self.conn()).or_repo()?;
+        }
         for query in dm_fill_queries(&buckets) {
             query.execute(self.conn()).or_repo()?;
         }
@@ -205,8 +213,8 @@ impl PgTx<'_> {
     /// missing), open ones computed. `personas` picks the personas' rows.
     fn dm_rows(&mut self, buckets: &[Period], personas: bool) -> Result<Vec<(usize, DmSql)>, RepoError> {
         let (closed, open) = split(buckets, Utc::now());
-        let unstored = self.unstored(&closed, usize::MAX)?;
-        self.fill(&unstored)?;
+        let unstored = self.unstored(None, &closed, usize::MAX)?;
+        self.fill(None, &unstored)?;
         let mut rows = self.per_bucket(|b| dm_stored_query(b, personas), &closed, |r: &DmSql| r.i)?;
         rows.extend(self.per_bucket(|b| dm_live_query(b, personas), &open, |r: &DmSql| r.i)?);
         Ok(rows)
@@ -214,17 +222,23 @@ impl PgTx<'_> {
 }
 
 impl StatsRepository for PgTx<'_> {
-    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError> {
+    fn support_rows(
+        &mut self,
+        buckets: &[Period],
+        grouping: SupportGrouping,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<SupportRow>, RepoError> {
         self.without_jit()?;
+        let clock = Clock(hours);
         let rows = if grouping == SupportGrouping::All {
             let (closed, open) = split(buckets, Utc::now());
-            let unstored = self.unstored(&closed, usize::MAX)?;
-            self.fill(&unstored)?;
-            let mut rows = self.per_bucket(support_stored_query, &closed, |r: &SupportSql| r.i)?;
-            rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &open, |r: &SupportSql| r.i)?);
+            let unstored = self.unstored(Some(clock), &closed, usize::MAX)?;
+            self.fill(Some(clock), &unstored)?;
+            let mut rows = self.per_bucket(|b| support_stored_query(clock, b), &closed, |r: &SupportSql| r.i)?;
+            rows.extend(self.per_bucket(|b| support_live_query(grouping, clock, b), &open, |r: &SupportSql| r.i)?);
             rows
         } else {
-            self.grouped_rows(buckets, grouping)?
+            self.grouped_rows(buckets, grouping, clock)?
         };
         rows.into_iter()
             .map(|(bucket, r)| {
@@ -300,13 +314,19 @@ impl StatsRepository for PgTx<'_> {
             .collect())
     }
 
-    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError> {
+    fn store_buckets(
+        &mut self,
+        closed: &[Period],
+        limit: usize,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<Period>, RepoError> {
         self.without_jit()?;
+        let clock = Clock(hours);
         let all: Indexed = closed.iter().copied().enumerate().collect();
-        let mut part = self.unstored(&all, limit)?;
-        self.fill(&part)?;
+        let mut part = self.unstored(Some(clock), &all, limit)?;
+        self.fill(Some(clock), &part)?;
         for grouping in [SupportGrouping::Responder, SupportGrouping::Assignee] {
-            part.extend(self.fill_grouped(grouping, &all, limit)?);
+            part.extend(self.fill_grouped(grouping, clock, &all, limit)?);
         }
         part.sort_by_key(|&(i, _)| i);
         part.dedup_by_key(|&mut (i, _)| i);

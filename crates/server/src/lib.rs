@@ -24,6 +24,7 @@ use chat_api::realtime::hub::Hub;
 use chat_api::{ApiSettings, AppState};
 use chat_domain::events::{Done, EventPublisher};
 use chat_domain::store::Store;
+use chat_domain::support::SupportHours;
 use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
 
@@ -163,6 +164,7 @@ pub async fn maintenance_loop(
     store: Arc<dyn Store>,
     events: Arc<dyn EventPublisher>,
     deliveries: NoticeDeliveries,
+    support_hours: Option<SupportHours>,
     support_idle: Option<Duration>,
     dm_idle: Option<Duration>,
 ) {
@@ -176,7 +178,7 @@ pub async fn maintenance_loop(
         maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
         record_notice_deliveries(&store, &deliveries).await;
         if !std::mem::take(&mut first) {
-            store_stats(&store).await;
+            store_stats(&store, support_hours).await;
         }
     }
 }
@@ -218,10 +220,13 @@ pub async fn maintain(
 /// deploy onto a year of history the first round (a minute after the start) takes a
 /// while (docs/performance.md);
 /// then each round stores the day (and on Mondays the week) that has just closed.
-pub async fn store_stats(store: &Arc<dyn Store>) {
+/// Support durations are stored as counted with `hours` (`CHAT_SUPPORT_HOURS_UTC`, as the
+/// reports count them).
+pub async fn store_stats(store: &Arc<dyn Store>, hours: Option<SupportHours>) {
     loop {
         let store = Arc::clone(store);
-        let stored = store.run(|tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await;
+        let stored =
+            store.run(move |tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3, hours)).await;
         match stored {
             Ok(done) if done.is_empty() => break,
             Ok(done) => tracing::info!(count = done.len(), "stored stats buckets"),

@@ -197,6 +197,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.store.clone(),
         state.events.clone(),
         state.hub.notice_deliveries().clone(),
+        state.settings.support.hours,
         args.support.auto_resolve_after(),
         args.dms.archive_after(),
     ));

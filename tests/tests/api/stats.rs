@@ -85,7 +85,9 @@ impl Script {
     /// An admin assigns the conversation (`None`: unassigns it).
     fn assign(&mut self, c: i64, at: &str, admin: Option<i32>) {
         let admin = admin.map_or("NULL".to_owned(), |a| a.to_string());
-        self.sql(&format!("UPDATE direct_messages SET assignee_admin_id = {admin}, updated_at = '{at}' WHERE id = {c}"));
+        self.sql(&format!(
+            "UPDATE direct_messages SET assignee_admin_id = {admin}, updated_at = '{at}' WHERE id = {c}"
+        ));
     }
 
     /// An admin sets a status by hand (no message).
@@ -245,7 +247,8 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
         ]
     );
     // Nobody was online: no live delivery.
-    let offline = json!({"onlineDeliveries": 0, "lastOnlineDelivery": {"count": 0, "p50Seconds": null, "p90Seconds": null}});
+    let offline =
+        json!({"onlineDeliveries": 0, "lastOnlineDelivery": {"count": 0, "p50Seconds": null, "p90Seconds": null}});
     let notices = |sent, reach, read, rate: Value| {
         let mut figures = json!({"sent": sent, "reach": reach, "read": read, "readRate": rate});
         figures.as_object_mut().unwrap().extend(offline.as_object().unwrap().clone());
@@ -261,7 +264,7 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
     assert_eq!(again["buckets"], days["buckets"]);
     // The housekeeping stores every closed day and week of the last year ahead of time
     // (the history lies in it); reports then read the same figures.
-    chat_server::store_stats(&app.state.store).await;
+    chat_server::store_stats(&app.state.store, None).await;
     let year = (366 + 52).to_string();
     assert_eq!(app.db.count(stored).to_string(), year);
     assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_stats_dm_buckets WHERE persona_id = 0").to_string(), year);
@@ -441,8 +444,67 @@ async fn changes_after_a_bucket_closed_keep_its_stored_figures_true() {
 
     // The overview's backlog is the sum of the groups'.
     let overview = stats(&app, &ada_token, &format!("{STATS}?{range}")).await;
-    let backlog: Vec<&Value> = overview["buckets"].as_array().unwrap().iter().map(|b| &b["support"]["backlog"]).collect();
+    let backlog: Vec<&Value> =
+        overview["buckets"].as_array().unwrap().iter().map(|b| &b["support"]["backlog"]).collect();
     assert_eq!(backlog, [&json!(1), &json!(1), &json!(1), &json!(0)]);
+}
+
+/// With `CHAT_SUPPORT_HOURS_UTC` set (08:00-18:00), durations count only the time inside
+/// support hours, in every view, and figures stored without it are never read:
+///
+/// | episode | start | first response | resolved |
+/// |---|---|---|---|
+/// | A | Mon 17:00 | Tue 09:00 Sam (1 h + 1 h: 7,200 s; 57,600 s of wall-clock time) | Tue 10:00 (10,800 s) |
+/// | B | Mon 20:00 (outside) | Tue 08:30 Sam (1,800 s) | Tue 08:45 (2,700 s) |
+/// | C | Tue 09:00 | Tue 09:10 Sam (600 s) | - |
+#[tokio::test]
+async fn support_hours_count_only_the_time_inside_them() {
+    let hours = chat_domain::support::SupportHours::parse("08:00-18:00").unwrap();
+    let support = chat_domain::support::SupportSettings { hours: Some(hours), ..Default::default() };
+    let app = TestApp::spawn_configured(chat_api::ApiSettings { support, ..Default::default() }).await;
+    let (ada, ada_token) = app.admin("ada");
+    let sam = persona(&app, &ada_token, "Sam").await;
+    let (alice, _) = app.user("alice");
+    let (bob, _) = app.user("bob");
+    let (carol, _) = app.user("carol");
+    let mut s = Script { conn: app.db.conn() };
+    let (a, b, c) = (s.support(alice, sam, None), s.support(bob, sam, None), s.support(carol, sam, None));
+    s.user_says(a, "2026-03-02 17:00Z");
+    s.user_says(b, "2026-03-02 20:00Z");
+    s.persona_answers(b, "2026-03-03 08:30Z", sam, ada);
+    s.set_status(b, "2026-03-03 08:45Z", "resolved");
+    s.persona_answers(a, "2026-03-03 09:00Z", sam, ada);
+    s.user_says(c, "2026-03-03 09:00Z");
+    s.persona_answers(c, "2026-03-03 09:10Z", sam, ada);
+    s.set_status(a, "2026-03-03 10:00Z", "resolved");
+
+    // Wall-clock figures stored first (as an instance without the setting would) are
+    // not what this instance reads.
+    chat_server::store_stats(&app.state.store, None).await;
+    let wall = "SELECT count(*) AS n FROM chat_stats_support_buckets
+                 WHERE hours_utc = '' AND bucket_start = '2026-03-03Z' AND bucket_end = '2026-03-04Z' AND fr90 = 57600";
+    assert_eq!(app.db.count(wall), 1);
+
+    let days = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-04")).await;
+    assert_eq!(days["supportHoursUtc"], "08:00-18:00");
+    let tuesday = json!([1, 0, 2, 1, [3, 1800.0, 7200.0], [2, 2700.0, 10800.0]]);
+    assert_eq!(support_figures(&days["buckets"]), [json!([2, 0, 0, 2, none(), none()]), tuesday.clone()]);
+    let stored = "SELECT count(*) AS n FROM chat_stats_support_buckets
+                   WHERE hours_utc = '08:00-18:00' AND bucket_start = '2026-03-03Z' AND fr90 = 7200";
+    assert_eq!(app.db.count(stored), 1, "stored apart from the wall-clock figures");
+    let again = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-04")).await;
+    assert_eq!(again["buckets"], days["buckets"]);
+
+    let week = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-09&bucket=week")).await;
+    assert_eq!(support_figures(&week["buckets"]), [json!([3, 0, 2, 1, [3, 1800.0, 7200.0], [2, 2700.0, 10800.0]])]);
+
+    for view in ["personas", "assignees"] {
+        let body = stats(&app, &ada_token, &format!("{STATS}/{view}?from=2026-03-02&to=2026-03-04")).await;
+        assert_eq!(body["supportHoursUtc"], "08:00-18:00", "{view}");
+        let groups = body["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 1, "{view}: all Sam's, all unassigned");
+        assert_eq!(support_figures(&groups[0]["buckets"])[1], tuesday, "{view}");
+    }
 }
 
 /// The real send path and lifecycle routes feed the episodes: a user writes, an admin
@@ -531,7 +593,8 @@ async fn a_notice_records_when_it_reached_its_last_online_recipient() {
     // An admin online, not an audience of these notices: their socket counts for nothing.
     let ada_ws = WsClient::connect(&app, &ada).await;
 
-    let sent = app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [alice, bob, carol], "content": "Hi"})).await;
+    let sent =
+        app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [alice, bob, carol], "content": "Hi"})).await;
     assert_eq!(sent.status, 201);
     let notice = sent.json()["id"].as_i64().unwrap();
     for ws in [&mut alice_ws, &mut bob_ws] {

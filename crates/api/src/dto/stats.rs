@@ -5,6 +5,7 @@ use chat_domain::stats::{
     AssigneeSeries, BucketSize, DmFigures, Durations, NoticeFigures, Overview, OverviewBucket, PersonaDmFigures,
     ResponderBucket, ResponderSeries, StatsRange, SupportFigures, SupportGroupKey,
 };
+use chat_domain::support::SupportHours;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -258,15 +259,19 @@ pub struct StatsOverview {
     pub buckets: Vec<StatsBucket>,
     /// Isolation.
     pub privacy: PrivacyStats,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 impl StatsOverview {
     /// The body of an overview, with the answering instance's privacy counter.
-    pub fn new(overview: Overview, privacy: PrivacyStats) -> Self {
+    pub fn new(overview: Overview, privacy: PrivacyStats, hours: Option<SupportHours>) -> Self {
         Self {
             range: overview.range.into(),
             buckets: overview.buckets.into_iter().map(StatsBucket::from).collect(),
             privacy,
+            support_hours_utc: hours.map(|h| h.to_string()),
         }
     }
 }
@@ -365,6 +370,9 @@ pub struct StatsByPersona {
     pub range: StatsRangeBody,
     /// Personas by id, then the team, then unanswered episodes; only those with data.
     pub groups: Vec<ResponderStats>,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 /// One bucket of support figures.
@@ -411,6 +419,9 @@ pub struct StatsByAssignee {
     pub range: StatsRangeBody,
     /// Assignees by user id, then unassigned episodes; only those with data.
     pub groups: Vec<AssigneeStats>,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 fn example_support() -> Value {

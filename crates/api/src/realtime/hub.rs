@@ -358,7 +358,11 @@ impl Registry {
                 metrics::ws_event_dropped(Dropped::Presence);
                 continue;
             }
-            if conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None, notice: None }).is_ok() {
+            if conn
+                .queue
+                .try_send(Outbound { frame: frame.clone(), position: None, dm_content: None, notice: None })
+                .is_ok()
+            {
                 metrics::ws_event_sent();
             }
         }

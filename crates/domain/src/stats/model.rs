@@ -43,7 +43,8 @@ pub struct SupportFigures {
 pub enum SupportGrouping {
     /// One group: everything.
     All,
-    /// By the voice of the episode's first response.
+    /// By the voice of the episode's first response (unanswered until then), for every
+    /// event of the episode, its opening included.
     Responder,
     /// By the conversation's assignee at the moment of each event (the start, the
     /// first response, the resolution; a reassignment moves an episode in progress).

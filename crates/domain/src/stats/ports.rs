@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 
 use crate::error::RepoError;
 use crate::ids::PersonaId;
-use crate::stats::model::{DmFigures, NoticeDelivery, NoticeFigures, PersonaDmFigures, SupportGroupKey, SupportGrouping, SupportRow};
+use crate::stats::model::{
+    DmFigures, NoticeDelivery, NoticeFigures, PersonaDmFigures, SupportGroupKey, SupportGrouping, SupportRow,
+};
 use crate::stats::range::Period;
+use crate::support::SupportHours;
 
 /// Reads the stats.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -26,7 +29,16 @@ pub trait StatsRepository {
     /// resolution for the one at the resolution) and each reassignment of an episode in
     /// progress is a move out of one group and into another at its time; `moved_in`
     /// and `moved_out` are 0 under the other groupings.
-    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError>;
+    ///
+    /// With `hours`, every duration counts only the time inside that daily UTC window
+    /// (a response at 09:00 to a message sent at 17:00 the day before, with 08:00-18:00,
+    /// took two hours); figures stored for one window MUST never be read for another.
+    fn support_rows(
+        &mut self,
+        buckets: &[Period],
+        grouping: SupportGrouping,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<SupportRow>, RepoError>;
 
     /// Per group, the episodes in progress at `at`: started before it and not resolved
     /// before it (under [`SupportGrouping::Assignee`], by their assignee at `at`).
@@ -54,7 +66,13 @@ pub trait StatsRepository {
     /// and in progress (its responder is not known yet), and such a bucket does not
     /// count as not stored. Implementations MUST be safe to run from several instances
     /// at once (a period stored twice keeps its first figures, which are the same).
-    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError>;
+    /// Support durations are stored as counted with `hours` (see [`Self::support_rows`]).
+    fn store_buckets(
+        &mut self,
+        closed: &[Period],
+        limit: usize,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<Period>, RepoError>;
 
     /// Notice figures, one per bucket, in order: notifications sent in the bucket, with
     /// their reach, reads and recorded live deliveries as of now.

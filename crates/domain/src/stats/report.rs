@@ -8,10 +8,12 @@ use crate::error::RepoError;
 use crate::ids::{PersonaId, UserId};
 use crate::principal::Principal;
 use crate::stats::model::{
-    NoticeDelivery, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
+    NoticeDelivery, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey,
+    SupportGrouping, SupportRow,
 };
 use crate::stats::ports::StatsRepository;
 use crate::stats::range::{Period, StatsRange, closed_buckets_of_last_year};
+use crate::support::SupportHours;
 
 /// Why a stats request failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +65,9 @@ fn support_series(
     range: &StatsRange,
     buckets: &[Period],
     grouping: SupportGrouping,
+    hours: Option<SupportHours>,
 ) -> Result<BTreeMap<SupportGroupKey, Vec<SupportFigures>>, RepoError> {
-    let rows = repo.support_rows(buckets, grouping)?;
+    let rows = repo.support_rows(buckets, grouping, hours)?;
     let start = repo.support_backlog(range.period().start, grouping)?;
     let mut series: BTreeMap<SupportGroupKey, Vec<SupportFigures>> = BTreeMap::new();
     let mut empty = |key| series.entry(key).or_insert_with(|| vec![SupportFigures::default(); buckets.len()]).len();
@@ -98,15 +101,17 @@ fn support_series(
     Ok(series)
 }
 
-/// Every figure of `range`, bucket by bucket (admins only).
+/// Every figure of `range`, bucket by bucket (admins only); with `hours`, support
+/// durations count only the time inside support hours.
 pub fn overview_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Overview, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let support = support_series(repo, &range, &buckets, SupportGrouping::All)?.remove(&SupportGroupKey::All);
+    let support = support_series(repo, &range, &buckets, SupportGrouping::All, hours)?.remove(&SupportGroupKey::All);
     let dms = repo.dm_figures(&buckets)?;
     let notices = repo.notice_figures(&buckets)?;
     let buckets = buckets
@@ -124,15 +129,16 @@ pub fn overview_stats(
 
 /// Support figures per responder (each persona, the team, unanswered), with each
 /// persona's DM figures (admins only). Personas first, by id; then the team; then
-/// unanswered episodes.
+/// unanswered episodes. `hours` as in [`overview_stats`].
 pub fn responder_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<ResponderSeries>, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let mut support = support_series(repo, &range, &buckets, SupportGrouping::Responder)?;
+    let mut support = support_series(repo, &range, &buckets, SupportGrouping::Responder, hours)?;
     let mut dms: BTreeMap<PersonaId, Vec<PersonaDmFigures>> = BTreeMap::new();
     for (i, persona, figures) in repo.persona_dm_figures(&buckets)? {
         if let Some(slot) =
@@ -165,15 +171,17 @@ pub fn responder_stats(
         .collect())
 }
 
-/// Support figures per assignee, unassigned last (admins only).
+/// Support figures per assignee, unassigned last (admins only). `hours` as in
+/// [`overview_stats`].
 pub fn assignee_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<AssigneeSeries>, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let series = support_series(repo, &range, &buckets, SupportGrouping::Assignee)?;
+    let series = support_series(repo, &range, &buckets, SupportGrouping::Assignee, hours)?;
     Ok(series
         .into_iter()
         .filter_map(|(key, figures)| {
@@ -190,12 +198,14 @@ pub fn assignee_stats(
 /// Stores the figures of up to `limit` closed buckets of the last year not stored yet
 /// (days and weeks, most recent first), so that reports read them instead of computing
 /// them. Run by the housekeeping loop until it stores nothing; returns what it stored.
+/// Support durations are stored as counted with `hours` (the reports' setting).
 pub fn store_closed_buckets(
     repo: &mut (impl StatsRepository + ?Sized),
     now: DateTime<Utc>,
     limit: usize,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<Period>, RepoError> {
-    repo.store_buckets(&closed_buckets_of_last_year(now), limit)
+    repo.store_buckets(&closed_buckets_of_last_year(now), limit, hours)
 }
 
 /// Records the live deliveries of notices the real-time layer reported (run by the
@@ -240,9 +250,9 @@ mod tests {
     fn a_user_is_refused_before_anything_is_read() {
         let mut repo = MockStatsRepository::new();
         let user = Principal::user(UserId(5));
-        assert!(matches!(overview_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
-        assert!(matches!(responder_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
-        assert!(matches!(assignee_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
+        assert!(matches!(overview_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
+        assert!(matches!(responder_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
+        assert!(matches!(assignee_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
     }
 
     #[test]
@@ -251,12 +261,15 @@ mod tests {
         let r = range();
         let buckets = r.buckets();
         let fr = Durations { count: 1, p50_seconds: Some(60.0), p90_seconds: Some(60.0) };
-        repo.expect_support_rows().with(eq(buckets.clone()), eq(SupportGrouping::All)).returning(move |_, _| {
-            Ok(vec![
-                SupportRow { first_response: fr, ..row(0, SupportGroupKey::All, 3, 1) },
-                row(2, SupportGroupKey::All, 0, 2),
-            ])
-        });
+        let hours = SupportHours::parse("08:00-18:00").ok();
+        repo.expect_support_rows().with(eq(buckets.clone()), eq(SupportGrouping::All), eq(hours)).returning(
+            move |_, _, _| {
+                Ok(vec![
+                    SupportRow { first_response: fr, ..row(0, SupportGroupKey::All, 3, 1) },
+                    row(2, SupportGroupKey::All, 0, 2),
+                ])
+            },
+        );
         repo.expect_support_backlog()
             .with(eq(r.period().start), eq(SupportGrouping::All))
             .returning(|_, _| Ok(vec![(SupportGroupKey::All, 4)]));
@@ -265,7 +278,7 @@ mod tests {
         });
         repo.expect_notice_figures().returning(|b| Ok(vec![NoticeFigures::default(); b.len()]));
 
-        let overview = overview_stats(&mut repo, &Principal::admin(UserId(1)), r).unwrap();
+        let overview = overview_stats(&mut repo, &Principal::admin(UserId(1)), r, hours).unwrap();
         let backlog: Vec<i64> = overview.buckets.iter().map(|b| b.support.backlog).collect();
         assert_eq!(backlog, [6, 6, 4]);
         assert_eq!(overview.buckets[0].support.first_response, fr);
@@ -277,7 +290,7 @@ mod tests {
     #[test]
     fn responders_list_personas_then_the_team_then_unanswered() {
         let mut repo = MockStatsRepository::new();
-        repo.expect_support_rows().returning(|_, _| {
+        repo.expect_support_rows().returning(|_, _, _| {
             Ok(vec![
                 row(0, SupportGroupKey::Unanswered, 1, 0),
                 row(1, SupportGroupKey::Team, 1, 1),
@@ -293,7 +306,7 @@ mod tests {
             )])
         });
 
-        let series = responder_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let series = responder_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
         let keys: Vec<_> = series.iter().map(|s| s.key).collect();
         assert_eq!(
             keys,
@@ -315,13 +328,13 @@ mod tests {
     #[test]
     fn assignees_come_before_unassigned() {
         let mut repo = MockStatsRepository::new();
-        repo.expect_support_rows().with(mockall::predicate::always(), eq(SupportGrouping::Assignee)).returning(
-            |_, _| {
+        repo.expect_support_rows()
+            .with(mockall::predicate::always(), eq(SupportGrouping::Assignee), eq(None))
+            .returning(|_, _, _| {
                 Ok(vec![row(0, SupportGroupKey::Unassigned, 1, 0), row(0, SupportGroupKey::Assignee(UserId(7)), 1, 1)])
-            },
-        );
+            });
         repo.expect_support_backlog().returning(|_, _| Ok(vec![]));
-        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
         assert_eq!(series.iter().map(|s| s.assignee).collect::<Vec<_>>(), [Some(UserId(7)), None]);
         assert_eq!(series[0].buckets[2].1.backlog, 0);
         assert_eq!(series[1].buckets[2].1.backlog, 1);
@@ -330,7 +343,7 @@ mod tests {
     #[test]
     fn a_reassignment_moves_the_backlog_from_one_assignee_to_the_other() {
         let mut repo = MockStatsRepository::new();
-        repo.expect_support_rows().returning(|_, _| {
+        repo.expect_support_rows().returning(|_, _, _| {
             Ok(vec![
                 row(0, SupportGroupKey::Unassigned, 2, 0),
                 SupportRow { moved_out: 1, ..row(1, SupportGroupKey::Unassigned, 0, 0) },
@@ -339,7 +352,7 @@ mod tests {
             ])
         });
         repo.expect_support_backlog().returning(|_, _| Ok(vec![(SupportGroupKey::Unassigned, 1)]));
-        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
         let backlog = |s: &AssigneeSeries| s.buckets.iter().map(|(_, f)| f.backlog).collect::<Vec<_>>();
         assert_eq!(backlog(&series[0]), [0, 1, 0]);
         assert_eq!(backlog(&series[1]), [3, 2, 2]);
@@ -350,9 +363,11 @@ mod tests {
         let now = "2026-03-04T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let mut repo = MockStatsRepository::new();
         repo.expect_store_buckets()
-            .withf(move |closed, limit| *limit == 7 && closed == closed_buckets_of_last_year(now).as_slice())
-            .returning(|closed, limit| Ok(closed.iter().take(limit).copied().collect()));
-        assert_eq!(store_closed_buckets(&mut repo, now, 7).unwrap().len(), 7);
+            .withf(move |closed, limit, hours| {
+                *limit == 7 && closed == closed_buckets_of_last_year(now).as_slice() && hours.is_none()
+            })
+            .returning(|closed, limit, _| Ok(closed.iter().take(limit).copied().collect()));
+        assert_eq!(store_closed_buckets(&mut repo, now, 7, None).unwrap().len(), 7);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! every statement joins events to a bucket by a range condition on an indexed time.
 
 use chat_domain::stats::{Period, SupportGrouping};
+use chat_domain::support::SupportHours;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
@@ -12,6 +13,29 @@ use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
 /// A statement and its binds.
 pub(super) type Query = BoxedSqlQuery<'static, Pg, SqlQuery>;
 
+/// How support durations are counted: wall-clock, or inside a daily support-hours
+/// window (`chat_support_seconds`). Written into the statements as literals: the key is
+/// made of digits, `:` and `-` only, and the window's bounds are integers.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clock(pub(super) Option<SupportHours>);
+
+impl Clock {
+    /// The `hours_utc` of figures stored with this clock: '' or `HH:MM-HH:MM`.
+    fn key(self) -> String {
+        let key = self.0.map(|h| h.to_string()).unwrap_or_default();
+        debug_assert!(key.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-'));
+        format!("'{key}'")
+    }
+
+    /// The seconds from `a` to `b` (SQL expressions), as a float8.
+    fn seconds(self, a: &str, b: &str) -> String {
+        match self.0.map(|h| h.seconds()) {
+            None => format!("extract(epoch FROM {b} - {a})::float8"),
+            Some((start, end)) => format!("chat_support_seconds({a}, {b}, {start}, {end})"),
+        }
+    }
+}
+
 /// `sql` with the buckets bound as $1 (starts) and $2 (ends).
 fn over(sql: String, buckets: &[Period]) -> Query {
     let (starts, ends): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = buckets.iter().map(|p| (p.start, p.end)).unzip();
@@ -19,42 +43,47 @@ fn over(sql: String, buckets: &[Period]) -> Query {
 }
 
 /// Support events per bucket and group, computed (see [`support_live_sql`]).
-pub(super) fn support_live_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
-    over(support_live_sql(grouping, BUCKETS), buckets)
+pub(super) fn support_live_query(grouping: SupportGrouping, clock: Clock, buckets: &[Period]) -> Query {
+    over(support_live_sql(grouping, clock, BUCKETS), buckets)
 }
 
 /// Stores the support figures of those of `buckets` (closed) not stored yet.
-pub(super) fn support_fill_query(buckets: &[Period]) -> Query {
-    over(support_fill_sql(), buckets)
+pub(super) fn support_fill_query(clock: Clock, buckets: &[Period]) -> Query {
+    over(support_fill_sql(clock), buckets)
 }
 
 /// The stored support figures of `buckets`.
-pub(super) fn support_stored_query(buckets: &[Period]) -> Query {
-    over(support_stored_sql(), buckets)
+pub(super) fn support_stored_query(clock: Clock, buckets: &[Period]) -> Query {
+    over(support_stored_sql(clock), buckets)
 }
 
 /// Stores the per-group support figures of those of `buckets` (closed) not stored yet
 /// for `grouping` (per responder: settled ones only); returns how many it stored.
-pub(super) fn support_group_fill_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
-    over(support_group_fill_sql(grouping), buckets).bind::<Text, _>(grouped_by(grouping))
+pub(super) fn support_group_fill_query(grouping: SupportGrouping, clock: Clock, buckets: &[Period]) -> Query {
+    over(support_group_fill_sql(grouping, clock), buckets).bind::<Text, _>(grouped_by(grouping))
 }
 
 /// The stored per-group support figures of `buckets`.
-pub(super) fn support_group_stored_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
-    over(GROUP_STORED_SQL.to_owned(), buckets).bind::<Text, _>(grouped_by(grouping))
+pub(super) fn support_group_stored_query(grouping: SupportGrouping, clock: Clock, buckets: &[Period]) -> Query {
+    over(group_stored_sql(clock), buckets).bind::<Text, _>(grouped_by(grouping))
 }
 
 /// The indexes (1-based) of the first `limit` of `buckets` whose per-group figures are
 /// not stored and may be.
-pub(super) fn grouped_unstored_query(grouping: SupportGrouping, buckets: &[Period], limit: usize) -> Query {
-    over(grouped_unstored_sql(), buckets)
+pub(super) fn grouped_unstored_query(
+    grouping: SupportGrouping,
+    clock: Clock,
+    buckets: &[Period],
+    limit: usize,
+) -> Query {
+    over(grouped_unstored_sql(clock), buckets)
         .bind::<Text, _>(grouped_by(grouping))
         .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 /// The indexes (1-based) of those of `buckets` whose per-group figures are stored.
-pub(super) fn grouped_stored_query(grouping: SupportGrouping, buckets: &[Period]) -> Query {
-    over(GROUPED_STORED_SQL.to_owned(), buckets).bind::<Text, _>(grouped_by(grouping))
+pub(super) fn grouped_stored_query(grouping: SupportGrouping, clock: Clock, buckets: &[Period]) -> Query {
+    over(grouped_stored_sql(clock), buckets).bind::<Text, _>(grouped_by(grouping))
 }
 
 /// Episodes in progress at `at`, per group.
@@ -83,8 +112,9 @@ pub(super) fn notice_query(buckets: &[Period]) -> Query {
 }
 
 /// The indexes (1-based) of the first `limit` of `buckets` whose figures are not stored.
-pub(super) fn unstored_query(buckets: &[Period], limit: usize) -> Query {
-    over(UNSTORED_SQL.to_owned(), buckets).bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+/// `clock`: the support figures of that clock, or `None` for the DM figures only.
+pub(super) fn unstored_query(clock: Option<Clock>, buckets: &[Period], limit: usize) -> Query {
+    over(unstored_sql(clock), buckets).bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 /// The buckets as a relation `b(i, s, e)`: 1-based index, start, end ($1, $2).
@@ -92,9 +122,13 @@ const BUCKETS: &str =
     "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))";
 
 /// [`BUCKETS`] without those whose figures are already stored in `cache` (the row of
-/// `persona_id` 0 for the DM table).
-fn missing_buckets(cache: &str) -> String {
-    let persona = if cache == "chat_stats_dm_buckets" { " AND c.persona_id = 0" } else { "" };
+/// `persona_id` 0 for the DM table; the clock's row for the support table).
+fn missing_buckets(cache: &str, clock: Clock) -> String {
+    let persona = if cache == "chat_stats_dm_buckets" {
+        " AND c.persona_id = 0".to_owned()
+    } else {
+        format!(" AND c.hours_utc = {}", clock.key())
+    };
     format!(
         "b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
                 WHERE NOT EXISTS (SELECT 1 FROM {cache} c
@@ -125,8 +159,8 @@ pub(super) const fn grouped_by(grouping: SupportGrouping) -> &'static str {
 
 /// Support events per bucket and group, computed: `WITH {buckets}` then
 /// [`support_live_body`].
-fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
-    format!("WITH {buckets} {}", support_live_body(grouping))
+fn support_live_sql(grouping: SupportGrouping, clock: Clock, buckets: &str) -> String {
+    format!("WITH {buckets} {}", support_live_body(grouping, clock))
 }
 
 /// Support events per bucket (the relation `b`) and group, computed bucket by bucket
@@ -138,8 +172,10 @@ fn support_live_sql(grouping: SupportGrouping, buckets: &str) -> String {
 /// Each event carries the admin it counts for under [`SupportGrouping::Assignee`]: the
 /// assignee at the start, at the first response, at the resolution; reassignments are
 /// events of their own (`i` in, `x` out), read only for that grouping.
-fn support_live_body(grouping: SupportGrouping) -> String {
+fn support_live_body(grouping: SupportGrouping, clock: Clock) -> String {
     let key = group_key(grouping);
+    let response = clock.seconds("e.started_at", "e.first_response_at");
+    let resolution = clock.seconds("e.started_at", "e.resolved_at");
     let group_by = if grouping == SupportGrouping::All { "" } else { "GROUP BY k, kid" };
     let moves = if grouping == SupportGrouping::Assignee {
         "UNION ALL
@@ -170,11 +206,11 @@ fn support_live_body(grouping: SupportGrouping) -> String {
                   FROM chat_support_episodes e WHERE e.started_at >= b.s AND e.started_at < b.e
                 UNION ALL
                 SELECT false, e.first_response_voice, e.first_response_persona_id, e.responded_assignee_id, 'f',
-                       extract(epoch FROM e.first_response_at - e.started_at)::float8
+                       {response}
                   FROM chat_support_episodes e WHERE e.first_response_at >= b.s AND e.first_response_at < b.e
                 UNION ALL
                 SELECT false, e.first_response_voice, e.first_response_persona_id, e.assignee_admin_id, 'r',
-                       extract(epoch FROM e.resolved_at - e.started_at)::float8
+                       {resolution}
                   FROM chat_support_episodes e WHERE e.resolved_at >= b.s AND e.resolved_at < b.e
                 {moves}
               ) e {group_by}) g"
@@ -182,80 +218,103 @@ fn support_live_body(grouping: SupportGrouping) -> String {
 }
 
 /// Stores the support figures of the closed buckets ($1, $2) not stored yet.
-fn support_fill_sql() -> String {
-    let live = support_live_sql(SupportGrouping::All, &missing_buckets("chat_stats_support_buckets"));
+fn support_fill_sql(clock: Clock) -> String {
+    let live = support_live_sql(SupportGrouping::All, clock, &missing_buckets("chat_stats_support_buckets", clock));
+    let key = clock.key();
     format!(
-        "INSERT INTO chat_stats_support_buckets (bucket_start, bucket_end, opened, reopened, resolved, responded,
-                                                 fr50, fr90, res50, res90)
-         SELECT s, e, opened, reopened, resolved, responded, fr50, fr90, res50, res90 FROM ({live}) x
+        "INSERT INTO chat_stats_support_buckets (bucket_start, bucket_end, hours_utc, opened, reopened, resolved,
+                                                 responded, fr50, fr90, res50, res90)
+         SELECT s, e, {key}, opened, reopened, resolved, responded, fr50, fr90, res50, res90 FROM ({live}) x
          ON CONFLICT DO NOTHING"
     )
 }
 
 /// The stored support figures of the buckets ($1, $2), with [`support_live_sql`]'s columns.
-fn support_stored_sql() -> String {
+fn support_stored_sql(clock: Clock) -> String {
+    let key = clock.key();
     format!(
         "WITH {BUCKETS}
          SELECT b.i, b.s, b.e, 'all'::text AS k, 0 AS kid, c.opened, c.reopened, c.resolved, c.responded,
                 c.fr50, c.fr90, c.res50, c.res90, 0::bigint AS moved_in, 0::bigint AS moved_out
-           FROM b JOIN chat_stats_support_buckets c ON c.bucket_start = b.s AND c.bucket_end = b.e"
+           FROM b JOIN chat_stats_support_buckets c
+             ON c.bucket_start = b.s AND c.bucket_end = b.e AND c.hours_utc = {key}"
     )
 }
 
 /// Of the buckets `t` ($1, $2), those whose figures per `grouped_by` ($3) are not stored
 /// and may be: per responder, only once *settled* (no episode started in the bucket is
-/// still unanswered and in progress, read from `chat_support_episodes_unresolved`).
-const GROUPED_MISSING: &str = "NOT EXISTS (SELECT 1 FROM chat_stats_support_grouped c
-                    WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3)
-       AND ($3 <> 'responder' OR NOT EXISTS (
-            SELECT 1 FROM chat_support_episodes u
-             WHERE u.resolved_at IS NULL AND u.first_response_voice IS NULL
-               AND u.started_at >= t.s AND u.started_at < t.e))";
+/// still unanswered and in progress, read from `chat_support_episodes_unresolved`), for
+/// the clock's window.
+fn grouped_missing(clock: Clock) -> String {
+    let key = clock.key();
+    format!(
+        "NOT EXISTS (SELECT 1 FROM chat_stats_support_grouped c
+                      WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3 AND c.hours_utc = {key})
+         AND ($3 <> 'responder' OR NOT EXISTS (
+              SELECT 1 FROM chat_support_episodes u
+               WHERE u.resolved_at IS NULL AND u.first_response_voice IS NULL
+                 AND u.started_at >= t.s AND u.started_at < t.e))"
+    )
+}
 
 /// Stores the per-group support figures of the closed buckets ($1, $2) not stored yet
 /// for the grouping $3, and marks them stored, in one statement (one snapshot: a bucket
 /// is marked with the rows computed in the same snapshot that found it settled).
-fn support_group_fill_sql(grouping: SupportGrouping) -> String {
-    let body = support_live_body(grouping);
+fn support_group_fill_sql(grouping: SupportGrouping, clock: Clock) -> String {
+    let body = support_live_body(grouping, clock);
+    let (missing, key) = (grouped_missing(clock), clock.key());
     format!(
         "WITH b AS (SELECT t.i, t.s, t.e FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
-                     WHERE {GROUPED_MISSING}),
+                     WHERE {missing}),
               rows AS (
-                INSERT INTO chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, group_kind,
-                    group_id, opened, reopened, resolved, responded, fr50, fr90, res50, res90, moved_in, moved_out)
-                SELECT s, e, $3, k, kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90, moved_in,
-                       moved_out
+                INSERT INTO chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, hours_utc,
+                    group_kind, group_id, opened, reopened, resolved, responded, fr50, fr90, res50, res90, moved_in,
+                    moved_out)
+                SELECT s, e, $3, {key}, k, kid, opened, reopened, resolved, responded, fr50, fr90, res50, res90,
+                       moved_in, moved_out
                   FROM ({body}) x
                 ON CONFLICT DO NOTHING),
               marks AS (
-                INSERT INTO chat_stats_support_grouped (bucket_start, bucket_end, grouped_by)
-                SELECT s, e, $3 FROM b ON CONFLICT DO NOTHING)
+                INSERT INTO chat_stats_support_grouped (bucket_start, bucket_end, grouped_by, hours_utc)
+                SELECT s, e, $3, {key} FROM b ON CONFLICT DO NOTHING)
          SELECT count(*) AS n FROM b"
     )
 }
 
 /// The stored per-group support figures ($3) of the buckets ($1, $2), with
 /// [`support_live_sql`]'s columns.
-const GROUP_STORED_SQL: &str = "WITH b AS (SELECT t.i, t.s, t.e
-                 FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))
-     SELECT b.i, b.s, b.e, c.group_kind::text AS k, c.group_id AS kid, c.opened, c.reopened, c.resolved,
-            c.responded, c.fr50, c.fr90, c.res50, c.res90, c.moved_in, c.moved_out
-       FROM b JOIN chat_stats_support_group_buckets c
-         ON c.bucket_start = b.s AND c.bucket_end = b.e AND c.grouped_by = $3";
+fn group_stored_sql(clock: Clock) -> String {
+    let key = clock.key();
+    format!(
+        "WITH b AS (SELECT t.i, t.s, t.e
+                     FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i))
+         SELECT b.i, b.s, b.e, c.group_kind::text AS k, c.group_id AS kid, c.opened, c.reopened, c.resolved,
+                c.responded, c.fr50, c.fr90, c.res50, c.res90, c.moved_in, c.moved_out
+           FROM b JOIN chat_stats_support_group_buckets c
+             ON c.bucket_start = b.s AND c.bucket_end = b.e AND c.grouped_by = $3 AND c.hours_utc = {key}"
+    )
+}
 
 /// Of the buckets ($1, $2), in their order, the first $4 whose per-group figures ($3)
-/// are not stored and may be (see [`GROUPED_MISSING`]).
-fn grouped_unstored_sql() -> String {
+/// are not stored and may be (see [`grouped_missing`]).
+fn grouped_unstored_sql(clock: Clock) -> String {
+    let missing = grouped_missing(clock);
     format!(
         "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
-          WHERE {GROUPED_MISSING} ORDER BY t.i LIMIT $4"
+          WHERE {missing} ORDER BY t.i LIMIT $4"
     )
 }
 
 /// Of the buckets ($1, $2), the indexes of those whose per-group figures ($3) are stored.
-const GROUPED_STORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
-     WHERE EXISTS (SELECT 1 FROM chat_stats_support_grouped c
-                    WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3)";
+fn grouped_stored_sql(clock: Clock) -> String {
+    let key = clock.key();
+    format!(
+        "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+          WHERE EXISTS (SELECT 1 FROM chat_stats_support_grouped c
+                         WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.grouped_by = $3
+                           AND c.hours_utc = {key})"
+    )
+}
 
 /// Episodes in progress at $1, per group: unresolved ones started before it, and ones
 /// started before it but resolved since (two index-only range scans, no `OR`). Per
@@ -362,7 +421,7 @@ fn dm_fill_sql() -> [String; 2] {
              ON CONFLICT DO NOTHING"
         )
     };
-    let missing = missing_buckets("chat_stats_dm_buckets");
+    let missing = missing_buckets("chat_stats_dm_buckets", Clock(None));
     [insert(persona_dm_live_sql(&missing)), insert(dm_live_sql(&missing))]
 }
 
@@ -421,10 +480,20 @@ pub(super) fn record_deliveries_query(ids: Vec<i64>, counts: Vec<i64>, at: Vec<D
     .bind::<Array<Timestamptz>, _>(at)
 }
 
-/// Of the buckets ($1, $2), in their order, the first $3 whose support or DM figures
-/// are not stored.
-const UNSTORED_SQL: &str = "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
-     WHERE NOT EXISTS (SELECT 1 FROM chat_stats_support_buckets c WHERE c.bucket_start = t.s AND c.bucket_end = t.e)
-        OR NOT EXISTS (SELECT 1 FROM chat_stats_dm_buckets c
-                        WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.persona_id = 0)
-     ORDER BY t.i LIMIT $3";
+/// Of the buckets ($1, $2), in their order, the first $3 whose DM figures, or support
+/// figures counted with `clock`, are not stored.
+fn unstored_sql(clock: Option<Clock>) -> String {
+    let support = clock.map_or(String::new(), |clock| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM chat_stats_support_buckets c
+                          WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.hours_utc = {}) OR",
+            clock.key()
+        )
+    });
+    format!(
+        "SELECT t.i FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(s, e, i)
+          WHERE {support} NOT EXISTS (SELECT 1 FROM chat_stats_dm_buckets c
+                             WHERE c.bucket_start = t.s AND c.bucket_end = t.e AND c.persona_id = 0)
+          ORDER BY t.i LIMIT $3"
+    )
+}

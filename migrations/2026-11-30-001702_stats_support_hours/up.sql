@@ -1,0 +1,32 @@
+-- Support durations counted in support hours only, when `CHAT_SUPPORT_HOURS_UTC` is set
+-- (docs/admin-guide.md, "Reading the stats"). Stored support buckets are per window:
+-- `hours_utc` is the window (`HH:MM-HH:MM`) their durations were counted in, '' for
+-- wall-clock time, so changing the setting never reads figures counted another way.
+
+-- Seconds inside the daily UTC window [s, e) (seconds of the day; e < s wraps past
+-- midnight, e = s is empty) from the epoch to t: whole days times the window's length,
+-- plus the part of t's own day.
+CREATE FUNCTION chat_support_seconds_upto(t TIMESTAMPTZ, s INTEGER, e INTEGER) RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT floor(extract(epoch FROM t) / 86400) * (CASE WHEN s <= e THEN e - s ELSE e + 86400 - s END)
+           + CASE WHEN s <= e
+                  THEN LEAST(GREATEST(x - s, 0), e - s)
+                  ELSE LEAST(x, e) + GREATEST(x - s, 0) END
+      FROM (SELECT extract(epoch FROM t)::float8 - floor(extract(epoch FROM t) / 86400) * 86400 AS x) d
+$$;
+
+-- Seconds of [a, b) inside the daily UTC window [s, e).
+CREATE FUNCTION chat_support_seconds(a TIMESTAMPTZ, b TIMESTAMPTZ, s INTEGER, e INTEGER) RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT chat_support_seconds_upto(b, s, e) - chat_support_seconds_upto(a, s, e)
+$$;
+
+ALTER TABLE chat_stats_support_buckets ADD COLUMN hours_utc VARCHAR(11) NOT NULL DEFAULT '';
+ALTER TABLE chat_stats_support_buckets DROP CONSTRAINT chat_stats_support_buckets_pkey,
+    ADD PRIMARY KEY (bucket_start, bucket_end, hours_utc);
+ALTER TABLE chat_stats_support_group_buckets ADD COLUMN hours_utc VARCHAR(11) NOT NULL DEFAULT '';
+ALTER TABLE chat_stats_support_group_buckets DROP CONSTRAINT chat_stats_support_group_buckets_pkey,
+    ADD PRIMARY KEY (bucket_start, bucket_end, grouped_by, hours_utc, group_kind, group_id);
+ALTER TABLE chat_stats_support_grouped ADD COLUMN hours_utc VARCHAR(11) NOT NULL DEFAULT '';
+ALTER TABLE chat_stats_support_grouped DROP CONSTRAINT chat_stats_support_grouped_pkey,
+    ADD PRIMARY KEY (bucket_start, bucket_end, grouped_by, hours_utc);
