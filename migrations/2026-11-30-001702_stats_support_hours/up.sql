@@ -18,10 +18,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                        + GREATEST(date_part('epoch', (t AT TIME ZONE 'UTC')::time) - s, 0) END
 $$;
 
--- Seconds of [a, b) inside the daily UTC window [s, e).
+-- Seconds of [a, b) inside the daily UTC window [s, e), to the microsecond (the
+-- difference of two large floats would show float noise: 29074.320000052452).
 CREATE FUNCTION chat_support_seconds(a TIMESTAMPTZ, b TIMESTAMPTZ, s INTEGER, e INTEGER) RETURNS DOUBLE PRECISION
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT chat_support_seconds_upto(b, s, e) - chat_support_seconds_upto(a, s, e)
+    SELECT round((chat_support_seconds_upto(b, s, e) - chat_support_seconds_upto(a, s, e)) * 1000000) / 1000000
 $$;
 
 ALTER TABLE chat_stats_support_buckets ADD COLUMN hours_utc VARCHAR(11) NOT NULL DEFAULT '';

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use chat_domain::stats::{Period, StatsRepository};
 use chat_tests::{TestApp, WsClient};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -480,7 +481,15 @@ async fn support_hours_count_only_the_time_inside_them() {
 
     // Wall-clock figures stored first (as an instance without the setting would) are
     // not what this instance reads.
-    chat_server::store_stats(&app.state.store, None).await;
+    let days: Vec<Period> = ["2026-03-02", "2026-03-03"]
+        .iter()
+        .map(|d| {
+            let start = format!("{d}T00:00:00Z").parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+            Period { start, end: start + chrono::Duration::days(1) }
+        })
+        .collect();
+    let stored = app.state.store.run(move |tx| tx.store_buckets(&days, 10, None)).await.unwrap();
+    assert_eq!(stored.len(), 2);
     let wall = "SELECT count(*) AS n FROM chat_stats_support_buckets
                  WHERE hours_utc = '' AND bucket_start = '2026-03-03Z' AND bucket_end = '2026-03-04Z' AND fr90 = 57600";
     assert_eq!(app.db.count(wall), 1);
