@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use chat_domain::stats::{Period, StatsRepository};
+use chat_domain::stats::Period;
 use chat_tests::{TestApp, WsClient};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
