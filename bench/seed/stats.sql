@@ -7,7 +7,9 @@
 --                  resolved except for the seed's 10% open conversations; first responses
 --                  after 1 to 121 minutes (every 20th never answered), resolutions after
 --                  1 to 49 hours; answered as persona 1 (4 of 5), persona 4 or the team;
---                  assigned to one of the 8 admins (8 of 9) or nobody
+--                  assigned to one of the 8 admins (8 of 9) or nobody; every 4th
+--                  conversation's episodes start unassigned and are taken by their
+--                  admin at the first response (or 30 minutes in), a reassignment
 --   notices        52 (one a week), each to 1,000 users, half of them read
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
@@ -36,6 +38,12 @@ SELECT c, x.started, k = 1,
   CROSS JOIN LATERAL (SELECT (SELECT t0 FROM stats_seed)
                              + ((k * 100000 + c) * 157.68 - 172800 * (1 - k)) * interval '1 second' AS started) x
  WHERE x.started > (SELECT t0 FROM stats_seed) - interval '2 days';
+UPDATE chat_support_episodes
+   SET opened_assignee_id = CASE WHEN conversation_id % 4 <> 0 THEN assignee_admin_id END,
+       responded_assignee_id = CASE WHEN first_response_at IS NOT NULL THEN assignee_admin_id END;
+INSERT INTO chat_support_reassignments (episode_id, moved_at, from_admin_id, to_admin_id)
+SELECT id, COALESCE(first_response_at, started_at + interval '30 minutes'), NULL, assignee_admin_id
+  FROM chat_support_episodes WHERE conversation_id % 4 = 0 AND assignee_admin_id IS NOT NULL;
 
 -- Notices: personal groups for users 1001..2000, 52 weekly notices to all of them.
 INSERT INTO chat_groups (name, kind, owner_user_id)

@@ -4,11 +4,13 @@
 //! * [`render`]: domain events rendered once per view (users never see acting admins).
 //! * [`hub`]: the registry task; bounded per-connection queues; slow clients are cut off.
 //! * [`session`]: one task per socket (heartbeat, limits, resume, requests).
+//! * [`deliveries`]: when each notice reached its online recipients (for the stats).
 //! * [`fanout`]: Redis pub/sub between instances, when configured.
 //!
 //! Publishing happens after commit, through [`RealtimePublisher`], the implementation of
 //! the domain's [`EventPublisher`] port; a failed push never fails a write.
 
+pub mod deliveries;
 pub mod fanout;
 pub mod hub;
 pub mod protocol;

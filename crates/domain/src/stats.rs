@@ -4,8 +4,12 @@
 //! Monday). Every event counts in the bucket that contains its time: an episode's
 //! opening by its start, a first response by the response's time, a resolution by the
 //! resolution's time. So a bucket's figures depend only on what happened inside it, and
-//! a closed bucket never changes. The definitions are written out for admins in
-//! docs/admin-guide.md ("Reading the stats").
+//! a closed bucket never changes, per assignee too (each event counts for the assignee
+//! at its time). The one exception is the per-responder view, which counts an episode's
+//! opening under the voice of its first response, known later: its closed buckets are
+//! final once *settled* (no episode started in them is unanswered and in progress).
+//! The definitions are written out for admins in docs/admin-guide.md ("Reading the
+//! stats").
 //!
 //! * [`range`]: the validated range and its buckets.
 //! * [`model`]: the figures.
@@ -19,14 +23,14 @@ mod range;
 mod report;
 
 pub use self::model::{
-    DmFigures, Durations, NoticeFigures, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures,
-    SupportGroupKey, SupportGrouping, SupportRow,
+    DmFigures, Durations, NoticeDelivery, NoticeFigures, OverviewBucket, PersonaDmFigures, ResponderBucket,
+    SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use self::ports::MockStatsRepository;
 pub use self::ports::StatsRepository;
 pub use self::range::{BucketSize, Period, RangeError, SETTLE, StatsRange, closed_buckets_of_last_year, is_closed};
 pub use self::report::{
-    AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, responder_stats,
-    store_closed_buckets,
+    AssigneeSeries, Overview, ResponderSeries, StatsError, assignee_stats, overview_stats, record_notice_deliveries,
+    responder_stats, store_closed_buckets,
 };

@@ -111,6 +111,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_notice_deliveries (notification_id) {
+        notification_id -> Int8,
+        online_deliveries -> Int8,
+        last_online_delivery_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_notifications (id) {
         id -> Int8,
         created_by_admin_id -> Int4,
@@ -146,7 +154,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    chat_stats_support_buckets (bucket_start, bucket_end) {
+    chat_stats_support_buckets (bucket_start, bucket_end, hours_utc) {
         bucket_start -> Timestamptz,
         bucket_end -> Timestamptz,
         opened -> Int8,
@@ -158,6 +166,44 @@ diesel::table! {
         res50 -> Nullable<Float8>,
         res90 -> Nullable<Float8>,
         computed_at -> Timestamptz,
+        #[max_length = 11]
+        hours_utc -> Varchar,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_group_buckets (bucket_start, bucket_end, grouped_by, hours_utc, group_kind, group_id) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        #[max_length = 10]
+        grouped_by -> Varchar,
+        #[max_length = 10]
+        group_kind -> Varchar,
+        group_id -> Int4,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        responded -> Int8,
+        fr50 -> Nullable<Float8>,
+        fr90 -> Nullable<Float8>,
+        res50 -> Nullable<Float8>,
+        res90 -> Nullable<Float8>,
+        moved_in -> Int8,
+        moved_out -> Int8,
+        #[max_length = 11]
+        hours_utc -> Varchar,
+    }
+}
+
+diesel::table! {
+    chat_stats_support_grouped (bucket_start, bucket_end, grouped_by, hours_utc) {
+        bucket_start -> Timestamptz,
+        bucket_end -> Timestamptz,
+        #[max_length = 10]
+        grouped_by -> Varchar,
+        computed_at -> Timestamptz,
+        #[max_length = 11]
+        hours_utc -> Varchar,
     }
 }
 
@@ -173,6 +219,8 @@ diesel::table! {
         first_response_persona_id -> Nullable<Int4>,
         resolved_at -> Nullable<Timestamptz>,
         assignee_admin_id -> Nullable<Int4>,
+        opened_assignee_id -> Nullable<Int4>,
+        responded_assignee_id -> Nullable<Int4>,
     }
 }
 
@@ -212,6 +260,16 @@ diesel::table! {
         reason -> Nullable<Text>,
         row_md5 -> Text,
         verified_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat_support_reassignments (id) {
+        id -> Int8,
+        episode_id -> Int8,
+        moved_at -> Timestamptz,
+        from_admin_id -> Nullable<Int4>,
+        to_admin_id -> Nullable<Int4>,
     }
 }
 
@@ -347,10 +405,12 @@ diesel::joinable!(chat_internal_notes -> direct_messages (conversation_id));
 diesel::joinable!(chat_internal_notes -> users (author_admin_id));
 diesel::joinable!(chat_messages -> chat_groups (group_id));
 diesel::joinable!(chat_messages -> chat_notifications (notification_id));
+diesel::joinable!(chat_notice_deliveries -> chat_notifications (notification_id));
 diesel::joinable!(chat_support_episodes -> chat_fake_users (first_response_persona_id));
 diesel::joinable!(chat_support_episodes -> direct_messages (conversation_id));
 diesel::joinable!(chat_support_episodes -> users (assignee_admin_id));
 diesel::joinable!(chat_support_migration_conversations -> chat_support_migration_batches (batch_id));
+diesel::joinable!(chat_support_reassignments -> chat_support_episodes (episode_id));
 diesel::joinable!(chat_support_users -> chat_support_migration_batches (batch_id));
 diesel::joinable!(direct_messages -> chat_fake_users (fake_user_id));
 diesel::joinable!(dm_messages -> direct_messages (conversation_id));
@@ -365,13 +425,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_legacy_baseline,
     chat_legacy_support_cohort_archive,
     chat_messages,
+    chat_notice_deliveries,
     chat_notifications,
     chat_stats_dm_buckets,
     chat_stats_support_buckets,
+    chat_stats_support_group_buckets,
+    chat_stats_support_grouped,
     chat_support_episodes,
     chat_support_migration_batches,
     chat_support_migration_conversations,
     chat_support_migration_rows,
+    chat_support_reassignments,
     chat_support_users,
     chat_user_blocks,
     chat_webhook_collector,

@@ -1,25 +1,28 @@
 //! [`StatsRepository`]: the admin stats, computed by PostgreSQL bucket by bucket.
 //!
-//! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets` and
-//! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets, the
-//! per-responder and per-assignee support figures and the notices are computed on each
-//! read (docs/architecture.md, decision 20). The statements are in [`sql`]; their plans
+//! Closed buckets ([`is_closed`]) are read from `chat_stats_support_buckets`,
+//! `chat_stats_support_group_buckets` (per responder once settled, per assignee) and
+//! `chat_stats_dm_buckets`, computed and stored first when missing; open buckets,
+//! unsettled ones per responder and the notices are computed on each read
+//! (docs/architecture.md, decisions 20 and 21). The statements are in [`sql`]; their plans
 //! and timings over a year are in `docs/performance.md`.
 
 mod sql;
 
 use chat_domain::stats::{
-    DmFigures, Durations, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey, SupportGrouping,
-    SupportRow, is_closed,
+    DmFigures, Durations, NoticeDelivery, NoticeFigures, Period, PersonaDmFigures, StatsRepository, SupportGroupKey,
+    SupportGrouping, SupportRow, is_closed,
 };
+use chat_domain::support::SupportHours;
 use chat_domain::{PersonaId, RepoError, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Int4, Nullable, Text};
 
 use self::sql::{
-    Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, notice_query, support_fill_query,
-    support_live_query, support_stored_query, unstored_query,
+    Clock, Query, backlog_query, dm_fill_queries, dm_live_query, dm_stored_query, grouped_stored_query,
+    grouped_unstored_query, notice_query, record_deliveries_query, support_fill_query, support_group_fill_query,
+    support_group_stored_query, support_live_query, support_stored_query, unstored_query,
 };
 use crate::error::OrRepoError;
 use crate::tx::PgTx;
@@ -65,6 +68,17 @@ struct SupportSql {
     res50: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     res90: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    moved_in: i64,
+    #[diesel(sql_type = BigInt)]
+    moved_out: i64,
+}
+
+/// A 1-based bucket index.
+#[derive(QueryableByName)]
+struct BucketIndex {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
 }
 
 #[derive(QueryableByName)]
@@ -130,13 +144,14 @@ impl PgTx<'_> {
 
     /// The first `limit` buckets of `part`, in order, whose support or DM figures are
     /// not stored (a cheap check, so that reading stored buckets computes nothing).
-    fn unstored(&mut self, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
-        #[derive(QueryableByName)]
-        struct Unstored {
-            #[diesel(sql_type = BigInt)]
-            i: i64,
-        }
-        let rows = self.per_bucket(|b| unstored_query(b, limit), part, |u: &Unstored| u.i)?;
+    /// (`clock`: support figures counted with it, or `None` for DM figures only.)
+    fn unstored(&mut self, clock: Option<Clock>, part: &[(usize, Period)], limit: usize) -> Result<Indexed, RepoError> {
+        self.pick(|b| unstored_query(clock, b, limit), part)
+    }
+
+    /// The buckets of `part` that `query` names by their 1-based index in `part`.
+    fn pick(&mut self, query: impl FnOnce(&[Period]) -> Query, part: &[(usize, Period)]) -> Result<Indexed, RepoError> {
+        let rows = self.per_bucket(query, part, |u: &BucketIndex| u.i)?;
         Ok(rows
             .into_iter()
             .map(|(original, _)| original)
@@ -144,13 +159,50 @@ impl PgTx<'_> {
             .collect())
     }
 
-    /// Stores the support and DM figures of `part` (closed buckets not stored yet).
-    fn fill(&mut self, part: &[(usize, Period)]) -> Result<(), RepoError> {
+    /// Stores the per-group figures of up to `limit` buckets of `part` (closed) not
+    /// stored yet for `grouping` (per responder: settled ones only); returns them.
+    fn fill_grouped(
+        &mut self,
+        grouping: SupportGrouping,
+        clock: Clock,
+        part: &[(usize, Period)],
+        limit: usize,
+    ) -> Result<Indexed, RepoError> {
+        let missing = self.pick(|b| grouped_unstored_query(grouping, clock, b, limit), part)?;
+        if !missing.is_empty() {
+            support_group_fill_query(grouping, clock, &periods(&missing)).execute(self.conn()).or_repo()?;
+        }
+        Ok(missing)
+    }
+
+    /// Support rows per group: closed buckets stored (computed and stored first when
+    /// missing and storable), the others computed.
+    fn grouped_rows(
+        &mut self,
+        buckets: &[Period],
+        grouping: SupportGrouping,
+        clock: Clock,
+    ) -> Result<Vec<(usize, SupportSql)>, RepoError> {
+        let (closed, mut live) = split(buckets, Utc::now());
+        self.fill_grouped(grouping, clock, &closed, usize::MAX)?;
+        let stored = self.pick(|b| grouped_stored_query(grouping, clock, b), &closed)?;
+        live.extend(closed.iter().filter(|c| !stored.contains(c)));
+        let mut rows =
+            self.per_bucket(|b| support_group_stored_query(grouping, clock, b), &stored, |r: &SupportSql| r.i)?;
+        rows.extend(self.per_bucket(|b| support_live_query(grouping, clock, b), &live, |r: &SupportSql| r.i)?);
+        Ok(rows)
+    }
+
+    /// Stores the DM figures, and the support figures counted with `clock` when given,
+    /// of `part` (closed buckets not stored yet).
+    fn fill(&mut self, clock: Option<Clock>, part: &[(usize, Period)]) -> Result<(), RepoError> {
         if part.is_empty() {
             return Ok(());
         }
         let buckets = periods(part);
-        support_fill_query(&buckets).execute(self.conn()).or_repo()?;
+        if let Some(clock) = clock {
+            support_fill_query(clock, &buckets).execute(self.conn()).or_repo()?;
+        }
         for query in dm_fill_queries(&buckets) {
             query.execute(self.conn()).or_repo()?;
         }
@@ -161,8 +213,8 @@ impl PgTx<'_> {
     /// missing), open ones computed. `personas` picks the personas' rows.
     fn dm_rows(&mut self, buckets: &[Period], personas: bool) -> Result<Vec<(usize, DmSql)>, RepoError> {
         let (closed, open) = split(buckets, Utc::now());
-        let unstored = self.unstored(&closed, usize::MAX)?;
-        self.fill(&unstored)?;
+        let unstored = self.unstored(None, &closed, usize::MAX)?;
+        self.fill(None, &unstored)?;
         let mut rows = self.per_bucket(|b| dm_stored_query(b, personas), &closed, |r: &DmSql| r.i)?;
         rows.extend(self.per_bucket(|b| dm_live_query(b, personas), &open, |r: &DmSql| r.i)?);
         Ok(rows)
@@ -170,18 +222,23 @@ impl PgTx<'_> {
 }
 
 impl StatsRepository for PgTx<'_> {
-    fn support_rows(&mut self, buckets: &[Period], grouping: SupportGrouping) -> Result<Vec<SupportRow>, RepoError> {
+    fn support_rows(
+        &mut self,
+        buckets: &[Period],
+        grouping: SupportGrouping,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<SupportRow>, RepoError> {
         self.without_jit()?;
+        let clock = Clock(hours);
         let rows = if grouping == SupportGrouping::All {
             let (closed, open) = split(buckets, Utc::now());
-            let unstored = self.unstored(&closed, usize::MAX)?;
-            self.fill(&unstored)?;
-            let mut rows = self.per_bucket(support_stored_query, &closed, |r: &SupportSql| r.i)?;
-            rows.extend(self.per_bucket(|b| support_live_query(grouping, b), &open, |r: &SupportSql| r.i)?);
+            let unstored = self.unstored(Some(clock), &closed, usize::MAX)?;
+            self.fill(Some(clock), &unstored)?;
+            let mut rows = self.per_bucket(|b| support_stored_query(clock, b), &closed, |r: &SupportSql| r.i)?;
+            rows.extend(self.per_bucket(|b| support_live_query(grouping, clock, b), &open, |r: &SupportSql| r.i)?);
             rows
         } else {
-            let all: Indexed = buckets.iter().copied().enumerate().collect();
-            self.per_bucket(|b| support_live_query(grouping, b), &all, |r: &SupportSql| r.i)?
+            self.grouped_rows(buckets, grouping, clock)?
         };
         rows.into_iter()
             .map(|(bucket, r)| {
@@ -193,6 +250,8 @@ impl StatsRepository for PgTx<'_> {
                     resolved: r.resolved,
                     first_response: Durations { count: r.responded, p50_seconds: r.fr50, p90_seconds: r.fr90 },
                     resolution: Durations { count: r.resolved, p50_seconds: r.res50, p90_seconds: r.res90 },
+                    moved_in: r.moved_in,
+                    moved_out: r.moved_out,
                 })
             })
             .collect()
@@ -255,11 +314,22 @@ impl StatsRepository for PgTx<'_> {
             .collect())
     }
 
-    fn store_buckets(&mut self, closed: &[Period], limit: usize) -> Result<Vec<Period>, RepoError> {
+    fn store_buckets(
+        &mut self,
+        closed: &[Period],
+        limit: usize,
+        hours: Option<SupportHours>,
+    ) -> Result<Vec<Period>, RepoError> {
         self.without_jit()?;
+        let clock = Clock(hours);
         let all: Indexed = closed.iter().copied().enumerate().collect();
-        let part = self.unstored(&all, limit)?;
-        self.fill(&part)?;
+        let mut part = self.unstored(Some(clock), &all, limit)?;
+        self.fill(Some(clock), &part)?;
+        for grouping in [SupportGrouping::Responder, SupportGrouping::Assignee] {
+            part.extend(self.fill_grouped(grouping, clock, &all, limit)?);
+        }
+        part.sort_by_key(|&(i, _)| i);
+        part.dedup_by_key(|&mut (i, _)| i);
         Ok(periods(&part))
     }
 
@@ -273,8 +343,32 @@ impl StatsRepository for PgTx<'_> {
             reach: i64,
             #[diesel(sql_type = BigInt)]
             read: i64,
+            #[diesel(sql_type = BigInt)]
+            online: i64,
+            #[diesel(sql_type = BigInt)]
+            delivered: i64,
+            #[diesel(sql_type = Nullable<Double>)]
+            d50: Option<f64>,
+            #[diesel(sql_type = Nullable<Double>)]
+            d90: Option<f64>,
         }
         let rows = notice_query(buckets).load::<Notices>(self.conn()).or_repo()?;
-        Ok(rows.into_iter().map(|r| NoticeFigures { sent: r.sent, reach: r.reach, read: r.read }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| NoticeFigures {
+                sent: r.sent,
+                reach: r.reach,
+                read: r.read,
+                online_deliveries: r.online,
+                last_online_delivery: Durations { count: r.delivered, p50_seconds: r.d50, p90_seconds: r.d90 },
+            })
+            .collect())
+    }
+
+    fn record_notice_deliveries(&mut self, deliveries: &[NoticeDelivery]) -> Result<(), RepoError> {
+        let ids = deliveries.iter().map(|d| d.notification.0).collect();
+        let counts = deliveries.iter().map(|d| d.online_deliveries).collect();
+        let at = deliveries.iter().map(|d| d.last_at).collect();
+        record_deliveries_query(ids, counts, at).execute(self.conn()).or_repo().map(drop)
     }
 }

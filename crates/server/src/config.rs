@@ -294,6 +294,7 @@ pub struct SupportArgs {
     #[arg(long, env = "CHAT_SUPPORT_PERSONA_ID")]
     pub support_persona_id: Option<i32>,
     /// Daily window (UTC, `HH:MM-HH:MM`) in which support shows as online; always when unset.
+    /// The stats' first response and resolution times count only the time inside it.
     #[arg(long, env = "CHAT_SUPPORT_HOURS_UTC", value_parser = parse_hours)]
     pub support_hours_utc: Option<SupportHours>,
     /// Pending conversations with no activity for this many hours are resolved (0: never).

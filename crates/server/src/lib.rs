@@ -18,11 +18,13 @@ use actix_web::{HttpServer, web};
 use chat_api::auth::{AuthConfig, Authenticator};
 use chat_api::rate_limit::RateLimits;
 use chat_api::realtime::RealtimePublisher;
+use chat_api::realtime::deliveries::NoticeDeliveries;
 use chat_api::realtime::fanout::Fanout;
 use chat_api::realtime::hub::Hub;
 use chat_api::{ApiSettings, AppState};
 use chat_domain::events::{Done, EventPublisher};
 use chat_domain::store::Store;
+use chat_domain::support::SupportHours;
 use chat_domain::{direct_messages, support};
 use chat_postgres::{PgStore, PoolConfig};
 
@@ -156,10 +158,13 @@ async fn close_when_draining(
 
 /// Idle-time housekeeping, run every minute for as long as the server runs: resolve
 /// pending support conversations idle for `support_idle`, archive DMs idle for
-/// `dm_idle` (see [`maintain`]), store the stats of closed buckets ([`store_stats`]).
+/// `dm_idle` (see [`maintain`]), record the notices' live deliveries
+/// ([`record_notice_deliveries`]), store the stats of closed buckets ([`store_stats`]).
 pub async fn maintenance_loop(
     store: Arc<dyn Store>,
     events: Arc<dyn EventPublisher>,
+    deliveries: NoticeDeliveries,
+    support_hours: Option<SupportHours>,
     support_idle: Option<Duration>,
     dm_idle: Option<Duration>,
 ) {
@@ -171,8 +176,9 @@ pub async fn maintenance_loop(
     loop {
         tick.tick().await;
         maintain(&store, &events, support_idle.map(idle_before), dm_idle.map(idle_before)).await;
+        record_notice_deliveries(&store, &deliveries).await;
         if !std::mem::take(&mut first) {
-            store_stats(&store).await;
+            store_stats(&store, support_hours).await;
         }
     }
 }
@@ -214,10 +220,13 @@ pub async fn maintain(
 /// deploy onto a year of history the first round (a minute after the start) takes a
 /// while (docs/performance.md);
 /// then each round stores the day (and on Mondays the week) that has just closed.
-pub async fn store_stats(store: &Arc<dyn Store>) {
+/// Support durations are stored as counted with `hours` (`CHAT_SUPPORT_HOURS_UTC`, as the
+/// reports count them).
+pub async fn store_stats(store: &Arc<dyn Store>, hours: Option<SupportHours>) {
     loop {
         let store = Arc::clone(store);
-        let stored = store.run(|tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3)).await;
+        let stored =
+            store.run(move |tx| chat_domain::stats::store_closed_buckets(tx, chrono::Utc::now(), 3, hours)).await;
         match stored {
             Ok(done) if done.is_empty() => break,
             Ok(done) => tracing::info!(count = done.len(), "stored stats buckets"),
@@ -228,6 +237,23 @@ pub async fn store_stats(store: &Arc<dyn Store>) {
                 tracing::warn!(error = %e, "storing stats buckets failed; retrying at the next tick");
                 break;
             }
+        }
+    }
+}
+
+/// Writes the live deliveries of notices the real-time layer counted since the last
+/// call (docs/admin-guide.md, "Notices"); on failure they are kept for the next round.
+pub async fn record_notice_deliveries(store: &Arc<dyn Store>, deliveries: &NoticeDeliveries) {
+    let taken = deliveries.take();
+    if taken.is_empty() {
+        return;
+    }
+    let batch = taken.clone();
+    match store.run(move |tx| chat_domain::stats::record_notice_deliveries(tx, &batch)).await {
+        Ok(()) => tracing::debug!(count = taken.len(), "recorded notice deliveries"),
+        Err(e) => {
+            tracing::warn!(error = %e, "recording notice deliveries failed; retrying at the next tick");
+            deliveries.restore(&taken);
         }
     }
 }

@@ -196,6 +196,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     actix_web::rt::spawn(chat_server::maintenance_loop(
         state.store.clone(),
         state.events.clone(),
+        state.hub.notice_deliveries().clone(),
+        state.settings.support.hours,
         args.support.auto_resolve_after(),
         args.dms.archive_after(),
     ));

@@ -6,7 +6,10 @@
 //! same changes to `direct_messages` as the application's statements do, so that the
 //! episode trigger sees what it sees in production.
 
-use chat_tests::TestApp;
+use std::time::Duration;
+
+use chat_domain::stats::Period;
+use chat_tests::{TestApp, WsClient};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use serde_json::{Value, json};
@@ -78,6 +81,14 @@ impl Script {
     fn team_answers(&mut self, c: i64, at: &str, admin: i32) {
         let sender = format!("{admin}, 'admin', {admin}");
         self.message(c, at, &sender, ", support_status = 'pending', waiting_since = NULL");
+    }
+
+    /// An admin assigns the conversation (`None`: unassigns it).
+    fn assign(&mut self, c: i64, at: &str, admin: Option<i32>) {
+        let admin = admin.map_or("NULL".to_owned(), |a| a.to_string());
+        self.sql(&format!(
+            "UPDATE direct_messages SET assignee_admin_id = {admin}, updated_at = '{at}' WHERE id = {c}"
+        ));
     }
 
     /// An admin sets a status by hand (no message).
@@ -236,8 +247,16 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
                     "userToPersonaMessages": 0, "personaToUserMessages": 0}),
         ]
     );
-    assert_eq!(days["buckets"][0]["notices"], json!({"sent": 1, "reach": 2, "read": 1, "readRate": 0.5}));
-    assert_eq!(days["buckets"][1]["notices"], json!({"sent": 0, "reach": 0, "read": 0, "readRate": null}));
+    // Nobody was online: no live delivery.
+    let offline =
+        json!({"onlineDeliveries": 0, "lastOnlineDelivery": {"count": 0, "p50Seconds": null, "p90Seconds": null}});
+    let notices = |sent, reach, read, rate: Value| {
+        let mut figures = json!({"sent": sent, "reach": reach, "read": read, "readRate": rate});
+        figures.as_object_mut().unwrap().extend(offline.as_object().unwrap().clone());
+        figures
+    };
+    assert_eq!(days["buckets"][0]["notices"], notices(1, 2, 1, json!(0.5)));
+    assert_eq!(days["buckets"][1]["notices"], notices(0, 0, 0, Value::Null));
     assert_eq!(days["privacy"]["refusedEvents"], 0);
     // Closed buckets were stored by that first read; reading them back gives the same.
     let stored = "SELECT count(*) AS n FROM chat_stats_support_buckets";
@@ -246,7 +265,7 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
     assert_eq!(again["buckets"], days["buckets"]);
     // The housekeeping stores every closed day and week of the last year ahead of time
     // (the history lies in it); reports then read the same figures.
-    chat_server::store_stats(&app.state.store).await;
+    chat_server::store_stats(&app.state.store, None).await;
     let year = (366 + 52).to_string();
     assert_eq!(app.db.count(stored).to_string(), year);
     assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_stats_dm_buckets WHERE persona_id = 0").to_string(), year);
@@ -341,6 +360,162 @@ async fn a_scripted_history_gives_exactly_the_expected_figures() {
     );
 }
 
+/// Stored buckets stay right when an episode changes after its bucket closed: a
+/// reassignment counts from its own time (the opening stays with the assignee at the
+/// start), and a bucket per responder is stored only once the voice of each of its
+/// episodes is known. Each step is read after the buckets before it were stored.
+#[tokio::test]
+async fn changes_after_a_bucket_closed_keep_its_stored_figures_true() {
+    let app = TestApp::spawn().await;
+    let (ada, ada_token) = app.admin("ada");
+    let sam = persona(&app, &ada_token, "Sam").await;
+    let (alice, _) = app.user("alice");
+    let mut s = Script { conn: app.db.conn() };
+    let grouped = |by: &str, day: &str| {
+        format!(
+            "SELECT count(*) AS n FROM chat_stats_support_grouped
+              WHERE grouped_by = '{by}' AND bucket_start = '{day}Z' AND bucket_end = '{day}Z'::timestamptz + interval '1 day'"
+        )
+    };
+
+    // Monday the 2nd, 10:00: alice writes, nobody assigned. Both reports read the 2nd.
+    let c = s.support(alice, sam, None);
+    s.user_says(c, "2026-03-02 10:00Z");
+    let first = format!("{STATS}/assignees?from=2026-03-02&to=2026-03-03");
+    let groups = stats(&app, &ada_token, &first).await["groups"].clone();
+    assert_eq!(groups[0]["assigneeId"], Value::Null);
+    assert_eq!(support_figures(&groups[0]["buckets"]), [json!([1, 0, 0, 1, none(), none()])]);
+    assert_eq!(app.db.count(&grouped("assignee", "2026-03-02")), 1, "the closed day is stored per assignee");
+    let first = stats(&app, &ada_token, &format!("{STATS}/personas?from=2026-03-02&to=2026-03-03")).await;
+    assert_eq!(first["groups"][0]["responder"], "unanswered");
+    assert_eq!(app.db.count(&grouped("responder", "2026-03-02")), 0, "not settled: its responder is not known");
+
+    // Wednesday: ada takes it at 10:00 and answers as Sam at 11:00; resolved Thursday 09:00.
+    s.assign(c, "2026-03-04 10:00Z", Some(ada));
+    s.persona_answers(c, "2026-03-04 11:00Z", sam, ada);
+    s.set_status(c, "2026-03-05 09:00Z", "resolved");
+
+    let range = "from=2026-03-02&to=2026-03-06";
+    let by_assignee = stats(&app, &ada_token, &format!("{STATS}/assignees?{range}")).await;
+    let groups = by_assignee["groups"].as_array().unwrap();
+    assert_eq!(groups.iter().map(|g| &g["assigneeId"]).collect::<Vec<_>>(), [&json!(ada), &Value::Null]);
+    // ada: moved in on the 4th, answered then (49 h after the start), resolved on the 5th (71 h).
+    assert_eq!(
+        support_figures(&groups[0]["buckets"]),
+        [
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 1, [1, 176_400.0, 176_400.0], none()]),
+            json!([0, 0, 1, 0, none(), [1, 255_600.0, 255_600.0]]),
+        ]
+    );
+    // Unassigned: the opening stays where it was, and the episode leaves on the 4th.
+    assert_eq!(
+        support_figures(&groups[1]["buckets"]),
+        [
+            json!([1, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+            json!([0, 0, 0, 0, none(), none()]),
+        ]
+    );
+    // Every day is stored now, and reading them back gives the same.
+    for day in ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"] {
+        assert_eq!(app.db.count(&grouped("assignee", day)), 1, "{day}");
+    }
+    let again = stats(&app, &ada_token, &format!("{STATS}/assignees?{range}")).await;
+    assert_eq!(again["groups"], by_assignee["groups"]);
+
+    // Per responder the 2nd is settled now: the episode is Sam's from its start.
+    let by_persona = stats(&app, &ada_token, &format!("{STATS}/personas?{range}")).await;
+    let groups = by_persona["groups"].as_array().unwrap();
+    assert_eq!(groups.iter().map(|g| &g["personaId"]).collect::<Vec<_>>(), [&json!(sam)]);
+    assert_eq!(
+        support_figures(&groups[0]["buckets"]),
+        [
+            json!([1, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, none(), none()]),
+            json!([0, 0, 0, 1, [1, 176_400.0, 176_400.0], none()]),
+            json!([0, 0, 1, 0, none(), [1, 255_600.0, 255_600.0]]),
+        ]
+    );
+    assert_eq!(app.db.count(&grouped("responder", "2026-03-02")), 1);
+    let again = stats(&app, &ada_token, &format!("{STATS}/personas?{range}")).await;
+    assert_eq!(again["groups"], by_persona["groups"]);
+
+    // The overview's backlog is the sum of the groups'.
+    let overview = stats(&app, &ada_token, &format!("{STATS}?{range}")).await;
+    let backlog: Vec<&Value> =
+        overview["buckets"].as_array().unwrap().iter().map(|b| &b["support"]["backlog"]).collect();
+    assert_eq!(backlog, [&json!(1), &json!(1), &json!(1), &json!(0)]);
+}
+
+/// With `CHAT_SUPPORT_HOURS_UTC` set (08:00-18:00), durations count only the time inside
+/// support hours, in every view, and figures stored without it are never read:
+///
+/// | episode | start | first response | resolved |
+/// |---|---|---|---|
+/// | A | Mon 17:00 | Tue 09:00 Sam (1 h + 1 h: 7,200 s; 57,600 s of wall-clock time) | Tue 10:00 (10,800 s) |
+/// | B | Mon 20:00 (outside) | Tue 08:30 Sam (1,800 s) | Tue 08:45 (2,700 s) |
+/// | C | Tue 09:00 | Tue 09:10 Sam (600 s) | - |
+#[tokio::test]
+async fn support_hours_count_only_the_time_inside_them() {
+    let hours = chat_domain::support::SupportHours::parse("08:00-18:00").unwrap();
+    let support = chat_domain::support::SupportSettings { hours: Some(hours), ..Default::default() };
+    let app = TestApp::spawn_configured(chat_api::ApiSettings { support, ..Default::default() }).await;
+    let (ada, ada_token) = app.admin("ada");
+    let sam = persona(&app, &ada_token, "Sam").await;
+    let (alice, _) = app.user("alice");
+    let (bob, _) = app.user("bob");
+    let (carol, _) = app.user("carol");
+    let mut s = Script { conn: app.db.conn() };
+    let (a, b, c) = (s.support(alice, sam, None), s.support(bob, sam, None), s.support(carol, sam, None));
+    s.user_says(a, "2026-03-02 17:00Z");
+    s.user_says(b, "2026-03-02 20:00Z");
+    s.persona_answers(b, "2026-03-03 08:30Z", sam, ada);
+    s.set_status(b, "2026-03-03 08:45Z", "resolved");
+    s.persona_answers(a, "2026-03-03 09:00Z", sam, ada);
+    s.user_says(c, "2026-03-03 09:00Z");
+    s.persona_answers(c, "2026-03-03 09:10Z", sam, ada);
+    s.set_status(a, "2026-03-03 10:00Z", "resolved");
+
+    // Wall-clock figures stored first (as an instance without the setting would) are
+    // not what this instance reads.
+    let days: Vec<Period> = ["2026-03-02", "2026-03-03"]
+        .iter()
+        .map(|d| {
+            let start = format!("{d}T00:00:00Z").parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+            Period { start, end: start + chrono::Duration::days(1) }
+        })
+        .collect();
+    let stored = app.state.store.run(move |tx| tx.store_buckets(&days, 10, None)).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let wall = "SELECT count(*) AS n FROM chat_stats_support_buckets
+                 WHERE hours_utc = '' AND bucket_start = '2026-03-03Z' AND bucket_end = '2026-03-04Z' AND fr90 = 57600";
+    assert_eq!(app.db.count(wall), 1);
+
+    let days = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-04")).await;
+    assert_eq!(days["supportHoursUtc"], "08:00-18:00");
+    let tuesday = json!([1, 0, 2, 1, [3, 1800.0, 7200.0], [2, 2700.0, 10800.0]]);
+    assert_eq!(support_figures(&days["buckets"]), [json!([2, 0, 0, 2, none(), none()]), tuesday.clone()]);
+    let stored = "SELECT count(*) AS n FROM chat_stats_support_buckets
+                   WHERE hours_utc = '08:00-18:00' AND bucket_start = '2026-03-03Z' AND fr90 = 7200";
+    assert_eq!(app.db.count(stored), 1, "stored apart from the wall-clock figures");
+    let again = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-04")).await;
+    assert_eq!(again["buckets"], days["buckets"]);
+
+    let week = stats(&app, &ada_token, &format!("{STATS}?from=2026-03-02&to=2026-03-09&bucket=week")).await;
+    assert_eq!(support_figures(&week["buckets"]), [json!([3, 0, 2, 1, [3, 1800.0, 7200.0], [2, 2700.0, 10800.0]])]);
+
+    for view in ["personas", "assignees"] {
+        let body = stats(&app, &ada_token, &format!("{STATS}/{view}?from=2026-03-02&to=2026-03-04")).await;
+        assert_eq!(body["supportHoursUtc"], "08:00-18:00", "{view}");
+        let groups = body["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 1, "{view}: all Sam's, all unassigned");
+        assert_eq!(support_figures(&groups[0]["buckets"])[1], tuesday, "{view}");
+    }
+}
+
 /// The real send path and lifecycle routes feed the episodes: a user writes, an admin
 /// answers as a persona, the user writes again, the admin resolves it, the user reopens.
 #[tokio::test]
@@ -409,6 +584,61 @@ async fn a_conversation_created_waiting_starts_an_episode() {
         "SELECT count(*) AS n FROM chat_support_episodes WHERE started_at = '2026-03-02 09:00Z' AND NOT reopened";
     assert_eq!(app.db.count(started), 1);
     assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_support_episodes"), 1);
+}
+
+/// A notice's live delivery over real sockets: the frames handed to the online
+/// recipients' sockets are counted and the last one timed; an offline recipient counts
+/// for nothing, and a notice nobody was online for has no delivery time.
+#[tokio::test]
+async fn a_notice_records_when_it_reached_its_last_online_recipient() {
+    const WAIT: Duration = Duration::from_secs(10);
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.admin("ada");
+    let (alice, alice_token) = app.user("alice");
+    let (bob, bob_token) = app.user("bob");
+    let (carol, _) = app.user("carol");
+    let mut alice_ws = WsClient::connect(&app, &alice_token).await;
+    let mut bob_ws = WsClient::connect(&app, &bob_token).await;
+    // An admin online, not an audience of these notices: their socket counts for nothing.
+    let ada_ws = WsClient::connect(&app, &ada).await;
+
+    let sent =
+        app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [alice, bob, carol], "content": "Hi"})).await;
+    assert_eq!(sent.status, 201);
+    let notice = sent.json()["id"].as_i64().unwrap();
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert_eq!(ws.until(WAIT, |f| f["type"] == "admin-notification").await["notificationId"], notice);
+    }
+    // Carol has no socket.
+    let offline =
+        app.post("/api/admin/chat/notifications", &ada, json!({"userIds": [carol], "content": "Only carol"})).await;
+    assert_eq!(offline.status, 201);
+
+    // The housekeeping round writes what the sockets counted.
+    chat_server::record_notice_deliveries(&app.state.store, app.state.hub.notice_deliveries()).await;
+    let recorded = format!(
+        "SELECT count(*) AS n FROM chat_notice_deliveries d JOIN chat_notifications n ON n.id = d.notification_id
+          WHERE d.notification_id = {notice} AND d.online_deliveries = 2
+            AND d.last_online_delivery_at >= n.created_at AND d.last_online_delivery_at < now() + interval '1 minute'"
+    );
+    assert_eq!(app.db.count(&recorded), 1);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM chat_notice_deliveries"), 1, "only the notice with sockets");
+
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let body = stats(&app, &ada, &format!("{STATS}?from={today}&to={tomorrow}")).await;
+    let notices = &body["buckets"][0]["notices"];
+    assert_eq!(json!([notices["sent"], notices["reach"], notices["onlineDeliveries"]]), json!([2, 4, 2]));
+    let delivery = &notices["lastOnlineDelivery"];
+    assert_eq!(delivery["count"], 1);
+    let p50 = delivery["p50Seconds"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&p50), "{delivery}");
+    assert_eq!(delivery["p90Seconds"], delivery["p50Seconds"]);
+
+    // Nothing new: a second round adds nothing.
+    chat_server::record_notice_deliveries(&app.state.store, app.state.hub.notice_deliveries()).await;
+    assert_eq!(app.db.count(&recorded), 1);
+    drop(ada_ws);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use chat_domain::stats::{
     AssigneeSeries, BucketSize, DmFigures, Durations, NoticeFigures, Overview, OverviewBucket, PersonaDmFigures,
     ResponderBucket, ResponderSeries, StatsRange, SupportFigures, SupportGroupKey,
 };
+use chat_domain::support::SupportHours;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -149,7 +150,7 @@ impl From<DmFigures> for DmStats {
     }
 }
 
-/// Notices sent in one bucket, with their reach and reads as of now.
+/// Notices sent in one bucket, with their reach, reads and live deliveries as of now.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeStats {
@@ -161,11 +162,25 @@ pub struct NoticeStats {
     pub read: i64,
     /// `read / reach`, 0..=1; `null` when nothing was delivered.
     pub read_rate: Option<f64>,
+    /// Frames handed to the sockets of recipients who were online when the notice was
+    /// sent (recorded within about a minute).
+    pub online_deliveries: i64,
+    /// Per notice with at least one online delivery: from its sending to the hand-over
+    /// of its frame to the last online recipient's socket. Offline recipients do not
+    /// count.
+    pub last_online_delivery: DurationStats,
 }
 
 impl From<NoticeFigures> for NoticeStats {
     fn from(f: NoticeFigures) -> Self {
-        Self { sent: f.sent, reach: f.reach, read: f.read, read_rate: f.read_rate() }
+        Self {
+            sent: f.sent,
+            reach: f.reach,
+            read: f.read,
+            read_rate: f.read_rate(),
+            online_deliveries: f.online_deliveries,
+            last_online_delivery: f.last_online_delivery.into(),
+        }
     }
 }
 
@@ -244,15 +259,19 @@ pub struct StatsOverview {
     pub buckets: Vec<StatsBucket>,
     /// Isolation.
     pub privacy: PrivacyStats,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 impl StatsOverview {
     /// The body of an overview, with the answering instance's privacy counter.
-    pub fn new(overview: Overview, privacy: PrivacyStats) -> Self {
+    pub fn new(overview: Overview, privacy: PrivacyStats, hours: Option<SupportHours>) -> Self {
         Self {
             range: overview.range.into(),
             buckets: overview.buckets.into_iter().map(StatsBucket::from).collect(),
             privacy,
+            support_hours_utc: hours.map(|h| h.to_string()),
         }
     }
 }
@@ -351,6 +370,9 @@ pub struct StatsByPersona {
     pub range: StatsRangeBody,
     /// Personas by id, then the team, then unanswered episodes; only those with data.
     pub groups: Vec<ResponderStats>,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 /// One bucket of support figures.
@@ -397,6 +419,9 @@ pub struct StatsByAssignee {
     pub range: StatsRangeBody,
     /// Assignees by user id, then unassigned episodes; only those with data.
     pub groups: Vec<AssigneeStats>,
+    /// The daily UTC window (`CHAT_SUPPORT_HOURS_UTC`, `HH:MM-HH:MM`) that support
+    /// durations count in: time outside it is not counted. `null`: wall-clock time.
+    pub support_hours_utc: Option<String>,
 }
 
 fn example_support() -> Value {
@@ -421,7 +446,10 @@ fn example_overview() -> Value {
                 "newUserDms": 5, "newPersonaDms": 2, "activeUsers": 40,
                 "userToUserMessages": 310, "userToPersonaMessages": 25, "personaToUserMessages": 19
             },
-            "notices": { "sent": 1, "reach": 200, "read": 150, "readRate": 0.75 }
+            "notices": {
+                "sent": 1, "reach": 200, "read": 150, "readRate": 0.75, "onlineDeliveries": 40,
+                "lastOnlineDelivery": { "count": 1, "p50Seconds": 0.35, "p90Seconds": 0.35 }
+            }
         }],
         "privacy": { "refusedEvents": 0, "countingSince": "2026-11-20T08:00:00Z" }
     })

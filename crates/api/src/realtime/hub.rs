@@ -16,6 +16,7 @@ use chat_domain::{ConversationId, Principal, UserId};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use super::deliveries::{NoticeDeliveries, Tracker};
 use super::protocol::PresenceEvent;
 use super::render::{Envelope, Priority};
 use crate::metrics::{self, Dropped};
@@ -49,6 +50,8 @@ pub struct Outbound {
     pub position: Option<(ConversationId, i64)>,
     /// For events carrying a DM's message content: the DM (admin deliveries are logged).
     pub dm_content: Option<ConversationId>,
+    /// For a new notice: where its hand-over to the socket is counted.
+    pub notice: Option<Arc<Tracker>>,
 }
 
 /// How a connection is reached and cut off.
@@ -105,6 +108,8 @@ pub struct Hub {
     shutdown: Arc<watch::Sender<bool>>,
     /// When this hub started (and its counters with it).
     started_at: DateTime<Utc>,
+    /// Live deliveries of notices, until the housekeeping loop takes them.
+    deliveries: NoticeDeliveries,
 }
 
 impl Hub {
@@ -112,7 +117,8 @@ impl Hub {
     pub fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (watchers_tx, local_watchers) = watch::channel(0);
-        tokio::spawn(run(rx, watchers_tx));
+        let deliveries = NoticeDeliveries::default();
+        tokio::spawn(run(rx, watchers_tx, deliveries.clone()));
         Self {
             tx,
             next_id: Arc::new(AtomicU64::new(1)),
@@ -120,7 +126,13 @@ impl Hub {
             local_watchers,
             shutdown: Arc::new(watch::channel(false).0),
             started_at: Utc::now(),
+            deliveries,
         }
+    }
+
+    /// The live deliveries of notices on this instance (taken by the housekeeping loop).
+    pub fn notice_deliveries(&self) -> &NoticeDeliveries {
+        &self.deliveries
     }
 
     /// When this hub started counting ([`HubStats`] are since then).
@@ -228,6 +240,7 @@ struct Registry {
     by_conversation: HashMap<ConversationId, HashSet<ConnId>>,
     remote_watchers: HashMap<String, usize>,
     stats: HubStats,
+    deliveries: NoticeDeliveries,
 }
 
 impl Registry {
@@ -283,6 +296,11 @@ impl Registry {
         candidates.sort_unstable();
         candidates.dedup();
 
+        // One lookup per notice, not per recipient; the sessions count the hand-overs.
+        let tracker = envelope
+            .notice
+            .filter(|_| !candidates.is_empty())
+            .and_then(|id| self.deliveries.tracker(chat_domain::notifications::NotificationId(id)));
         let mut cut = Vec::new();
         for id in candidates {
             let Some(conn) = self.conns.get(&id) else { continue };
@@ -307,6 +325,7 @@ impl Registry {
                 frame: frame.clone(),
                 position: envelope.audience.conversation.zip(envelope.seq),
                 dm_content: envelope.audience.conversation.filter(|_| envelope.dm_content),
+                notice: tracker.clone(),
             };
             if conn.queue.try_send(outbound).is_err() {
                 cut.push(id);
@@ -339,15 +358,19 @@ impl Registry {
                 metrics::ws_event_dropped(Dropped::Presence);
                 continue;
             }
-            if conn.queue.try_send(Outbound { frame: frame.clone(), position: None, dm_content: None }).is_ok() {
+            if conn
+                .queue
+                .try_send(Outbound { frame: frame.clone(), position: None, dm_content: None, notice: None })
+                .is_ok()
+            {
                 metrics::ws_event_sent();
             }
         }
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<usize>) {
-    let mut registry = Registry::default();
+async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<usize>, deliveries: NoticeDeliveries) {
+    let mut registry = Registry { deliveries, ..Registry::default() };
     while let Some(command) = rx.recv().await {
         let was_online = registry.online();
         match command {
@@ -432,6 +455,7 @@ mod tests {
             dm_content: false,
             user_frame: None,
             admin_frame: "{\"type\":\"note\"}".into(),
+            notice: None,
         }));
         hub.stats().await;
         let frames = |rx: &mut mpsc::Receiver<Outbound>| {
@@ -455,6 +479,7 @@ mod tests {
                 dm_content: false,
                 user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
                 admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+                notice: None,
             }));
         }
         // An admin opens the queue: support goes online, and every user is told, except
@@ -492,6 +517,7 @@ mod tests {
             dm_content: false,
             user_frame: Some("{\"type\":\"conversation-updated\"}".into()),
             admin_frame: "{\"type\":\"conversation-updated\"}".into(),
+            notice: None,
         });
         assert_eq!(registry.stats.refused, 1, "{:?}", registry.stats);
         assert!(queues[0].try_recv().is_ok(), "the owner got the event");

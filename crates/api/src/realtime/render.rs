@@ -81,6 +81,9 @@ pub struct Envelope {
     pub user_frame: Option<ByteString>,
     /// The frame admins get.
     pub admin_frame: ByteString,
+    /// For a new notice: its id (its live deliveries are recorded, [`super::deliveries`]).
+    #[serde(default)]
+    pub notice: Option<i64>,
 }
 
 fn json(value: &impl Serialize) -> ByteString {
@@ -119,6 +122,7 @@ pub fn message_envelope(participants: &Participants, message: &DomainMessage) ->
         dm_content: is_dm(participants),
         user_frame: Some(message_frame(participants, message, false)),
         admin_frame: message_frame(participants, message, true),
+        notice: None,
     }
 }
 
@@ -140,6 +144,7 @@ pub fn note_envelope(participants: &Participants, note: &Note) -> Envelope {
             conversation_id: conversation.get(),
             note: AdminNote::from(note.clone()),
         }),
+        notice: None,
     }
 }
 
@@ -188,6 +193,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                     conversation_id: conversation.get(),
                     message: AdminMessage::from(message.clone()),
                 }),
+                notice: None,
             }
         }
         ChatEvent::ConversationUpdated { participants, conversation } => {
@@ -202,6 +208,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 dm_content: false,
                 user_frame: Some(frame.clone()),
                 admin_frame: frame,
+                notice: None,
             }
         }
         ChatEvent::Typing { participants, conversation, author, is_typing } => {
@@ -220,6 +227,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 dm_content: false,
                 user_frame: Some(frame(false)),
                 admin_frame: frame(true),
+                notice: None,
             }
         }
         ChatEvent::NotificationCreated { recipients, notification, content, style, expires_at } => {
@@ -238,6 +246,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 dm_content: false,
                 user_frame: Some(frame.clone()),
                 admin_frame: frame,
+                notice: Some(notification.get()),
             }
         }
         ChatEvent::NotificationRetracted { recipients, notification } => {
@@ -252,6 +261,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 dm_content: false,
                 user_frame: Some(frame.clone()),
                 admin_frame: frame,
+                notice: None,
             }
         }
         ChatEvent::Read { participants, conversation, side, state, reader } => {
@@ -279,6 +289,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 dm_content: false,
                 user_frame: Some(frame(false)),
                 admin_frame: frame(true),
+                notice: None,
             }
         }
     }

@@ -243,6 +243,9 @@ impl Connection {
         if let Some(dm) = out.dm_content {
             self.audit(dm);
         }
+        if let Some(notice) = &out.notice {
+            notice.handed_now();
+        }
         self.send(out.frame).await
     }
 

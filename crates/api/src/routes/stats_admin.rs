@@ -48,10 +48,11 @@ async fn overview(
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let range = params.try_into_domain()?;
-    let overview = state.store.run(move |tx| stats::overview_stats(tx, &admin, range)).await?;
+    let hours = state.settings.support.hours;
+    let overview = state.store.run(move |tx| stats::overview_stats(tx, &admin, range, hours)).await?;
     let hub = state.hub.stats().await;
     let privacy = PrivacyStats { refused_events: hub.refused, counting_since: state.hub.started_at() };
-    Ok(HttpResponse::Ok().json(StatsOverview::new(overview, privacy)))
+    Ok(HttpResponse::Ok().json(StatsOverview::new(overview, privacy, hours)))
 }
 
 /// Support figures per first responder (each persona, the team, unanswered), with each
@@ -72,10 +73,12 @@ async fn by_persona(
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let range = params.try_into_domain()?;
-    let groups = state.store.run(move |tx| stats::responder_stats(tx, &admin, range)).await?;
+    let hours = state.settings.support.hours;
+    let groups = state.store.run(move |tx| stats::responder_stats(tx, &admin, range, hours)).await?;
     Ok(HttpResponse::Ok().json(StatsByPersona {
         range: StatsRangeBody::from(range),
         groups: groups.into_iter().map(ResponderStats::from).collect(),
+        support_hours_utc: hours.map(|h| h.to_string()),
     }))
 }
 
@@ -96,9 +99,11 @@ async fn by_assignee(
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let range = params.try_into_domain()?;
-    let groups = state.store.run(move |tx| stats::assignee_stats(tx, &admin, range)).await?;
+    let hours = state.settings.support.hours;
+    let groups = state.store.run(move |tx| stats::assignee_stats(tx, &admin, range, hours)).await?;
     Ok(HttpResponse::Ok().json(StatsByAssignee {
         range: StatsRangeBody::from(range),
         groups: groups.into_iter().map(AssigneeStats::from).collect(),
+        support_hours_utc: hours.map(|h| h.to_string()),
     }))
 }

@@ -1,6 +1,9 @@
 //! The figures of a report (definitions: docs/admin-guide.md, "Reading the stats").
 
+use chrono::{DateTime, Utc};
+
 use crate::ids::{PersonaId, UserId};
+use crate::notifications::NotificationId;
 use crate::stats::range::Period;
 
 /// A distribution of durations, in seconds.
@@ -40,9 +43,11 @@ pub struct SupportFigures {
 pub enum SupportGrouping {
     /// One group: everything.
     All,
-    /// By the voice of the episode's first response.
+    /// By the voice of the episode's first response (unanswered until then), for every
+    /// event of the episode, its opening included.
     Responder,
-    /// By the conversation's assignee (while the episode was in progress).
+    /// By the conversation's assignee at the moment of each event (the start, the
+    /// first response, the resolution; a reassignment moves an episode in progress).
     Assignee,
 }
 
@@ -80,6 +85,10 @@ pub struct SupportRow {
     pub first_response: Durations,
     /// Resolutions in the bucket.
     pub resolution: Durations,
+    /// Episodes in progress moved into this group in the bucket (a reassignment to it).
+    pub moved_in: i64,
+    /// Episodes in progress moved out of this group in the bucket.
+    pub moved_out: i64,
 }
 
 /// Direct-message figures of one bucket.
@@ -112,9 +121,9 @@ pub struct PersonaDmFigures {
     pub persona_messages: i64,
 }
 
-/// Notice figures of one bucket: notices sent in the bucket, and their reach and reads
-/// as of now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Notice figures of one bucket: notices sent in the bucket, and their reach, reads and
+/// live deliveries as of now.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct NoticeFigures {
     /// Notifications sent.
     pub sent: i64,
@@ -122,6 +131,23 @@ pub struct NoticeFigures {
     pub reach: i64,
     /// Of those, notices the recipient has read (their read mark is at or past it).
     pub read: i64,
+    /// Frames handed to the sockets of recipients online when the notice was sent.
+    pub online_deliveries: i64,
+    /// Per notice with at least one online delivery: from its sending (its commit's
+    /// transaction time) to the moment its frame was handed to the last online
+    /// recipient's socket.
+    pub last_online_delivery: Durations,
+}
+
+/// What the real-time layer saw of one notice's live deliveries since its last report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoticeDelivery {
+    /// The notice.
+    pub notification: NotificationId,
+    /// Frames handed to recipients' sockets since the last report.
+    pub online_deliveries: i64,
+    /// The latest of those hand-overs.
+    pub last_at: DateTime<Utc>,
 }
 
 impl NoticeFigures {

@@ -8,10 +8,12 @@ use crate::error::RepoError;
 use crate::ids::{PersonaId, UserId};
 use crate::principal::Principal;
 use crate::stats::model::{
-    OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey, SupportGrouping, SupportRow,
+    NoticeDelivery, OverviewBucket, PersonaDmFigures, ResponderBucket, SupportFigures, SupportGroupKey,
+    SupportGrouping, SupportRow,
 };
 use crate::stats::ports::StatsRepository;
 use crate::stats::range::{Period, StatsRange, closed_buckets_of_last_year};
+use crate::support::SupportHours;
 
 /// Why a stats request failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +58,16 @@ fn require_admin(caller: &Principal) -> Result<(), StatsError> {
 }
 
 /// Support figures per group, dense over `buckets`, with the backlog at each bucket's
-/// end: the backlog at the range's start, plus the episodes opened, minus those
-/// resolved, so far.
+/// end: the backlog at the range's start, plus the episodes opened and moved in, minus
+/// those resolved and moved out, so far.
 fn support_series(
     repo: &mut (impl StatsRepository + ?Sized),
     range: &StatsRange,
     buckets: &[Period],
     grouping: SupportGrouping,
+    hours: Option<SupportHours>,
 ) -> Result<BTreeMap<SupportGroupKey, Vec<SupportFigures>>, RepoError> {
-    let rows = repo.support_rows(buckets, grouping)?;
+    let rows = repo.support_rows(buckets, grouping, hours)?;
     let start = repo.support_backlog(range.period().start, grouping)?;
     let mut series: BTreeMap<SupportGroupKey, Vec<SupportFigures>> = BTreeMap::new();
     let mut empty = |key| series.entry(key).or_insert_with(|| vec![SupportFigures::default(); buckets.len()]).len();
@@ -77,30 +80,38 @@ fn support_series(
     if grouping == SupportGrouping::All {
         empty(SupportGroupKey::All);
     }
-    for SupportRow { bucket, key, opened, reopened, resolved, first_response, resolution } in rows {
+    let mut moves: BTreeMap<SupportGroupKey, Vec<i64>> = BTreeMap::new();
+    for SupportRow { bucket, key, opened, reopened, resolved, first_response, resolution, moved_in, moved_out } in rows
+    {
         if let Some(figures) = series.get_mut(&key).and_then(|s| s.get_mut(bucket)) {
             *figures = SupportFigures { opened, reopened, resolved, backlog: 0, first_response, resolution };
+        }
+        if let Some(net) = moves.entry(key).or_insert_with(|| vec![0; buckets.len()]).get_mut(bucket) {
+            *net = moved_in - moved_out;
         }
     }
     for (key, figures) in &mut series {
         let mut backlog = start.iter().find(|(k, _)| k == key).map_or(0, |&(_, n)| n);
-        for f in figures {
-            backlog += f.opened - f.resolved;
+        let moved = moves.get(key);
+        for (i, f) in figures.iter_mut().enumerate() {
+            backlog += f.opened - f.resolved + moved.and_then(|m| m.get(i)).copied().unwrap_or(0);
             f.backlog = backlog;
         }
     }
     Ok(series)
 }
 
-/// Every figure of `range`, bucket by bucket (admins only).
+/// Every figure of `range`, bucket by bucket (admins only); with `hours`, support
+/// durations count only the time inside support hours.
 pub fn overview_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Overview, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let support = support_series(repo, &range, &buckets, SupportGrouping::All)?.remove(&SupportGroupKey::All);
+    let support = support_series(repo, &range, &buckets, SupportGrouping::All, hours)?.remove(&SupportGroupKey::All);
     let dms = repo.dm_figures(&buckets)?;
     let notices = repo.notice_figures(&buckets)?;
     let buckets = buckets
@@ -118,15 +129,16 @@ pub fn overview_stats(
 
 /// Support figures per responder (each persona, the team, unanswered), with each
 /// persona's DM figures (admins only). Personas first, by id; then the team; then
-/// unanswered episodes.
+/// unanswered episodes. `hours` as in [`overview_stats`].
 pub fn responder_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<ResponderSeries>, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let mut support = support_series(repo, &range, &buckets, SupportGrouping::Responder)?;
+    let mut support = support_series(repo, &range, &buckets, SupportGrouping::Responder, hours)?;
     let mut dms: BTreeMap<PersonaId, Vec<PersonaDmFigures>> = BTreeMap::new();
     for (i, persona, figures) in repo.persona_dm_figures(&buckets)? {
         if let Some(slot) =
@@ -159,15 +171,17 @@ pub fn responder_stats(
         .collect())
 }
 
-/// Support figures per assignee, unassigned last (admins only).
+/// Support figures per assignee, unassigned last (admins only). `hours` as in
+/// [`overview_stats`].
 pub fn assignee_stats(
     repo: &mut (impl StatsRepository + ?Sized),
     caller: &Principal,
     range: StatsRange,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<AssigneeSeries>, StatsError> {
     require_admin(caller)?;
     let buckets = range.buckets();
-    let series = support_series(repo, &range, &buckets, SupportGrouping::Assignee)?;
+    let series = support_series(repo, &range, &buckets, SupportGrouping::Assignee, hours)?;
     Ok(series
         .into_iter()
         .filter_map(|(key, figures)| {
@@ -184,12 +198,23 @@ pub fn assignee_stats(
 /// Stores the figures of up to `limit` closed buckets of the last year not stored yet
 /// (days and weeks, most recent first), so that reports read them instead of computing
 /// them. Run by the housekeeping loop until it stores nothing; returns what it stored.
+/// Support durations are stored as counted with `hours` (the reports' setting).
 pub fn store_closed_buckets(
     repo: &mut (impl StatsRepository + ?Sized),
     now: DateTime<Utc>,
     limit: usize,
+    hours: Option<SupportHours>,
 ) -> Result<Vec<Period>, RepoError> {
-    repo.store_buckets(&closed_buckets_of_last_year(now), limit)
+    repo.store_buckets(&closed_buckets_of_last_year(now), limit, hours)
+}
+
+/// Records the live deliveries of notices the real-time layer reported (run by the
+/// housekeeping loop, which flushes them from memory).
+pub fn record_notice_deliveries(
+    repo: &mut (impl StatsRepository + ?Sized),
+    deliveries: &[NoticeDelivery],
+) -> Result<(), RepoError> {
+    if deliveries.is_empty() { Ok(()) } else { repo.record_notice_deliveries(deliveries) }
 }
 
 #[cfg(test)]
@@ -216,6 +241,8 @@ mod tests {
             resolved,
             first_response: Durations::default(),
             resolution: Durations::default(),
+            moved_in: 0,
+            moved_out: 0,
         }
     }
 
@@ -223,9 +250,9 @@ mod tests {
     fn a_user_is_refused_before_anything_is_read() {
         let mut repo = MockStatsRepository::new();
         let user = Principal::user(UserId(5));
-        assert!(matches!(overview_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
-        assert!(matches!(responder_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
-        assert!(matches!(assignee_stats(&mut repo, &user, range()), Err(StatsError::Forbidden)));
+        assert!(matches!(overview_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
+        assert!(matches!(responder_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
+        assert!(matches!(assignee_stats(&mut repo, &user, range(), None), Err(StatsError::Forbidden)));
     }
 
     #[test]
@@ -234,12 +261,15 @@ mod tests {
         let r = range();
         let buckets = r.buckets();
         let fr = Durations { count: 1, p50_seconds: Some(60.0), p90_seconds: Some(60.0) };
-        repo.expect_support_rows().with(eq(buckets.clone()), eq(SupportGrouping::All)).returning(move |_, _| {
-            Ok(vec![
-                SupportRow { first_response: fr, ..row(0, SupportGroupKey::All, 3, 1) },
-                row(2, SupportGroupKey::All, 0, 2),
-            ])
-        });
+        let hours = SupportHours::parse("08:00-18:00").ok();
+        repo.expect_support_rows().with(eq(buckets.clone()), eq(SupportGrouping::All), eq(hours)).returning(
+            move |_, _, _| {
+                Ok(vec![
+                    SupportRow { first_response: fr, ..row(0, SupportGroupKey::All, 3, 1) },
+                    row(2, SupportGroupKey::All, 0, 2),
+                ])
+            },
+        );
         repo.expect_support_backlog()
             .with(eq(r.period().start), eq(SupportGrouping::All))
             .returning(|_, _| Ok(vec![(SupportGroupKey::All, 4)]));
@@ -248,7 +278,7 @@ mod tests {
         });
         repo.expect_notice_figures().returning(|b| Ok(vec![NoticeFigures::default(); b.len()]));
 
-        let overview = overview_stats(&mut repo, &Principal::admin(UserId(1)), r).unwrap();
+        let overview = overview_stats(&mut repo, &Principal::admin(UserId(1)), r, hours).unwrap();
         let backlog: Vec<i64> = overview.buckets.iter().map(|b| b.support.backlog).collect();
         assert_eq!(backlog, [6, 6, 4]);
         assert_eq!(overview.buckets[0].support.first_response, fr);
@@ -260,7 +290,7 @@ mod tests {
     #[test]
     fn responders_list_personas_then_the_team_then_unanswered() {
         let mut repo = MockStatsRepository::new();
-        repo.expect_support_rows().returning(|_, _| {
+        repo.expect_support_rows().returning(|_, _, _| {
             Ok(vec![
                 row(0, SupportGroupKey::Unanswered, 1, 0),
                 row(1, SupportGroupKey::Team, 1, 1),
@@ -276,7 +306,7 @@ mod tests {
             )])
         });
 
-        let series = responder_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let series = responder_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
         let keys: Vec<_> = series.iter().map(|s| s.key).collect();
         assert_eq!(
             keys,
@@ -298,16 +328,34 @@ mod tests {
     #[test]
     fn assignees_come_before_unassigned() {
         let mut repo = MockStatsRepository::new();
-        repo.expect_support_rows().with(mockall::predicate::always(), eq(SupportGrouping::Assignee)).returning(
-            |_, _| {
+        repo.expect_support_rows()
+            .with(mockall::predicate::always(), eq(SupportGrouping::Assignee), eq(None))
+            .returning(|_, _, _| {
                 Ok(vec![row(0, SupportGroupKey::Unassigned, 1, 0), row(0, SupportGroupKey::Assignee(UserId(7)), 1, 1)])
-            },
-        );
+            });
         repo.expect_support_backlog().returning(|_, _| Ok(vec![]));
-        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range()).unwrap();
+        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
         assert_eq!(series.iter().map(|s| s.assignee).collect::<Vec<_>>(), [Some(UserId(7)), None]);
         assert_eq!(series[0].buckets[2].1.backlog, 0);
         assert_eq!(series[1].buckets[2].1.backlog, 1);
+    }
+
+    #[test]
+    fn a_reassignment_moves_the_backlog_from_one_assignee_to_the_other() {
+        let mut repo = MockStatsRepository::new();
+        repo.expect_support_rows().returning(|_, _, _| {
+            Ok(vec![
+                row(0, SupportGroupKey::Unassigned, 2, 0),
+                SupportRow { moved_out: 1, ..row(1, SupportGroupKey::Unassigned, 0, 0) },
+                SupportRow { moved_in: 1, ..row(1, SupportGroupKey::Assignee(UserId(7)), 0, 0) },
+                row(2, SupportGroupKey::Assignee(UserId(7)), 0, 1),
+            ])
+        });
+        repo.expect_support_backlog().returning(|_, _| Ok(vec![(SupportGroupKey::Unassigned, 1)]));
+        let series = assignee_stats(&mut repo, &Principal::admin(UserId(1)), range(), None).unwrap();
+        let backlog = |s: &AssigneeSeries| s.buckets.iter().map(|(_, f)| f.backlog).collect::<Vec<_>>();
+        assert_eq!(backlog(&series[0]), [0, 1, 0]);
+        assert_eq!(backlog(&series[1]), [3, 2, 2]);
     }
 
     #[test]
@@ -315,14 +363,16 @@ mod tests {
         let now = "2026-03-04T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let mut repo = MockStatsRepository::new();
         repo.expect_store_buckets()
-            .withf(move |closed, limit| *limit == 7 && closed == closed_buckets_of_last_year(now).as_slice())
-            .returning(|closed, limit| Ok(closed.iter().take(limit).copied().collect()));
-        assert_eq!(store_closed_buckets(&mut repo, now, 7).unwrap().len(), 7);
+            .withf(move |closed, limit, hours| {
+                *limit == 7 && closed == closed_buckets_of_last_year(now).as_slice() && hours.is_none()
+            })
+            .returning(|closed, limit, _| Ok(closed.iter().take(limit).copied().collect()));
+        assert_eq!(store_closed_buckets(&mut repo, now, 7, None).unwrap().len(), 7);
     }
 
     #[test]
     fn read_rate_is_reads_over_reach() {
-        assert_eq!(NoticeFigures { sent: 1, reach: 4, read: 1 }.read_rate(), Some(0.25));
+        assert_eq!(NoticeFigures { sent: 1, reach: 4, read: 1, ..NoticeFigures::default() }.read_rate(), Some(0.25));
         assert_eq!(NoticeFigures::default().read_rate(), None);
     }
 }

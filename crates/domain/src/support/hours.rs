@@ -1,6 +1,7 @@
-//! Support hours: when the team is shown as online (until presence is real time).
+//! Support hours: when the team is shown as online (until presence is real time), and
+//! the only time the stats count in support durations when set.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
 
 use crate::values::ValueError;
 
@@ -21,10 +22,23 @@ impl SupportHours {
         Ok(Self { start: time(start)?, end: time(end)? })
     }
 
+    /// The window's start and end, in seconds of the UTC day (an end before the start
+    /// wraps past midnight; an end equal to the start is an empty window).
+    pub fn seconds(&self) -> (u32, u32) {
+        (self.start.num_seconds_from_midnight(), self.end.num_seconds_from_midnight())
+    }
+
     /// Whether `now` falls inside the window.
     pub fn contains(&self, now: DateTime<Utc>) -> bool {
         let t = now.time();
         if self.start <= self.end { self.start <= t && t < self.end } else { t >= self.start || t < self.end }
+    }
+}
+
+impl std::fmt::Display for SupportHours {
+    /// `HH:MM-HH:MM`, as parsed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
     }
 }
 
@@ -46,6 +60,13 @@ mod tests {
         let night = SupportHours::parse("22:00 - 06:00").unwrap();
         assert!(night.contains(at(23, 0)) && night.contains(at(5, 0)));
         assert!(!night.contains(at(12, 0)));
+    }
+
+    #[test]
+    fn a_window_shows_and_counts_as_parsed() {
+        let night = SupportHours::parse(" 22:00 - 06:30").unwrap();
+        assert_eq!(night.to_string(), "22:00-06:30");
+        assert_eq!(night.seconds(), (79_200, 23_400));
     }
 
     #[test]
