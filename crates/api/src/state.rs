@@ -56,18 +56,6 @@ impl AppState {
         Ok(announce(self.events.as_ref(), done))
     }
 
-    /// [`Self::perform`] for a use case that only reads and causes events (typing in a
-    /// user DM reads the blocks): on the read connections, without a transaction.
-    pub async fn perform_read<T, E, F>(&self, use_case: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut dyn Tx) -> Result<Done<T>, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<RepoError> + Send + 'static,
-    {
-        let done = self.store.read(use_case).await?;
-        Ok(announce(self.events.as_ref(), done))
-    }
-
     /// Publishes the events of a use case that touched no storage (typing outside user
     /// DMs, where no block can apply), and returns its result.
     pub fn announce<T>(&self, done: Done<T>) -> T {

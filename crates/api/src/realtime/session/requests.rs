@@ -258,10 +258,7 @@ impl Connection {
         let participants = self.readable(conversation).await?;
         let caller = self.principal;
         if live::typing_reads_store(&participants) {
-            Ok(self
-                .state
-                .perform_read(move |tx| live::typing(tx, &caller, conversation, &participants, is_typing))
-                .await?)
+            Ok(self.state.perform(move |tx| live::typing(tx, &caller, conversation, &participants, is_typing)).await?)
         } else {
             let done = live::typing_without_store(&caller, conversation, &participants, is_typing)?;
             self.state.announce(done);
