@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Where the CPU goes during a closed-loop send run (issue 14's misses): `perf record -a`
-# of the whole machine while N senders run against the server (group commit on), then
-# the CPU share of each process kind (PostgreSQL backends, the server, the load
-# generator, the rest) and the server's hottest symbols.
+# Where the CPU goes during a load (issue 14's misses): `perf record -a` of the whole
+# machine while the load runs against the server (group commit on), then the CPU share
+# of each process kind (PostgreSQL backends, the server, the load generator, the rest),
+# the server's CPU by library and PostgreSQL's hottest symbols.
 #
-#   bench/profile_send.sh            # 64 senders, 10 s
+#   bench/profile_send.sh                        # 64 closed-loop senders, 10 s
 #   BENCH_WORKERS=16 bench/profile_send.sh
+#   BENCH_LOAD=reads bench/profile_send.sh       # S3, S4, S5 at 200/s each beside 1,000 sends/s
+#   BENCH_LOAD=typing BENCH_RATE=4000 bench/profile_send.sh   # typing between 2,000 pairs
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -14,8 +16,10 @@ trap 'exit 130' INT TERM
 
 SECS=${BENCH_SECONDS:-10}
 WORKERS=${BENCH_WORKERS:-64}
+LOAD=${BENCH_LOAD:-send}
+RATE=${BENCH_RATE:-4000}
 PGDATA_DIR=${BENCH_PGDATA:-/tmp/chat-bench-pg}
-OUT=${BENCH_PROFILE_OUT:-/tmp/chat-send-profile}
+OUT=${BENCH_PROFILE_OUT:-/tmp/chat-$LOAD-profile}
 mkdir -p "$OUT"
 export CHAT_JWT_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -29,16 +33,36 @@ DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMI
 pid=$LAST_PID
 for _ in $(seq 100); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 bench_settle "$DB"
-"$BENCH" send --kind ours --addr "127.0.0.1:$PORT" --server-pid "$pid" --workers "$WORKERS" \
-    --duration "$SECS" --support 1000 --dms 0 --no-ws >"$OUT/send.jsonl" &
-load=$!
-# Skip the first second (connections opening), stop before the end.
-sleep 1
-perf record -a -g -F 499 -o "$OUT/perf.data" -- sleep $((SECS - 2)) 2>"$OUT/perf-record.log"
+args=(--kind ours --addr "127.0.0.1:$PORT" --server-pid "$pid")
+loads=()
+case $LOAD in
+send)
+    "$BENCH" send "${args[@]}" --workers "$WORKERS" --duration "$SECS" --support 1000 --dms 0 --no-ws \
+        >"$OUT/load.jsonl" &
+    loads+=("$!")
+    ;;
+reads)
+    "$BENCH" send "${args[@]}" --rate 1000 --duration "$SECS" --no-ws >"$OUT/load.jsonl" &
+    loads+=("$!")
+    for r in s3 s4 s5; do
+        "$BENCH" read "${args[@]}" --read "$r" --rate 200 --duration "$SECS" >>"$OUT/load.jsonl" &
+        loads+=("$!")
+    done
+    ;;
+typing)
+    "$BENCH" typing "${args[@]}" --pairs 2000 --rates "$RATE" --duration "$SECS" >"$OUT/load.jsonl" &
+    loads+=("$!")
+    ;;
+*) bench_log "unknown BENCH_LOAD=$LOAD (send, reads, typing)"; exit 2 ;;
+esac
+# Skip the first seconds (connections opening), stop before the end.
+sleep 3
+perf record -a -g -F 499 -o "$OUT/perf.data" -- sleep $((SECS - 4)) 2>"$OUT/perf-record.log"
 # perf names threads; remember which process each belongs to.
 ls "/proc/$pid/task" >"$OUT/server.tids"
-ls "/proc/$load/task" >"$OUT/bench.tids"
-wait "$load"
+: >"$OUT/bench.tids"
+for l in "${loads[@]}"; do ls "/proc/$l/task" >>"$OUT/bench.tids" 2>/dev/null || true; done
+wait "${loads[@]}" || true
 bench_kill "$pid"
 
 # By process: the server's threads (actix workers, its Tokio runtime, the group-commit
@@ -62,8 +86,12 @@ for kind, pct in sorted(share.items(), key=lambda kv: -kv[1]):
 PY
 perf report -i "$OUT/perf.data" --no-children --tid "$(paste -sd, "$OUT/server.tids")" --sort dso --stdio 2>/dev/null |
     grep -E '^ +[0-9]' | head -15 >"$OUT/server-by-dso.txt" || true
-bench_log "sends: $(cat "$OUT/send.jsonl")"
+perf report -i "$OUT/perf.data" --no-children --comm postgres --sort sym --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -15 >"$OUT/postgres-by-symbol.txt" || true
+bench_log "load: $(grep -h '^{' "$OUT/load.jsonl" | cut -c1-400)"
 bench_log "CPU by process kind:"
 cat "$OUT/by-command.txt" >&2
 bench_log "the server's CPU by library:"
 cat "$OUT/server-by-dso.txt" >&2
+bench_log "PostgreSQL's CPU by symbol:"
+cat "$OUT/postgres-by-symbol.txt" >&2

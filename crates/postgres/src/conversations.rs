@@ -280,7 +280,7 @@ struct AppendRow {
 /// element per send: $1 conversation id (or NULL), $2 support user (or NULL), $3 sender
 /// type, $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client id, $9
 /// side (1 or 2).
-const APPEND_SQL: &str = "WITH i AS (
+pub(crate) const APPEND_SQL: &str = "WITH i AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],
                          $8::uuid[], $9::int[])
         WITH ORDINALITY AS i(conversation_id, support_user, sender_type, sender_id, acting_admin_id, content,

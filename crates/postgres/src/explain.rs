@@ -13,7 +13,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
-use crate::conversations::{client_id_sql, explain_append_query, explain_history_query, history_sql};
+use crate::conversations::{APPEND_SQL, client_id_sql, explain_append_query, explain_history_query, history_sql};
 use crate::direct_messages::{DmListFilter, dm_list_query};
 use crate::support::queue_query;
 
@@ -39,6 +39,9 @@ pub enum HotPath {
     SendAppend(ConversationId),
     /// The one statement of a user's send to their support conversation.
     SendAppendToSupport(UserId),
+    /// [`Self::SendAppendToSupport`] as the generic plan the group-commit writers run
+    /// (`plan_cache_mode = force_generic_plan` on their connections).
+    SendAppendToSupportGeneric(UserId),
     /// A user's DM list, most recent activity first.
     UserDmList(UserId),
     /// Every DM, for admins, by activity.
@@ -72,6 +75,15 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
                 _ => HistoryQuery::Newer { after: before, limit: 50 },
             };
             explain_history_query(id, &query).load(&mut conn)?
+        }
+        HotPath::SendAppendToSupportGeneric(user) => {
+            conn.batch_execute(&format!("SET plan_cache_mode = force_generic_plan; PREPARE hot AS {APPEND_SQL}"))?;
+            let user = user.get();
+            diesel::sql_query(format!(
+                "EXPLAIN EXECUTE hot('{{NULL}}', '{{{user}}}', '{{real_user}}', '{{{user}}}', '{{NULL}}', '{{hello}}', \
+                 '{{text}}', '{{NULL}}', '{{1}}')"
+            ))
+            .load(&mut conn)?
         }
         HotPath::HistoryOlderGeneric(id, before) => {
             // The plan a prepared page statement settles on whatever its binds (PostgreSQL

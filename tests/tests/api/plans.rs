@@ -86,6 +86,7 @@ fn the_send_statement_finds_its_row_and_checks_its_key_by_index() {
     let cases = [
         (HotPath::SendAppend(ConversationId(7)), &["direct_messages_pkey"][..]),
         (HotPath::SendAppendToSupport(UserId(7)), &["direct_messages_one_support_per_user"][..]),
+        (HotPath::SendAppendToSupportGeneric(UserId(7)), &["direct_messages_one_support_per_user"][..]),
     ];
     for (path, index) in cases {
         let plan = explain(&db.url, path).unwrap();
