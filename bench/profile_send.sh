@@ -8,6 +8,7 @@
 #   BENCH_WORKERS=16 bench/profile_send.sh
 #   BENCH_LOAD=reads bench/profile_send.sh       # S3, S4, S5 at 200/s each beside 1,000 sends/s
 #   BENCH_LOAD=typing BENCH_RATE=4000 bench/profile_send.sh   # typing between 2,000 pairs
+#   BENCH_LOAD=notices BENCH_SECONDS=14 bench/profile_send.sh # notices to 10,000 online users
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -53,7 +54,12 @@ typing)
     "$BENCH" typing "${args[@]}" --pairs 2000 --rates "$RATE" --duration "$SECS" >"$OUT/load.jsonl" &
     loads+=("$!")
     ;;
-*) bench_log "unknown BENCH_LOAD=$LOAD (send, reads, typing)"; exit 2 ;;
+notices)
+    # 10,000 sockets connect (about 2 s), then notices to all of them one after another.
+    "$BENCH" notices "${args[@]}" --sockets 10000 --audiences 10000 --repeat "${BENCH_REPEAT:-40}" >"$OUT/load.jsonl" &
+    loads+=("$!")
+    ;;
+*) bench_log "unknown BENCH_LOAD=$LOAD (send, reads, typing, notices)"; exit 2 ;;
 esac
 # Skip the first seconds (connections opening), stop before the end.
 sleep 3
