@@ -5,9 +5,14 @@
 //! it is free (at most
 //! `max_batch`; none of them waits for a batch to fill: an idle writer runs a lone send
 //! at once, and `max_wait`, 0 by default, is the most a batch of two or more waits for
-//! more), runs them in arrival order in one transaction, commits, and only then answers
-//! each. Per-conversation order and gapless positions hold as without it: each send
-//! still takes its conversation's row lock, in arrival order, inside the transaction.
+//! more), runs them in one transaction, commits, and only then answers each. Inside the
+//! transaction a send that starts with its append (a user's support send) stops there,
+//! the stopped appends run together (one statement per round, at most one send per
+//! conversation per round, rows locked in id order), and each such send then goes on
+//! with its answer; a send that reads first (DM and admin sends) runs through in arrival
+//! order. Per-conversation order and gapless positions hold as without it: each append
+//! takes its conversation's row lock, and a second send to one conversation waits for
+//! the next round.
 //!
 //! A batch never commits part of a failed transaction, and never stalls the writer
 //! for one send's sake: when one of its sends refuses (its use case returned an
@@ -30,6 +35,7 @@ use std::time::{Duration, Instant};
 use chat_domain::RepoError;
 use chat_domain::conversations::{Append, AppendTarget, Appended};
 use chat_domain::store::{JobOutcome, SharedJob};
+use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use tokio::sync::oneshot;
@@ -220,6 +226,61 @@ impl Writer {
         Some(batch)
     }
 
+    /// Runs the batch's jobs in the transaction open on `conn`: first each up to its
+    /// append (a job that reads first runs through), then the deferred appends together,
+    /// then each deferred job on with its answer. The payloads, in the batch's order.
+    fn run_together(
+        &self,
+        conn: &mut PgConnection,
+        live: &mut [Pending],
+    ) -> Result<Vec<Box<dyn Any + Send>>, SharedAbort> {
+        let mut payloads: Vec<Option<Box<dyn Any + Send>>> = live.iter().map(|_| None).collect();
+        // First pass, in arrival order: a job that starts with its append leaves it
+        // for the statements below; one that reads first runs through here.
+        let mut deferred = Vec::new();
+        for (i, pending) in live.iter_mut().enumerate() {
+            let mut tx = PgTx::deferring(conn, &self.writers);
+            let ran = catch_unwind(AssertUnwindSafe(|| (pending.job)(&mut tx)));
+            match (tx.first_pass(), ran) {
+                (_, Err(panic)) => return Err(SharedAbort::Panicked(i, panic)),
+                (FirstPass::Deferred(append), Ok(_)) => deferred.push((i, append)),
+                (FirstPass::Diverged, Ok(_)) => return Err(SharedAbort::Refused),
+                (FirstPass::Ran, Ok(outcome)) => payloads[i] = Some(committed(outcome)?),
+            }
+        }
+        // The deferred appends, together: one statement per round, a round taking at
+        // most one send per conversation (the next send to the same one goes in the
+        // next round, after it).
+        let mut answers: Vec<Option<Appended>> = deferred.iter().map(|_| None).collect();
+        for round in rounds(deferred.iter().map(|(_, append)| &append.target)) {
+            let appends: Vec<Append> = round.iter().map(|&d| deferred[d].1.clone()).collect();
+            health::group_commit_appends(appends.len());
+            let mut tx = PgTx::with_writer_gate(conn, &self.writers);
+            let appended = tx.append_together(&appends).map_err(SharedAbort::Repo)?;
+            for (d, answer) in round.into_iter().zip(appended) {
+                answers[d] = Some(answer);
+            }
+        }
+        // Second pass: each deferred job again, its append answered.
+        for ((i, append), answer) in deferred.into_iter().zip(answers) {
+            let answer = answer.ok_or(SharedAbort::Refused)?;
+            let mut tx = PgTx::answered(conn, &self.writers, append, answer);
+            let ran = catch_unwind(AssertUnwindSafe(|| (live[i].job)(&mut tx)));
+            let outcome = ran.map_err(|panic| SharedAbort::Panicked(i, panic))?;
+            if !tx.answer_taken() {
+                // The job asked for another append than the first time: not a
+                // function of what it reads, so it runs alone.
+                return Err(SharedAbort::Refused);
+            }
+            payloads[i] = Some(committed(outcome)?);
+        }
+        if live.iter().any(|p| p.abandoned.load(Ordering::Acquire)) {
+            return Err(SharedAbort::Abandoned);
+        }
+        // Every job ran in one of the passes.
+        payloads.into_iter().collect::<Option<Vec<_>>>().ok_or(SharedAbort::Refused)
+    }
+
     fn run_batch(&self, batch: Vec<Pending>) {
         // What waited past the checkout bound is shed (503), as a request that got no
         // connection in time; what its caller gave up on is dropped.
@@ -255,53 +316,7 @@ impl Writer {
         };
         health::group_commit_batch(live.len());
         let began = Instant::now();
-        let attempt = conn.transaction::<Vec<Box<dyn Any + Send>>, SharedAbort, _>(|conn| {
-            let mut payloads: Vec<Option<Box<dyn Any + Send>>> = live.iter().map(|_| None).collect();
-            // First pass, in arrival order: a job that starts with its append leaves it
-            // for the statements below; one that reads first runs through here.
-            let mut deferred = Vec::new();
-            for (i, pending) in live.iter_mut().enumerate() {
-                let mut tx = PgTx::deferring(conn, &self.writers);
-                let ran = catch_unwind(AssertUnwindSafe(|| (pending.job)(&mut tx)));
-                match (tx.first_pass(), ran) {
-                    (_, Err(panic)) => return Err(SharedAbort::Panicked(i, panic)),
-                    (FirstPass::Deferred(append), Ok(_)) => deferred.push((i, append)),
-                    (FirstPass::Diverged, Ok(_)) => return Err(SharedAbort::Refused),
-                    (FirstPass::Ran, Ok(outcome)) => payloads[i] = Some(committed(outcome)?),
-                }
-            }
-            // The deferred appends, together: one statement per round, a round taking at
-            // most one send per conversation (the next send to the same one goes in the
-            // next round, after it).
-            let mut answers: Vec<Option<Appended>> = deferred.iter().map(|_| None).collect();
-            for round in rounds(deferred.iter().map(|(_, append)| &append.target)) {
-                let appends: Vec<Append> = round.iter().map(|&d| deferred[d].1.clone()).collect();
-                health::group_commit_appends(appends.len());
-                let mut tx = PgTx::with_writer_gate(conn, &self.writers);
-                let appended = tx.append_together(&appends).map_err(SharedAbort::Repo)?;
-                for (d, answer) in round.into_iter().zip(appended) {
-                    answers[d] = Some(answer);
-                }
-            }
-            // Second pass: each deferred job again, its append answered.
-            for ((i, append), answer) in deferred.into_iter().zip(answers) {
-                let answer = answer.ok_or(SharedAbort::Refused)?;
-                let mut tx = PgTx::answered(conn, &self.writers, append, answer);
-                let ran = catch_unwind(AssertUnwindSafe(|| (live[i].job)(&mut tx)));
-                let outcome = ran.map_err(|panic| SharedAbort::Panicked(i, panic))?;
-                if !tx.answer_taken() {
-                    // The job asked for another append than the first time: not a
-                    // function of what it reads, so it runs alone.
-                    return Err(SharedAbort::Refused);
-                }
-                payloads[i] = Some(committed(outcome)?);
-            }
-            if live.iter().any(|p| p.abandoned.load(Ordering::Acquire)) {
-                return Err(SharedAbort::Abandoned);
-            }
-            // Every job ran in one of the passes.
-            payloads.into_iter().collect::<Option<Vec<_>>>().ok_or(SharedAbort::Refused)
-        });
+        let attempt = conn.transaction(|conn| self.run_together(conn, &mut live));
         let took = began.elapsed();
         let mut panicked = None;
         match attempt {
