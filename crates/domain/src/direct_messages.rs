@@ -31,66 +31,16 @@ pub use self::user::{UserDmError, dm_history, get_dm, list_dms, mark_dm_read, se
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
+    use chrono::Utc;
 
-    use super::model::{
-        AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DmListQuery, DmParty, DmSummary, DmTarget,
-    };
-    use super::ports::DirectMessageRepository;
+    use super::model::{DmParty, DmSummary};
+
     use crate::access::{Author, Participants};
-    use crate::conversations::{
-        Append, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, ReplayRepository, Side,
-        SideState, UserSummary,
-    };
-    use crate::error::RepoError;
-    use crate::group_members::GroupMemberRepository;
-    use crate::ids::{ConversationId, GroupId, MessageId, PersonaId, UserId};
+    use crate::conversations::{ConversationState, Message, SideState, UserSummary};
 
-    mockall::mock! {
-        pub Repo {}
-        impl DirectMessageRepository for Repo {
-            fn lock_dm_starts(&mut self, user: UserId) -> Result<(), RepoError>;
-            fn count_active_dms(&mut self, user: UserId) -> Result<i64, RepoError>;
-            fn share_a_group(&mut self, a: UserId, b: UserId) -> Result<bool, RepoError>;
-            fn is_blocked(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
-            fn dm_prospects<'a>(&mut self, user: UserId, others: &'a [UserId]) -> Result<Vec<super::DmProspect>, RepoError>;
-            fn user_is_known(&mut self, user: UserId) -> Result<bool, RepoError>;
-            fn persona_dm_enabled(&mut self, persona: PersonaId) -> Result<Option<bool>, RepoError>;
-            fn find_dm(&mut self, user: UserId, other: DmTarget) -> Result<Option<ConversationId>, RepoError>;
-            fn create_dm(&mut self, user: UserId, other: DmTarget) -> Result<(ConversationId, bool), RepoError>;
-            fn dm_summary(&mut self, id: ConversationId) -> Result<Option<DmSummary>, RepoError>;
-            fn list_user_dms(&mut self, user: UserId, query: &DmListQuery) -> Result<Vec<DmSummary>, RepoError>;
-            fn total_dm_unread(&mut self, user: UserId) -> Result<i64, RepoError>;
-            fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError>;
-            fn archive_idle_dms(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<ConversationId>, RepoError>;
-            fn note_brought_back(&mut self, id: ConversationId, side: Side, at: DateTime<Utc>) -> Result<(), RepoError>;
-            fn block(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
-            fn unblock(&mut self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
-            fn list_blocks(&mut self, blocker: UserId) -> Result<Vec<BlockedUser>, RepoError>;
-            fn record_access(&mut self, admin: UserId, conversation: ConversationId, action: &str) -> Result<(), RepoError>;
-            fn list_access(&mut self, query: &AccessLogQuery) -> Result<Vec<AccessLogEntry>, RepoError>;
-        }
-        impl ReplayRepository for Repo {
-            fn conversation_positions(&mut self, user: UserId) -> Result<Vec<(ConversationId, Participants, i64)>, RepoError>;
-            fn conversation_position(&mut self, id: ConversationId) -> Result<Option<(Participants, i64)>, RepoError>;
-            fn messages_after(&mut self, id: ConversationId, after: i64, limit: i64) -> Result<Vec<Message>, RepoError>;
-        }
-        impl GroupMemberRepository for Repo {
-            fn member_group_kind(&mut self, group: GroupId, user: UserId) -> Result<Option<String>, RepoError>;
-            fn list_members(&mut self, group: GroupId, after: Option<UserId>, limit: u16) -> Result<Vec<UserSummary>, RepoError>;
-        }
-        impl ConversationRepository for Repo {
-            fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn conversation_state(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn save_conversation(&mut self, state: &ConversationState) -> Result<(), RepoError>;
-            fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
-            fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
-            fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError>;
-            fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError>;
-            fn count_unread(&mut self, id: ConversationId, reader: Side, after: MessageId) -> Result<i64, RepoError>;
-        }
-    }
+    use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
+
+    pub(crate) use crate::test_repo::MockRepo;
 
     fn state(id: ConversationId, participants: Participants) -> ConversationState {
         ConversationState {

@@ -35,6 +35,8 @@ pub mod search;
 pub mod stats;
 pub mod store;
 pub mod support;
+#[cfg(test)]
+mod test_repo;
 pub mod users;
 pub mod values;
 pub mod webhooks;

@@ -36,33 +36,14 @@ mod tests {
 
     use super::*;
     use crate::access::{Author, Participants};
-    use crate::conversations::{
-        Append, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, Page, Side,
-    };
-    use crate::error::RepoError;
+    use crate::conversations::{ConversationState, HistoryQuery, Message, Page};
+
     use crate::events::ChatEvent;
     use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
     use crate::principal::Principal;
     use crate::values::MessageContent;
 
-    mockall::mock! {
-        pub Repo {}
-        impl ConversationRepository for Repo {
-            fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn conversation_state(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn save_conversation(&mut self, state: &ConversationState) -> Result<(), RepoError>;
-            fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
-            fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
-            fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError>;
-            fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError>;
-            fn count_unread(&mut self, id: ConversationId, reader: Side, after: MessageId) -> Result<i64, RepoError>;
-        }
-        impl NoteRepository for Repo {
-            fn find_note_by_client_id(&mut self, author: UserId, client_id: Uuid) -> Result<Option<Note>, RepoError>;
-            fn insert_note(&mut self, conversation: ConversationId, author: UserId, content: &str, client_id: Option<Uuid>, after_seq: i64) -> Result<Option<Note>, RepoError>;
-            fn notes_between(&mut self, conversation: ConversationId, from: i64, to: i64) -> Result<Vec<Note>, RepoError>;
-        }
-    }
+    use crate::test_repo::MockRepo;
 
     const USER: UserId = UserId(7);
     const ADMIN: UserId = UserId(1);

@@ -29,44 +29,15 @@ pub use self::user::{
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
+    use chrono::Utc;
 
-    use super::{QueueQuery, SupportConversation, SupportRepository, SupportState};
+    use super::SupportState;
     use crate::access::{Author, Participants};
-    use crate::conversations::{
-        Append, Appended, ConversationRepository, ConversationState, HistoryQuery, Message, MessageKind, Side,
-        SideState,
-    };
-    use crate::error::RepoError;
-    use crate::ids::{ConversationId, MessageId, PersonaId, UserId};
-    use crate::users::UserDirectory;
+    use crate::conversations::{ConversationState, Message, MessageKind, SideState};
 
-    mockall::mock! {
-        pub Repo {}
-        impl SupportRepository for Repo {
-            fn support_id_for_user(&mut self, user: UserId) -> Result<Option<ConversationId>, RepoError>;
-            fn create_support(&mut self, user: UserId, persona: Option<PersonaId>) -> Result<(ConversationId, bool), RepoError>;
-            fn default_support_persona(&mut self) -> Result<Option<PersonaId>, RepoError>;
-            fn persona_is_active(&mut self, persona: PersonaId) -> Result<bool, RepoError>;
-            fn support_conversation(&mut self, id: ConversationId) -> Result<Option<SupportConversation>, RepoError>;
-            fn support_queue(&mut self, query: &QueueQuery) -> Result<Vec<SupportConversation>, RepoError>;
-            fn resolve_idle_pending(&mut self, idle_before: DateTime<Utc>, limit: i64) -> Result<Vec<(ConversationId, UserId)>, RepoError>;
-        }
-        impl ConversationRepository for Repo {
-            fn lock_conversation(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn conversation_state(&mut self, id: ConversationId) -> Result<Option<ConversationState>, RepoError>;
-            fn save_conversation(&mut self, state: &ConversationState) -> Result<(), RepoError>;
-            fn find_by_client_id(&mut self, id: ConversationId, client_id: Uuid) -> Result<Option<Message>, RepoError>;
-            fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
-            fn message_position(&mut self, id: ConversationId, message: MessageId) -> Result<Option<i64>, RepoError>;
-            fn list_messages(&mut self, id: ConversationId, query: &HistoryQuery) -> Result<Vec<Message>, RepoError>;
-            fn count_unread(&mut self, id: ConversationId, reader: Side, after: MessageId) -> Result<i64, RepoError>;
-        }
-        impl UserDirectory for Repo {
-            fn user_exists(&mut self, id: UserId) -> Result<bool, RepoError>;
-        }
-    }
+    use crate::ids::{ConversationId, MessageId, UserId};
+
+    pub(crate) use crate::test_repo::MockRepo;
 
     /// A support conversation of `user`, open with nobody waiting.
     pub(crate) fn state(user: UserId) -> ConversationState {
