@@ -294,6 +294,12 @@ pub fn token(user_id: i32, role: &str) -> String {
 }
 
 impl TestApp {
+    /// Waits until every event published before now has reached the connection queues:
+    /// the support endpoint asks the hub for presence, and the hub answers in order.
+    pub async fn hub_barrier(&self, any_user: &str) {
+        assert_eq!(self.get("/api/user/chat/support", any_user).await.status / 100, 2);
+    }
+
     /// Starts the app on a fresh migrated database.
     pub async fn spawn() -> Self {
         Self::spawn_on(TestDb::migrated()).await
@@ -542,6 +548,21 @@ impl WsClient {
     }
 
     /// The next JSON frame, or `None` when nothing arrives within `wait`.
+    /// Every frame queued for this socket, then the pong of a ping `id`: a session
+    /// forwards what is queued before it reads the next client frame, so after
+    /// [`TestApp::hub_barrier`] this returns everything published before the barrier.
+    pub async fn drain(&mut self, id: &str) -> Vec<Value> {
+        self.send(serde_json::json!({"type": "ping", "id": id})).await;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next(std::time::Duration::from_secs(10)).await.expect("the pong arrives");
+            if frame["type"] == "pong" && frame["id"] == id {
+                return frames;
+            }
+            frames.push(frame);
+        }
+    }
+
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
         use futures_util::StreamExt;
         loop {

@@ -17,21 +17,10 @@ const NONEXISTENT: i64 = 9_000_000_000;
 /// A word that only notes contain: searching for it must find nothing for the user.
 const NOTE_WORD: &str = "zanzibar";
 
-/// Waits until every event published before now has reached the connection queues
-/// (the support endpoint asks the hub for presence, and the hub answers in order), then
-/// drains `client` with a ping: the session forwards queued events before reading the
-/// next client frame, so everything queued arrives before the pong.
+/// Every frame `client` was sent before now (after a hub barrier through `any_user`).
 async fn drain(app: &TestApp, any_user: &str, client: &mut WsClient, id: &str) -> Vec<Value> {
-    assert_eq!(app.get("/api/user/chat/support", any_user).await.status / 100, 2);
-    client.send(json!({"type": "ping", "id": id})).await;
-    let mut frames = Vec::new();
-    loop {
-        let frame = client.next(WAIT).await.expect("the pong arrives");
-        if frame["type"] == "pong" && frame["id"] == id {
-            return frames;
-        }
-        frames.push(frame);
-    }
+    app.hub_barrier(any_user).await;
+    client.drain(id).await
 }
 
 /// Timestamps differ between the two runs; everything else must not.

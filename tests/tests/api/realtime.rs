@@ -12,26 +12,6 @@ fn is_message(frame: &Value) -> bool {
     matches!(frame["type"].as_str(), Some("support-message" | "dm-message"))
 }
 
-/// Waits until every event published before now has reached the connection queues:
-/// the support endpoint asks the hub for presence, and the hub answers in order.
-async fn hub_barrier(app: &TestApp, any_user: &str) {
-    assert_eq!(app.get("/api/user/chat/support", any_user).await.status / 100, 2);
-}
-
-/// After `hub_barrier`, a ping is answered only once the socket's queue is drained
-/// (the session forwards queued events before reading the next client frame).
-async fn drain(client: &mut WsClient, id: &str) -> Vec<Value> {
-    client.send(json!({"type": "ping", "id": id})).await;
-    let mut frames = Vec::new();
-    loop {
-        let frame = client.next(WAIT).await.expect("the pong arrives");
-        if frame["type"] == "pong" && frame["id"] == id {
-            return frames;
-        }
-        frames.push(frame);
-    }
-}
-
 #[tokio::test]
 async fn rest_and_socket_sends_reach_exactly_the_right_sockets() {
     let app = TestApp::spawn().await;
@@ -108,8 +88,8 @@ async fn rest_and_socket_sends_reach_exactly_the_right_sockets() {
     assert_eq!(queue["code"], "admin_only");
 
     // Bob saw none of alice's support conversation.
-    hub_barrier(&app, &alice).await;
-    let rest = drain(&mut bob_ws, "p").await;
+    app.hub_barrier(&alice).await;
+    let rest = bob_ws.drain("p").await;
     assert!(rest.iter().all(|f| f["conversationId"].as_i64() != Some(conversation)), "{rest:?}");
 }
 
@@ -253,9 +233,9 @@ async fn nine_principals_each_receive_exactly_what_they_may_see() {
         }
     }
 
-    hub_barrier(&app, &users[0].1).await;
+    app.hub_barrier(&users[0].1).await;
     for (s, socket) in sockets.iter_mut().enumerate() {
-        let frames = drain(socket, "barrier").await;
+        let frames = socket.drain("barrier").await;
         let mut got = HashSet::new();
         for frame in &frames {
             if let Some(conversation) = frame["conversationId"].as_i64() {
@@ -597,10 +577,10 @@ async fn notices_and_retractions_reach_exactly_their_recipients() {
     );
 
     // Bob never heard of alice's notice; admins' sockets get no user notices.
-    hub_barrier(&app, &alice).await;
-    let bobs = drain(&mut bob_ws, "b").await;
+    app.hub_barrier(&alice).await;
+    let bobs = bob_ws.drain("b").await;
     assert!(bobs.iter().all(|f| f["notificationId"].as_i64() != Some(id)), "{bobs:?}");
-    let admins = drain(&mut ada_ws, "a").await;
+    let admins = ada_ws.drain("a").await;
     assert!(admins.iter().all(|f| f["type"] != "admin-notification"), "{admins:?}");
 }
 
@@ -672,7 +652,7 @@ async fn a_resume_racing_live_messages_is_gap_free_and_duplicate_free() {
         let mut ws = WsClient::connect(&app, &alice).await;
         let reply = app.post(&writers[0].1, &bob, json!({"content": "live before resume"})).await;
         assert_eq!(reply.status, 201);
-        hub_barrier(&app, &alice).await;
+        app.hub_barrier(&alice).await;
         ws.send(json!({"type": "resume", "id": "r", "positions": positions})).await;
         ws
     };
@@ -681,8 +661,8 @@ async fn a_resume_racing_live_messages_is_gap_free_and_duplicate_free() {
     let last = HashMap::from([(with_bob, 8 + 1 + 30), (with_carol, 8 + 30), (support, 8 + 30)]);
     let (got, resumed) = collect_until(&mut ws, &last).await;
     assert!(resumed, "the resume is answered");
-    hub_barrier(&app, &alice).await;
-    let late = drain(&mut ws, "p").await;
+    app.hub_barrier(&alice).await;
+    let late = ws.drain("p").await;
     assert!(late.iter().all(|f| !is_message(f)), "nothing arrives twice: {late:?}");
     for (conversation, last) in last {
         assert_eq!(got[&conversation], (6..=last).collect::<Vec<_>>(), "conversation {conversation}");
@@ -718,9 +698,9 @@ async fn typing_is_allowed_only_where_the_caller_may_post() {
     assert_eq!(blocked["code"], "dm_unavailable", "{blocked}");
 
     // Neither user heard of any typing in their DM.
-    hub_barrier(&app, &alice).await;
+    app.hub_barrier(&alice).await;
     for ws in [&mut alice_ws, &mut bob_ws] {
-        let frames = drain(ws, "d").await;
+        let frames = ws.drain("d").await;
         assert!(frames.iter().all(|f| !(f["type"] == "typing" && f["conversationId"] == dm)), "{frames:?}");
     }
 }
@@ -780,11 +760,11 @@ async fn hiding_a_message_and_status_changes_reach_live_clients() {
     let ack = alice_ws.request(json!({"type": "support-message", "content": "hello?"}), "s2").await;
     assert_eq!(ack["type"], "ack");
 
-    hub_barrier(&app, &alice).await;
-    let rest = drain(&mut dan_ws, "d").await;
+    app.hub_barrier(&alice).await;
+    let rest = dan_ws.drain("d").await;
     assert!(rest.iter().all(|f| f["type"] != "conversation-updated"), "no change, no event: {rest:?}");
     assert!(rest.iter().all(|f| f["conversationId"] != dm), "a user DM is not on the queue: {rest:?}");
-    let carols = drain(&mut carol_ws, "c").await;
+    let carols = carol_ws.drain("c").await;
     assert!(carols.iter().all(|f| f["conversationId"] != dm && f["conversationId"] != support), "{carols:?}");
 }
 
@@ -822,7 +802,7 @@ async fn persona_dm_content_pushed_to_an_admin_is_recorded_in_the_access_log() {
         if !rows.is_empty() || tokio::time::Instant::now() > deadline {
             break rows;
         }
-        hub_barrier(&app, &alice).await;
+        app.hub_barrier(&alice).await;
     };
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(
@@ -916,8 +896,8 @@ async fn a_socket_send_retried_with_its_client_message_id_is_stored_once() {
     assert_eq!(theirs["code"], "client_message_id_reused", "{theirs}");
 
     // The watching admin got the support message once (the retry published nothing).
-    hub_barrier(&app, &alice).await;
-    let frames = drain(&mut ada_ws, "p").await;
+    app.hub_barrier(&alice).await;
+    let frames = ada_ws.drain("p").await;
     let pushed: Vec<_> = frames.iter().filter(|f| f["type"] == "support-message").collect();
     assert_eq!(pushed.len(), 1, "{frames:?}");
     assert_eq!(pushed[0]["message"]["id"], first["message"]["id"]);
