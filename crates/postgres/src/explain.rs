@@ -7,7 +7,7 @@
 use chat_domain::access::Author;
 use chat_domain::conversations::{Append, AppendTarget, HistoryQuery, MessageBody, MessageKind, Side};
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
-use chat_domain::support::{AssigneeFilter, QueueQuery, QueueStatus};
+use chat_domain::support::QueueQuery;
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -15,17 +15,16 @@ use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
 use crate::conversations::{APPEND_SQL, client_id_sql, explain_append_query, explain_history_query, history_sql};
 use crate::direct_messages::{DmListFilter, dm_list_query};
-use crate::support::queue_query;
+use crate::support::{QueueParameters, queue_sql};
 
 /// A read path whose plan matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HotPath {
-    /// The support queue, open conversations, longest waiting first.
-    SupportQueueOpen,
-    /// The support queue filtered by `pending`, by activity.
-    SupportQueuePending,
-    /// The support queue over all statuses, by activity.
-    SupportQueueAll,
+    /// A page of the support queue.
+    SupportQueue(QueueQuery),
+    /// [`Self::SupportQueue`] as the generic plan of its prepared statement: the plan
+    /// every page of that shape gets once PostgreSQL stops planning it per execution.
+    SupportQueueGeneric(QueueQuery),
     /// A history page, newest first, before a cursor.
     HistoryOlder(ConversationId, MessageId),
     /// A history page, oldest first, after a cursor.
@@ -56,18 +55,27 @@ struct PlanLine {
     line: String,
 }
 
+/// Whether the support queue plans `page` per request instead of preparing it (its
+/// generic plan misjudges it).
+pub fn queue_planned_per_request(page: &QueueQuery) -> bool {
+    crate::support::planned_per_request(page)
+}
+
 /// `EXPLAIN` of `path` as the repositories would run it.
 pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
     let mut conn = crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
     let lines: Vec<PlanLine> = match path {
-        HotPath::SupportQueueOpen | HotPath::SupportQueuePending | HotPath::SupportQueueAll => {
-            let status = match path {
-                HotPath::SupportQueueOpen => QueueStatus::Open,
-                HotPath::SupportQueuePending => QueueStatus::Pending,
-                _ => QueueStatus::All,
-            };
-            let page = QueueQuery { status, assignee: AssigneeFilter::Any, persona: None, after: None, limit: 50 };
-            queue_query("EXPLAIN ", &page).load(&mut conn)?
+        HotPath::SupportQueue(page) => QueueParameters::of(&page)
+            .bind(diesel::sql_query(format!("EXPLAIN {}", queue_sql(&page))).into_boxed())
+            .load(&mut conn)?,
+        HotPath::SupportQueueGeneric(page) => {
+            let types = QueueParameters::TYPES;
+            conn.batch_execute(&format!(
+                "SET plan_cache_mode = force_generic_plan; PREPARE hot({types}) AS {}",
+                queue_sql(&page)
+            ))?;
+            diesel::sql_query(format!("EXPLAIN EXECUTE hot({})", QueueParameters::of(&page).literals()))
+                .load(&mut conn)?
         }
         HotPath::HistoryOlder(id, before) | HotPath::HistoryNewer(id, before) => {
             let query = match path {

@@ -5,7 +5,10 @@
 //! builder cannot express (a `WITH` of data-modifying statements) but whose text is a
 //! constant is safe to cache: [`prepared`] marks it so, and diesel's statement cache
 //! (keyed by the SQL text and the bind types) prepares it once per connection. The
-//! cache stays bounded because the texts are `&'static str`s fixed at compile time.
+//! cache stays bounded because the texts are `&'static str`s: fixed at compile time, or
+//! one of a statement's few shapes ([`Shapes`]).
+
+use std::sync::OnceLock;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId, SqlQuery};
@@ -45,3 +48,26 @@ impl<Q> Query for Prepared<Q> {
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Prepared<Q> {}
+
+/// The texts of a statement whose shape (which of its optional filters a request holds)
+/// is one of `N`, each built on first use and kept for the life of the process.
+///
+/// A filter the request does not hold is left out of the text, never written as a
+/// `$n IS NULL OR ...` catch-all: a prepared statement is planned once for every value
+/// of its parameters (its generic plan), and a catch-all makes that one plan serve
+/// "filter" and "no filter" at once, which it does badly (a queue page's took 35-95 ms).
+/// Each shape is a constant text, so diesel's statement cache holds at most `N` of them
+/// per connection.
+pub(crate) struct Shapes<const N: usize>([OnceLock<String>; N]);
+
+impl<const N: usize> Shapes<N> {
+    /// No text built yet.
+    pub(crate) const fn new() -> Self {
+        Self([const { OnceLock::new() }; N])
+    }
+
+    /// The text of shape `shape` (below `N`), built by `build` the first time.
+    pub(crate) fn text(&'static self, shape: usize, build: impl FnOnce() -> String) -> &'static str {
+        self.0[shape].get_or_init(build)
+    }
+}

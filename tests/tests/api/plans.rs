@@ -1,18 +1,24 @@
 //! The hot paths are served by indexes in their ORDER BY order, on realistic volumes:
 //! no sort over a scan, no sequential scan of the message or conversation tables.
 
+use chat_domain::support::SupportRepository;
+use chat_domain::support::{AssigneeFilter, QueueCursor, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
-use chat_postgres::explain::{HotPath, explain};
+use chat_postgres::PgTx;
+use chat_postgres::explain::{HotPath, explain, queue_planned_per_request};
 use chat_tests::TestDb;
 use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
 
 const SEED: &str = "
     INSERT INTO users (username, display_name) SELECT 'u' || g, 'User ' || g FROM generate_series(1, 20000) g;
     INSERT INTO chat_fake_users (name, is_support_agent) VALUES ('Sam', TRUE);
+    -- A third of the queue unassigned, the rest spread over five admins.
     INSERT INTO direct_messages (conversation_type, user1_id, user2_type, fake_user_id, support_status,
-                                 waiting_since, last_message_at)
+                                 assignee_admin_id, waiting_since, last_message_at)
     SELECT 'support', g, 'support', 1,
            CASE g % 10 WHEN 0 THEN 'open' WHEN 1 THEN 'pending' ELSE 'resolved' END,
+           CASE WHEN g % 3 <> 0 THEN 1 + g % 5 END,
            CASE WHEN g % 10 = 0 THEN now() - g * interval '1 second' END, now() - g * interval '1 second'
     FROM generate_series(1, 20000) g;
     INSERT INTO dm_messages (conversation_id, seq, sender_id, sender_type, content, client_message_id)
@@ -48,14 +54,13 @@ fn queue_history_and_send_lookups_use_their_indexes() {
     db.conn().batch_execute(SEED).unwrap();
     let conversation = ConversationId(7);
     let cases = [
-        (HotPath::SupportQueueOpen, &["direct_messages_support_waiting"][..], "direct_messages"),
-        // Either index reads pending rows in ORDER BY order; the planner picks by selectivity.
+        (HotPath::SupportQueue(queue_page(QueueStatus::Open)), QUEUE_OPEN, "direct_messages"),
+        (HotPath::SupportQueue(queue_page(QueueStatus::Pending)), QUEUE_BY_ACTIVITY, "direct_messages"),
         (
-            HotPath::SupportQueuePending,
-            &["direct_messages_support_status_activity", "direct_messages_support_activity"][..],
+            HotPath::SupportQueue(queue_page(QueueStatus::All)),
+            &["direct_messages_support_activity"][..],
             "direct_messages",
         ),
-        (HotPath::SupportQueueAll, &["direct_messages_support_activity"][..], "direct_messages"),
         (HotPath::HistoryOlder(conversation, MessageId(200_000)), &["dm_messages_conversation_seq"][..], "dm_messages"),
         (HotPath::HistoryNewer(conversation, MessageId(100)), &["dm_messages_conversation_seq"][..], "dm_messages"),
         (
@@ -77,6 +82,102 @@ fn queue_history_and_send_lookups_use_their_indexes() {
         println!("{path:?}\n{plan}\n");
         assert_served_by(&plan, index, table);
     }
+}
+
+const QUEUE_OPEN: &[&str] = &["direct_messages_support_waiting"];
+// Either index reads one status's rows in ORDER BY order; the planner picks by selectivity.
+const QUEUE_BY_ACTIVITY: &[&str] = &["direct_messages_support_status_activity", "direct_messages_support_activity"];
+
+fn queue_page(status: QueueStatus) -> QueueQuery {
+    QueueQuery { status, assignee: AssigneeFilter::Any, persona: None, after: None, limit: 50 }
+}
+
+/// Every shape of a queue page (status, assignee, persona, cursor) has a prepared
+/// statement of its own; whatever its binds, its generic plan reads the queue's index in
+/// ORDER BY order (but for the shape the queue plans per request), so PostgreSQL may plan it once
+/// per connection.
+#[test]
+fn every_shape_of_the_queue_has_a_generic_plan_served_by_its_index() {
+    let db = TestDb::migrated();
+    db.conn().batch_execute(SEED).unwrap();
+    let at = chrono::Utc::now();
+    for status in [QueueStatus::Open, QueueStatus::Pending, QueueStatus::Resolved, QueueStatus::All] {
+        for assignee in [AssigneeFilter::Any, AssigneeFilter::Nobody, AssigneeFilter::Admin(UserId(3))] {
+            for persona in [None, Some(PersonaId(1))] {
+                for cursor in [false, true] {
+                    let after = cursor.then_some(match status {
+                        QueueStatus::Open => QueueCursor::Waiting(at, ConversationId(10)),
+                        _ => QueueCursor::Activity(at, ConversationId(10)),
+                    });
+                    let page = QueueQuery { status, assignee, persona, after, limit: 50 };
+                    let plan = explain(&db.url, HotPath::SupportQueueGeneric(page)).unwrap();
+                    let indexes = match status {
+                        QueueStatus::Open => QUEUE_OPEN,
+                        QueueStatus::All => &["direct_messages_support_activity"][..],
+                        QueueStatus::Pending | QueueStatus::Resolved => QUEUE_BY_ACTIVITY,
+                    };
+                    if queue_planned_per_request(&page) {
+                        continue;
+                    }
+                    assert_served_by(&plan, indexes, "direct_messages");
+                }
+            }
+        }
+    }
+}
+
+/// PostgreSQL settles on the generic plan of a queue page after its first custom plans;
+/// the shape whose generic plan is wrong is not prepared (PostgreSQL would pick that
+/// plan: tried), so each execution of it is planned with its values.
+#[test]
+fn the_queue_is_planned_once_per_connection_where_its_generic_plan_serves() {
+    let db = TestDb::migrated();
+    db.conn().batch_execute(SEED).unwrap();
+    let mut conn = db.conn();
+    let misjudged = QueueQuery {
+        status: QueueStatus::Resolved,
+        assignee: AssigneeFilter::Admin(UserId(3)),
+        persona: Some(PersonaId(1)),
+        after: Some(QueueCursor::Activity(chrono::Utc::now(), ConversationId(10))),
+        limit: 50,
+    };
+    assert!(queue_planned_per_request(&misjudged));
+    for _ in 0..10 {
+        for page in [queue_page(QueueStatus::Open), misjudged] {
+            let rows = PgTx::new(&mut conn).support_queue(&page).unwrap();
+            assert!(!rows.is_empty(), "{page:?} finds rows");
+        }
+    }
+    let mut plans = |filter: &str| {
+        diesel::sql_query(format!(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT d.id%' AND {filter}"
+        ))
+        .get_result::<Plans>(&mut conn)
+        .unwrap()
+    };
+    let open = plans("statement LIKE '%support_status = ''open''%' AND statement NOT LIKE '%$3%'");
+    assert_eq!(open.generic_plans + open.custom_plans, 10, "one statement, prepared once");
+    assert!(open.generic_plans >= 5, "the open queue settles on its generic plan: {open:?}");
+    let misjudged = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%fake_user_id = $4%'",
+    )
+    .get_result::<Count>(&mut conn)
+    .unwrap();
+    assert_eq!(misjudged.n, 0, "the misjudged shape is not prepared");
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(Debug, QueryableByName)]
+struct Plans {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
 }
 
 #[test]
