@@ -1,5 +1,7 @@
 //! [`DirectMessageRepository`] on `direct_messages` (DM rows), blocks and the access log.
 
+use std::sync::LazyLock;
+
 use chat_domain::conversations::{PersonaSummary, Side, SideState, UserSummary};
 use chat_domain::direct_messages::{
     AccessLogEntry, AccessLogQuery, AdminDmQuery, BlockedUser, DirectMessageRepository, DmKind, DmListQuery, DmParty,
@@ -15,6 +17,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
 use crate::messages::{LAST_MESSAGE_COLUMNS, LAST_MESSAGE_JOINS, LastMessageRow};
+use crate::prepared::{Prepared, Shapes, prepared};
 use crate::schema::{chat_fake_users, chat_user_blocks, users};
 use crate::tx::PgTx;
 
@@ -123,13 +126,6 @@ fn into_summaries(rows: Vec<DmRow>) -> Result<Vec<DmSummary>, RepoError> {
     rows.into_iter().map(DmSummary::try_from).collect()
 }
 
-/// Admin filters shared by every list branch: $2 persona, $3 user2_type, $4 waiting,
-/// $5/$6 cursor.
-const ADMIN_FILTERS: &str = "AND ($2::int IS NULL OR (d.fake_user_id = $2 AND d.user2_type = 'fake_user'))
-    AND ($3::text IS NULL OR d.user2_type = $3)
-    AND (NOT $4 OR (d.user2_type = 'fake_user' AND lm.sender_type = 'real_user'))
-    AND ($5::timestamptz IS NULL OR (d.last_message_at, d.id) < ($5, $6))";
-
 /// One user's DMs, as the union of the two sides, each served by its
 /// `(userN_id, last_message_at DESC, id DESC)` index; `extra(side)` filters a branch.
 fn user_dms_sql(extra: impl Fn(u8) -> String) -> String {
@@ -148,6 +144,14 @@ fn user_dms_sql(extra: impl Fn(u8) -> String) -> String {
 struct Id64 {
     #[diesel(sql_type = BigInt)]
     id: i64,
+}
+
+/// The `user2_type` of a DM kind.
+const fn user2_type(kind: DmKind) -> &'static str {
+    match kind {
+        DmKind::UserDm => "real_user",
+        DmKind::PersonaDm => "fake_user",
+    }
 }
 
 fn cursor_parts(cursor: Option<chat_domain::direct_messages::DmCursor>) -> (Option<DateTime<Utc>>, i64) {
@@ -346,13 +350,14 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 
     fn dm_summary(&mut self, id: ConversationId) -> Result<Option<DmSummary>, RepoError> {
-        let sql = format!("{} WHERE d.id = $1 AND d.conversation_type = 'user_dm'", dm_view());
-        let rows = diesel::sql_query(sql).bind::<BigInt, _>(id.get()).load::<DmRow>(self.conn()).or_repo()?;
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("{} WHERE d.id = $1 AND d.conversation_type = 'user_dm'", dm_view()));
+        let rows = prepared(&SQL, |q| q.bind::<BigInt, _>(id.get())).load::<DmRow>(self.conn()).or_repo()?;
         Ok(into_summaries(rows)?.pop())
     }
 
     fn list_user_dms(&mut self, user: UserId, query: &DmListQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let rows = dm_list_query("", &DmListFilter::of_user(user, query)).load::<DmRow>(self.conn()).or_repo()?;
+        let rows = dm_list_query(&DmListFilter::of_user(user, query)).load::<DmRow>(self.conn()).or_repo()?;
         into_summaries(rows)
     }
 
@@ -362,20 +367,20 @@ impl DirectMessageRepository for PgTx<'_> {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        Ok(diesel::sql_query(
+        Ok(prepared(
             "SELECT (SELECT COALESCE(sum(user1_unread), 0) FROM direct_messages
                      WHERE conversation_type = 'user_dm' AND user1_id = $1 AND user1_archived_at IS NULL)
                   + (SELECT COALESCE(sum(user2_unread), 0) FROM direct_messages
                      WHERE conversation_type = 'user_dm' AND user2_id = $1 AND user2_archived_at IS NULL) AS n",
+            |q| q.bind::<Int4, _>(user.get()),
         )
-        .bind::<Int4, _>(user.get())
         .get_result::<N>(self.conn())
         .or_repo()?
         .n)
     }
 
     fn list_all_dms(&mut self, query: &AdminDmQuery) -> Result<Vec<DmSummary>, RepoError> {
-        let rows = dm_list_query("", &DmListFilter::of_admin(query)).load::<DmRow>(self.conn()).or_repo()?;
+        let rows = dm_list_query(&DmListFilter::of_admin(query)).load::<DmRow>(self.conn()).or_repo()?;
         into_summaries(rows)
     }
 
@@ -513,9 +518,9 @@ impl DirectMessageRepository for PgTx<'_> {
     }
 }
 
-/// What a page of a DM list asks for: the values of the numbered parameters of
-/// [`ADMIN_FILTERS`] and the list's branches, which [`dm_list_query`] binds together
-/// with the SQL that uses them.
+/// What a page of a DM list asks for: its shape ([`dm_list_sql`]) and the values of its
+/// numbered parameters, which [`dm_list_query`] binds together with the SQL that uses
+/// them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DmListFilter {
     /// `$1`: one user's DMs (the union of both sides), or every DM.
@@ -535,6 +540,39 @@ pub(crate) struct DmListFilter {
 }
 
 impl DmListFilter {
+    /// The types of its parameters, for `PREPARE` (the plans test).
+    pub(crate) const TYPES: &str = "int, int, text, bool, timestamptz, bigint, bigint";
+
+    /// Binds every parameter, whether the page's shape names it or not (a parameter the
+    /// text does not name is typed by its bind and ignored).
+    pub(crate) fn bind(&self, q: BoxedSqlQuery<'static, Pg, SqlQuery>) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+        let (at, id) = cursor_parts(self.after);
+        q.bind::<Nullable<Int4>, _>(self.user.map(UserId::get))
+            .bind::<Nullable<Int4>, _>(self.persona.map(PersonaId::get))
+            .bind::<Nullable<Text>, _>(self.kind.map(user2_type))
+            .bind::<Bool, _>(self.waiting)
+            .bind::<Nullable<Timestamptz>, _>(at)
+            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(self.fetch)
+    }
+
+    /// The same values as SQL literals, for `EXECUTE` (which takes no bound parameters).
+    pub(crate) fn literals(&self) -> String {
+        fn or_null(value: Option<String>) -> String {
+            value.unwrap_or_else(|| "NULL".to_owned())
+        }
+        let (at, id) = cursor_parts(self.after);
+        format!(
+            "{}, {}, {}, {}, {}, {id}, {}",
+            or_null(self.user.map(|u| u.get().to_string())),
+            or_null(self.persona.map(|p| p.get().to_string())),
+            or_null(self.kind.map(|k| format!("'{}'", user2_type(k)))),
+            self.waiting,
+            or_null(at.map(|at| format!("'{}'", at.to_rfc3339()))),
+            self.fetch,
+        )
+    }
+
     /// A user's own list (`GET /api/user/chat/direct-messages`).
     pub(crate) fn of_user(user: UserId, query: &DmListQuery) -> Self {
         Self {
@@ -562,36 +600,59 @@ impl DmListFilter {
     }
 }
 
-/// A page of a DM list: the SQL and its binds, built together so that a numbered
-/// parameter can never receive another's value. `prefix` goes before the statement
-/// (`EXPLAIN ` for the plans test). Served by the `(userN_id, last_message_at DESC, id
-/// DESC)` indexes for one user's DMs, else by `direct_messages_dm_activity` (or
+/// A page of a DM list, prepared: the statement of the page's shape ([`dm_list_sql`]) and
+/// its binds, built together so that a numbered parameter can never receive another's
+/// value.
+pub(crate) fn dm_list_query(f: &DmListFilter) -> Prepared<BoxedSqlQuery<'static, Pg, SqlQuery>> {
+    prepared(dm_list_sql(f), |q| f.bind(q.into_boxed()))
+}
+
+/// The statement of a DM list page, holding exactly the filters the page asks for
+/// ([`Shapes`]). Served by the `(userN_id, last_message_at DESC, id DESC)` indexes for
+/// one user's DMs, else by `direct_messages_dm_activity` (or
 /// `direct_messages_persona_dm_activity` with a persona filter).
-pub(crate) fn dm_list_query(prefix: &str, f: &DmListFilter) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let sql = match (f.user, f.archived) {
-        (Some(_), Some(archived)) => {
-            let state = if archived { "IS NOT NULL" } else { "IS NULL" };
-            user_dms_sql(|side| format!("{ADMIN_FILTERS} AND d.user{side}_archived_at {state}"))
-        }
-        (Some(_), None) => user_dms_sql(|_| ADMIN_FILTERS.to_owned()),
-        (None, _) => format!(
-            "{} WHERE d.conversation_type = 'user_dm' AND $1::int IS NULL {ADMIN_FILTERS}
-             ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
-            dm_view()
-        ),
+pub(crate) fn dm_list_sql(f: &DmListFilter) -> &'static str {
+    static TEXTS: Shapes<96> = Shapes::new();
+    let scope = match (f.user, f.archived) {
+        (None, _) => 0,
+        (Some(_), None) => 1,
+        (Some(_), Some(false)) => 2,
+        (Some(_), Some(true)) => 3,
     };
-    let kind = f.kind.map(|k| match k {
-        DmKind::UserDm => "real_user",
-        DmKind::PersonaDm => "fake_user",
-    });
-    let (at, id) = cursor_parts(f.after);
-    diesel::sql_query(format!("{prefix}{sql}"))
-        .into_boxed()
-        .bind::<Nullable<Int4>, _>(f.user.map(UserId::get))
-        .bind::<Nullable<Int4>, _>(f.persona.map(PersonaId::get))
-        .bind::<Nullable<Text>, _>(kind)
-        .bind::<Bool, _>(f.waiting)
-        .bind::<Nullable<Timestamptz>, _>(at)
-        .bind::<BigInt, _>(id)
-        .bind::<BigInt, _>(f.fetch)
+    let kind = match f.kind {
+        None => 0,
+        Some(DmKind::UserDm) => 1,
+        Some(DmKind::PersonaDm) => 2,
+    };
+    let shape = scope
+        | usize::from(f.persona.is_some()) << 2
+        | usize::from(f.waiting) << 3
+        | usize::from(f.after.is_some()) << 4
+        | kind << 5;
+    TEXTS.text(shape, || {
+        let mut filters = String::new();
+        if f.persona.is_some() {
+            filters.push_str(" AND d.fake_user_id = $2 AND d.user2_type = 'fake_user'");
+        }
+        if kind != 0 {
+            filters.push_str(" AND d.user2_type = $3");
+        }
+        if f.waiting {
+            filters.push_str(" AND d.user2_type = 'fake_user' AND lm.sender_type = 'real_user'");
+        }
+        if f.after.is_some() {
+            filters.push_str(" AND (d.last_message_at, d.id) < ($5, $6)");
+        }
+        match scope {
+            0 => format!(
+                "{} WHERE d.conversation_type = 'user_dm' {filters} ORDER BY d.last_message_at DESC, d.id DESC LIMIT $7",
+                dm_view()
+            ),
+            1 => user_dms_sql(|_| filters.clone()),
+            _ => {
+                let state = if scope == 3 { "IS NOT NULL" } else { "IS NULL" };
+                user_dms_sql(|side| format!("{filters} AND d.user{side}_archived_at {state}"))
+            }
+        }
+    })
 }

@@ -8,13 +8,13 @@ use chat_domain::access::Author;
 use chat_domain::conversations::{Append, AppendTarget, HistoryQuery, MessageBody, MessageKind, Side};
 use chat_domain::direct_messages::{AdminDmQuery, DmListQuery};
 use chat_domain::support::QueueQuery;
-use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
+use chat_domain::{ConversationId, MessageId, UserId};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 
 use crate::conversations::{APPEND_SQL, client_id_sql, explain_append_query, explain_history_query, history_sql};
-use crate::direct_messages::{DmListFilter, dm_list_query};
+use crate::direct_messages::{DmListFilter, dm_list_sql};
 use crate::support::{QueueParameters, queue_sql};
 
 /// A read path whose plan matters.
@@ -41,12 +41,14 @@ pub enum HotPath {
     /// [`Self::SendAppendToSupport`] as the generic plan the group-commit writers run
     /// (`plan_cache_mode = force_generic_plan` on their connections).
     SendAppendToSupportGeneric(UserId),
-    /// A user's DM list, most recent activity first.
-    UserDmList(UserId),
-    /// Every DM, for admins, by activity.
-    AdminDmList,
-    /// Every DM with one persona, for admins, by activity.
-    AdminDmListByPersona(PersonaId),
+    /// A page of a user's DM list, most recent activity first.
+    UserDmList(UserId, DmListQuery),
+    /// A page of every DM, for admins, by activity.
+    AdminDmList(AdminDmQuery),
+    /// [`Self::UserDmList`] as the generic plan of its prepared statement.
+    UserDmListGeneric(UserId, DmListQuery),
+    /// [`Self::AdminDmList`] as the generic plan of its prepared statement.
+    AdminDmListGeneric(AdminDmQuery),
 }
 
 #[derive(QueryableByName)]
@@ -61,6 +63,27 @@ pub fn queue_planned_per_request(page: &QueueQuery) -> bool {
     crate::support::planned_per_request(page)
 }
 
+fn dm_list_filter(path: HotPath) -> DmListFilter {
+    match path {
+        HotPath::UserDmList(user, page) | HotPath::UserDmListGeneric(user, page) => DmListFilter::of_user(user, &page),
+        HotPath::AdminDmList(page) | HotPath::AdminDmListGeneric(page) => DmListFilter::of_admin(&page),
+        _ => unreachable!("a DM list"),
+    }
+}
+
+/// `EXPLAIN` of the generic plan of `sql` prepared with parameters of `types` (PostgreSQL
+/// 15 has no `EXPLAIN (GENERIC_PLAN)`), executed with `literals` (`EXECUTE` takes no bound
+/// parameters).
+fn generic_plan(
+    conn: &mut PgConnection,
+    types: &str,
+    sql: &str,
+    literals: &str,
+) -> Result<Vec<PlanLine>, diesel::result::Error> {
+    conn.batch_execute(&format!("SET plan_cache_mode = force_generic_plan; PREPARE hot({types}) AS {sql}"))?;
+    diesel::sql_query(format!("EXPLAIN EXECUTE hot({literals})")).load(conn)
+}
+
 /// `EXPLAIN` of `path` as the repositories would run it.
 pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::result::Error> {
     let mut conn = crate::establish(database_url).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
@@ -69,13 +92,7 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             .bind(diesel::sql_query(format!("EXPLAIN {}", queue_sql(&page))).into_boxed())
             .load(&mut conn)?,
         HotPath::SupportQueueGeneric(page) => {
-            let types = QueueParameters::TYPES;
-            conn.batch_execute(&format!(
-                "SET plan_cache_mode = force_generic_plan; PREPARE hot({types}) AS {}",
-                queue_sql(&page)
-            ))?;
-            diesel::sql_query(format!("EXPLAIN EXECUTE hot({})", QueueParameters::of(&page).literals()))
-                .load(&mut conn)?
+            generic_plan(&mut conn, QueueParameters::TYPES, queue_sql(&page), &QueueParameters::of(&page).literals())?
         }
         HotPath::HistoryOlder(id, before) | HotPath::HistoryNewer(id, before) => {
             let query = match path {
@@ -100,17 +117,13 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             conn.batch_execute(&format!("SET plan_cache_mode = force_generic_plan; PREPARE hot AS {sql}"))?;
             diesel::sql_query(format!("EXPLAIN EXECUTE hot({}, {}, 51)", id.get(), before.get())).load(&mut conn)?
         }
-        HotPath::UserDmList(user) => {
-            let page = DmListQuery { archived: false, after: None, limit: 50 };
-            dm_list_query("EXPLAIN ", &DmListFilter::of_user(user, &page)).load(&mut conn)?
+        HotPath::UserDmList(..) | HotPath::AdminDmList(_) => {
+            let filter = dm_list_filter(path);
+            filter.bind(diesel::sql_query(format!("EXPLAIN {}", dm_list_sql(&filter))).into_boxed()).load(&mut conn)?
         }
-        HotPath::AdminDmList | HotPath::AdminDmListByPersona(_) => {
-            let persona = match path {
-                HotPath::AdminDmListByPersona(p) => Some(p),
-                _ => None,
-            };
-            let page = AdminDmQuery { user: None, persona, kind: None, waiting: false, after: None, limit: 50 };
-            dm_list_query("EXPLAIN ", &DmListFilter::of_admin(&page)).load(&mut conn)?
+        HotPath::UserDmListGeneric(..) | HotPath::AdminDmListGeneric(_) => {
+            let filter = dm_list_filter(path);
+            generic_plan(&mut conn, DmListFilter::TYPES, dm_list_sql(&filter), &filter.literals())?
         }
         HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) => {
             let (target, author) = match path {

@@ -1,6 +1,7 @@
 //! The hot paths are served by indexes in their ORDER BY order, on realistic volumes:
 //! no sort over a scan, no sequential scan of the message or conversation tables.
 
+use chat_domain::direct_messages::{AdminDmQuery, DmCursor, DmKind, DmListQuery};
 use chat_domain::support::SupportRepository;
 use chat_domain::support::{AssigneeFilter, QueueCursor, QueueQuery, QueueStatus};
 use chat_domain::{ConversationId, MessageId, PersonaId, UserId};
@@ -70,17 +71,68 @@ fn queue_history_and_send_lookups_use_their_indexes() {
         ),
         (HotPath::SendClientIdLookup(conversation), &["dm_messages_client_id_idx"][..], "dm_messages"),
         (
-            HotPath::UserDmList(UserId(20001)),
-            &["direct_messages_user1_activity", "direct_messages_user2_activity"][..],
+            HotPath::UserDmList(UserId(20001), DmListQuery { archived: false, after: None, limit: 50 }),
+            USER_DMS,
             "direct_messages",
         ),
-        (HotPath::AdminDmList, &["direct_messages_dm_activity"][..], "direct_messages"),
-        (HotPath::AdminDmListByPersona(PersonaId(2)), &["direct_messages_persona_dm_activity"][..], "direct_messages"),
+        (HotPath::AdminDmList(admin_dm_page(None)), &["direct_messages_dm_activity"][..], "direct_messages"),
+        (HotPath::AdminDmList(admin_dm_page(Some(PersonaId(2)))), PERSONA_DMS, "direct_messages"),
     ];
     for (path, index, table) in cases {
         let plan = explain(&db.url, path).unwrap();
         println!("{path:?}\n{plan}\n");
         assert_served_by(&plan, index, table);
+    }
+}
+
+const USER_DMS: &[&str] = &["direct_messages_user1_activity", "direct_messages_user2_activity"];
+const PERSONA_DMS: &[&str] = &["direct_messages_persona_dm_activity"];
+
+fn admin_dm_page(persona: Option<PersonaId>) -> AdminDmQuery {
+    AdminDmQuery { user: None, persona, kind: None, waiting: false, after: None, limit: 50 }
+}
+
+/// Every shape of a DM list page (a user's own, active or archived; the admins' with any
+/// of their filters), with or without a cursor, has a prepared statement of its own whose
+/// generic plan reads an index in ORDER BY order. Not the admins' `waiting` filter: it
+/// is on each DM's last message, which no index orders (its plans are what they were
+/// before the shapes, planned with or without values alike).
+#[test]
+fn every_shape_of_the_dm_lists_has_a_generic_plan_served_by_its_index() {
+    let db = TestDb::migrated();
+    db.conn().batch_execute(SEED).unwrap();
+    let after = Some(DmCursor(chrono::Utc::now(), ConversationId(10)));
+    for archived in [false, true] {
+        for after in [None, after] {
+            let page = DmListQuery { archived, after, limit: 50 };
+            let plan = explain(&db.url, HotPath::UserDmListGeneric(UserId(20001), page)).unwrap();
+            assert_served_by(&plan, USER_DMS, "direct_messages");
+        }
+    }
+    for user in [None, Some(UserId(20001))] {
+        for persona in [None, Some(PersonaId(2))] {
+            for kind in [None, Some(DmKind::UserDm), Some(DmKind::PersonaDm)] {
+                for after in [None, after] {
+                    {
+                        let page = AdminDmQuery { user, persona, kind, waiting: false, after, limit: 50 };
+                        let plan = explain(&db.url, HotPath::AdminDmListGeneric(page)).unwrap();
+                        let indexes = match (user, persona) {
+                            (Some(_), Some(_)) => {
+                                // At most one row, the user's DM with that persona: found by
+                                // its unique index, then "sorted".
+                                assert!(plan.contains("direct_messages_one_dm_per_persona"), "{plan}");
+                                assert!(!plan.contains("Seq Scan on direct_messages"), "{plan}");
+                                continue;
+                            }
+                            (Some(_), None) => USER_DMS,
+                            (None, Some(_)) => PERSONA_DMS,
+                            (None, None) => &["direct_messages_dm_activity", "direct_messages_persona_dm_activity"][..],
+                        };
+                        assert_served_by(&plan, indexes, "direct_messages");
+                    }
+                }
+            }
+        }
     }
 }
 
