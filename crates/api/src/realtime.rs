@@ -2,6 +2,7 @@
 //!
 //! * [`protocol`]: the frames (every one a `ToSchema`, listed in the OpenAPI components).
 //! * [`render`]: domain events rendered once per view (users never see acting admins).
+//! * [`signal`]: events sockets act on but never show (a change of blocks).
 //! * [`hub`]: the registry task; bounded per-connection queues; slow clients are cut off.
 //! * [`session`]: one task per socket (heartbeat, limits, resume, requests).
 //! * [`deliveries`]: when each notice reached its online recipients (for the stats).
@@ -16,6 +17,7 @@ pub mod hub;
 pub mod protocol;
 pub mod render;
 pub mod session;
+pub mod signal;
 
 pub use session::{REPLAY_LIMIT, run as run_session};
 
@@ -25,6 +27,7 @@ use chat_domain::events::{ChatEvent, EventPublisher};
 
 use self::fanout::Fanout;
 use self::hub::Hub;
+use self::signal::Signal;
 
 /// Publishes events to this process's sockets and, when configured, to other instances.
 #[derive(Debug, Clone)]
@@ -42,10 +45,18 @@ impl RealtimePublisher {
 
 impl EventPublisher for RealtimePublisher {
     fn publish(&self, event: ChatEvent) {
-        let envelope = Arc::new(render::envelope(&event));
-        if let Some(fanout) = &self.fanout {
-            fanout.forward(&envelope);
+        if let Some(signal) = Signal::of(&event) {
+            if let Some(fanout) = &self.fanout {
+                fanout.forward_signal(signal);
+            }
+            self.hub.signal(signal);
         }
-        self.hub.publish(envelope);
+        if let Some(envelope) = render::envelope(&event) {
+            let envelope = Arc::new(envelope);
+            if let Some(fanout) = &self.fanout {
+                fanout.forward(&envelope);
+            }
+            self.hub.publish(envelope);
+        }
     }
 }

@@ -56,8 +56,9 @@ impl AppState {
         Ok(announce(self.events.as_ref(), done))
     }
 
-    /// Publishes the events of a use case that touched no storage (typing outside user
-    /// DMs, where no block can apply), and returns its result.
+    /// Publishes the events of a use case that touched no storage (typing answered
+    /// without the store: where no block can apply, or from a socket's standing
+    /// verdict), and returns its result.
     pub fn announce<T>(&self, done: Done<T>) -> T {
         announce(self.events.as_ref(), done)
     }

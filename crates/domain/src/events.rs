@@ -111,6 +111,16 @@ pub enum ChatEvent {
         /// The reader (an admin, for the team's side).
         reader: UserId,
     },
+    /// A block between two users was made or lifted. Never shown to anyone: the sockets
+    /// of both users (on every instance) drop what they remember about blocks between
+    /// them ([`crate::live::NoBlock`]), so their next typing in the pair's DM reads the
+    /// blocks afresh. A block in either direction counts: the pair, not its order.
+    BlocksChanged {
+        /// Who made or lifted the block.
+        blocker: UserId,
+        /// Whom it is about.
+        blocked: UserId,
+    },
 }
 
 impl ChatEvent {

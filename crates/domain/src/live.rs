@@ -1,13 +1,16 @@
-//! Use cases of the live door that name only a conversation: typing, and a read mark
-//! whose side depends on who reads. The REST routes name the side in their URL
+//! Use cases of the live door that name only a conversation: typing ([`typing()`]), and a
+//! read mark whose side depends on who reads. The REST routes name the side in their URL
 //! (`/support/read`, `/admin/chat/support/{id}/read`, ...); a socket frame does not, so
 //! the routing is a rule of its own, decided here and nowhere else.
 
-use crate::access::{self, Author, Denied, Participants, Voice};
+mod typing;
+
+pub use self::typing::{NO_BLOCK_TTL, NoBlock, typing, typing_author, typing_voice, typing_without_store};
+
+use crate::access::{self, Participants};
 use crate::conversations::{ConversationRepository, Message, ReadMark, ReplayRepository, Side, mark_read};
-use crate::direct_messages::DirectMessageRepository;
 use crate::error::RepoError;
-use crate::events::{ChatEvent, Done};
+use crate::events::Done;
 use crate::ids::{ConversationId, MessageId};
 use crate::principal::Principal;
 
@@ -91,73 +94,6 @@ pub fn mark_read_as_reader(
     Ok(Done::read(ReadMark::of(&state, side), caller.user_id))
 }
 
-/// Whether [`typing_author`] reads the store for these participants (only a DM between
-/// users can be blocked): elsewhere the socket answers typing without a transaction.
-pub const fn typing_reads_store(participants: &Participants) -> bool {
-    matches!(participants, Participants::UserDm { .. })
-}
-
-/// Who a typing indicator of `caller` is from, where no block can apply (see
-/// [`typing_reads_store`]): exactly where they may post in their own voice (staff type
-/// as the conversation's persona or the team, never in user-to-user DMs).
-pub fn typing_voice(caller: &Principal, participants: &Participants) -> Result<Author, LiveError> {
-    access::authorize_post(caller, participants, Voice::Own).map_err(|denied| match denied {
-        Denied::NotVisible => LiveError::NotFound,
-        Denied::ReadOnly | Denied::VoiceNotAllowed => LiveError::ReadOnly,
-    })
-}
-
-/// Someone started or stopped typing in a conversation with `participants`: the event,
-/// if [`typing_voice`] allows it (only for conversations [`typing_reads_store`] says
-/// no block can apply to; others go through [`typing`]).
-pub fn typing_without_store(
-    caller: &Principal,
-    conversation: ConversationId,
-    participants: &Participants,
-    is_typing: bool,
-) -> Result<Done<()>, LiveError> {
-    let author = typing_voice(caller, participants)?;
-    Ok(typing_event(conversation, participants, author, is_typing))
-}
-
-/// Someone started or stopped typing: the event, if [`typing_author`] allows it.
-pub fn typing(
-    repo: &mut (impl DirectMessageRepository + ?Sized),
-    caller: &Principal,
-    conversation: ConversationId,
-    participants: &Participants,
-    is_typing: bool,
-) -> Result<Done<()>, LiveError> {
-    let author = typing_author(repo, caller, participants)?;
-    Ok(typing_event(conversation, participants, author, is_typing))
-}
-
-fn typing_event(
-    conversation: ConversationId,
-    participants: &Participants,
-    author: Author,
-    is_typing: bool,
-) -> Done<()> {
-    Done::new((), vec![ChatEvent::Typing { participants: *participants, conversation, author, is_typing }])
-}
-
-/// Who a typing indicator of `caller` in a conversation with `participants` is from, if
-/// they may type there: [`typing_voice`], and nobody while a block stands between a
-/// DM's users.
-pub fn typing_author(
-    repo: &mut (impl DirectMessageRepository + ?Sized),
-    caller: &Principal,
-    participants: &Participants,
-) -> Result<Author, LiveError> {
-    let author = typing_voice(caller, participants)?;
-    if let Participants::UserDm { a, b } = *participants
-        && (repo.is_blocked(a, b)? || repo.is_blocked(b, a)?)
-    {
-        return Err(LiveError::Blocked);
-    }
-    Ok(author)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,22 +155,5 @@ mod tests {
         repo.expect_save_conversation().never();
         let err = mark_read_as_reader(&mut repo, &ADMIN, ConversationId(4), MessageId(5)).unwrap_err();
         assert!(matches!(err, LiveError::NotFound));
-    }
-
-    #[test]
-    fn typing_follows_the_rules_of_a_send() {
-        let mut repo = MockRepo::new();
-        repo.expect_is_blocked().returning(|blocker, _| Ok(blocker == BOB));
-        let dm = Participants::UserDm { a: ALICE, b: BOB };
-        assert!(matches!(typing_author(&mut repo, &ADMIN, &dm), Err(LiveError::ReadOnly)));
-        assert!(matches!(typing_author(&mut repo, &Principal::user(ALICE), &dm), Err(LiveError::Blocked)));
-        let stranger = Principal::user(UserId(5));
-        assert!(matches!(typing_author(&mut repo, &stranger, &dm), Err(LiveError::NotFound)));
-        let persona = Participants::PersonaDm { user: ALICE, persona: PersonaId(3) };
-        let staff = typing_author(&mut repo, &ADMIN, &persona).unwrap();
-        assert!(staff.is_staff(), "the team types as the persona");
-        let mut open = MockRepo::new();
-        open.expect_is_blocked().times(2).returning(|_, _| Ok(false));
-        assert_eq!(typing_author(&mut open, &Principal::user(ALICE), &dm).unwrap(), Author::User(ALICE));
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chat_tests::process::ServerProcess;
 use chat_tests::{RedisServer, TestApp, TestDb, WsClient, token};
+
+use crate::typing::{typing_of, typing_refusal};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -237,4 +239,50 @@ async fn messages_signed_with_another_key_are_dropped() {
     }
     let forged = support_messages_within(&mut on_a1, Duration::from_secs(2)).await;
     assert!(forged.is_empty(), "a message signed with another key reached a socket: {forged:?}");
+}
+
+/// A block made through instance one drops the "no block" verdicts that sockets on
+/// instance two answer typing from: the signal crosses Redis like an event, in order
+/// with what instance one publishes after it.
+#[tokio::test]
+async fn a_block_through_one_instance_stops_typing_on_the_other_at_once() {
+    let redis = RedisServer::start();
+    let db = TestDb::migrated();
+    let shared = db.shared();
+    let one = TestApp::spawn_instance(db, &redis.url()).await;
+    let two = TestApp::spawn_instance(shared, &redis.url()).await;
+    let (alice_id, alice) = one.user("alice");
+    let (bob_id, bob) = one.user("bob");
+    one.db.group("Main", "main", &[alice_id, bob_id]);
+    let dm = one.start_dm(&alice, bob_id).await;
+    let mut alice_ws = WsClient::connect(&two, &alice).await;
+    let mut bob_ws = WsClient::connect(&two, &bob).await;
+    assert!(support_crosses(&one, &alice, &mut alice_ws).await, "instance two hears instance one");
+
+    // Both type on instance two: each socket now keeps a verdict for the DM.
+    assert_eq!(typing_refusal(&mut alice_ws, dm, "a1").await, None);
+    bob_ws.until(WAIT, |f| typing_of(f, dm, alice_id)).await;
+    assert_eq!(typing_refusal(&mut bob_ws, dm, "b1").await, None);
+    alice_ws.until(WAIT, |f| typing_of(f, dm, bob_id)).await;
+
+    // Bob blocks Alice through instance one. Then each writes to support through
+    // instance one: that message crosses after the signal, so once a socket on instance
+    // two shows it, the signal has been acted on.
+    let block = one.call("POST", &format!("/api/user/chat/blocks/{alice_id}"), Some(&bob), None).await;
+    assert_eq!(block.status, 201);
+    for (ws, token, name) in [(&mut alice_ws, &alice, "alice"), (&mut bob_ws, &bob, "bob")] {
+        let content = format!("after the block ({name})");
+        let reply = one.post("/api/user/chat/support/messages", token, json!({"content": content})).await;
+        assert_eq!(reply.status, 201, "{}", reply.json());
+        ws.until(WAIT, |f| f["type"] == "support-message" && f["message"]["content"] == content.as_str()).await;
+    }
+
+    // Neither verdict stands any more: both are refused, and nobody hears any typing.
+    assert_eq!(typing_refusal(&mut alice_ws, dm, "a2").await.as_deref(), Some("dm_unavailable"));
+    assert_eq!(typing_refusal(&mut bob_ws, dm, "b2").await.as_deref(), Some("dm_unavailable"));
+    two.hub_barrier(&alice).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let frames = ws.drain("after").await;
+        assert!(frames.iter().all(|f| f["type"] != "typing"), "{frames:?}");
+    }
 }

@@ -34,4 +34,5 @@ mod support;
 mod support_isolation;
 mod tls;
 mod two_doors;
+mod typing;
 mod webhooks;

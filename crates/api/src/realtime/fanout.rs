@@ -4,7 +4,11 @@
 //! own events locally at once and publishes them for the others; an event Redis drops
 //! (a restart, a full buffer) is repaired by the receiving connection's gap check or by
 //! the client's resume. Instances also announce how many admins watch the support queue,
-//! so "support online" holds across instances.
+//! so "support online" holds across instances, and forward signals (a change of blocks,
+//! [`Signal`]) to the sockets of the users they name; one Redis drops is healed by the
+//! age bound of what it would have dropped (`chat_domain::live::NO_BLOCK_TTL`). An
+//! instance that does not know a signal (an older version during a rolling deploy) drops
+//! it like any message it cannot parse.
 //!
 //! Redis pub/sub channels are global to a Redis server (the db index in `REDIS_URL` does
 //! not separate them), and several deployments may share one Redis. So:
@@ -37,6 +41,7 @@ use tokio::sync::mpsc;
 
 use super::hub::Hub;
 use super::render::Envelope;
+use super::signal::Signal;
 use crate::metrics::{self, FanoutSide};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -129,6 +134,7 @@ struct Wire {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum WireBody {
     Event { envelope: Envelope },
+    Signal { signal: Signal },
     Presence { watchers: usize },
 }
 
@@ -198,7 +204,15 @@ impl Fanout {
 
     /// Queues an envelope for the other instances (never blocks; drops when saturated).
     pub fn forward(&self, envelope: &Envelope) {
-        let wire = Wire { origin: self.instance.to_string(), body: WireBody::Event { envelope: envelope.clone() } };
+        self.queue(Wire { origin: self.instance.to_string(), body: WireBody::Event { envelope: envelope.clone() } });
+    }
+
+    /// Queues a signal for the other instances (never blocks; drops when saturated).
+    pub fn forward_signal(&self, signal: Signal) {
+        self.queue(Wire { origin: self.instance.to_string(), body: WireBody::Signal { signal } });
+    }
+
+    fn queue(&self, wire: Wire) {
         if self.tx.try_send(wire).is_err() {
             metrics::fanout_publish_failed();
             tracing::warn!("fan-out queue full: an event was not sent to other instances (clients repair by resume)");
@@ -290,6 +304,7 @@ impl Subscriber {
         }
         match wire.body {
             WireBody::Event { envelope } => self.hub.publish(Arc::new(envelope)),
+            WireBody::Signal { signal } => self.hub.signal(signal),
             WireBody::Presence { watchers } => self.hub.remote_presence(wire.origin, watchers),
         }
     }
@@ -360,6 +375,33 @@ mod tests {
         assert_eq!(subscriber.rejected.load(Ordering::Relaxed), 2, "unsigned and wrongly signed");
         subscriber.receive(key(1).sign(&channel, body).as_bytes());
         assert_eq!(subscriber.rejected.load(Ordering::Relaxed), 2, "a verified message is not counted");
+    }
+
+    #[tokio::test]
+    async fn a_signal_from_another_instance_reaches_the_sockets_of_its_users() {
+        use chat_domain::{Principal, UserId};
+        use tokio::sync::Notify;
+
+        use crate::realtime::hub::{Queued, Registration};
+
+        let hub = Hub::start();
+        let (queue, mut alice_rx) = mpsc::channel(8);
+        hub.register(Registration { principal: Principal::user(UserId(1)), queue, kill: Arc::new(Notify::new()) });
+        let channel: Arc<str> = "a:events".into();
+        let subscriber = Subscriber {
+            channel: Arc::clone(&channel),
+            key: key(1),
+            instance: "me".into(),
+            hub: hub.clone(),
+            rejected: Arc::new(AtomicU64::new(0)),
+        };
+        let signal = Signal::BlocksChanged { blocker: UserId(2), blocked: UserId(1) };
+        let wire = Wire { origin: "other".into(), body: WireBody::Signal { signal } };
+        let body = serde_json::to_string(&wire).unwrap();
+        subscriber.receive(key(1).sign(&channel, &body).as_bytes());
+        hub.stats().await;
+        let got: Vec<_> = std::iter::from_fn(|| alice_rx.try_recv().ok()).collect();
+        assert!(matches!(got[..], [Queued::Signal(s)] if s == signal), "{got:?}");
     }
 
     #[test]

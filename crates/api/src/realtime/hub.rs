@@ -5,7 +5,9 @@
 //! only `try_send`s into it. A client whose queue is full is cut off (it will resume from
 //! PostgreSQL when it reconnects); typing and presence events are dropped first, when a
 //! queue is half full. Every delivery is checked against the event's audience and the connection's
-//! principal, and each connection gets the frame rendered for its role.
+//! principal, and each connection gets the frame rendered for its role. Signals (a change
+//! of blocks) go into the same queues, in order with the frames, to the connections of
+//! the users they name; they are never dropped (a full queue cuts the socket off).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use super::deliveries::{NoticeDeliveries, Tracker};
 use super::protocol::PresenceEvent;
 use super::render::{Envelope, Priority};
+use super::signal::Signal;
 use crate::metrics::{self, Dropped};
 
 /// Capacity of a user connection's outbound queue.
@@ -34,7 +37,7 @@ pub fn queue_capacity(principal: &Principal) -> usize {
 }
 
 /// Whether a connection's queue is at least half full (ephemeral events are dropped).
-fn half_full(queue: &mpsc::Sender<Outbound>) -> bool {
+fn half_full(queue: &mpsc::Sender<Queued>) -> bool {
     queue.capacity() < queue.max_capacity() / 2
 }
 
@@ -54,13 +57,22 @@ pub struct Outbound {
     pub notice: Option<Arc<Tracker>>,
 }
 
+/// What a connection's queue carries, in the order the hub queued it.
+#[derive(Debug, Clone)]
+pub enum Queued {
+    /// A frame for the client.
+    Frame(Outbound),
+    /// Something the session acts on, never shown to the client.
+    Signal(Signal),
+}
+
 /// How a connection is reached and cut off.
 #[derive(Debug)]
 pub struct Registration {
     /// Who is connected.
     pub principal: Principal,
     /// Its outbound queue.
-    pub queue: mpsc::Sender<Outbound>,
+    pub queue: mpsc::Sender<Queued>,
     /// Notified when the hub cuts it off (slow consumer).
     pub kill: Arc<Notify>,
 }
@@ -71,6 +83,7 @@ enum Command {
     JoinQueue(ConnId),
     JoinConversation(ConnId, ConversationId),
     Publish(Arc<Envelope>),
+    Signal(Signal),
     RemotePresence(String, usize),
     SupportOnline(oneshot::Sender<bool>),
     Stats(oneshot::Sender<HubStats>),
@@ -204,6 +217,11 @@ impl Hub {
         let _ = self.tx.send(Command::Publish(envelope));
     }
 
+    /// Queues a signal for every connection of this process of the users it names.
+    pub fn signal(&self, signal: Signal) {
+        let _ = self.tx.send(Command::Signal(signal));
+    }
+
     /// Another instance reports how many admins watch the queue there.
     pub fn remote_presence(&self, instance: String, watchers: usize) {
         let _ = self.tx.send(Command::RemotePresence(instance, watchers));
@@ -227,7 +245,7 @@ impl Hub {
 
 struct Conn {
     principal: Principal,
-    queue: mpsc::Sender<Outbound>,
+    queue: mpsc::Sender<Queued>,
     kill: Arc<Notify>,
     joined: HashSet<ConversationId>,
 }
@@ -327,7 +345,7 @@ impl Registry {
                 dm_content: envelope.audience.conversation.filter(|_| envelope.dm_content),
                 notice: tracker.clone(),
             };
-            if conn.queue.try_send(outbound).is_err() {
+            if conn.queue.try_send(Queued::Frame(outbound)).is_err() {
                 cut.push(id);
             } else {
                 metrics::ws_event_sent();
@@ -335,6 +353,27 @@ impl Registry {
                 self.stats.peak_queue_depth = self.stats.peak_queue_depth.max(depth);
             }
         }
+        self.cut_off(cut);
+    }
+
+    /// Queues `signal` for every connection of the users it names. It is not a frame
+    /// (no audience check picks a rendering, nothing reaches the client) and is never
+    /// dropped: a connection whose queue is full is cut off, as for a message.
+    fn signal(&mut self, signal: Signal) {
+        let mut cut = Vec::new();
+        for user in signal.users() {
+            for &id in self.by_user.get(&user).into_iter().flatten() {
+                let Some(conn) = self.conns.get(&id) else { continue };
+                if conn.queue.try_send(Queued::Signal(signal)).is_err() {
+                    cut.push(id);
+                }
+            }
+        }
+        self.cut_off(cut);
+    }
+
+    /// Cuts off connections whose queue was full.
+    fn cut_off(&mut self, cut: Vec<ConnId>) {
         for id in cut {
             if let Some(conn) = self.remove(id) {
                 self.stats.cut_off += 1;
@@ -360,7 +399,12 @@ impl Registry {
             }
             if conn
                 .queue
-                .try_send(Outbound { frame: frame.clone(), position: None, dm_content: None, notice: None })
+                .try_send(Queued::Frame(Outbound {
+                    frame: frame.clone(),
+                    position: None,
+                    dm_content: None,
+                    notice: None,
+                }))
                 .is_ok()
             {
                 metrics::ws_event_sent();
@@ -395,6 +439,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<u
                 }
             }
             Command::Publish(envelope) => registry.deliver(&envelope),
+            Command::Signal(signal) => registry.signal(signal),
             Command::RemotePresence(instance, watchers) => {
                 registry.remote_watchers.insert(instance, watchers);
             }
@@ -428,13 +473,23 @@ mod tests {
     use super::*;
     use crate::realtime::render::Audience;
 
-    fn connect(hub: &Hub, principal: Principal) -> (ConnId, mpsc::Receiver<Outbound>) {
+    fn connect(hub: &Hub, principal: Principal) -> (ConnId, mpsc::Receiver<Queued>) {
         let (queue, rx) = mpsc::channel(queue_capacity(&principal));
         (hub.register(Registration { principal, queue, kill: Arc::new(Notify::new()) }), rx)
     }
 
-    fn presence_frames(rx: &mut mpsc::Receiver<Outbound>) -> usize {
-        std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"presence\"")).count()
+    /// Everything queued for a connection so far.
+    fn queued(rx: &mut mpsc::Receiver<Queued>) -> Vec<Queued> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// The frames queued for a connection that contain `needle`.
+    fn frames_with(rx: &mut mpsc::Receiver<Queued>, needle: &str) -> usize {
+        queued(rx).iter().filter(|q| matches!(q, Queued::Frame(out) if out.frame.contains(needle))).count()
+    }
+
+    fn presence_frames(rx: &mut mpsc::Receiver<Queued>) -> usize {
+        frames_with(rx, "\"presence\"")
     }
 
     #[tokio::test]
@@ -458,11 +513,34 @@ mod tests {
             notice: None,
         }));
         hub.stats().await;
-        let frames = |rx: &mut mpsc::Receiver<Outbound>| {
-            std::iter::from_fn(|| rx.try_recv().ok()).filter(|out| out.frame.contains("\"note\"")).count()
+        assert_eq!(frames_with(&mut admin_rx, "\"note\""), 1);
+        assert_eq!(frames_with(&mut alice_rx, "\"note\""), 0);
+    }
+
+    #[tokio::test]
+    async fn a_signal_reaches_every_connection_of_its_two_users_and_nobody_else() {
+        let hub = Hub::start();
+        let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
+        let (_, mut alice_phone) = connect(&hub, Principal::user(alice));
+        let (_, mut alice_laptop) = connect(&hub, Principal::user(alice));
+        let (_, mut bob_rx) = connect(&hub, Principal::user(bob));
+        let (_, mut carol_rx) = connect(&hub, Principal::user(carol));
+        let (admin, mut admin_rx) = connect(&hub, Principal::admin(UserId(9)));
+        hub.join_queue(admin);
+        let signal = Signal::BlocksChanged { blocker: bob, blocked: alice };
+        hub.signal(signal);
+        let stats = hub.stats().await;
+        let signals = |rx: &mut mpsc::Receiver<Queued>| {
+            let got = queued(rx);
+            got.into_iter().filter_map(|q| if let Queued::Signal(s) = q { Some(s) } else { None }).collect::<Vec<_>>()
         };
-        assert_eq!(frames(&mut admin_rx), 1);
-        assert_eq!(frames(&mut alice_rx), 0);
+        for rx in [&mut alice_phone, &mut alice_laptop, &mut bob_rx] {
+            assert_eq!(signals(rx), [signal]);
+        }
+        for rx in [&mut carol_rx, &mut admin_rx] {
+            assert_eq!(signals(rx), []);
+        }
+        assert_eq!((stats.cut_off, stats.refused), (0, 0), "{stats:?}");
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! Turning domain events into frames, once per view: every event is rendered for users
 //! (no acting admin anywhere) and for admins, and each connection gets the frame of its
 //! role. Rendering happens once per event, not once per recipient. Internal notes are
-//! rendered for admins only: they have no user view.
+//! rendered for admins only: they have no user view. A change of blocks is rendered for
+//! nobody: it is a [`super::signal::Signal`] to the two users' sockets, never a frame.
 
 use bytestring::ByteString;
 use chat_domain::access::{self, Author, Participants};
@@ -170,9 +171,11 @@ fn actor(author: &Author, participants: &Participants, admin_view: bool) -> Acto
     }
 }
 
-/// Renders any domain event.
-pub fn envelope(event: &ChatEvent) -> Envelope {
-    match event {
+/// Renders a domain event for clients; `None` for an event no client is shown, which
+/// is a [`super::signal::Signal`] to sockets instead (a change of blocks).
+pub fn envelope(event: &ChatEvent) -> Option<Envelope> {
+    Some(match event {
+        ChatEvent::BlocksChanged { .. } => return None,
         ChatEvent::MessageCreated { participants, message } => message_envelope(participants, message),
         ChatEvent::NoteAdded { participants, note } => note_envelope(participants, note),
         ChatEvent::MessageHidden { participants, message } => {
@@ -292,7 +295,7 @@ pub fn envelope(event: &ChatEvent) -> Envelope {
                 notice: None,
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]

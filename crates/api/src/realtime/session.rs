@@ -19,9 +19,10 @@ use chat_domain::{ConversationId, Principal, direct_messages, live};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
-use super::hub::{ConnId, Hub, Outbound, Registration, presence_frame, queue_capacity};
+use super::hub::{ConnId, Hub, Outbound, Queued, Registration, presence_frame, queue_capacity};
 use super::protocol::{AckFrame, ControlFrame, ErrorFrame};
 use super::render::{self, message_frame};
+use super::signal::Signal;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -121,6 +122,10 @@ struct Connection {
     audited: HashSet<ConversationId>,
     /// Participants of conversations this socket used, for typing checks.
     participants: HashMap<ConversationId, Participants>,
+    /// DMs between users where this socket found no block, so that typing there reads
+    /// nothing from the store while the verdict stands (the domain decides when that
+    /// is, [`live::typing_without_store`]); a change of the pair's blocks drops them.
+    no_block: HashMap<ConversationId, live::NoBlock>,
     bucket: TokenBucket,
     strikes: u32,
 }
@@ -147,6 +152,7 @@ pub async fn run(
         holding: true,
         audited: HashSet::new(),
         participants: HashMap::new(),
+        no_block: HashMap::new(),
         bucket: TokenBucket { tokens: BURST, last: Instant::now() },
         strikes: 0,
     };
@@ -175,8 +181,14 @@ pub async fn run(
                 conn.holding = false;
                 Ok(())
             }
+            // Before the client's frames (biased): a signal queued before a request is
+            // acted on before that request is answered.
             out = outbound.recv(), if !conn.holding => match out {
-                Some(out) => conn.forward(out).await,
+                Some(Queued::Frame(out)) => conn.forward(out).await,
+                Some(Queued::Signal(signal)) => {
+                    conn.on_signal(signal);
+                    Ok(())
+                }
                 None => Err(going_away()),
             },
             frame = stream.recv() => {
@@ -247,6 +259,15 @@ impl Connection {
             notice.handed_now();
         }
         self.send(out.frame).await
+    }
+
+    /// Acts on a signal; the client is told nothing.
+    fn on_signal(&mut self, signal: Signal) {
+        match signal {
+            Signal::BlocksChanged { blocker, blocked } => {
+                self.no_block.retain(|_, verdict| !verdict.voided_by(blocker, blocked));
+            }
+        }
     }
 
     /// Records in the staff access log, once per socket and DM, that an admin received a

@@ -57,7 +57,7 @@ async fn block(
     Caller(caller): Caller,
     PathId(target): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = state.store.run(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
+    let created = state.perform(move |tx| direct_messages::block_user(tx, &caller, target)).await?;
     Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
 }
 
@@ -76,6 +76,6 @@ async fn unblock(
     Caller(caller): Caller,
     PathId(target): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.run(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
+    state.perform(move |tx| direct_messages::unblock_user(tx, &caller, target)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

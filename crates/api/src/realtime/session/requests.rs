@@ -3,6 +3,7 @@
 //! same use case; sends are acknowledged after their commit.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use chat_domain::ConversationId;
 use chat_domain::access::{self, Participants};
@@ -251,19 +252,29 @@ impl Connection {
         Ok(AckFrame { note: Some(AdminNote::from(added.note)), ..AckFrame::default() })
     }
 
-    /// Typing, allowed where the caller may post ([`live::typing_author`]).
+    /// Typing, allowed where the caller may post ([`live::typing_author`]). In a DM
+    /// between users the blocks are read once, then the verdict this socket keeps
+    /// answers ([`live::typing_without_store`]) until it ages out or a change of the
+    /// pair's blocks drops it ([`Connection::on_signal`]).
     async fn typing(&mut self, mut frame: RawFrame) -> Result<(), ApiError> {
         let conversation = frame.conversation()?;
         let TypingRequest { is_typing } = frame.body()?;
         let participants = self.readable(conversation).await?;
         let caller = self.principal;
-        if live::typing_reads_store(&participants) {
-            Ok(self.state.perform(move |tx| live::typing(tx, &caller, conversation, &participants, is_typing)).await?)
-        } else {
-            let done = live::typing_without_store(&caller, conversation, &participants, is_typing)?;
+        let now = Instant::now();
+        let verdict = self.no_block.get(&conversation);
+        if let Some(done) = live::typing_without_store(&caller, conversation, &participants, verdict, now, is_typing)? {
             self.state.announce(done);
-            Ok(())
+            return Ok(());
         }
+        let checked = self
+            .state
+            .perform(move |tx| live::typing(tx, &caller, conversation, &participants, now, is_typing))
+            .await?;
+        if let Some(verdict) = checked {
+            self.no_block.insert(conversation, verdict);
+        }
+        Ok(())
     }
 
     /// Replays what the client missed since its positions, then `resumed`; what this
