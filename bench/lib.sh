@@ -41,6 +41,26 @@ bench_kill() {
     wait "$pid" 2>/dev/null || true
 }
 
+# Stops one process started by bench_spawn and forgets it (its pid may be reused later).
+bench_stop() {
+    local pid=$1 i
+    bench_kill "$pid"
+    for i in "${!BENCH_PIDS[@]}"; do
+        [[ ${BENCH_PIDS[$i]} == "$pid" ]] && unset 'BENCH_PIDS[i]'
+    done
+    BENCH_PIDS=("${BENCH_PIDS[@]}")
+}
+
+# Waits (at most 20 s) until something listens on 127.0.0.1:$1.
+bench_wait_listening() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]] && return 0
+        sleep 0.2
+    done
+    bench_log "nothing listens on port $1 after 20 s; going on"
+}
+
 bench_cleanup() {
     local pid
     for pid in "${BENCH_PIDS[@]}"; do bench_kill "$pid"; done

@@ -13,7 +13,12 @@
 # BENCH_TYPING_SECONDS (per step, 10), BENCH_RESEED=1 (drop and seed again),
 # BENCH_PROFILE=debug (debug binaries: a trial of the harness, not a measurement),
 # BENCH_PGDATA (the cluster's directory, /tmp/chat-bench-pg), BENCH_RESULTS and
-# BENCH_DOC (where the results and the page go; a trial writes elsewhere).
+# BENCH_DOC (where the results and the page go; a trial writes elsewhere),
+# BENCH_SLOW_SEND_MS (ours logs each send this slow with its stages, 20).
+#
+# Each contender is started afresh at the start of its part of every round, so that S1
+# (RSS per idle socket) measures a process that no earlier scenario has grown. Ours logs
+# (JSON) to RESULTS with .ours.log for .jsonl; the page looks the slowest sends up there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -28,6 +33,8 @@ TYPING_RATES=${BENCH_TYPING_RATES:-1000,2000,4000,8000,16000}
 TYPING_SECS=${BENCH_TYPING_SECONDS:-10}
 OUT=${BENCH_RESULTS:-bench/results/$(date +%F).jsonl}
 DOC=${BENCH_DOC:-docs/performance.md}
+SLOW_SEND_MS=${BENCH_SLOW_SEND_MS:-20}
+OURS_LOG=${OUT%.jsonl}.ours.log
 PGDATA_DIR=${BENCH_PGDATA:-/tmp/chat-bench-pg}
 mkdir -p bench/results "$(dirname "$OUT")"
 TMP=$(mktemp -d)
@@ -62,6 +69,8 @@ emit() { # emit ROUND CONTENDER < json lines -> results file (tagged)
     done
 }
 : >"$OUT"
+: >"$OURS_LOG"
+printf '{"round":0,"contender":"ours","scenario":"server_settings","slow_send_ms":%s}\n' "$SLOW_SEND_MS" | tee -a "$OUT"
 
 # ---- calibration: the limits -------------------------------------------------------
 bench_log "pg_test_fsync (commit floor)"
@@ -119,19 +128,32 @@ pgb s4_minimal 16 -M prepared -f "$P/list_minimal.sql" | emit 0 limit
 pgb s5_minimal 16 -M prepared -f "$P/queue_minimal.sql" | emit 0 limit
 
 # ---- the contenders ----------------------------------------------------------------
-RELAY_PORT=$(bench_free_port 19100)
-bench_spawn "$BENCH" relay --bind "127.0.0.1:$RELAY_PORT" 2>/dev/null
-RELAY_PID=$LAST_PID
-OURS_PORT=$(bench_free_port 19200)
-DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$OURS_PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off RUST_LOG=warn \
-    bench_spawn "$SERVER" serve 2>>bench/results/ours.log
-OURS_PID=$LAST_PID
-PEER_PORT=$(bench_free_port 19300)
-DATABASE_URL=$DB PEER_BIND="127.0.0.1:$PEER_PORT" PEER_DB_POOL_SIZE=32 \
-    bench_spawn node bench/peers/socketio/server.js 2>>bench/results/peer.log
-PEER_PID=$LAST_PID
-sleep 2
-for _ in $(seq 50); do curl -fs "127.0.0.1:$OURS_PORT/readyz" >/dev/null && break; sleep 0.2; done
+# start_X stops X's previous process, if any, and starts a new one on a free port.
+RELAY_PID="" OURS_PID="" PEER_PID=""
+start_relay() {
+    [[ -z $RELAY_PID ]] || bench_stop "$RELAY_PID"
+    RELAY_PORT=$(bench_free_port 19100)
+    bench_spawn "$BENCH" relay --bind "127.0.0.1:$RELAY_PORT" 2>/dev/null
+    RELAY_PID=$LAST_PID
+    bench_wait_listening "$RELAY_PORT"
+}
+start_ours() {
+    [[ -z $OURS_PID ]] || bench_stop "$OURS_PID"
+    OURS_PORT=$(bench_free_port 19200)
+    DATABASE_URL=$DB CHAT_BIND="127.0.0.1:$OURS_PORT" CHAT_DB_POOL_SIZE=32 CHAT_RATE_LIMITS=off \
+        CHAT_SLOW_SEND_MS=$SLOW_SEND_MS CHAT_LOG_FORMAT=json RUST_LOG=warn,chat::slow_send=info \
+        bench_spawn "$SERVER" serve 2>>"$OURS_LOG"
+    OURS_PID=$LAST_PID
+    for _ in $(seq 100); do curl -fs "127.0.0.1:$OURS_PORT/readyz" >/dev/null && break; sleep 0.2; done
+}
+start_peer() {
+    [[ -z $PEER_PID ]] || bench_stop "$PEER_PID"
+    PEER_PORT=$(bench_free_port 19300)
+    DATABASE_URL=$DB PEER_BIND="127.0.0.1:$PEER_PORT" PEER_DB_POOL_SIZE=32 \
+        bench_spawn node bench/peers/socketio/server.js 2>>bench/results/peer.log
+    PEER_PID=$LAST_PID
+    bench_wait_listening "$PEER_PORT"
+}
 
 ours() { "$BENCH" "$1" --kind ours --addr "127.0.0.1:$OURS_PORT" --server-pid "$OURS_PID" "${@:2}"; }
 peer() { "$BENCH" "$1" --kind peer --addr "127.0.0.1:$PEER_PORT" --server-pid "$PEER_PID" "${@:2}"; }
@@ -149,6 +171,7 @@ fanout() { # fanout CONTENDER ROUND
 for round in $(seq "$ROUNDS"); do
     bench_log "round $round/$ROUNDS: relay"
     bench_settle "$DB"
+    start_relay
     relay idle --sockets "$IDLE" --hold 5 | emit "$round" relay || true
     for admins in 8; do
         relay send --rate 1000 --duration "$SECS" --admins "$admins" | emit "$round" relay || true
@@ -157,6 +180,7 @@ for round in $(seq "$ROUNDS"); do
 
     bench_log "round $round/$ROUNDS: A = ours"
     bench_settle "$DB"
+    start_ours
     ours idle --sockets "$IDLE" --hold 5 | emit "$round" ours || true
     for w in 16 32 64; do
         ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws | emit "$round" ours || true
@@ -189,6 +213,7 @@ for round in $(seq "$ROUNDS"); do
 
     bench_log "round $round/$ROUNDS: B = peer"
     bench_settle "$DB"
+    start_peer
     peer idle --sockets "$IDLE" --hold 5 | emit "$round" peer || true
     for w in 16 32 64; do
         peer send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --admins 0 | emit "$round" peer || true
@@ -202,5 +227,5 @@ rm -rf "$TMP"
 
 bench_log "writing $DOC"
 [[ -f $DOC ]] || cp docs/performance.md "$DOC" # a trial's page starts as a copy of ours
-python3 bench/report.py "$OUT" "$DOC"
+python3 bench/report.py "$OUT" "$DOC" "$OURS_LOG"
 bench_log "done: $OUT, $DOC"

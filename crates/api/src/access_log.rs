@@ -134,7 +134,7 @@ pub async fn observe(
 }
 
 /// Milliseconds with microsecond precision (no float noise in the log line).
-fn millis(elapsed: std::time::Duration) -> f64 {
+pub(crate) fn millis(elapsed: std::time::Duration) -> f64 {
     #[expect(clippy::cast_precision_loss, reason = "a request's microseconds are far below 2^52")]
     let micros = elapsed.as_micros() as f64;
     micros / 1000.0

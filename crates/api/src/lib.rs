@@ -15,6 +15,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod realtime;
 mod routes;
+pub mod send_trace;
 pub mod state;
 
 use std::sync::Arc;

@@ -40,6 +40,8 @@ pub const SUPPORT_OPEN: &str = "chat_support_open_conversations";
 pub const SUPPORT_WAITING: &str = "chat_support_waiting_conversations";
 /// How long the longest-waiting user has waited for an answer (0 when nobody waits).
 pub const SUPPORT_OLDEST_WAITING: &str = "chat_support_oldest_waiting_seconds";
+/// Time a committed send spent in each stage, by `stage` (`crate::send_trace::STAGES`).
+pub const SEND_STAGE: &str = "chat_send_stage_seconds";
 
 /// Registers the descriptions (the `# HELP` lines) of the API's metrics.
 pub fn describe() {
@@ -56,6 +58,11 @@ pub fn describe() {
     describe_gauge!(SUPPORT_OPEN, "Support conversations with status open.");
     describe_gauge!(SUPPORT_WAITING, "Open support conversations whose user waits for an answer.");
     describe_gauge!(SUPPORT_OLDEST_WAITING, Unit::Seconds, "Age of the oldest unanswered support message.");
+    describe_histogram!(
+        SEND_STAGE,
+        Unit::Seconds,
+        "Time a committed send spent in each stage (parse, handoff, queue, statement, commit, wake, announce)."
+    );
 }
 
 /// One HTTP request ended. `route` is the matched template (`"unmatched"` for none).
@@ -64,6 +71,13 @@ pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     histogram!(HTTP_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
+}
+
+/// A committed send's stages, each with its duration.
+pub fn send_stages(stages: impl IntoIterator<Item = (&'static str, Duration)>) {
+    for (stage, took) in stages {
+        histogram!(SEND_STAGE, "stage" => stage).record(took.as_secs_f64());
+    }
 }
 
 /// A WebSocket session started.

@@ -1,9 +1,10 @@
 //! What every handler can reach.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
+use chat_domain::conversations::Sent;
 use chat_domain::direct_messages::DmSettings;
 use chat_domain::events::{Done, EventPublisher};
 use chat_domain::store::{Store, Tx};
@@ -12,6 +13,7 @@ use chat_domain::support::SupportSettings;
 use crate::auth::Authenticator;
 use crate::rate_limit::{RateLimitSettings, RateLimits};
 use crate::realtime::hub::Hub;
+use crate::send_trace::{SendClock, SendTimeline};
 
 /// Shared application state, cloned into each worker.
 #[derive(Clone)]
@@ -45,15 +47,22 @@ impl AppState {
 
     /// [`Self::perform`] for a send: the use case may share its transaction (and its
     /// commit) with concurrent sends when group commit is on, and may then run more than
-    /// once (hence `FnMut`); its result and events come only after its commit.
-    pub async fn perform_send<T, E, F>(&self, use_case: F) -> Result<T, E>
+    /// once (hence `FnMut`); its result and events come only after its commit. A
+    /// committed send's stages since `clock` are measured, and logged when slow
+    /// ([`crate::send_trace`]).
+    pub async fn perform_send<E, F>(&self, clock: SendClock, use_case: F) -> Result<Sent, E>
     where
-        F: FnMut(&mut dyn Tx) -> Result<Done<T>, E> + Send + 'static,
-        T: Send + 'static,
+        F: FnMut(&mut dyn Tx) -> Result<Done<Sent>, E> + Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
-        let done = self.store.run_shared(use_case).await?;
-        Ok(announce(self.events.as_ref(), done))
+        let mut timeline = SendTimeline::handed_over(clock);
+        let (done, stages) = self.store.run_shared(use_case).await;
+        timeline.resumed = Instant::now();
+        let sent = announce(self.events.as_ref(), done?);
+        timeline.announced = Instant::now();
+        timeline.store = stages;
+        timeline.report(&sent.message, self.settings.slow_send);
+        Ok(sent)
     }
 
     /// Publishes the events of a use case that touched no storage (typing answered
@@ -107,12 +116,17 @@ pub struct ApiSettings {
     /// body is answered 408 and the connection closed, so one client cannot hold
     /// descriptors by sending a byte a second.
     pub body_timeout: Duration,
+    /// A committed send that took this long or longer, from its request to its events'
+    /// announcement, is logged with its stages (`chat::slow_send`; 0 logs every send).
+    pub slow_send: Duration,
 }
 
 /// The default of [`ApiSettings::head_timeout`].
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default of [`ApiSettings::body_timeout`].
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of [`ApiSettings::slow_send`].
+pub const DEFAULT_SLOW_SEND: Duration = Duration::from_millis(50);
 
 impl Default for ApiSettings {
     fn default() -> Self {
@@ -123,6 +137,7 @@ impl Default for ApiSettings {
             rate_limits: RateLimitSettings::default(),
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            slow_send: DEFAULT_SLOW_SEND,
         }
     }
 }

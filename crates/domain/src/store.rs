@@ -12,6 +12,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use crate::conversations::{ConversationRepository, ReplayRepository};
 use crate::direct_messages::DirectMessageRepository;
@@ -91,6 +92,33 @@ pub type SharedJob = Box<dyn FnMut(&mut dyn Tx) -> JobOutcome + Send>;
 /// A boxed future, as returned by [`Store::execute`].
 pub type StoreFuture = Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, RepoError>> + Send>>;
 
+/// A boxed future, as returned by [`Store::execute_shared`]: the job's payload, and when
+/// it passed each of the store's stages.
+pub type SharedFuture = Pin<Box<dyn Future<Output = (Result<Box<dyn Any + Send>, RepoError>, SendStages)> + Send>>;
+
+/// When a send passed each stage inside the store (monotonic instants), for the API's
+/// slow-send trace. A stage an implementation does not know stays `None`.
+///
+/// Plain `Copy` data, filled by whoever runs the send (a group-commit writer, or the
+/// requests' pool for a send that runs alone): taking it costs a few clock reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendStages {
+    /// Queued for a writer (group commit), or, alone, for a pooled connection.
+    pub queued: Option<Instant>,
+    /// Taken by a writer with its batch, or, alone, given its connection.
+    pub picked: Option<Instant>,
+    /// Its append statement done (the batch's statement, or its own): what remains is
+    /// the rest of its use case and the commit.
+    pub appended: Option<Instant>,
+    /// Committed.
+    pub committed: Option<Instant>,
+    /// Sends in the group-commit transaction that carried it (0: it ran alone).
+    pub batch: usize,
+    /// A batch it was in rolled back for another send's sake, and it ran alone after:
+    /// `queued` is its arrival at the writers, the later stages are its lone run.
+    pub split: bool,
+}
+
 /// Runs jobs transactionally. Implemented by the database adapter.
 pub trait Store: Send + Sync + 'static {
     /// Runs `job` in one transaction and returns its payload. `use_case` names the job
@@ -119,9 +147,12 @@ pub trait Store: Send + Sync + 'static {
     /// back only after that commit, and a job that refuses or fails never takes the
     /// others' work with it (run them again, each alone, rather than commit part of a
     /// failed transaction). Jobs of one transaction run in the order they arrived.
-    /// The default runs `job` alone.
-    fn execute_shared(&self, use_case: &'static str, mut job: SharedJob) -> StoreFuture {
-        self.execute(use_case, Box::new(move |tx| job(tx)))
+    /// Implementations SHOULD say when the job passed each stage ([`SendStages`]); a
+    /// stage they do not observe stays `None`.
+    /// The default runs `job` alone, and observes no stage.
+    fn execute_shared(&self, use_case: &'static str, mut job: SharedJob) -> SharedFuture {
+        let run = self.execute(use_case, Box::new(move |tx| job(tx)));
+        Box::pin(async move { (run.await, SendStages::default()) })
     }
 
     /// Whether the database answers a trivial query (for readiness probes), and how busy
@@ -187,18 +218,20 @@ impl dyn Store {
 
     /// [`Self::run`] for a use case that may share its transaction with concurrent ones
     /// ([`Store::execute_shared`]): the send path. The use case may run more than once
-    /// (hence `FnMut`), and its result is handed back only after its commit.
+    /// (hence `FnMut`), and its result is handed back only after its commit, with when
+    /// it passed the store's stages.
     ///
     /// # Panics
     /// As [`Self::run`].
-    pub async fn run_shared<T, E, F>(&self, mut use_case: F) -> Result<T, E>
+    pub async fn run_shared<T, E, F>(&self, mut use_case: F) -> (Result<T, E>, SendStages)
     where
         F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<RepoError> + Send + 'static,
     {
         let job: SharedJob = Box::new(move |tx| outcome(use_case(tx)));
-        result_of(self.execute_shared(use_case_name::<F>(), job).await?)
+        let (payload, stages) = self.execute_shared(use_case_name::<F>(), job).await;
+        (payload.map_err(E::from).and_then(result_of), stages)
     }
 }
 

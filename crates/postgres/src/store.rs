@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
-use chat_domain::store::{Job, JobOutcome, SharedJob, Store, StoreFuture, StoreLoad};
+use chat_domain::store::{Job, JobOutcome, SendStages, SharedFuture, SharedJob, Store, StoreFuture, StoreLoad};
 use diesel::prelude::*;
 use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 use tokio::sync::Semaphore;
@@ -354,6 +354,36 @@ impl PgStore {
         .await
     }
 
+    /// Runs a send alone on the requests' pool (group commit off, or its batch rolled
+    /// back), stamping its stages from there on: `queued` (unless the writers' queue
+    /// already did), `picked` when it has its connection, `appended` when its use case
+    /// returned, `committed`.
+    async fn execute_alone(
+        &self,
+        use_case: &'static str,
+        mut job: SharedJob,
+        mut stages: SendStages,
+    ) -> (Result<Box<dyn Any + Send>, RepoError>, SendStages) {
+        stages.queued.get_or_insert_with(Instant::now);
+        let writers = Arc::clone(&self.writers);
+        let ran = self
+            .with_connection(move |conn, abandoned| {
+                let picked = Instant::now();
+                let mut appended = None;
+                let job: Job = Box::new(move |tx| job(tx));
+                let result = run_job(conn, use_case, job, &writers, abandoned, &mut appended);
+                result.map(|payload| (payload, picked, appended, Instant::now()))
+            })
+            .await;
+        match ran {
+            Ok((payload, picked, appended, committed)) => {
+                let stages = SendStages { picked: Some(picked), appended, committed: Some(committed), ..stages };
+                (Ok(payload), stages)
+            }
+            Err(e) => (Err(e), stages),
+        }
+    }
+
     /// How busy the pool is now.
     fn load(&self) -> StoreLoad {
         let capacity = self.config.max_size as usize;
@@ -441,17 +471,20 @@ impl From<diesel::result::Error> for Abort {
     }
 }
 
-/// Runs a job in one transaction, measured as `use_case`.
+/// Runs a job in one transaction, measured as `use_case`; `ran` is set when the job
+/// has returned, before the commit.
 fn run_job(
     conn: &mut PgConnection,
     use_case: &'static str,
     job: Job,
     writers: &Arc<WriterGate>,
     abandoned: &AtomicBool,
+    ran: &mut Option<Instant>,
 ) -> Result<Box<dyn Any + Send>, RepoError> {
     let began = Instant::now();
     let outcome = conn.transaction::<_, Abort, _>(|conn| {
         let outcome = job(&mut PgTx::with_writer_gate(conn, writers));
+        *ran = Some(Instant::now());
         match outcome {
             JobOutcome::Commit(_) if abandoned.load(Ordering::Acquire) => Err(Abort::Abandoned),
             JobOutcome::Commit(payload) => Ok(payload),
@@ -494,7 +527,9 @@ impl Store for PgStore {
         let store = self.clone();
         Box::pin(async move {
             let writers = Arc::clone(&store.writers);
-            store.with_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned)).await
+            store
+                .with_connection(move |conn, abandoned| run_job(conn, use_case, job, &writers, abandoned, &mut None))
+                .await
         })
     }
 
@@ -506,17 +541,17 @@ impl Store for PgStore {
         })
     }
 
-    fn execute_shared(&self, use_case: &'static str, mut job: SharedJob) -> StoreFuture {
-        let Some(group) = self.group.clone() else {
-            return self.execute(use_case, Box::new(move |tx| job(tx)));
-        };
+    fn execute_shared(&self, use_case: &'static str, job: SharedJob) -> SharedFuture {
         let store = self.clone();
         Box::pin(async move {
+            let Some(group) = store.group.clone() else {
+                return store.execute_alone(use_case, job, SendStages::default()).await;
+            };
             let config = store.config;
             let finish_by = Instant::now() + config.checkout_timeout + config.transaction_timeout;
             match group.submit(use_case, job, finish_by, config.transaction_timeout).await {
-                Submitted::Done(result) => result,
-                Submitted::Alone(mut job) => store.execute(use_case, Box::new(move |tx| job(tx))).await,
+                Submitted::Done(result, stages) => (result, stages),
+                Submitted::Alone(job, stages) => store.execute_alone(use_case, job, stages).await,
             }
         })
     }

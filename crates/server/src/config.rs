@@ -272,6 +272,11 @@ pub struct ServeArgs {
     /// private (loopback or an internal interface): it is a separate listener for that.
     #[arg(long, env = "CHAT_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// A committed send that takes this many milliseconds or more, from its request to
+    /// the announcement of its events, is logged with each stage's time (target
+    /// `chat::slow_send`; 0 logs every send).
+    #[arg(long, env = "CHAT_SLOW_SEND_MS", default_value_t = 50)]
+    pub slow_send_ms: u64,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
     #[command(flatten)]

@@ -177,6 +177,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limits: args.rate_limits.settings(),
         head_timeout: args.http.head_timeout(),
         body_timeout: args.http.body_timeout(),
+        slow_send: Duration::from_millis(args.slow_send_ms),
     };
     let webhooks = args.webhooks.settings();
     let mut pool: chat_postgres::PoolConfig = args.pool.into();

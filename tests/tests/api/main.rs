@@ -29,6 +29,7 @@ mod plans;
 mod read_pool;
 mod realtime;
 mod slow_bodies;
+mod slow_send;
 mod stats;
 mod support;
 mod support_isolation;

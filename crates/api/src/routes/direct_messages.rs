@@ -12,6 +12,7 @@ use crate::dto::messages::{HistoryParams, Message, MessagePage, ReadRequest, Rea
 use crate::extract::{ApiJson, ApiQuery, History, PathId, ReadUpTo, Valid};
 use crate::openapi::{Conflict, Forbidden, NotFound, ValidationFailed};
 use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
+use crate::send_trace::SendClock;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -176,12 +177,13 @@ async fn list_messages(
 )]
 #[post("/direct-messages/{id}/messages")]
 async fn send_message(
+    clock: SendClock,
     state: web::Data<AppState>,
     Caller(caller): Caller,
     PathId(id): PathId<ConversationId>,
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform_send(move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
+    let sent = state.perform_send(clock, move |tx| direct_messages::send_dm_message(tx, &caller, id, &new)).await?;
     Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 

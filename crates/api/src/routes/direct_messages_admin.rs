@@ -16,6 +16,7 @@ use crate::dto::notes::AdminHistoryPage;
 use crate::extract::{ApiQuery, History, PathId, ReadUpTo, Valid};
 use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
+use crate::send_trace::SendClock;
 use crate::state::AppState;
 
 pub(super) fn configure_admin(cfg: &mut ServiceConfig<'_>) {
@@ -116,12 +117,13 @@ async fn list_messages(
 )]
 #[post("/direct-messages/{id}/messages")]
 async fn reply(
+    clock: SendClock,
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform_send(move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
+    let sent = state.perform_send(clock, move |tx| direct_messages::reply_in_persona_dm(tx, &admin, id, &new)).await?;
     Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 

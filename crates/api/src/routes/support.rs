@@ -11,6 +11,7 @@ use crate::dto::support::UserSupportConversation;
 use crate::extract::{Valid, ValidQuery};
 use crate::openapi::{Conflict, NotFound, ValidationFailed};
 use crate::problem::{ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
+use crate::send_trace::SendClock;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -89,12 +90,13 @@ async fn list_messages(
 )]
 #[post("/support/messages")]
 async fn send_message(
+    clock: SendClock,
     state: web::Data<AppState>,
     Caller(caller): Caller,
     Valid(new): Valid<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings.support.clone();
-    let sent = state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+    let sent = state.perform_send(clock, move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
     Ok(super::created_or_ok(sent.created, Message::from(sent.message)))
 }
 

@@ -16,6 +16,7 @@ use crate::dto::support::{
 use crate::extract::{ApiJson, ApiQuery, History, PathId, ReadUpTo, Valid};
 use crate::openapi::{Conflict, ValidationFailed};
 use crate::problem::{ADMIN_ONLY, ApiError, CLIENT_ID_REUSED, IDEMPOTENCY_KEY_REUSED};
+use crate::send_trace::SendClock;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -161,12 +162,13 @@ async fn list_messages(
 )]
 #[post("/support/{id}/messages")]
 async fn reply(
+    clock: SendClock,
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ConversationId>,
     Valid((voice, new)): Valid<SupportReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sent = state.perform_send(move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
+    let sent = state.perform_send(clock, move |tx| support::reply_to_support(tx, &admin, id, voice, &new)).await?;
     Ok(super::created_or_ok(sent.created, AdminMessage::from(sent.message)))
 }
 

@@ -24,6 +24,11 @@
 //! mark, a status change, or a session holding it) sends its batch down that path
 //! instead of holding every other send behind it. Jobs are therefore [`SharedJob`]s:
 //! functions of what they read, safe to run again.
+//!
+//! Each send carries its [`SendStages`]: queued at `submit`, picked when a writer takes
+//! its batch, appended when its append statement returns (or, for a send that reads
+//! first, when its first pass does), committed after the commit. They go back with its
+//! answer, for the API's slow-send trace.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
 use chat_domain::conversations::{Append, AppendTarget, Appended};
-use chat_domain::store::{JobOutcome, SharedJob};
+use chat_domain::store::{JobOutcome, SendStages, SharedJob};
 use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
@@ -70,19 +75,19 @@ pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(100);
 /// The writer's answer to one queued send.
 enum Reply {
     /// Committed (its payload), or a storage error.
-    Done(Result<Box<dyn Any + Send>, RepoError>),
+    Done(Result<Box<dyn Any + Send>, RepoError>, SendStages),
     /// The job panicked.
     Panicked(Box<dyn Any + Send>),
     /// The shared transaction rolled back: run the job alone.
-    Alone(SharedJob),
+    Alone(SharedJob, SendStages),
 }
 
 /// What became of a submitted send.
 pub(crate) enum Submitted {
     /// Committed with others (its payload), or failed for good.
-    Done(Result<Box<dyn Any + Send>, RepoError>),
-    /// Run it alone, on the requests' pool.
-    Alone(SharedJob),
+    Done(Result<Box<dyn Any + Send>, RepoError>, SendStages),
+    /// Run it alone, on the requests' pool (`split` is set in its stages).
+    Alone(SharedJob, SendStages),
 }
 
 /// A send waiting for the writer.
@@ -92,6 +97,7 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
     abandoned: Abandoned,
     queued: Instant,
+    stages: SendStages,
 }
 
 /// The handle requests queue their sends on; the writer thread stops when the last
@@ -149,18 +155,20 @@ impl GroupCommit {
     ) -> Submitted {
         let (reply, answer) = oneshot::channel();
         let abandoned: Abandoned = Arc::new(AtomicBool::new(false));
-        let pending = Pending { use_case, job, reply, abandoned: Arc::clone(&abandoned), queued: Instant::now() };
+        let queued = Instant::now();
+        let stages = SendStages { queued: Some(queued), ..SendStages::default() };
+        let pending = Pending { use_case, job, reply, abandoned: Arc::clone(&abandoned), queued, stages };
         if self.queue.send(pending).is_err() {
-            return Submitted::Done(Err(RepoError::internal("the group commit writer has stopped")));
+            return Submitted::Done(Err(RepoError::internal("the group commit writer has stopped")), stages);
         }
         match tokio::time::timeout_at(finish_by.into(), answer).await {
-            Ok(Ok(Reply::Done(result))) => Submitted::Done(result),
-            Ok(Ok(Reply::Alone(job))) => Submitted::Alone(job),
+            Ok(Ok(Reply::Done(result, stages))) => Submitted::Done(result, stages),
+            Ok(Ok(Reply::Alone(job, stages))) => Submitted::Alone(job, stages),
             Ok(Ok(Reply::Panicked(panic))) => std::panic::resume_unwind(panic),
-            Ok(Err(_)) => Submitted::Done(Err(RepoError::internal("the group commit writer dropped a send"))),
+            Ok(Err(_)) => Submitted::Done(Err(RepoError::internal("the group commit writer dropped a send")), stages),
             Err(_) => {
                 abandoned.store(true, Ordering::Release);
-                Submitted::Done(Err(unavailable(Deadline::Transaction(transaction_timeout))))
+                Submitted::Done(Err(unavailable(Deadline::Transaction(transaction_timeout))), stages)
             }
         }
     }
@@ -223,6 +231,10 @@ impl Writer {
                 }
             }
         }
+        let picked = Instant::now();
+        for pending in &mut batch {
+            pending.stages.picked = Some(picked);
+        }
         Some(batch)
     }
 
@@ -245,7 +257,10 @@ impl Writer {
                 (_, Err(panic)) => return Err(SharedAbort::Panicked(i, panic)),
                 (FirstPass::Deferred(append), Ok(_)) => deferred.push((i, append)),
                 (FirstPass::Diverged, Ok(_)) => return Err(SharedAbort::Refused),
-                (FirstPass::Ran, Ok(outcome)) => payloads[i] = Some(committed(outcome)?),
+                (FirstPass::Ran, Ok(outcome)) => {
+                    pending.stages.appended = Some(Instant::now());
+                    payloads[i] = Some(committed(outcome)?);
+                }
             }
         }
         // The deferred appends, together: one statement per round, a round taking at
@@ -257,7 +272,9 @@ impl Writer {
             health::group_commit_appends(appends.len());
             let mut tx = PgTx::with_writer_gate(conn, &self.writers);
             let appended = tx.append_together(&appends).map_err(SharedAbort::Repo)?;
+            let done = Instant::now();
             for (d, answer) in round.into_iter().zip(appended) {
+                live[deferred[d].0].stages.appended = Some(done);
                 answers[d] = Some(answer);
             }
         }
@@ -293,7 +310,7 @@ impl Writer {
             if waited > self.checkout_timeout {
                 health::checkout_timed_out();
                 let shed = unavailable(Deadline::Checkout(self.checkout_timeout));
-                let _ = pending.reply.send(Reply::Done(Err(shed)));
+                let _ = pending.reply.send(Reply::Done(Err(shed), pending.stages));
                 continue;
             }
             health::checkout_waited(waited);
@@ -309,7 +326,8 @@ impl Writer {
                 health::checkout_timed_out();
                 let reason = e.to_string();
                 for pending in live {
-                    let _ = pending.reply.send(Reply::Done(Err(RepoError::Unavailable(reason.clone().into()))));
+                    let unavailable = RepoError::Unavailable(reason.clone().into());
+                    let _ = pending.reply.send(Reply::Done(Err(unavailable), pending.stages));
                 }
                 return;
             }
@@ -317,14 +335,17 @@ impl Writer {
         health::group_commit_batch(live.len());
         let began = Instant::now();
         let attempt = conn.transaction(|conn| self.run_together(conn, &mut live));
-        let took = began.elapsed();
+        let committed = Instant::now();
+        let took = committed - began;
+        let batch = live.len();
         let mut panicked = None;
         match attempt {
             Ok(payloads) => {
                 self.health.up();
                 for (pending, payload) in live.into_iter().zip(payloads) {
                     health::use_case_ran(pending.use_case, Outcome::Commit, took);
-                    let _ = pending.reply.send(Reply::Done(Ok(payload)));
+                    let stages = SendStages { committed: Some(committed), batch, ..pending.stages };
+                    let _ = pending.reply.send(Reply::Done(Ok(payload), stages));
                 }
                 return;
             }
@@ -339,7 +360,7 @@ impl Writer {
         for (i, pending) in live.into_iter().enumerate() {
             let reply = match panicked.take_if(|(at, _)| *at == i) {
                 Some((_, panic)) => Reply::Panicked(panic),
-                None => Reply::Alone(pending.job),
+                None => Reply::Alone(pending.job, SendStages { batch, split: true, ..pending.stages }),
             };
             let _ = pending.reply.send(reply);
         }

@@ -25,6 +25,7 @@ use crate::extract::Validated;
 use crate::problem::{ADMIN_ONLY, ApiError};
 use crate::rate_limit::Budget;
 use crate::realtime::protocol::{AckFrame, AckMessage, NoFields, RawFrame, ResumeRequest, TypingRequest};
+use crate::send_trace::SendClock;
 
 impl From<direct_messages::DmPostError> for ApiError {
     fn from(e: direct_messages::DmPostError) -> Self {
@@ -165,24 +166,28 @@ impl Connection {
 
     /// `POST /api/user/chat/support/messages`.
     async fn support_message(&mut self, frame: RawFrame) -> Result<AckFrame, ApiError> {
+        let clock = SendClock::start();
         self.spend(Budget::Sends)?;
         let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
         let settings = self.state.settings.support.clone();
-        let sent =
-            self.state.perform_send(move |tx| support::send_support_message(tx, &caller, &settings, &new)).await?;
+        let sent = self
+            .state
+            .perform_send(clock, move |tx| support::send_support_message(tx, &caller, &settings, &new))
+            .await?;
         Ok(self.ack_message(sent.message))
     }
 
     /// `POST /api/admin/chat/support/{id}/messages`.
     async fn support_response(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
+        let clock = SendClock::start();
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
         let (voice, new) = frame.body::<SupportReplyRequest>()?.validated()?;
         let caller = self.principal;
         let sent = self
             .state
-            .perform_send(move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new))
+            .perform_send(clock, move |tx| support::reply_to_support(tx, &caller, conversation, voice, &new))
             .await?;
         Ok(self.ack_message(sent.message))
     }
@@ -190,12 +195,15 @@ impl Connection {
     /// `POST /api/user/chat/direct-messages/{id}/messages`, and for admins outside their
     /// own DMs `POST /api/admin/chat/direct-messages/{id}/messages`.
     async fn dm_message(&mut self, mut frame: RawFrame) -> Result<AckFrame, ApiError> {
+        let clock = SendClock::start();
         self.spend(Budget::Sends)?;
         let conversation = frame.conversation()?;
         let new = frame.body::<SendMessageRequest>()?.validated()?;
         let caller = self.principal;
-        let sent =
-            self.state.perform_send(move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new)).await?;
+        let sent = self
+            .state
+            .perform_send(clock, move |tx| direct_messages::send_in_dm(tx, &caller, conversation, &new))
+            .await?;
         Ok(self.ack_message(sent.message))
     }
 
