@@ -105,6 +105,11 @@ pub fn server(
     let head_timeout = state.settings.head_timeout;
     let mut server = HttpServer::new(move || chat_api::app(state.clone()).wrap(from_fn(close_when_draining)))
         .client_request_timeout(head_timeout)
+        // Small frames (a typing event, a message to one socket) go out at once: with
+        // Nagle's algorithm on (actix's default leaves the OS's), a frame written while
+        // the previous one is unacknowledged waits for the peer's delayed ACK, about
+        // 40 ms (docs/performance.md: the typing and send-to-receive tails).
+        .tcp_nodelay(true)
         .shutdown_timeout(shutdown_timeout.as_secs())
         // Our own handler closes the sockets first (actix's would leave them open until
         // the timeout, and the client would see 1006 instead of 1001).
