@@ -17,7 +17,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
 use crate::messages::{LAST_MESSAGE_COLUMNS, LAST_MESSAGE_JOINS, LastMessageRow};
-use crate::prepared::{Prepared, Shapes, prepared};
+use crate::prepared::{Prepared, Shapes, literal_or_null, prepared};
 use crate::schema::{chat_fake_users, chat_user_blocks, users};
 use crate::tx::PgTx;
 
@@ -558,17 +558,14 @@ impl DmListFilter {
 
     /// The same values as SQL literals, for `EXECUTE` (which takes no bound parameters).
     pub(crate) fn literals(&self) -> String {
-        fn or_null(value: Option<String>) -> String {
-            value.unwrap_or_else(|| "NULL".to_owned())
-        }
         let (at, id) = cursor_parts(self.after);
         format!(
             "{}, {}, {}, {}, {}, {id}, {}",
-            or_null(self.user.map(|u| u.get().to_string())),
-            or_null(self.persona.map(|p| p.get().to_string())),
-            or_null(self.kind.map(|k| format!("'{}'", user2_type(k)))),
+            literal_or_null(self.user.map(|u| u.get().to_string())),
+            literal_or_null(self.persona.map(|p| p.get().to_string())),
+            literal_or_null(self.kind.map(|k| format!("'{}'", user2_type(k)))),
             self.waiting,
-            or_null(at.map(|at| format!("'{}'", at.to_rfc3339()))),
+            literal_or_null(at.map(|at| format!("'{}'", at.to_rfc3339()))),
             self.fetch,
         )
     }

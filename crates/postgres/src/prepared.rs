@@ -71,3 +71,9 @@ impl<const N: usize> Shapes<N> {
         self.0[shape].get_or_init(build)
     }
 }
+
+/// A parameter's value written as an SQL literal (`value`, already quoted where its type
+/// needs it) or `NULL`, for `EXECUTE`, which takes no bound parameters (the plans tests).
+pub(crate) fn literal_or_null(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "NULL".to_owned())
+}

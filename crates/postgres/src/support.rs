@@ -17,7 +17,7 @@ use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 
 use crate::error::OrRepoError;
 use crate::messages::{LAST_MESSAGE_COLUMNS, LAST_MESSAGE_JOINS, LastMessageRow};
-use crate::prepared::{Prepared, Shapes, prepared};
+use crate::prepared::{Prepared, Shapes, literal_or_null, prepared};
 use crate::schema::{chat_fake_users, direct_messages};
 use crate::tx::PgTx;
 
@@ -304,17 +304,14 @@ impl QueueParameters {
 
     /// The same values as SQL literals, for `EXECUTE` (which takes no bound parameters).
     pub(crate) fn literals(&self) -> String {
-        fn or_null(value: Option<String>) -> String {
-            value.unwrap_or_else(|| "NULL".to_owned())
-        }
         format!(
             "{}, {}, {}, {}, {}, {}",
-            or_null(self.cursor.0.map(|at| format!("'{}'", at.to_rfc3339()))),
+            literal_or_null(self.cursor.0.map(|at| format!("'{}'", at.to_rfc3339()))),
             self.cursor.1,
-            or_null(self.assignee.map(|id| id.to_string())),
-            or_null(self.persona.map(|id| id.to_string())),
+            literal_or_null(self.assignee.map(|id| id.to_string())),
+            literal_or_null(self.persona.map(|id| id.to_string())),
             self.fetch,
-            or_null(self.status.map(|status| format!("'{status}'"))),
+            literal_or_null(self.status.map(|status| format!("'{status}'"))),
         )
     }
 }
