@@ -80,7 +80,7 @@ pub struct PoolArgs {
     #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_BATCH", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub group_commit_max_batch: u32,
     /// Group-commit writers, each with a connection of its own.
-    #[arg(long, env = "CHAT_GROUP_COMMIT_WRITERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, env = "CHAT_GROUP_COMMIT_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub group_commit_writers: u32,
     /// How long a batch of two or more sends may wait for more (µs; a lone send never
     /// waits). At most 1 ms.

@@ -65,7 +65,7 @@ pub struct GroupCommitConfig {
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        Self { max_batch: 64, max_wait: Duration::ZERO, writers: 4 }
+        Self { max_batch: 64, max_wait: Duration::ZERO, writers: 2 }
     }
 }
 
