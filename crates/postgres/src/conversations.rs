@@ -13,7 +13,7 @@ use diesel::dsl::now;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::error::OrRepoError;
@@ -218,10 +218,11 @@ impl PgTx<'_> {
     /// conversation by id and as a user's support one, break its unique position).
     pub fn append_together(&mut self, appends: &[Append]) -> Result<Vec<Appended>, RepoError> {
         for (i, append) in appends.iter().enumerate() {
-            if appends[..i].iter().any(|earlier| earlier.target == append.target) {
+            let row = RowKey::of(&append.target);
+            if appends[..i].iter().any(|earlier| RowKey::of(&earlier.target) == row) {
                 return Err(RepoError::internal("two appends to one conversation in one statement"));
             }
-            if let AppendTarget::Conversation(id) = append.target {
+            if let RowKey::Id(id) = row {
                 self.enter_writer(id)?;
             }
         }
@@ -234,6 +235,7 @@ impl PgTx<'_> {
                 .ok_or_else(|| RepoError::internal("the append statement answered a send it was not given"))?;
             let before = ConversationState::try_from(row.state)?;
             *answer = match row.message.into_message(before.id)? {
+                None if row.blocked => Appended::Blocked,
                 Some(message) => Appended::Stored { before, message },
                 None => Appended::Duplicate { conversation: before },
             };
@@ -242,13 +244,35 @@ impl PgTx<'_> {
     }
 }
 
+/// The conversation row an append target names: two appends to one row cannot share a
+/// statement (each would read the same `last_seq`), whichever targets name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowKey {
+    /// By id (a conversation, or a DM as one of its users).
+    Id(ConversationId),
+    /// The support conversation of a user.
+    SupportOf(UserId),
+}
+
+impl RowKey {
+    pub(crate) const fn of(target: &AppendTarget) -> Self {
+        match *target {
+            AppendTarget::Conversation(id, _) | AppendTarget::DmOf(id) => Self::Id(id),
+            AppendTarget::SupportOf(user) => Self::SupportOf(user),
+        }
+    }
+}
+
 /// What the append statement returns for each send that found its conversation: which
-/// send (`ord`, from 1), the row before (locked), and the message when one was stored
-/// (all its columns NULL when the key was taken).
+/// send (`ord`, from 1), the row before (locked), whether a block refused it, and the
+/// message when one was stored (all its columns NULL when the key was taken or a block
+/// refused it).
 #[derive(QueryableByName)]
 struct AppendRow {
     #[diesel(sql_type = BigInt)]
     ord: i64,
+    #[diesel(sql_type = Bool)]
+    blocked: bool,
     #[diesel(embed)]
     state: StateRow,
     #[diesel(embed)]
@@ -263,11 +287,16 @@ struct AppendRow {
 ///    writers locking overlapping sets cannot deadlock; a concurrent append waits here,
 ///    and then reads the row as that append left it), found by id (`$1`) or as the
 ///    support conversation of a user (`$2`, the partial unique index on its owner);
-///    `t` pairs each send with its row;
-/// 3. `m` inserts each message at its row's `last_seq + 1`; `ON CONFLICT ... DO NOTHING`
-///    on the idempotency index inserts nothing when the key is taken (the index sees a
-///    key committed while this statement waited for the lock, which the snapshot does
-///    not);
+///    `t` pairs each send with its row. A send without a side (`$9` NULL: a user's own
+///    DM send, `AppendTarget::DmOf`) pairs only with a DM whose users include its sender
+///    (a user DM's two users, a persona DM's user: the participant rule of
+///    `direct_messages::user`), takes the sender's side there (side one is `user1_id`,
+///    as `ConversationState::side_of`), and is `blocked` in a user-to-user DM while a
+///    `chat_user_blocks` row stands between its users, either way;
+/// 3. `m` inserts each message that is not blocked at its row's `last_seq + 1`;
+///    `ON CONFLICT ... DO NOTHING` on the idempotency index inserts nothing when the key
+///    is taken (the index sees a key committed while this statement waited for the
+///    lock, which the snapshot does not);
 /// 4. `u` applies each inserted message's effect to its row, as
 ///    `ConversationState::apply_message` does: the next position, the sender's side has
 ///    read up to the message, the other side one more unread (saturating), the last
@@ -276,10 +305,10 @@ struct AppendRow {
 ///    wait).
 ///
 /// The final `SELECT` returns, for each send whose conversation exists, its `ord`, the
-/// row as `c` read it and the message (NULLs when none was inserted). Binds, one array
-/// element per send: $1 conversation id (or NULL), $2 support user (or NULL), $3 sender
-/// type, $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client id, $9
-/// side (1 or 2).
+/// row as `c` read it, `blocked`, and the message (NULLs when none was inserted). Binds,
+/// one array element per send: $1 conversation id (or NULL), $2 support user (or NULL),
+/// $3 sender type, $4 sender id, $5 acting admin, $6 content, $7 message type, $8 client
+/// id, $9 side (1 or 2; NULL for a user's own DM send).
 pub(crate) const APPEND_SQL: &str = "WITH i AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],
                          $8::uuid[], $9::int[])
@@ -295,14 +324,21 @@ pub(crate) const APPEND_SQL: &str = "WITH i AS (
     FOR UPDATE
 ), t AS (
     SELECT c.*, i.sender_type, i.sender_id, i.acting_admin_id, i.content, i.message_type, i.client_message_id,
-           i.side, i.ord
+           COALESCE(i.side, CASE WHEN c.user1_id = i.sender_id THEN 1 ELSE 2 END) AS side, i.ord,
+           (i.side IS NULL AND c.user2_type = 'real_user' AND EXISTS (
+               SELECT 1 FROM chat_user_blocks b
+               WHERE (b.blocker_id = c.user1_id AND b.blocked_id = c.user2_id)
+                  OR (b.blocker_id = c.user2_id AND b.blocked_id = c.user1_id))) AS blocked
     FROM i JOIN c ON c.id = i.conversation_id OR (c.conversation_type = 'support' AND c.user1_id = i.support_user)
+    WHERE i.side IS NOT NULL
+       OR (c.conversation_type = 'user_dm' AND i.sender_type = 'real_user'
+           AND (c.user1_id = i.sender_id OR (c.user2_type = 'real_user' AND c.user2_id = i.sender_id)))
 ), m AS (
     INSERT INTO dm_messages
         (conversation_id, sender_type, sender_id, acting_admin_id, content, message_type, client_message_id, seq)
     SELECT t.id, t.sender_type, t.sender_id, t.acting_admin_id, t.content, t.message_type, t.client_message_id,
            t.last_seq + 1
-    FROM t ORDER BY t.ord
+    FROM t WHERE NOT t.blocked ORDER BY t.ord
     ON CONFLICT (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING *
 ), u AS (
@@ -358,7 +394,7 @@ fn bind_appends(q: BoxedSqlQuery<'static, Pg, SqlQuery>, appends: &[Append]) -> 
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for append in appends {
         let (conversation, support_user) = match append.target {
-            AppendTarget::Conversation(id) => (Some(id.get()), None),
+            AppendTarget::Conversation(id, _) | AppendTarget::DmOf(id) => (Some(id.get()), None),
             AppendTarget::SupportOf(user) => (None, Some(user.get())),
         };
         let (sender_type, sender_id, acting_admin) = author_columns(&append.author);
@@ -370,10 +406,10 @@ fn bind_appends(q: BoxedSqlQuery<'static, Pg, SqlQuery>, appends: &[Append]) -> 
         contents.push(append.body.content().to_owned());
         kinds.push(append.body.kind().as_str());
         client_ids.push(append.client_id);
-        sides.push(match append.side {
+        sides.push(append.target.side().map(|side| match side {
             Side::One => 1,
             Side::Two => 2,
-        });
+        }));
     }
     q.bind::<Array<Nullable<BigInt>>, _>(conversations)
         .bind::<Array<Nullable<Int4>>, _>(support_users)
@@ -383,7 +419,7 @@ fn bind_appends(q: BoxedSqlQuery<'static, Pg, SqlQuery>, appends: &[Append]) -> 
         .bind::<Array<Text>, _>(contents)
         .bind::<Array<Text>, _>(kinds)
         .bind::<Array<Nullable<SqlUuid>>, _>(client_ids)
-        .bind::<Array<Int4>, _>(sides)
+        .bind::<Array<Nullable<Int4>>, _>(sides)
 }
 
 /// A history page, prepared: the SQL and its binds ($1 conversation, $2 cursor message

@@ -41,6 +41,10 @@ pub enum HotPath {
     /// [`Self::SendAppendToSupport`] as the generic plan the group-commit writers run
     /// (`plan_cache_mode = force_generic_plan` on their connections).
     SendAppendToSupportGeneric(UserId),
+    /// The one statement of a user's own send to a DM (found and checked by the append).
+    SendAppendToDm(ConversationId, UserId),
+    /// [`Self::SendAppendToDm`] as the group-commit writers' generic plan.
+    SendAppendToDmGeneric(ConversationId, UserId),
     /// A page of a user's DM list, most recent activity first.
     UserDmList(UserId, DmListQuery),
     /// A page of every DM, for admins, by activity.
@@ -101,12 +105,17 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             };
             explain_history_query(id, &query).load(&mut conn)?
         }
-        HotPath::SendAppendToSupportGeneric(user) => {
+        HotPath::SendAppendToSupportGeneric(_) | HotPath::SendAppendToDmGeneric(..) => {
             conn.batch_execute(&format!("SET plan_cache_mode = force_generic_plan; PREPARE hot AS {APPEND_SQL}"))?;
-            let user = user.get();
+            // $1 conversation, $2 support user, $4 sender, $9 side, as one-element arrays.
+            let (conversation, support_user, sender, side) = match path {
+                HotPath::SendAppendToSupportGeneric(user) => ("NULL".into(), user.to_string(), user, "1"),
+                HotPath::SendAppendToDmGeneric(id, user) => (id.to_string(), "NULL".into(), user, "NULL"),
+                _ => unreachable!("matched above"),
+            };
             diesel::sql_query(format!(
-                "EXPLAIN EXECUTE hot('{{NULL}}', '{{{user}}}', '{{real_user}}', '{{{user}}}', '{{NULL}}', '{{hello}}', \
-                 '{{text}}', '{{NULL}}', '{{1}}')"
+                "EXPLAIN EXECUTE hot('{{{conversation}}}', '{{{support_user}}}', '{{real_user}}', '{{{sender}}}', \
+                 '{{NULL}}', '{{hello}}', '{{text}}', '{{NULL}}', '{{{side}}}')"
             ))
             .load(&mut conn)?
         }
@@ -125,15 +134,16 @@ pub fn explain(database_url: &str, path: HotPath) -> Result<String, diesel::resu
             let filter = dm_list_filter(path);
             generic_plan(&mut conn, DmListFilter::TYPES, dm_list_sql(&filter), &filter.literals())?
         }
-        HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) => {
+        HotPath::SendAppend(_) | HotPath::SendAppendToSupport(_) | HotPath::SendAppendToDm(..) => {
             let (target, author) = match path {
                 HotPath::SendAppendToSupport(user) => (AppendTarget::SupportOf(user), Author::User(user)),
-                HotPath::SendAppend(id) => (AppendTarget::Conversation(id), Author::User(UserId(1))),
+                HotPath::SendAppend(id) => (AppendTarget::Conversation(id, Side::One), Author::User(UserId(1))),
+                HotPath::SendAppendToDm(id, user) => (AppendTarget::DmOf(id), Author::User(user)),
                 _ => unreachable!("matched above"),
             };
             let body = MessageBody::parse(MessageKind::Text, "hello")
                 .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
-            let append = Append { target, author, side: Side::One, body, client_id: Some(uuid::Uuid::nil()) };
+            let append = Append { target, author, body, client_id: Some(uuid::Uuid::nil()) };
             explain_append_query(&append).load(&mut conn)?
         }
         HotPath::SendClientIdLookup(id) => diesel::sql_query(format!("EXPLAIN {}", client_id_sql()))

@@ -172,9 +172,8 @@ mod tests {
 
     fn append(to: i64) -> Append {
         Append {
-            target: AppendTarget::Conversation(ConversationId(to)),
+            target: AppendTarget::Conversation(ConversationId(to), Side::One),
             author: Author::User(UserId(1)),
-            side: Side::One,
             body: MessageBody::parse(MessageKind::Text, "hi").unwrap(),
             client_id: None,
         }

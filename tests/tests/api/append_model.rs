@@ -2,16 +2,21 @@
 //!
 //! `ConversationRepository::append` applies a message's effect on its conversation row
 //! in one statement (`crates/postgres/src/conversations.rs`); the domain states the same
-//! effect as `ConversationState::apply_message`. This property test runs both on the
-//! same random sequences of sends (user and staff, in a support conversation and in a
-//! DM, with idempotency keys drawn from a small pool so that retries, reused keys and
-//! keys taken by the other side happen), resolves and archives, and after every step
-//! compares the row PostgreSQL holds with the model's, field by field, and the outcome
-//! of each send with the one the model predicts.
+//! effect as `ConversationState::apply_message`. For a user's own DM send
+//! (`AppendTarget::DmOf`) the statement also decides what the use case no longer reads
+//! first: whether the sender is one of the DM's users (else the DM is missing, as for an
+//! outsider), their side, and whether a block stands between the users. This property
+//! test runs both on the same random sequences of sends (user and staff in a support
+//! conversation, either user and an outsider in a DM, with idempotency keys drawn from
+//! a small pool so that retries, reused keys and keys taken by the other side happen),
+//! blocks and unblocks either way, resolves and archives, and after every step compares
+//! the row PostgreSQL holds with the model's, field by field, and the outcome of each
+//! send with the one the model predicts.
 
 use std::collections::HashMap;
 
 use chat_domain::access::Author;
+use chat_domain::access::Participants;
 use chat_domain::conversations::{
     Append, AppendError, AppendTarget, Appended, ConversationRepository, ConversationState, MessageBody, MessageKind,
     NewMessage, Sent, Side, append_message,
@@ -35,6 +40,10 @@ enum Op {
     Resolve,
     /// One side archives the DM.
     Archive(Side),
+    /// The DM's user on this side blocks (`true`) or unblocks the other.
+    Block(Side, bool),
+    /// A user who is not in the DM sends to it by its id (key, content).
+    Outsider(Option<usize>, usize),
     /// A message to each conversation in one statement, as group commit appends the
     /// sends of a batch: (side, key, content) for the support conversation, then the DM.
     Together([(Side, Option<usize>, usize); 2]),
@@ -47,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(support, side, key, content)| Op::Send { support, side, key, content }),
         1 => Just(Op::Resolve),
         1 => side.clone().prop_map(Op::Archive),
+        1 => (side.clone(), proptest::bool::weighted(0.6)).prop_map(|(side, on)| Op::Block(side, on)),
+        1 => (proptest::option::weighted(0.7, 0..4usize), 0..2usize).prop_map(|(key, content)| Op::Outsider(key, content)),
         3 => [
             (side.clone(), proptest::option::weighted(0.7, 0..4usize), 0..2usize),
             (side, proptest::option::weighted(0.7, 0..4usize), 0..2usize),
@@ -62,6 +73,8 @@ enum Outcome {
     Retry,
     KeyReused,
     ClientIdReused,
+    Blocked,
+    Missing,
 }
 
 struct World {
@@ -69,6 +82,10 @@ struct World {
     admin: Principal,
     support: ConversationState,
     dm: ConversationState,
+    /// A user in neither conversation.
+    outsider: UserId,
+    /// Whether the DM's user on side one blocks the other, and side two's.
+    blocks: [bool; 2],
     keys: [Uuid; 4],
     /// Per conversation and key: who used it and for which content.
     used: HashMap<(ConversationId, usize), (Author, usize)>,
@@ -82,6 +99,7 @@ impl World {
         let user = UserId(db.insert_user(&format!("u{tag}")));
         let other = UserId(db.insert_user(&format!("o{tag}")));
         let admin = Principal::admin(UserId(db.insert_user(&format!("a{tag}"))));
+        let outsider = UserId(db.insert_user(&format!("x{tag}")));
         let mut conn = db.conn();
         let (support, dm) = conn
             .transaction::<_, diesel::result::Error, _>(|conn| {
@@ -94,7 +112,7 @@ impl World {
             })
             .unwrap();
         let keys = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
-        Self { conn, admin, support, dm, keys, used: HashMap::new() }
+        Self { conn, admin, support, dm, outsider, blocks: [false; 2], keys, used: HashMap::new() }
     }
 
     fn author(&self, support: bool, side: Side) -> Author {
@@ -102,7 +120,7 @@ impl World {
         match (support, side, state.participants) {
             (_, Side::One, _) => Author::User(state.user_one()),
             (true, Side::Two, _) => Author::Team { admin: self.admin.user_id },
-            (false, Side::Two, chat_domain::access::Participants::UserDm { b, .. }) => Author::User(b),
+            (false, Side::Two, Participants::UserDm { b, .. }) => Author::User(b),
             (false, Side::Two, other) => panic!("not a user DM: {other:?}"),
         }
     }
@@ -122,6 +140,25 @@ impl World {
                 self.support.support.get_or_insert_default().set_status(SupportStatus::Resolved, now);
                 self.compare(true)
             }
+            Op::Block(side, on) => {
+                let Participants::UserDm { a, b } = self.dm.participants else { unreachable!("a user DM") };
+                let (blocker, blocked) = if side == Side::One { (a, b) } else { (b, a) };
+                self.in_tx(|tx| {
+                    if on { tx.block(blocker, blocked) } else { tx.unblock(blocker, blocked) }
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })?;
+                self.blocks[usize::from(side == Side::Two)] = on;
+                self.compare(false)
+            }
+            Op::Outsider(key, content) => {
+                let (_, new, _) = self.plan(false, Side::One, key, content);
+                let (id, outsider) = (self.dm.id, self.outsider);
+                let result =
+                    self.in_tx(|tx| Ok(append_message(tx, AppendTarget::DmOf(id), Author::User(outsider), &new)))?;
+                prop_assert!(matches!(result, Ok(None)), "an outsider's send finds no DM: {result:?}");
+                self.compare(false)
+            }
             Op::Archive(side) => {
                 let (id, now) = (self.dm.id, now());
                 self.in_tx(|tx| {
@@ -140,6 +177,8 @@ impl World {
         let author = self.author(support, side);
         let id = if support { self.support.id } else { self.dm.id };
         let expected = match key.and_then(|k| self.used.get(&(id, k))) {
+            // A block is checked before the key: a blocked retry is blocked.
+            _ if !support && self.blocks.contains(&true) => Outcome::Blocked,
             None => Outcome::Created,
             Some((by, _)) if *by != author => Outcome::ClientIdReused,
             Some((_, c)) if *c != content => Outcome::KeyReused,
@@ -149,13 +188,14 @@ impl World {
             body: MessageBody::parse(MessageKind::Text, CONTENTS[content]).unwrap(),
             client_message_id: key.map(|k| self.keys[k]),
         };
-        // The support user's own sends find their row by owner, as the user route does.
-        let target = if support && side == Side::One {
-            AppendTarget::SupportOf(self.support.user_one())
-        } else {
-            AppendTarget::Conversation(id)
+        // The support user's own sends find their row by owner, and a DM's users send as
+        // themselves, as the user routes do; the team answers by id.
+        let target = match (support, side) {
+            (true, Side::One) => AppendTarget::SupportOf(self.support.user_one()),
+            (true, Side::Two) => AppendTarget::Conversation(id, Side::Two),
+            (false, _) => AppendTarget::DmOf(id),
         };
-        let append = Append { target, author, side, body: new.body.clone(), client_id: new.client_message_id };
+        let append = Append { target, author, body: new.body.clone(), client_id: new.client_message_id };
         (expected, new, append)
     }
 
@@ -181,16 +221,17 @@ impl World {
 
     fn send(&mut self, support: bool, side: Side, key: Option<usize>, content: usize) -> Result<(), TestCaseError> {
         let (expected, new, append) = self.plan(support, side, key, content);
-        let result = self.in_tx(|tx| Ok(append_message(tx, append.target, append.author, side, &new)))?;
+        let result = self.in_tx(|tx| Ok(append_message(tx, append.target, append.author, &new)))?;
         let actual = match result {
             Ok(Some(sent)) if sent.created => {
                 self.stored(support, side, &sent, key, content)?;
                 Outcome::Created
             }
             Ok(Some(_)) => Outcome::Retry,
-            Ok(None) => return Err(TestCaseError::fail("the conversation exists")),
+            Ok(None) => Outcome::Missing,
             Err(AppendError::KeyReused) => Outcome::KeyReused,
             Err(AppendError::ClientIdReused) => Outcome::ClientIdReused,
+            Err(AppendError::Blocked) => Outcome::Blocked,
             Err(AppendError::Repo(e)) => return Err(TestCaseError::fail(format!("storage failed: {e:?}"))),
         };
         prop_assert_eq!(actual, expected);
@@ -220,9 +261,10 @@ impl World {
                     self.stored(support, side, &sent, key, content)?;
                 }
                 Appended::Duplicate { conversation } => {
-                    prop_assert_ne!(expected, Outcome::Created);
+                    prop_assert!(matches!(expected, Outcome::Retry | Outcome::KeyReused | Outcome::ClientIdReused));
                     prop_assert_eq!(conversation.id, model.id);
                 }
+                Appended::Blocked => prop_assert_eq!(expected, Outcome::Blocked),
                 Appended::Missing => return Err(TestCaseError::fail("the conversation exists")),
             }
         }

@@ -188,6 +188,57 @@ async fn a_refused_send_fails_alone_and_the_others_of_its_batch_commit() {
     assert!(batched_messages(&app) > 0, "the good sends shared transactions");
 }
 
+/// Users' DM sends read nothing first, so they join the batch's one statement like
+/// support sends: waves of sends from both users of eight DMs share statements, while in
+/// the same waves a blocked pair's sends and an outsider's sends to a DM's id are refused
+/// (403 and the same 404 as a missing DM), fail alone and store nothing.
+#[tokio::test]
+async fn dm_sends_share_the_batch_statement_and_blocked_or_foreign_ones_fail_alone() {
+    let app = TestApp::spawn_with(TestDb::migrated(), pool(true)).await;
+    let users: Vec<(i32, String)> = (0..18).map(|i| app.user(&format!("u{i}"))).collect();
+    let (outsider_id, outsider) = app.user("outsider");
+    let ids: Vec<i32> = users.iter().map(|(id, _)| *id).chain([outsider_id]).collect();
+    app.db.group("Main", "main", &ids);
+    let path = |dm: i64| format!("/api/user/chat/direct-messages/{dm}/messages");
+    // (messages path, its two users' tokens) of nine DMs.
+    let mut dms = Vec::new();
+    for pair in users.chunks(2) {
+        let [(_, a), (b_id, b)] = pair else { unreachable!("pairs") };
+        dms.push((app.start_dm(a, *b_id).await, [a.clone(), b.clone()]));
+    }
+    // The ninth pair: a first message, then one blocks the other.
+    let (blocked_dm, blocked_pair) = dms.pop().unwrap();
+    let blocked_path = path(blocked_dm);
+    assert_eq!(app.post(&blocked_path, &blocked_pair[1], json!({"content": "hi"})).await.status, 201);
+    let block = format!("/api/user/chat/blocks/{}", users[17].0);
+    assert_eq!(app.call("POST", &block, Some(&blocked_pair[0]), None).await.status, 201);
+    let paths: Vec<String> = dms.iter().map(|(dm, _)| path(*dm)).collect();
+    let missing_path = path(i64::from(i32::MAX));
+
+    let senders: Vec<(&String, &String)> =
+        dms.iter().zip(&paths).flat_map(|((_, tokens), path)| tokens.iter().map(move |token| (path, token))).collect();
+    for round in 0..4 {
+        let good = senders.iter().map(|(path, token)| app.post(path, token, json!({"content": format!("r{round}")})));
+        let refused = blocked_pair.iter().map(|token| app.post(&blocked_path, token, json!({"content": "x"})));
+        let foreign = app.post(&paths[0], &outsider, json!({"content": "let me in"}));
+        let (good, refused, foreign) = futures_util::join!(join_all(good), join_all(refused), foreign);
+        assert!(good.iter().all(|r| r.status == 201), "{:?}", good.iter().map(Value::from_reply).collect::<Vec<_>>());
+        for reply in &refused {
+            assert_eq!((reply.status, reply.code().as_deref()), (403, Some("dm_unavailable")));
+        }
+        let missing = app.post(&missing_path, &outsider, json!({"content": "let me in"})).await;
+        assert_eq!(foreign.status, 404);
+        assert_eq!((foreign.status, foreign.json()), (missing.status, missing.json()), "a foreign DM = a missing one");
+    }
+    assert_eq!(app.db.count(&format!("SELECT count(*) AS n FROM dm_messages WHERE conversation_id = {blocked_dm}")), 1);
+    for (dm, _) in &dms {
+        assert_eq!(row(&app, *dm, "last_seq"), 8, "both users' four sends");
+    }
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages WHERE content = 'let me in'"), 0);
+    assert_gapless(&app);
+    assert!(appended_together(&app) > 0, "DM sends to distinct DMs shared one statement");
+}
+
 /// A readable status for assertion messages.
 trait FromReply {
     fn from_reply(reply: &chat_tests::Reply) -> Value;

@@ -240,6 +240,9 @@ fn the_send_statement_finds_its_row_and_checks_its_key_by_index() {
         (HotPath::SendAppend(ConversationId(7)), &["direct_messages_pkey"][..]),
         (HotPath::SendAppendToSupport(UserId(7)), &["direct_messages_one_support_per_user"][..]),
         (HotPath::SendAppendToSupportGeneric(UserId(7)), &["direct_messages_one_support_per_user"][..]),
+        // The first user DM of the seed, between users 7920 and 20001, sent to by 20001.
+        (HotPath::SendAppendToDm(ConversationId(20001), UserId(20001)), &["direct_messages_pkey"][..]),
+        (HotPath::SendAppendToDmGeneric(ConversationId(20001), UserId(20001)), &["direct_messages_pkey"][..]),
     ];
     for (path, index) in cases {
         let plan = explain(&db.url, path).unwrap();

@@ -9,26 +9,46 @@ use crate::conversations::state::{ConversationState, Side};
 use crate::error::RepoError;
 use crate::ids::{ConversationId, MessageId, UserId};
 
-/// Which conversation a message goes to.
+/// Which conversation a message goes to, and from which side the author speaks there:
+/// the side whose read mark moves to the new message (the other side gets one more
+/// unread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendTarget {
-    /// This conversation.
-    Conversation(ConversationId),
-    /// The support conversation of this user (found by the unique index on its owner,
-    /// so a user's send needs no lookup first); [`Appended::Missing`] until it exists.
+    /// This conversation, the author on this side ([`ConversationState::side_of`]): the
+    /// use case read the row and authorized the author first.
+    Conversation(ConversationId, Side),
+    /// The support conversation of this user, who speaks from side one (found by the
+    /// unique index on its owner, so a user's send needs no lookup first);
+    /// [`Appended::Missing`] until it exists.
     SupportOf(UserId),
+    /// A DM as one of its users, the author ([`Author::User`]), on their side of it: the
+    /// append itself decides what a user's DM send would otherwise read first, so the
+    /// send needs no read before it. A DM the author is not one of the users of is
+    /// [`Appended::Missing`], exactly like one that does not exist; a user-to-user DM
+    /// with a block between its users (either way) is [`Appended::Blocked`].
+    DmOf(ConversationId),
 }
 
-/// One message to append, as the use case decided it: who speaks, from which side.
+impl AppendTarget {
+    /// The author's side when the target names it; `None` for [`Self::DmOf`], whose
+    /// side is the author's in the DM the append finds.
+    pub const fn side(&self) -> Option<Side> {
+        match self {
+            Self::Conversation(_, side) => Some(*side),
+            Self::SupportOf(_) => Some(Side::One),
+            Self::DmOf(_) => None,
+        }
+    }
+}
+
+/// One message to append, as the use case decided it: who speaks, where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Append {
-    /// Where.
+    /// Where, and from which side.
     pub target: AppendTarget,
-    /// Who speaks (authorized by the use case).
+    /// Who speaks (authorized by the use case, or by the target for
+    /// [`AppendTarget::DmOf`]).
     pub author: Author,
-    /// The side the author is on ([`ConversationState::side_of`]): the side whose read
-    /// mark moves to the new message; the other side gets one more unread.
-    pub side: Side,
     /// The validated body.
     pub body: MessageBody,
     /// The client's idempotency key.
@@ -51,8 +71,11 @@ pub enum Appended {
         /// The conversation's row (read under its lock).
         conversation: ConversationState,
     },
-    /// No such conversation.
+    /// No such conversation (for [`AppendTarget::DmOf`]: none the author is a user of).
     Missing,
+    /// [`AppendTarget::DmOf`] only: a block stands between the DM's users; nothing was
+    /// written.
+    Blocked,
 }
 
 /// Storage of conversations' messages and state.
@@ -83,7 +106,16 @@ pub trait ConversationRepository {
     /// - [`Appended::Duplicate`] when `client_id` is already used in this conversation
     ///   (the unique index decides, also against a concurrent append that committed
     ///   while this one waited for the lock); then nothing was written;
-    /// - [`Appended::Missing`] when the target names no conversation.
+    /// - [`Appended::Missing`] when the target names no conversation, and for
+    ///   [`AppendTarget::DmOf`] when the author is not one of the DM's users (the
+    ///   participant rule of `direct_messages::user`: a user DM's two users, a persona
+    ///   DM's user);
+    /// - [`Appended::Blocked`] for [`AppendTarget::DmOf`] in a user-to-user DM while
+    ///   either user blocks the other (checked before the key: a blocked retry is
+    ///   blocked); then nothing was written.
+    ///
+    /// The side the message counts from is the target's ([`AppendTarget::side`]), for
+    /// [`AppendTarget::DmOf`] the author's in the DM found.
     fn append(&mut self, append: &Append) -> Result<Appended, RepoError>;
 
     /// The position (`seq`) of `message` in conversation `id`, or `Ok(None)` when it is not

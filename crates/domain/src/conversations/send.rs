@@ -1,6 +1,6 @@
 //! The shared steps of posting, reading history and marking read.
 
-use crate::access::Author;
+use crate::access::{self, Author, Participants};
 use crate::conversations::message::{Message, NewMessage};
 use crate::conversations::paging::{HistoryQuery, Page};
 use crate::conversations::ports::{Append, AppendTarget, Appended, ConversationRepository};
@@ -14,7 +14,7 @@ pub struct Sent {
     /// The stored message.
     pub message: Message,
     /// Who is in the conversation: the audience of the event a new message causes.
-    pub participants: crate::access::Participants,
+    pub participants: Participants,
     /// `false` when a retry with the same `clientMessageId` found it already stored.
     pub created: bool,
     /// Whether the message changed the support conversation's status (a user message
@@ -32,6 +32,9 @@ pub enum AppendError {
     /// `clientMessageId` here: a retry must repeat the request, not change it.
     #[error("this clientMessageId was already used for another message")]
     KeyReused,
+    /// A block stands between the DM's users ([`AppendTarget::DmOf`] only).
+    #[error("a block stands between the users of this conversation")]
+    Blocked,
     /// Storage failure.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -46,20 +49,29 @@ pub enum AppendError {
 /// [`ConversationState::apply_message`], which the repository applies under the row's
 /// lock and this function replays on the row as it was before, for the events. A retry
 /// (the key is taken) reads the stored message, only then, and compares it.
+///
+/// The row the repository answers with is checked against what the target promised (the
+/// author's side; for [`AppendTarget::DmOf`], a DM the author is one of the users of):
+/// a mismatch is an internal error, which rolls the transaction back.
 pub fn append_message(
     repo: &mut (impl ConversationRepository + ?Sized),
     target: AppendTarget,
     author: Author,
-    side: Side,
     new: &NewMessage,
 ) -> Result<Option<Sent>, AppendError> {
-    let append = Append { target, author, side, body: new.body.clone(), client_id: new.client_message_id };
+    let append = Append { target, author, body: new.body.clone(), client_id: new.client_message_id };
     match repo.append(&append)? {
         Appended::Missing => Ok(None),
+        Appended::Blocked => Err(AppendError::Blocked),
         Appended::Stored { before, message } => {
             let mut state = before;
-            if state.side_of(&author) != side {
-                return Err(RepoError::internal("append: the side does not match the author").into());
+            let side = state.side_of(&author);
+            let promised = match target.side() {
+                Some(given) => given == side,
+                None => own_dm(&state, &author),
+            };
+            if !promised {
+                return Err(RepoError::internal("append: the row does not match the target").into());
             }
             let status_changed = state.apply_message(message.id, message.created_at, side);
             Ok(Some(Sent { message, participants: state.participants, created: true, status_changed }))
@@ -79,6 +91,13 @@ pub fn append_message(
             }
         }
     }
+}
+
+/// Whether `state` is a DM `author` writes in as one of its users: what the repository
+/// decides for [`AppendTarget::DmOf`].
+fn own_dm(state: &ConversationState, author: &Author) -> bool {
+    let is_dm = matches!(state.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. });
+    matches!(author, Author::User(user) if is_dm && access::is_participant(*user, &state.participants))
 }
 
 /// A page of a conversation's history, or `Ok(None)` when the cursor names no message
@@ -102,7 +121,7 @@ pub fn history(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadMark {
     /// Who is in the conversation.
-    pub participants: crate::access::Participants,
+    pub participants: Participants,
     /// Which conversation.
     pub conversation: ConversationId,
     /// Which side read.
@@ -149,7 +168,6 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::access::Participants;
     use crate::conversations::message::{MessageBody, MessageKind};
     use crate::conversations::ports::MockConversationRepository;
     use crate::conversations::state::SideState;
@@ -195,7 +213,8 @@ mod tests {
         NewMessage { body: MessageBody::parse(MessageKind::Text, "hi").unwrap(), client_message_id: client }
     }
 
-    const HERE: AppendTarget = AppendTarget::Conversation(ConversationId(3));
+    const HERE: AppendTarget = AppendTarget::Conversation(ConversationId(3), Side::One);
+    const THERE: AppendTarget = AppendTarget::Conversation(ConversationId(3), Side::Two);
 
     fn stored_append(before: ConversationState, id: i64) -> impl FnMut(&Append) -> Result<Appended, RepoError> {
         move |a| Ok(Appended::Stored { before: before.clone(), message: stored(id, a.author, a.client_id) })
@@ -204,12 +223,9 @@ mod tests {
     #[test]
     fn a_user_message_reopens_support_and_counts_for_the_team() {
         let mut repo = MockConversationRepository::new();
-        repo.expect_append()
-            .withf(|a| a.side == Side::One && a.target == HERE)
-            .times(1)
-            .returning(stored_append(state(), 10));
+        repo.expect_append().withf(|a| a.target == HERE).times(1).returning(stored_append(state(), 10));
         repo.expect_find_by_client_id().never();
-        let sent = append_message(&mut repo, HERE, Author::User(USER), Side::One, &new(None)).unwrap().unwrap();
+        let sent = append_message(&mut repo, HERE, Author::User(USER), &new(None)).unwrap().unwrap();
         assert!(sent.created);
         assert!(sent.status_changed, "pending -> open");
     }
@@ -220,7 +236,7 @@ mod tests {
         let mut repo = MockConversationRepository::new();
         repo.expect_append().times(1).returning(|_| Ok(Appended::Duplicate { conversation: state() }));
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
-        let sent = append_message(&mut repo, HERE, Author::User(USER), Side::One, &new(Some(key))).unwrap().unwrap();
+        let sent = append_message(&mut repo, HERE, Author::User(USER), &new(Some(key))).unwrap().unwrap();
         assert!(!sent.created);
         assert_eq!(sent.message.id, MessageId(10));
     }
@@ -233,7 +249,7 @@ mod tests {
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
         let other =
             NewMessage { body: MessageBody::parse(MessageKind::Text, "bye").unwrap(), client_message_id: Some(key) };
-        let err = append_message(&mut repo, HERE, Author::User(USER), Side::One, &other).unwrap_err();
+        let err = append_message(&mut repo, HERE, Author::User(USER), &other).unwrap_err();
         assert!(matches!(err, AppendError::KeyReused));
     }
 
@@ -244,7 +260,7 @@ mod tests {
         repo.expect_append().returning(|_| Ok(Appended::Duplicate { conversation: state() }));
         repo.expect_find_by_client_id().returning(move |_, _| Ok(Some(stored(10, Author::User(USER), Some(key)))));
         let team = Author::Team { admin: ADMIN };
-        let err = append_message(&mut repo, HERE, team, Side::Two, &new(Some(key))).unwrap_err();
+        let err = append_message(&mut repo, THERE, team, &new(Some(key))).unwrap_err();
         assert!(matches!(err, AppendError::ClientIdReused));
     }
 
@@ -256,7 +272,7 @@ mod tests {
         let mut repo = MockConversationRepository::new();
         repo.expect_append().returning(stored_append(before, 11));
         let persona = Author::Persona { persona: PersonaId(2), admin: ADMIN };
-        let sent = append_message(&mut repo, HERE, persona, Side::Two, &new(None)).unwrap().unwrap();
+        let sent = append_message(&mut repo, THERE, persona, &new(None)).unwrap().unwrap();
         assert!(sent.status_changed, "open -> pending");
     }
 
@@ -265,15 +281,59 @@ mod tests {
         let mut repo = MockConversationRepository::new();
         repo.expect_append().returning(|_| Ok(Appended::Missing));
         let target = AppendTarget::SupportOf(USER);
-        assert!(append_message(&mut repo, target, Author::User(USER), Side::One, &new(None)).unwrap().is_none());
+        assert!(append_message(&mut repo, target, Author::User(USER), &new(None)).unwrap().is_none());
     }
 
     #[test]
     fn a_side_that_does_not_match_the_author_is_refused() {
         let mut repo = MockConversationRepository::new();
         repo.expect_append().returning(stored_append(state(), 12));
-        let err = append_message(&mut repo, HERE, Author::User(USER), Side::Two, &new(None)).unwrap_err();
+        let err = append_message(&mut repo, THERE, Author::User(USER), &new(None)).unwrap_err();
         assert!(matches!(err, AppendError::Repo(_)));
+    }
+
+    fn user_dm(a: UserId, b: UserId) -> ConversationState {
+        ConversationState { participants: Participants::UserDm { a, b }, persona: None, support: None, ..state() }
+    }
+
+    #[test]
+    fn a_dm_send_is_stored_from_either_users_side() {
+        const OTHER: UserId = UserId(8);
+        for before in [user_dm(USER, OTHER), user_dm(OTHER, USER)] {
+            let participants = before.participants;
+            let mut repo = MockConversationRepository::new();
+            repo.expect_append()
+                .withf(|a| a.target == AppendTarget::DmOf(ConversationId(3)) && a.target.side().is_none())
+                .times(1)
+                .returning(stored_append(before, 13));
+            let target = AppendTarget::DmOf(ConversationId(3));
+            let sent = append_message(&mut repo, target, Author::User(USER), &new(None)).unwrap().unwrap();
+            assert!(sent.created);
+            assert_eq!((sent.message.id, sent.participants), (MessageId(13), participants));
+        }
+    }
+
+    #[test]
+    fn a_dm_send_answered_with_a_row_the_author_is_not_in_is_refused() {
+        // The repository promised a DM the author is a user of; anything else (another
+        // pair's DM, a support conversation) is a broken adapter: roll back, store nothing.
+        for before in [user_dm(UserId(8), UserId(9)), state()] {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_append().returning(stored_append(before, 14));
+            let target = AppendTarget::DmOf(ConversationId(3));
+            let err = append_message(&mut repo, target, Author::User(USER), &new(None)).unwrap_err();
+            assert!(matches!(err, AppendError::Repo(_)));
+        }
+    }
+
+    #[test]
+    fn a_blocked_dm_send_is_refused_and_reads_nothing() {
+        let mut repo = MockConversationRepository::new();
+        repo.expect_append().times(1).returning(|_| Ok(Appended::Blocked));
+        repo.expect_find_by_client_id().never();
+        let target = AppendTarget::DmOf(ConversationId(3));
+        let err = append_message(&mut repo, target, Author::User(USER), &new(Some(Uuid::new_v4()))).unwrap_err();
+        assert!(matches!(err, AppendError::Blocked));
     }
 
     #[test]

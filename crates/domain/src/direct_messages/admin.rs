@@ -48,6 +48,8 @@ impl From<AppendError> for AdminDmError {
             AppendError::ClientIdReused => Self::ClientIdReused,
             AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
+            // Only a user's own DM send can meet a block; staff write by id.
+            AppendError::Blocked => Self::Repo(RepoError::internal("a block answered a staff send")),
         }
     }
 }
@@ -143,7 +145,7 @@ pub fn reply_in_persona_dm(
         // An admin who is a participant of a user DM writes through the user routes.
         return Err(AdminDmError::UserDmReadOnly);
     }
-    let sent = append_message(repo, AppendTarget::Conversation(id), author, state.side_of(&author), new)?
+    let sent = append_message(repo, AppendTarget::Conversation(id, state.side_of(&author)), author, new)?
         .ok_or(AdminDmError::NotFound)?;
     Ok(Done::sent(sent))
 }
@@ -241,7 +243,10 @@ mod tests {
         let mut repo = MockRepo::new();
         repo.expect_conversation_state().returning(|id| Ok(Some(persona_dm_state(id, UserId(1), PersonaId(4)))));
         repo.expect_append()
-            .withf(|a| a.author == Author::Persona { persona: PersonaId(4), admin: UserId(9) } && a.side == Side::Two)
+            .withf(|a| {
+                a.author == Author::Persona { persona: PersonaId(4), admin: UserId(9) }
+                    && a.target.side() == Some(Side::Two)
+            })
             .times(1)
             .returning(|a| {
                 let before = persona_dm_state(ConversationId(1), UserId(1), PersonaId(4));
@@ -341,9 +346,18 @@ mod tests {
             }
         };
         repo.expect_conversation_state().returning(move |id| Ok(Some(state_of(id))));
-        repo.expect_is_blocked().returning(|_, _| Ok(false));
         repo.expect_append().returning(move |a| {
-            let AppendTarget::Conversation(id) = a.target else { panic!("a DM is named by its id") };
+            // As the adapter answers: a user's own DM send finds only a DM they are in.
+            let id = match (a.target, a.author) {
+                (AppendTarget::DmOf(id), Author::User(user))
+                    if access::is_participant(user, &state_of(id).participants) =>
+                {
+                    id
+                }
+                (AppendTarget::DmOf(_), _) => return Ok(Appended::Missing),
+                (AppendTarget::Conversation(id, _), _) => id,
+                (AppendTarget::SupportOf(_), _) => panic!("a DM is named by its id"),
+            };
             let mut message = crate::direct_messages::test_support::message(1, a.author);
             message.conversation_id = id;
             Ok(Appended::Stored { before: state_of(id), message })
@@ -357,8 +371,12 @@ mod tests {
     #[test]
     fn users_outside_a_dm_get_not_found_never_the_staff_path() {
         let mut repo = MockRepo::new();
-        repo.expect_conversation_state().returning(|id| Ok(Some(persona_dm_state(id, UserId(2), PersonaId(3)))));
-        repo.expect_append().never();
+        // The user's own send finds no DM they are in; nothing else is tried.
+        repo.expect_conversation_state().never();
+        repo.expect_append()
+            .withf(|a| a.target == AppendTarget::DmOf(ConversationId(2)))
+            .times(1)
+            .returning(|_| Ok(Appended::Missing));
         let err = send_in_dm(&mut repo, &Principal::user(UserId(5)), ConversationId(2), &text()).unwrap_err();
         assert!(matches!(err, DmPostError::AsParticipant(UserDmError::NotFound)));
     }

@@ -70,6 +70,8 @@ impl From<AppendError> for ReplyError {
             AppendError::ClientIdReused => Self::ClientIdReused,
             AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
+            // Only a user's own DM send can meet a block.
+            AppendError::Blocked => Self::Repo(RepoError::internal("a block answered a send that is not a DM send")),
         }
     }
 }
@@ -167,7 +169,6 @@ pub fn reply_to_support(
         .conversation_state(id)?
         .filter(|s| matches!(s.participants, Participants::Support { .. }))
         .ok_or(ReplyError::NotFound)?;
-    let here = AppendTarget::Conversation(id);
     if access::is_participant(caller.user_id, &state.participants) {
         // An admin answering their own support conversation from the queue speaks for the
         // team, never as themselves (that is the user route) and never as a persona to
@@ -177,7 +178,8 @@ pub fn reply_to_support(
             Voice::Team | Voice::Default => Author::Team { admin: caller.user_id },
             Voice::Persona(_) => return Err(ReplyError::VoiceNotAllowed),
         };
-        let sent = append_message(repo, here, author, state.side_of(&author), new)?.ok_or(ReplyError::NotFound)?;
+        let here = AppendTarget::Conversation(id, state.side_of(&author));
+        let sent = append_message(repo, here, author, new)?.ok_or(ReplyError::NotFound)?;
         return Ok(Done::sent(sent));
     }
     let asked = match voice {
@@ -193,7 +195,8 @@ pub fn reply_to_support(
         Denied::NotVisible => ReplyError::NotFound,
         Denied::ReadOnly | Denied::VoiceNotAllowed => ReplyError::VoiceNotAllowed,
     })?;
-    let sent = append_message(repo, here, author, state.side_of(&author), new)?.ok_or(ReplyError::NotFound)?;
+    let here = AppendTarget::Conversation(id, state.side_of(&author));
+    let sent = append_message(repo, here, author, new)?.ok_or(ReplyError::NotFound)?;
     Ok(Done::sent(sent))
 }
 
@@ -280,7 +283,7 @@ mod tests {
         });
         repo.expect_find_by_client_id().never();
         repo.expect_append()
-            .withf(move |a| a.author == expected && a.side == Side::Two)
+            .withf(move |a| a.author == expected && a.target.side() == Some(Side::Two))
             .times(1)
             .returning(|a| Ok(Appended::Stored { before: state(USER), message: message(20, a.author) }));
         repo
@@ -325,7 +328,7 @@ mod tests {
             repo.expect_persona_is_active().returning(|_| Ok(true));
             // A staff message: the team's side, and the conversation is answered.
             repo.expect_append()
-                .withf(|a| a.author == Author::Team { admin: UserId(1) } && a.side == Side::Two)
+                .withf(|a| a.author == Author::Team { admin: UserId(1) } && a.target.side() == Some(Side::Two))
                 .times(1)
                 .returning(|a| Ok(Appended::Stored { before: state(UserId(1)), message: message(20, a.author) }));
             let sent = reply_to_support(&mut repo, &ADMIN, ConversationId(1), voice, &text()).unwrap().value;

@@ -48,6 +48,8 @@ impl From<AppendError> for UserSupportError {
             AppendError::ClientIdReused => Self::ClientIdReused,
             AppendError::KeyReused => Self::KeyReused,
             AppendError::Repo(e) => Self::Repo(e),
+            // Only a user's own DM send can meet a block.
+            AppendError::Blocked => Self::Repo(RepoError::internal("a block answered a send that is not a DM send")),
         }
     }
 }
@@ -107,11 +109,11 @@ pub fn send_support_message(
     // append finds the row by its owner (no lookup first). Only a first message creates it.
     let participants = Participants::Support { user: caller.user_id };
     let author = access::authorize_post(caller, &participants, Voice::Own).map_err(|_| UserSupportError::NotFound)?;
-    if let Some(sent) = append_message(repo, AppendTarget::SupportOf(caller.user_id), author, Side::One, new)? {
+    if let Some(sent) = append_message(repo, AppendTarget::SupportOf(caller.user_id), author, new)? {
         return Ok(Done::sent(sent));
     }
     let (id, _) = ensure_support(repo, caller.user_id, settings)?;
-    let sent = append_message(repo, AppendTarget::Conversation(id), author, Side::One, new)?
+    let sent = append_message(repo, AppendTarget::Conversation(id, Side::One), author, new)?
         .ok_or_else(|| RepoError::internal("support conversation vanished"))?;
     Ok(Done::sent(sent))
 }
@@ -199,7 +201,7 @@ mod tests {
         repo.expect_support_id_for_user().never();
         repo.expect_lock_conversation().never();
         repo.expect_append()
-            .withf(|a| a.target == AppendTarget::SupportOf(UserId(7)) && a.side == Side::One)
+            .withf(|a| a.target == AppendTarget::SupportOf(UserId(7)))
             .times(1)
             .returning(|a| Ok(Appended::Stored { before: state(UserId(7)), message: message(3, a.author) }));
         let sent = send_support_message(&mut repo, &ALICE, &SupportSettings::default(), &hello()).unwrap().value;
@@ -218,7 +220,7 @@ mod tests {
         repo.expect_default_support_persona().returning(|| Ok(None));
         repo.expect_create_support().times(1).returning(|_, _| Ok((ConversationId(9), true)));
         repo.expect_append()
-            .withf(|a| a.target == AppendTarget::Conversation(ConversationId(9)))
+            .withf(|a| a.target == AppendTarget::Conversation(ConversationId(9), Side::One))
             .times(1)
             .returning(|a| Ok(Appended::Stored { before: state(UserId(7)), message: message(1, a.author) }));
         let sent = send_support_message(&mut repo, &ALICE, &SupportSettings::default(), &hello()).unwrap().value;

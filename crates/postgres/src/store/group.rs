@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_domain::RepoError;
-use chat_domain::conversations::{Append, AppendTarget, Appended};
+use chat_domain::conversations::{Append, Appended};
 use chat_domain::store::{JobOutcome, SendStages, SharedJob};
 use diesel::PgConnection;
 use diesel::prelude::*;
@@ -46,6 +46,7 @@ use diesel::r2d2::R2D2Connection;
 use tokio::sync::oneshot;
 
 use super::{Abandoned, Deadline, PgPool, WriterGate, checkout, unavailable};
+use crate::conversations::RowKey;
 use crate::health::{self, DbHealth, Outcome};
 use crate::tx::{FirstPass, PgTx};
 
@@ -267,7 +268,7 @@ impl Writer {
         // most one send per conversation (the next send to the same one goes in the
         // next round, after it).
         let mut answers: Vec<Option<Appended>> = deferred.iter().map(|_| None).collect();
-        for round in rounds(deferred.iter().map(|(_, append)| &append.target)) {
+        for round in rounds(deferred.iter().map(|(_, append)| RowKey::of(&append.target))) {
             let appends: Vec<Append> = round.iter().map(|&d| deferred[d].1.clone()).collect();
             health::group_commit_appends(appends.len());
             let mut tx = PgTx::with_writer_gate(conn, &self.writers);
@@ -375,20 +376,20 @@ fn committed(outcome: JobOutcome) -> Result<Box<dyn Any + Send>, SharedAbort> {
     }
 }
 
-/// Splits appends (by their targets, in arrival order) into rounds that name each
-/// target at most once, keeping the order of the appends to one target: the indices of
-/// each round, in order.
-fn rounds<'a>(targets: impl Iterator<Item = &'a AppendTarget>) -> Vec<Vec<usize>> {
+/// Splits appends (by the rows their targets name, in arrival order) into rounds that
+/// name each row at most once, keeping the order of the appends to one row: the indices
+/// of each round, in order.
+fn rounds(rows: impl Iterator<Item = RowKey>) -> Vec<Vec<usize>> {
     let mut rounds: Vec<Vec<usize>> = Vec::new();
-    let mut next_round: Vec<(&AppendTarget, usize)> = Vec::new();
-    for (i, target) in targets.enumerate() {
-        let round = match next_round.iter_mut().find(|(t, _)| *t == target) {
+    let mut next_round: Vec<(RowKey, usize)> = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let round = match next_round.iter_mut().find(|(r, _)| *r == row) {
             Some((_, next)) => {
                 *next += 1;
                 *next - 1
             }
             None => {
-                next_round.push((target, 1));
+                next_round.push((row, 1));
                 0
             }
         };
@@ -402,6 +403,7 @@ fn rounds<'a>(targets: impl Iterator<Item = &'a AppendTarget>) -> Vec<Vec<usize>
 
 #[cfg(test)]
 mod tests {
+    use chat_domain::conversations::{AppendTarget, Side};
     use chat_domain::{ConversationId, UserId};
 
     use super::*;
@@ -409,13 +411,24 @@ mod tests {
     #[test]
     fn a_round_names_each_conversation_once_and_keeps_their_order() {
         let (a, b, s) = (
-            AppendTarget::Conversation(ConversationId(1)),
-            AppendTarget::Conversation(ConversationId(2)),
+            AppendTarget::Conversation(ConversationId(1), Side::Two),
+            AppendTarget::Conversation(ConversationId(2), Side::Two),
             AppendTarget::SupportOf(UserId(3)),
         );
-        let targets = [a, b, a, s, a, b];
-        assert_eq!(rounds(targets.iter()), vec![vec![0, 1, 3], vec![2, 5], vec![4]]);
-        assert_eq!(rounds([s, s].iter()), vec![vec![0], vec![1]]);
-        assert!(rounds(std::iter::empty()).is_empty());
+        let rows = |targets: &[AppendTarget]| rounds(targets.iter().map(RowKey::of));
+        assert_eq!(rows(&[a, b, a, s, a, b]), vec![vec![0, 1, 3], vec![2, 5], vec![4]]);
+        assert_eq!(rows(&[s, s]), vec![vec![0], vec![1]]);
+        assert!(rows(&[]).is_empty());
+    }
+
+    #[test]
+    fn sends_from_both_users_of_a_dm_go_in_separate_rounds() {
+        // One DM named three ways (each user's own send, a staff reply by id): one row,
+        // so one send per round, in arrival order.
+        let dm = ConversationId(7);
+        let (own, staff) = (AppendTarget::DmOf(dm), AppendTarget::Conversation(dm, Side::Two));
+        let other = AppendTarget::DmOf(ConversationId(8));
+        let rows = [own, other, own, staff].map(|target| RowKey::of(&target));
+        assert_eq!(rounds(rows.into_iter()), vec![vec![0, 1], vec![2], vec![3]]);
     }
 }
