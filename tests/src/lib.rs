@@ -294,8 +294,10 @@ pub fn token(user_id: i32, role: &str) -> String {
 }
 
 impl TestApp {
-    /// Waits until every event published before now has reached the connection queues:
-    /// the support endpoint asks the hub for presence, and the hub answers in order.
+    /// Waits until every event published before now has reached the connection queues.
+    /// The hub delivers on the publisher's thread, so an event published before this
+    /// request is queued by the time it is answered; the support endpoint (which asks
+    /// the hub for presence) is the request.
     pub async fn hub_barrier(&self, any_user: &str) {
         assert_eq!(self.get("/api/user/chat/support", any_user).await.status / 100, 2);
     }

@@ -32,7 +32,7 @@ use crate::config::FanoutArgs;
 
 /// Wires the PostgreSQL store, the authenticator and the real-time hub (with Redis
 /// fan-out when `fanout.redis_url` is set) into the API's state. Must run inside a Tokio
-/// runtime: it starts the hub task.
+/// runtime: it starts the fan-out's and the housekeeping's tasks.
 pub fn app_state(
     database_url: &str,
     pool: PoolConfig,

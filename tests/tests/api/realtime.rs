@@ -381,7 +381,7 @@ async fn stats_until(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut poll = tokio::time::interval(Duration::from_millis(20));
     loop {
-        let stats = hub.stats().await;
+        let stats = hub.stats();
         if pred(&stats) {
             return stats;
         }
@@ -405,7 +405,7 @@ async fn a_stalled_client_never_pins_its_session() {
     alice_ws.send(json!({"type": "ping", "id": "start"})).await;
     let content = "\u{1F600}".repeat(4000);
     let mut sent = 0;
-    while app.hub.stats().await.peak_queue_depth < 64 {
+    while app.hub.stats().peak_queue_depth < 64 {
         let reply =
             app.post(&format!("/api/user/chat/direct-messages/{dm}/messages"), &bob, json!({"content": content})).await;
         assert_eq!(reply.status, 201);
@@ -437,7 +437,7 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
     }
     let mut stalled = WsClient::connect(&app, &admins[20]).await;
     assert_eq!(stalled.request(json!({"type": "join-support-queue"}), "j").await["type"], "ack");
-    assert_eq!(app.hub.stats().await.connections, 21);
+    assert_eq!(app.hub.stats().connections, 21);
 
     // 5,000 large messages from 10 users; the readers drain concurrently.
     let users: Vec<String> = (0..10).map(|i| app.user(&format!("u{i}")).1).collect();
@@ -484,7 +484,7 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_anyone() {
     for collector in collectors {
         assert_eq!(collector.await.unwrap(), total, "a reader missed messages");
     }
-    let stats = app.hub.stats().await;
+    let stats = app.hub.stats();
     assert_eq!(stats.cut_off, 1, "only the stalled client is cut off: {stats:?}");
     let ended = stalled_end.await.unwrap();
     // When it reads again, it finds the close frame (after what the kernel buffered).

@@ -399,7 +399,7 @@ mod tests {
         let wire = Wire { origin: "other".into(), body: WireBody::Signal { signal } };
         let body = serde_json::to_string(&wire).unwrap();
         subscriber.receive(key(1).sign(&channel, &body).as_bytes());
-        hub.stats().await;
+        hub.stats();
         let got: Vec<_> = std::iter::from_fn(|| alice_rx.try_recv().ok()).collect();
         assert!(matches!(got[..], [Queued::Signal(s)] if s == signal), "{got:?}");
     }

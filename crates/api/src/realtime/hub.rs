@@ -1,5 +1,8 @@
-//! The hub: one task owns the connection registry and the rooms; connections and
-//! publishers talk to it through a channel, so no lock is ever held across an await.
+//! The hub: the connection registry and the rooms, behind one mutex. A publisher
+//! delivers on its own thread (the request's actix worker, the group-commit announcer,
+//! the Redis subscriber): it takes the lock, hands the event to each recipient's queue and
+//! lets go, with no hop through a hub task in between. The lock is held only for that
+//! bookkeeping, which never blocks (`try_send`), and never across an await.
 //!
 //! Delivery never waits on a client: each connection has a bounded queue, and the hub
 //! only `try_send`s into it. A client whose queue is full is cut off (it will resume from
@@ -10,13 +13,13 @@
 //! the users they name; they are never dropped (a full queue cuts the socket off).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytestring::ByteString;
 use chat_domain::{ConversationId, Principal, UserId};
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::deliveries::{NoticeDeliveries, Tracker};
 use super::protocol::PresenceEvent;
@@ -77,18 +80,6 @@ pub struct Registration {
     pub kill: Arc<Notify>,
 }
 
-enum Command {
-    Register(ConnId, Registration),
-    Unregister(ConnId),
-    JoinQueue(ConnId),
-    JoinConversation(ConnId, ConversationId),
-    Publish(Arc<Envelope>),
-    Signal(Signal),
-    RemotePresence(String, usize),
-    SupportOnline(oneshot::Sender<bool>),
-    Stats(oneshot::Sender<HubStats>),
-}
-
 /// Counters, for tests and operations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HubStats {
@@ -113,7 +104,9 @@ pub struct HubStats {
 /// A handle to the hub (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Hub {
-    tx: mpsc::UnboundedSender<Command>,
+    registry: Arc<Mutex<Registry>>,
+    /// How many admins watch the support queue here, for [`Hub::local_watchers`].
+    watchers: Arc<watch::Sender<usize>>,
     next_id: Arc<AtomicU64>,
     sessions: Arc<AtomicUsize>,
     local_watchers: watch::Receiver<usize>,
@@ -126,14 +119,14 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub task on the current Tokio runtime.
+    /// An empty hub.
     pub fn start() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (watchers_tx, local_watchers) = watch::channel(0);
+        let (watchers, local_watchers) = watch::channel(0);
         let deliveries = NoticeDeliveries::default();
-        tokio::spawn(run(rx, watchers_tx, deliveries.clone()));
+        let registry = Registry { deliveries: deliveries.clone(), ..Registry::default() };
         Self {
-            tx,
+            registry: Arc::new(Mutex::new(registry)),
+            watchers: Arc::new(watchers),
             next_id: Arc::new(AtomicU64::new(1)),
             sessions: Arc::new(AtomicUsize::new(0)),
             local_watchers,
@@ -178,10 +171,30 @@ impl Hub {
         self.local_watchers.clone()
     }
 
+    /// The registry, locked (a panic while it was held left nothing half-done that
+    /// matters more than delivering on: each call's changes are independent).
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `change` to the registry; then, when support went on- or offline, tells
+    /// every user connection, and publishes how many admins watch the queue here.
+    fn update<R>(&self, change: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut registry = self.registry();
+        let was_online = registry.online();
+        let result = change(&mut registry);
+        if registry.online() != was_online {
+            registry.broadcast_presence();
+        }
+        let watching = registry.queue_watchers.len();
+        self.watchers.send_if_modified(|n| std::mem::replace(n, watching) != watching);
+        result
+    }
+
     /// Registers a connection; events flow to its queue from now on.
     pub fn register(&self, registration: Registration) -> ConnId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let _ = self.tx.send(Command::Register(id, registration));
+        self.update(|registry| registry.register(id, registration));
         id
     }
 
@@ -199,50 +212,52 @@ impl Hub {
 
     /// Removes a connection (idempotent).
     pub fn unregister(&self, id: ConnId) {
-        let _ = self.tx.send(Command::Unregister(id));
+        self.update(|registry| registry.remove(id));
     }
 
     /// An admin connection watches the support queue (and persona DMs).
     pub fn join_queue(&self, id: ConnId) {
-        let _ = self.tx.send(Command::JoinQueue(id));
+        self.update(|registry| registry.join_queue(id));
     }
 
     /// An admin connection watches one conversation.
     pub fn join_conversation(&self, id: ConnId, conversation: ConversationId) {
-        let _ = self.tx.send(Command::JoinConversation(id, conversation));
+        self.update(|registry| registry.join_conversation(id, conversation));
     }
 
-    /// Delivers an envelope to the connections of this process that may see it.
+    /// Delivers an envelope to the connections of this process that may see it, now,
+    /// on the caller's thread: when this returns, it is in every recipient's queue.
     pub fn publish(&self, envelope: Arc<Envelope>) {
-        let _ = self.tx.send(Command::Publish(envelope));
+        self.update(|registry| registry.deliver(&envelope));
     }
 
     /// Queues a signal for every connection of this process of the users it names.
     pub fn signal(&self, signal: Signal) {
-        let _ = self.tx.send(Command::Signal(signal));
+        self.update(|registry| registry.signal(signal));
     }
 
     /// Another instance reports how many admins watch the queue there.
     pub fn remote_presence(&self, instance: String, watchers: usize) {
-        let _ = self.tx.send(Command::RemotePresence(instance, watchers));
+        self.update(|registry| registry.remote_watchers.insert(instance, watchers));
     }
 
     /// Whether at least one admin watches the support queue (on any known instance).
-    pub async fn support_online(&self) -> bool {
-        let (tx, rx) = oneshot::channel();
-        let _ = self.tx.send(Command::SupportOnline(tx));
-        rx.await.unwrap_or(false)
+    pub fn support_online(&self) -> bool {
+        self.registry().online()
     }
 
     /// Current counters.
-    pub async fn stats(&self) -> HubStats {
-        let (tx, rx) = oneshot::channel();
-        let _ = self.tx.send(Command::Stats(tx));
-        let stats = rx.await.unwrap_or_default();
-        HubStats { sessions: self.sessions.load(Ordering::Relaxed), ..stats }
+    pub fn stats(&self) -> HubStats {
+        let registry = self.registry();
+        HubStats {
+            connections: registry.conns.len(),
+            sessions: self.sessions.load(Ordering::Relaxed),
+            ..registry.stats
+        }
     }
 }
 
+#[derive(Debug)]
 struct Conn {
     principal: Principal,
     queue: mpsc::Sender<Queued>,
@@ -250,7 +265,7 @@ struct Conn {
     joined: HashSet<ConversationId>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Registry {
     conns: HashMap<ConnId, Conn>,
     by_user: HashMap<UserId, Vec<ConnId>>,
@@ -264,6 +279,25 @@ struct Registry {
 impl Registry {
     fn online(&self) -> bool {
         !self.queue_watchers.is_empty() || self.remote_watchers.values().any(|n| *n > 0)
+    }
+
+    fn register(&mut self, id: ConnId, registration: Registration) {
+        let Registration { principal, queue, kill } = registration;
+        self.by_user.entry(principal.user_id).or_default().push(id);
+        self.conns.insert(id, Conn { principal, queue, kill, joined: HashSet::new() });
+    }
+
+    fn join_queue(&mut self, id: ConnId) {
+        if self.conns.get(&id).is_some_and(|c| c.principal.is_admin()) {
+            self.queue_watchers.insert(id);
+        }
+    }
+
+    fn join_conversation(&mut self, id: ConnId, conversation: ConversationId) {
+        if let Some(conn) = self.conns.get_mut(&id).filter(|c| c.principal.is_admin()) {
+            conn.joined.insert(conversation);
+            self.by_conversation.entry(conversation).or_default().insert(id);
+        }
     }
 
     fn remove(&mut self, id: ConnId) -> Option<Conn> {
@@ -413,54 +447,6 @@ impl Registry {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Command>, watchers: watch::Sender<usize>, deliveries: NoticeDeliveries) {
-    let mut registry = Registry { deliveries, ..Registry::default() };
-    while let Some(command) = rx.recv().await {
-        let was_online = registry.online();
-        match command {
-            Command::Register(id, r) => {
-                registry.by_user.entry(r.principal.user_id).or_default().push(id);
-                registry
-                    .conns
-                    .insert(id, Conn { principal: r.principal, queue: r.queue, kill: r.kill, joined: HashSet::new() });
-            }
-            Command::Unregister(id) => {
-                registry.remove(id);
-            }
-            Command::JoinQueue(id) => {
-                if registry.conns.get(&id).is_some_and(|c| c.principal.is_admin()) {
-                    registry.queue_watchers.insert(id);
-                }
-            }
-            Command::JoinConversation(id, conversation) => {
-                if let Some(conn) = registry.conns.get_mut(&id).filter(|c| c.principal.is_admin()) {
-                    conn.joined.insert(conversation);
-                    registry.by_conversation.entry(conversation).or_default().insert(id);
-                }
-            }
-            Command::Publish(envelope) => registry.deliver(&envelope),
-            Command::Signal(signal) => registry.signal(signal),
-            Command::RemotePresence(instance, watchers) => {
-                registry.remote_watchers.insert(instance, watchers);
-            }
-            Command::SupportOnline(reply) => {
-                let _ = reply.send(registry.online());
-            }
-            Command::Stats(reply) => {
-                let _ = reply.send(HubStats { connections: registry.conns.len(), ..registry.stats });
-            }
-        }
-        if registry.online() != was_online {
-            registry.broadcast_presence();
-        }
-        watchers.send_if_modified(|n| {
-            let changed = *n != registry.queue_watchers.len();
-            *n = registry.queue_watchers.len();
-            changed
-        });
-    }
-}
-
 /// The `presence` frame.
 pub fn presence_frame(support_online: bool) -> ByteString {
     serde_json::to_string(&PresenceEvent { event_type: "presence", support_online }).unwrap_or_default().into()
@@ -492,8 +478,8 @@ mod tests {
         frames_with(rx, "\"presence\"")
     }
 
-    #[tokio::test]
-    async fn a_staff_only_event_reaches_no_user_connection_even_one_it_names() {
+    #[test]
+    fn a_staff_only_event_reaches_no_user_connection_even_one_it_names() {
         let hub = Hub::start();
         let alice = UserId(1);
         let (_, mut alice_rx) = connect(&hub, Principal::user(alice));
@@ -512,13 +498,13 @@ mod tests {
             admin_frame: "{\"type\":\"note\"}".into(),
             notice: None,
         }));
-        hub.stats().await;
+        hub.stats();
         assert_eq!(frames_with(&mut admin_rx, "\"note\""), 1);
         assert_eq!(frames_with(&mut alice_rx, "\"note\""), 0);
     }
 
-    #[tokio::test]
-    async fn a_signal_reaches_every_connection_of_its_two_users_and_nobody_else() {
+    #[test]
+    fn a_signal_reaches_every_connection_of_its_two_users_and_nobody_else() {
         let hub = Hub::start();
         let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
         let (_, mut alice_phone) = connect(&hub, Principal::user(alice));
@@ -529,7 +515,7 @@ mod tests {
         hub.join_queue(admin);
         let signal = Signal::BlocksChanged { blocker: bob, blocked: alice };
         hub.signal(signal);
-        let stats = hub.stats().await;
+        let stats = hub.stats();
         let signals = |rx: &mut mpsc::Receiver<Queued>| {
             let got = queued(rx);
             got.into_iter().filter_map(|q| if let Queued::Signal(s) = q { Some(s) } else { None }).collect::<Vec<_>>()
@@ -543,8 +529,8 @@ mod tests {
         assert_eq!((stats.cut_off, stats.refused), (0, 0), "{stats:?}");
     }
 
-    #[tokio::test]
-    async fn presence_is_dropped_first_when_a_queue_is_half_full() {
+    #[test]
+    fn presence_is_dropped_first_when_a_queue_is_half_full() {
         let hub = Hub::start();
         let (busy, idle) = (UserId(1), UserId(2));
         let (_, mut busy_rx) = connect(&hub, Principal::user(busy));
@@ -564,7 +550,7 @@ mod tests {
         // the one whose queue is more than half full.
         let (admin, _admin_rx) = connect(&hub, Principal::admin(UserId(9)));
         hub.join_queue(admin);
-        let stats = hub.stats().await;
+        let stats = hub.stats();
         assert_eq!(presence_frames(&mut idle_rx), 1);
         assert_eq!(presence_frames(&mut busy_rx), 0);
         assert_eq!((stats.dropped_ephemeral, stats.cut_off), (1, 0), "{stats:?}");
@@ -574,8 +560,8 @@ mod tests {
     /// check is refused and counted, and gets nothing. The hub's own indexes never
     /// produce one (only admins enter a conversation's room), so the test plants a user's
     /// connection in a room directly, as a routing bug would.
-    #[tokio::test]
-    async fn a_refused_delivery_is_counted_and_nothing_is_sent() {
+    #[test]
+    fn a_refused_delivery_is_counted_and_nothing_is_sent() {
         let (owner, stranger) = (UserId(1), UserId(2));
         let mut registry = Registry::default();
         let mut queues = Vec::new();
@@ -602,11 +588,11 @@ mod tests {
         assert!(queues[1].try_recv().is_err(), "the stranger got nothing");
     }
 
-    #[tokio::test]
-    async fn the_hub_counts_from_its_start() {
+    #[test]
+    fn the_hub_counts_from_its_start() {
         let before = Utc::now();
         let hub = Hub::start();
         assert!(before <= hub.started_at() && hub.started_at() <= Utc::now());
-        assert_eq!(hub.stats().await.refused, 0);
+        assert_eq!(hub.stats().refused, 0);
     }
 }

@@ -169,7 +169,7 @@ pub async fn run(
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
 
-    let online = conn.state.hub.support_online().await;
+    let online = conn.state.hub.support_online();
     let mut stop = if conn.principal.is_admin() { Ok(()) } else { conn.send(presence_frame(online)).await };
     while stop.is_ok() {
         stop = tokio::select! {

@@ -50,7 +50,7 @@ async fn overview(
     let range = params.try_into_domain()?;
     let hours = state.settings.support.hours;
     let overview = state.store.run(move |tx| stats::overview_stats(tx, &admin, range, hours)).await?;
-    let hub = state.hub.stats().await;
+    let hub = state.hub.stats();
     let privacy = PrivacyStats { refused_events: hub.refused, counting_since: state.hub.started_at() };
     Ok(HttpResponse::Ok().json(StatsOverview::new(overview, privacy, hours)))
 }

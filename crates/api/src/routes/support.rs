@@ -50,7 +50,7 @@ impl From<UserSupportError> for ApiError {
 async fn open_support(state: web::Data<AppState>, Caller(caller): Caller) -> Result<HttpResponse, ApiError> {
     let settings = state.settings.support.clone();
     // Online: an admin has the queue open (on any instance), within support hours if set.
-    let online = settings.online_at(Utc::now()) && state.hub.support_online().await;
+    let online = settings.online_at(Utc::now()) && state.hub.support_online();
     let (conversation, created) = state.store.run(move |tx| support::open_support(tx, &caller, &settings)).await?;
     let body = UserSupportConversation::new(conversation, online);
     Ok(super::created_or_ok(created, body))
