@@ -152,6 +152,14 @@ pub fn is_participant(user: UserId, participants: &Participants) -> bool {
     }
 }
 
+/// Whether `user` is one of a DM's users (a user DM's two, a persona DM's one): who
+/// reads and writes a DM as themselves. The append statement of a user's own DM send
+/// applies the same rule (`AppendTarget::DmOf`).
+pub fn is_dm_user(user: UserId, participants: &Participants) -> bool {
+    matches!(participants, Participants::UserDm { .. } | Participants::PersonaDm { .. })
+        && is_participant(user, participants)
+}
+
 /// Decides whom a post by `caller`, asking for `voice`, is from; or why it is refused.
 ///
 /// Participants always speak as themselves (a user asking for a persona is refused).
@@ -205,6 +213,16 @@ mod tests {
             Participants::PersonaDm { user: ALICE, persona: HELPER },
             Participants::PersonalGroup { owner: ALICE },
         ]
+    }
+
+    #[test]
+    fn only_a_dms_users_are_its_dm_users() {
+        let [support, user_dm, persona_dm, group] = all_kinds();
+        assert!(is_dm_user(ALICE, &user_dm) && is_dm_user(BOB, &user_dm));
+        assert!(is_dm_user(ALICE, &persona_dm));
+        for (user, p) in [(MALLORY, user_dm), (BOB, persona_dm), (ALICE, support), (ALICE, group), (ADMIN, user_dm)] {
+            assert!(!is_dm_user(user, &p), "{user:?} in {p:?}");
+        }
     }
 
     #[test]

@@ -96,8 +96,7 @@ pub fn append_message(
 /// Whether `state` is a DM `author` writes in as one of its users: what the repository
 /// decides for [`AppendTarget::DmOf`].
 fn own_dm(state: &ConversationState, author: &Author) -> bool {
-    let is_dm = matches!(state.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. });
-    matches!(author, Author::User(user) if is_dm && access::is_participant(*user, &state.participants))
+    matches!(author, Author::User(user) if access::is_dm_user(*user, &state.participants))
 }
 
 /// A page of a conversation's history, or `Ok(None)` when the cursor names no message

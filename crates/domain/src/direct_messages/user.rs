@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::access::{self, Author, Participants};
+use crate::access::{self, Author};
 use crate::conversations::{
     AppendError, AppendTarget, ConversationRepository, ConversationState, HistoryQuery, Message, NewMessage, Page,
     ReadMark, Sent, append_message, history, mark_read,
@@ -49,10 +49,7 @@ impl From<AppendError> for UserDmError {
 
 /// The DM's state if it is a DM the caller is in.
 fn participant_state(state: Option<ConversationState>, caller: &Principal) -> Result<ConversationState, UserDmError> {
-    state
-        .filter(|s| matches!(s.participants, Participants::UserDm { .. } | Participants::PersonaDm { .. }))
-        .filter(|s| access::is_participant(caller.user_id, &s.participants))
-        .ok_or(UserDmError::NotFound)
+    state.filter(|s| access::is_dm_user(caller.user_id, &s.participants)).ok_or(UserDmError::NotFound)
 }
 
 /// A page of the caller's DMs, most recent activity first, and the next cursor.
