@@ -38,5 +38,7 @@ pub use self::migrations::{
     run_migrations_with,
 };
 pub use self::seed::{DemoData, DemoUser, SeedError, seed_demo};
-pub use self::store::{GroupCommitConfig, Keepalives, PgStore, PoolConfig, SupportQueueGauges};
+pub use self::store::{
+    GroupCommitConfig, Keepalives, PgStore, PoolConfig, SearchMerge, SupportQueueGauges, merge_search_pending,
+};
 pub use self::tx::PgTx;

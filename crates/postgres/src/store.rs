@@ -25,6 +25,7 @@
 mod connect;
 mod group;
 mod probe;
+mod search_index;
 mod writers;
 
 use std::any::Any;
@@ -43,6 +44,8 @@ use self::connect::Manager;
 pub use self::group::GroupCommitConfig;
 use self::group::{GroupCommit, Submitted};
 use self::probe::Probe;
+use self::search_index::SearchIndexUpkeep;
+pub use self::search_index::{SearchMerge, merge_search_pending};
 pub(crate) use self::writers::{WriterGate, WriterSlot};
 use crate::error::repo_error;
 use crate::health::{self, DbHealth, Outcome};
@@ -86,6 +89,10 @@ pub struct PoolConfig {
     /// Connections of a separate pool for reads (history pages, lists, the support
     /// queue), so that they never queue behind commits; 0: reads share the pool.
     pub read_pool_size: u32,
+    /// How often the search index's pending entries are merged into it, off the send
+    /// path ([`search_index`]); `None`: only by the inserts that fill the list, and by
+    /// autovacuum (PostgreSQL's default).
+    pub search_index_merge: Option<Duration>,
     /// Whether stored messages leave webhook outbox rows (`chat.webhook_outbox = on` on
     /// every pooled connection): only while missed-message webhooks are on.
     pub webhook_outbox: bool,
@@ -106,6 +113,7 @@ impl Default for PoolConfig {
             ping_timeout: Duration::from_secs(1),
             group_commit: Some(GroupCommitConfig::default()),
             read_pool_size: 8,
+            search_index_merge: Some(Duration::from_secs(1)),
             webhook_outbox: false,
         }
     }
@@ -140,6 +148,8 @@ pub struct PgStore {
     writers: Arc<WriterGate>,
     probe: Arc<Probe>,
     group: Option<GroupCommit>,
+    /// Keeps the search index's merging thread running while the store lives.
+    _search_index: Option<SearchIndexUpkeep>,
     config: PoolConfig,
     health: DbHealth,
 }
@@ -202,6 +212,11 @@ impl PgStore {
             let (refusing, writers, health) = (Arc::clone(&refusing), Arc::clone(&writers), health.clone());
             GroupCommit::start(pool, refusing, writers, health, config.checkout_timeout, group)
         });
+        // The search index's merges run on a connection of their own, beside the
+        // requests' and the writers' pools.
+        let search_index = config.search_index_merge.map(|interval| {
+            SearchIndexUpkeep::start(new_pool(1, &settings), Arc::clone(&refusing), config.checkout_timeout, interval)
+        });
         Self {
             pool,
             permits: Arc::new(Semaphore::new(config.max_size as usize)),
@@ -214,6 +229,7 @@ impl PgStore {
             writers,
             probe: Arc::new(Probe::new(url, settings)),
             group,
+            _search_index: search_index,
             config,
             health,
         }

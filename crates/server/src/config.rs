@@ -86,6 +86,11 @@ pub struct PoolArgs {
     /// waits). At most 1 ms.
     #[arg(long, env = "CHAT_GROUP_COMMIT_MAX_WAIT_US", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub group_commit_max_wait_us: u64,
+    /// How often the search index's pending entries are merged into it, on a
+    /// connection of its own, so that no send does it (ms; 0: only the inserts that
+    /// fill the list and autovacuum merge it).
+    #[arg(long, env = "CHAT_SEARCH_INDEX_MERGE_MS", default_value_t = 1000)]
+    pub search_index_merge_ms: u64,
 }
 
 impl From<PoolArgs> for PoolConfig {
@@ -112,6 +117,7 @@ impl From<PoolArgs> for PoolConfig {
                 max_wait: Duration::from_micros(args.group_commit_max_wait_us),
                 writers: args.group_commit_writers as usize,
             }),
+            search_index_merge: (args.search_index_merge_ms > 0).then(|| ms(args.search_index_merge_ms)),
             webhook_outbox: false,
         }
     }

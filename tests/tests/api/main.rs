@@ -28,6 +28,7 @@ mod personas;
 mod plans;
 mod read_pool;
 mod realtime;
+mod search_index;
 mod slow_bodies;
 mod slow_send;
 mod stats;
