@@ -378,6 +378,12 @@ fn append_query(appends: &[Append]) -> Prepared<BoxedSqlQuery<'static, Pg, SqlQu
     prepared(APPEND_SQL, |q| bind_appends(q.into_boxed(), appends))
 }
 
+/// Prepares (and, on the writers' `force_generic_plan` connections, plans) the send
+/// statement on `conn` by running it for no sends: it changes nothing.
+pub(crate) fn prepare_append(conn: &mut PgConnection) -> QueryResult<()> {
+    append_query(&[]).load::<AppendRow>(conn).map(drop)
+}
+
 /// `EXPLAIN` of the very statement [`append_query`] runs, with the same binds.
 pub(crate) fn explain_append_query(append: &Append) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     bind_appends(diesel::sql_query(format!("EXPLAIN {APPEND_SQL}")).into_boxed(), std::slice::from_ref(append))

@@ -40,7 +40,7 @@ use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 use tokio::sync::Semaphore;
 
 pub use self::connect::Keepalives;
-use self::connect::Manager;
+use self::connect::{Manager, WarmUp};
 pub use self::group::GroupCommitConfig;
 use self::group::{GroupCommit, Submitted};
 use self::probe::Probe;
@@ -172,21 +172,23 @@ impl PgStore {
         let settings = connect::session_settings(&config);
         let refusing = Arc::new(AtomicBool::new(false));
         let health = DbHealth::default();
-        let new_pool = |size: u32, settings: &str| {
-            let manager = Manager::new(&url, settings.to_owned(), Arc::clone(&refusing), health.clone());
+        // `warm_up`, if any, runs on each new connection, and then the pool opens its
+        // connections at once (in the background) instead of on first use.
+        let new_pool = |size: u32, settings: &str, warm_up: Option<WarmUp>| {
+            let manager = Manager::new(&url, settings.to_owned(), Arc::clone(&refusing), health.clone(), warm_up);
             // No `SELECT 1` probe on checkout: it costs a round trip on every request. A
             // connection a database restart broke fails its next query, which answers 503
             // with Retry-After (an outage), and r2d2 discards it on return (`has_broken`).
             Pool::builder()
                 .max_size(size)
-                .min_idle(Some(0))
+                .min_idle(Some(if warm_up.is_some() { size } else { 0 }))
                 .test_on_check_out(false)
                 .connection_timeout(config.checkout_timeout)
                 // An outage is logged once per change of state, not once per attempt.
                 .error_handler(Box::new(health.clone()))
                 .build_unchecked(manager)
         };
-        let pool = new_pool(config.max_size, &settings);
+        let pool = new_pool(config.max_size, &settings, None);
         // Half the lock timeout: far beyond a healthy lock hold (milliseconds), and
         // early enough to stop the second wave of writers at a stuck lock.
         let writers = WriterGate::new(config.conversation_writers, congested_after(config.lock_timeout));
@@ -208,21 +210,29 @@ impl PgStore {
             // by key (the plans test checks the append's generic plan).
             let settings =
                 format!("{} SET plan_cache_mode = force_generic_plan;", connect::session_settings(&lock_wait));
-            let pool = new_pool(size, &settings);
+            // Each writer's connection is opened and its append statement prepared and
+            // planned at start-up: the first sends after a deploy would otherwise wait
+            // for that planning (100-250 ms on the bench, a batch of them behind it).
+            let pool = new_pool(size, &settings, Some(crate::conversations::prepare_append));
             let (refusing, writers, health) = (Arc::clone(&refusing), Arc::clone(&writers), health.clone());
             GroupCommit::start(pool, refusing, writers, health, config.checkout_timeout, group)
         });
         // The search index's merges run on a connection of their own, beside the
         // requests' and the writers' pools.
         let search_index = config.search_index_merge.map(|interval| {
-            SearchIndexUpkeep::start(new_pool(1, &settings), Arc::clone(&refusing), config.checkout_timeout, interval)
+            SearchIndexUpkeep::start(
+                new_pool(1, &settings, None),
+                Arc::clone(&refusing),
+                config.checkout_timeout,
+                interval,
+            )
         });
         Self {
             pool,
             permits: Arc::new(Semaphore::new(config.max_size as usize)),
             waiting: Arc::new(AtomicUsize::new(0)),
             read: (config.read_pool_size > 0).then(|| ReadPool {
-                pool: new_pool(config.read_pool_size, &settings),
+                pool: new_pool(config.read_pool_size, &settings, None),
                 permits: Arc::new(Semaphore::new(config.read_pool_size as usize)),
             }),
             refusing,

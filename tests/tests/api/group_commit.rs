@@ -249,3 +249,19 @@ impl FromReply for Value {
         json!({"status": reply.status, "body": reply.json()})
     }
 }
+
+#[tokio::test]
+async fn the_writers_connect_and_prepare_the_send_statement_before_the_first_send() {
+    let app = TestApp::spawn_with(TestDb::migrated(), pool(true)).await;
+    let warmed = "SELECT count(*) AS n FROM pg_stat_activity
+                   WHERE datname = current_database() AND state = 'idle' AND query LIKE 'WITH i AS (%'";
+    let started = std::time::Instant::now();
+    while app.db.count(warmed) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the two writers' connections never ran the send statement"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM dm_messages"), 0, "preparing it stored nothing");
+}

@@ -112,11 +112,22 @@ pub(crate) struct Manager {
     settings: String,
     refusing: Arc<AtomicBool>,
     health: DbHealth,
+    warm_up: Option<WarmUp>,
 }
 
+/// What a pool runs on each new connection after its settings (e.g. preparing the
+/// statements it exists for); its failure is logged, not the connection's.
+pub(crate) type WarmUp = fn(&mut PgConnection) -> diesel::QueryResult<()>;
+
 impl Manager {
-    pub(crate) fn new(url: &str, settings: String, refusing: Arc<AtomicBool>, health: DbHealth) -> Self {
-        Self { inner: ConnectionManager::new(url), settings, refusing, health }
+    pub(crate) fn new(
+        url: &str,
+        settings: String,
+        refusing: Arc<AtomicBool>,
+        health: DbHealth,
+        warm_up: Option<WarmUp>,
+    ) -> Self {
+        Self { inner: ConnectionManager::new(url), settings, refusing, health, warm_up }
     }
 }
 
@@ -128,6 +139,11 @@ impl ManageConnection for Manager {
         crate::libpq::init_tls();
         let result = self.inner.connect().and_then(|mut conn| {
             conn.batch_execute(&self.settings).map_err(diesel::r2d2::Error::QueryError)?;
+            // Best effort: a connection opened before the migrations ran (or one the warm-up
+            // failed on for any reason) is still a connection; its first use prepares.
+            if let Some(Err(e)) = self.warm_up.map(|warm_up| warm_up(&mut conn)) {
+                tracing::debug!(error = %e, "warming a new connection up failed");
+            }
             Ok(conn)
         });
         self.refusing.store(result.is_err(), Ordering::Release);
