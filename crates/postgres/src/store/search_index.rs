@@ -6,7 +6,7 @@
 //! merges all of it into the index inside its own statement: on the bench that one
 //! send's statement took 130-340 ms, about every 6 s at 5,000 sends/s, and every send
 //! batched with it or queued behind its writer waited as long (docs/performance.md).
-//! Turning `fastupdate` off moves the merge into every insert instead (8 % more of
+//! Turning `fastupdate` off moves the merge into every insert instead (6-9 % more of
 //! PostgreSQL's CPU per send, measured); so the store merges the list itself, every
 //! `interval`, on a connection of its own (`gin_clean_pending_list`). The list then
 //! holds about one interval of sends, far below the limit, and no send pays for it; a
