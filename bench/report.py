@@ -217,6 +217,26 @@ def render_s2_rounds(rows, w, commit_floor, traces):
     w("")
 
 
+def render_group_commit(rows, w):
+    if not pick(rows, "ours", "s2_send_alone"):
+        return
+    w("### With and without group commit\n")
+    w("The same sends on a server restarted with `CHAT_GROUP_COMMIT=off` (each send commits alone, on the "
+      "requests' pool), in the same rounds: sends/s at saturation (closed loop, no sockets) and send-to-receive "
+      "p99 at S2's rates (open loop, receivers and 8 admins online).\n")
+    w("| load | with group commit | each send alone | with ÷ alone |")
+    w("|---|---|---|---|")
+    for c in (16, 32, 64):
+        on = stat(pick(rows, "ours", "s2b_saturation", workers=c), "achieved_per_s")
+        off = stat(pick(rows, "ours", "s2b_saturation_alone", workers=c), "achieved_per_s")
+        w(f"| {c} senders, sends/s | {fmt(on)} | {fmt(off)} | {rfmt(ratio(on, off))} |")
+    for rate in (250.0, 500.0, 1000.0):
+        on = stat(pick(rows, "ours", "s2_send", rate=rate), "send_to_receive.p99_ms")
+        off = stat(pick(rows, "ours", "s2_send_alone", rate=rate), "send_to_receive.p99_ms")
+        w(f"| {rate:,.0f}/s, send-to-receive p99 ms | {fmt(on)} | {fmt(off)} | {rfmt(ratio(on, off))} |")
+    w("")
+
+
 def answered(rows):
     """Rows where at least one request succeeded: a latency of nothing is not 0 ms."""
     return [r for r in rows if get(r, "latency.count")]
@@ -389,6 +409,7 @@ def render(rows, source, traces):
 
     render_floor(rows, w)
     render_s2_rounds(rows, w, floor, traces)
+    render_group_commit(rows, w)
     render_reads_under_writes(rows, w)
     render_fanout(rows, w)
 

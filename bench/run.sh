@@ -210,6 +210,18 @@ for round in $(seq "$ROUNDS"); do
     fanout ours "$round"
     bench_settle "$DB"
     ours storm --clients "$FAN" --window 10 | emit "$round" ours || true
+    # The same sends with each committing alone (CHAT_GROUP_COMMIT=off): what group
+    # commit buys, at saturation and at S2's rates, in this round.
+    bench_settle "$DB"
+    CHAT_GROUP_COMMIT=off start_ours
+    for w in 16 32 64; do
+        ours send --workers "$w" --duration "$SECS" --support 1000 --dms 0 --no-ws |
+            sed 's/"scenario":"s2b_saturation"/"scenario":"s2b_saturation_alone"/' | emit "$round" ours || true
+    done
+    for rate in 250 500 1000; do
+        ours send --rate "$rate" --duration "$SECS" --admins 8 --check-history |
+            sed 's/"scenario":"s2_send"/"scenario":"s2_send_alone"/' | emit "$round" ours || true
+    done
 
     bench_log "round $round/$ROUNDS: B = peer"
     bench_settle "$DB"
