@@ -226,14 +226,13 @@ def render_group_commit(rows, w):
       "p99 at S2's rates (open loop, receivers and 8 admins online).\n")
     w("| load | with group commit | each send alone | with ÷ alone |")
     w("|---|---|---|---|")
-    for c in (16, 32, 64):
-        on = stat(pick(rows, "ours", "s2b_saturation", workers=c), "achieved_per_s")
-        off = stat(pick(rows, "ours", "s2b_saturation_alone", workers=c), "achieved_per_s")
-        w(f"| {c} senders, sends/s | {fmt(on)} | {fmt(off)} | {rfmt(ratio(on, off))} |")
-    for rate in (250.0, 500.0, 1000.0):
-        on = stat(pick(rows, "ours", "s2_send", rate=rate), "send_to_receive.p99_ms")
-        off = stat(pick(rows, "ours", "s2_send_alone", rate=rate), "send_to_receive.p99_ms")
-        w(f"| {rate:,.0f}/s, send-to-receive p99 ms | {fmt(on)} | {fmt(off)} | {rfmt(ratio(on, off))} |")
+    cases = [(f"{c} senders, sends/s", "s2b_saturation", {"workers": c}, "achieved_per_s") for c in (16, 32, 64)]
+    cases += [(f"{rate:,.0f}/s, send-to-receive p99 ms", "s2_send", {"rate": rate}, "send_to_receive.p99_ms")
+              for rate in (250.0, 500.0, 1000.0)]
+    for label, scenario, match, path in cases:
+        on = stat(pick(rows, "ours", scenario, **match), path)
+        off = stat(pick(rows, "ours", f"{scenario}_alone", **match), path)
+        w(f"| {label} | {fmt(on)} | {fmt(off)} | {rfmt(ratio(on, off))} |")
     w("")
 
 
