@@ -79,3 +79,9 @@ async fn only_the_index_owner_merges_and_another_role_is_told_without_an_error()
     assert!(matches!(merge_search_pending(&mut conn), Ok(SearchMerge::Pages(p)) if p > 0));
     assert_eq!(pending_pages(&app.db), 0);
 }
+
+#[tokio::test]
+async fn before_the_migrations_there_is_nothing_to_merge_and_no_error() {
+    let db = TestDb::empty();
+    assert_eq!(merge_search_pending(&mut db.conn()).ok(), Some(SearchMerge::Missing));
+}

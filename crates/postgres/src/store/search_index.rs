@@ -15,7 +15,8 @@
 //! The function needs the index's owner (as `VACUUM` does). The statement asks only
 //! when the pool's role has the owner's privileges; where it has not (migrations run by
 //! another role), the store says so once and leaves the merging to the inserts and to
-//! autovacuum, as PostgreSQL does by default. Several instances merging at once wait
+//! autovacuum, as PostgreSQL does by default; a server started before the migrations
+//! created the index looks again at every tick. Several instances merging at once wait
 //! for each other's merge and find little left.
 
 use std::sync::Arc;
@@ -24,23 +25,24 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable};
 
 use super::{PgPool, checkout};
 
 /// The GIN index whose pending list is merged.
 const INDEX: &str = "dm_messages_content_search";
 
-/// Merges the pending list when the pool's role may; no row when it may not (or when
-/// the index is missing).
-const MERGE_SQL: &str = "SELECT gin_clean_pending_list(c.oid) AS pages
+/// Merges the pending list when the pool's role may: no row when the index does not
+/// exist (yet), a null when the role does not own it.
+const MERGE_SQL: &str =
+    "SELECT CASE WHEN pg_has_role(c.relowner, 'USAGE') THEN gin_clean_pending_list(c.oid) END AS pages
                            FROM pg_class c
-                          WHERE c.oid = to_regclass($1) AND pg_has_role(c.relowner, 'USAGE')";
+                          WHERE c.oid = to_regclass($1)";
 
 #[derive(QueryableByName)]
 struct Merged {
-    #[diesel(sql_type = BigInt)]
-    pages: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pages: Option<i64>,
 }
 
 /// What one merge found.
@@ -48,8 +50,10 @@ struct Merged {
 pub enum SearchMerge {
     /// Merged this many pages of the pending list into the index.
     Pages(i64),
-    /// The pool's role does not own the index (or it does not exist): nothing to do.
+    /// The pool's role does not own the index: it may not merge it.
     NotOwner,
+    /// The index does not exist (the migrations have not run yet).
+    Missing,
 }
 
 /// Merges the search index's pending list once, on `conn` (what the store's thread does
@@ -60,7 +64,11 @@ pub enum SearchMerge {
 pub fn merge_search_pending(conn: &mut PgConnection) -> QueryResult<SearchMerge> {
     let merged =
         diesel::sql_query(MERGE_SQL).bind::<diesel::sql_types::Text, _>(INDEX).get_result::<Merged>(conn).optional()?;
-    Ok(merged.map_or(SearchMerge::NotOwner, |m| SearchMerge::Pages(m.pages)))
+    Ok(match merged {
+        None => SearchMerge::Missing,
+        Some(Merged { pages: None }) => SearchMerge::NotOwner,
+        Some(Merged { pages: Some(pages) }) => SearchMerge::Pages(pages),
+    })
 }
 
 /// The handle that keeps the merging thread alive: it stops when the last clone of the
@@ -115,6 +123,9 @@ fn run(stopped: &Receiver<()>, pool: &PgPool, refusing: &AtomicBool, checkout_ti
                      role that ran the migrations, or set CHAT_SEARCH_INDEX_MERGE_MS=0 to silence this"
                 );
                 return;
+            }
+            Ok(SearchMerge::Missing) => {
+                tracing::debug!(index = INDEX, "no search index yet; looking again at the next tick");
             }
             Err(e) => {
                 tracing::debug!(error = %e, "merging the search index's pending list failed; retrying at the next tick")
